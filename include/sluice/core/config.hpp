@@ -1,0 +1,114 @@
+// The gateway configuration as typed structs. Defaults live in the member
+// initializers; bounds are enforced by core/config_load.cpp, which is the only
+// place that knows YAML. Each component receives its own sub-struct by const&.
+// docs/configuration.md documents every key and must stay in step with this file.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace sluice {
+
+using Millis = std::chrono::milliseconds;
+
+struct ServerConfig {
+  std::string listen = "127.0.0.1:8080";    // host:port; port 0 picks a free port
+  std::size_t max_body_bytes = 8u << 20;     // 1 KiB .. 1 GiB; larger bodies get 413
+  std::size_t max_header_bytes = 16u << 10;  // 1 KiB .. 1 MiB; larger header blocks get 431
+  Millis header_timeout{10'000};             // whole request head + body must arrive within this
+  Millis keepalive_timeout{60'000};          // idle keep-alive connection closed after this
+  Millis shutdown_grace{30'000};             // SIGTERM: in-flight requests get this long to finish
+  int max_connections = 10'000;              // accepted connections beyond this wait in the backlog
+};
+
+enum class ProviderType { openai, mock };
+
+// Knobs of the in-process mock provider (type: mock). Deterministic output.
+struct MockConfig {
+  Millis latency{0};            // delay before the answer (first byte for streams)
+  int stream_chunks = 8;        // content chunks per streamed answer, 1 .. 10000
+  Millis chunk_interval{0};     // delay between streamed chunks
+  int completion_tokens = 32;   // words in the answer (capped by max_tokens), 1 .. 100000
+  int embedding_dims = 256;     // length of mock embedding vectors, 1 .. 65536
+};
+
+struct ProviderConfig {
+  std::string name;
+  ProviderType type = ProviderType::openai;
+  std::string base_url;         // e.g. https://api.openai.com/v1; required unless type: mock
+  std::string api_key;          // secret; from ${ENV}; sent as Authorization: Bearer
+  std::string ca_file;          // extra PEM CA bundle for TLS (default: system store only)
+  std::map<std::string, std::string> headers;  // extra headers sent upstream (e.g. OpenAI-Organization)
+  int rpm = 0;                  // requests per minute; 0 = unlimited (enforced by the pool issue)
+  int tpm = 0;                  // tokens per minute; 0 = unlimited
+  int weight = 1;               // 1 .. 1000
+  Millis connect_timeout{5'000};      // TCP connect + TLS handshake
+  Millis first_byte_timeout{120'000}; // request sent -> response head received
+  Millis idle_timeout{60'000};        // max silence between body reads (streams)
+  int max_idle_connections = 64;      // keep-alive connections kept per provider, 0 .. 10000
+  MockConfig mock;
+};
+
+struct DeploymentConfig {
+  std::string provider;  // a providers[].name
+  std::string model;     // the model name the provider knows
+};
+
+struct ModelConfig {
+  std::string name;  // what clients send as "model"
+  std::vector<DeploymentConfig> deployments;
+};
+
+enum class LogFormat { json, text };
+
+struct LoggingConfig {
+  std::string level = "info";  // trace | debug | info | warn | error | off
+  LogFormat format = LogFormat::json;
+  bool access_log = true;      // one info line per request
+};
+
+struct GatewayConfig {
+  std::string source;  // file the config was loaded from, for messages
+  ServerConfig server;
+  std::vector<ProviderConfig> providers;
+  std::vector<ModelConfig> models;
+  LoggingConfig logging;
+
+  const ProviderConfig* find_provider(std::string_view name) const;
+  const ModelConfig* find_model(std::string_view name) const;
+};
+
+// One problem found while loading: "file:line:col: key.path: message".
+struct ConfigProblem {
+  std::string key_path;  // e.g. providers[1].timeout
+  int line = 0;          // 1-based; 0 when unknown
+  int column = 0;
+  std::string message;   // never contains a secret value
+};
+
+struct ConfigLoadResult {
+  std::optional<GatewayConfig> config;  // set when problems is empty
+  std::vector<ConfigProblem> problems;
+};
+
+// Reads and validates a YAML file (or text). ${VAR} and ${VAR:-default} are
+// expanded from `env` (default: the process environment) in every scalar.
+// Every problem is collected; config is set only when there are none.
+// Throws nothing. `env` empty means the process environment.
+using EnvLookup = std::function<std::optional<std::string>(const std::string& name)>;
+ConfigLoadResult load_config_file(const std::string& path, EnvLookup env = {});
+ConfigLoadResult load_config_text(const std::string& yaml, const std::string& source_name,
+                                  EnvLookup env = {});
+
+// "file:line:col: key: message", one per line.
+std::string format_problems(const std::string& source, const std::vector<ConfigProblem>& problems);
+
+// Parses "250ms", "10s", "5m", "1h", or a bare number of seconds.
+std::optional<Millis> parse_duration(std::string_view text);
+
+}  // namespace sluice

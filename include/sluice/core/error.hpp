@@ -1,0 +1,99 @@
+// Error codes every stage returns, the one table that maps them to an HTTP
+// status and an OpenAI error type, and Result<T>, the value-or-error type the
+// data path uses instead of exceptions.
+#pragma once
+
+#include <cassert>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+
+namespace sluice {
+
+enum class errc {
+  bad_request,           // malformed or invalid request (400)
+  unsupported_encoding,  // request Transfer-Encoding other than chunked (400, connection closed)
+  unauthorized,          // missing or wrong gateway key (401)
+  not_found,             // unknown route (404)
+  model_not_found,       // model the configuration does not serve (404)
+  method_not_allowed,    // known route, wrong method (405)
+  request_timeout,       // client too slow to send its request (408)
+  payload_too_large,     // body over server.max_body_bytes (413)
+  headers_too_large,     // header block over server.max_header_bytes (431)
+  rate_limited,          // no capacity anywhere; a later attempt may succeed (429)
+  upstream_rejected,     // provider refused the request with a 4xx (status passed through)
+  upstream_rate_limited, // provider answered 429
+  upstream_unavailable,  // connect failure, reset, or provider 5xx (502)
+  upstream_timeout,      // connect / first byte / idle deadline passed (504)
+  upstream_protocol,     // provider sent something that is not valid HTTP / JSON / SSE (502)
+  cancelled,             // the client went away; nobody will read the answer
+  shutting_down,         // the gateway is draining (503)
+  internal,              // a bug (500)
+};
+
+// What an error code means on the wire. `retryable` says whether the same
+// request may succeed if sent again (to this gateway by the client, or to the
+// next deployment by the gateway); it drives `x-should-retry`.
+struct ErrorTraits {
+  int http_status;
+  std::string_view type;  // OpenAI error.type
+  std::string_view code;  // OpenAI error.code; empty means null
+  bool retryable;
+};
+
+const ErrorTraits& traits(errc code) noexcept;
+std::string_view to_string(errc code) noexcept;
+
+// An error with a message for the client. `param` names the offending request
+// field (OpenAI error.param), empty when none. `http_status` overrides the
+// table for errors passed through from an upstream (0 = use the table).
+struct Error {
+  errc code = errc::internal;
+  std::string message;
+  std::string param;
+  int http_status = 0;
+  int retry_after_s = -1;  // seconds for Retry-After; -1 = none
+  std::string upstream_body;  // an upstream's own OpenAI-shaped error body, relayed as is
+
+  int status() const noexcept { return http_status ? http_status : traits(code).http_status; }
+  bool retryable() const noexcept { return traits(code).retryable; }
+};
+
+inline Error make_error(errc code, std::string message, std::string param = {}) {
+  return Error{code, std::move(message), std::move(param)};
+}
+
+// Renders the OpenAI error body {"error":{"message","type","param","code"}}
+// (or the upstream's own body when it sent a well-formed one).
+std::string error_body(const Error& e);
+
+// A value or an Error. Deliberately small: construct from either, test with
+// ok() / operator bool, read with value() / error().
+template <class T>
+class [[nodiscard]] Result {
+ public:
+  Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}
+  Result(Error error) : v_(std::in_place_index<1>, std::move(error)) {}
+
+  bool ok() const noexcept { return v_.index() == 0; }
+  explicit operator bool() const noexcept { return ok(); }
+
+  T& value() & { assert(ok()); return std::get<0>(v_); }
+  const T& value() const& { assert(ok()); return std::get<0>(v_); }
+  T&& value() && { assert(ok()); return std::get<0>(std::move(v_)); }
+  T* operator->() { return &value(); }
+  const T* operator->() const { return &value(); }
+  T& operator*() & { return value(); }
+
+  const Error& error() const& { assert(!ok()); return std::get<1>(v_); }
+  Error&& error() && { assert(!ok()); return std::get<1>(std::move(v_)); }
+
+ private:
+  std::variant<T, Error> v_;
+};
+
+struct Ok {};
+using Status = Result<Ok>;
+
+}  // namespace sluice

@@ -1,0 +1,57 @@
+// Provider-neutral view of one API request, as admission parsed it. The
+// client's JSON body is kept verbatim: OpenAI-compatible upstreams receive it
+// with unknown fields untouched, only "model" replaced when the deployment
+// names another model.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace sluice {
+
+enum class Endpoint { chat_completions, completions, embeddings };
+
+std::string_view to_string(Endpoint e) noexcept;
+// The upstream path below the provider's base URL, e.g. "/chat/completions".
+std::string_view upstream_path(Endpoint e) noexcept;
+
+enum class EncodingFormat { unspecified, float_array, base64 };
+
+struct Message {
+  std::string role;
+  std::string text;  // string content, or the text parts of an array content joined by "\n"
+};
+
+struct LlmRequest {
+  Endpoint endpoint = Endpoint::chat_completions;
+  std::string body;                  // the client's JSON, validated, as received
+  std::string model;
+  std::size_t model_offset = 0;      // byte span of the "model" value (with quotes) in body
+  std::size_t model_length = 0;
+  bool stream = false;
+  bool include_usage = false;        // stream_options.include_usage
+  std::optional<std::int64_t> max_tokens;  // max_completion_tokens, else max_tokens
+  std::vector<Message> messages;     // chat
+  std::vector<std::string> inputs;   // completions: prompt(s); embeddings: input(s)
+  EncodingFormat encoding_format = EncodingFormat::unspecified;
+  std::optional<int> dimensions;     // embeddings
+
+  // The body with "model" replaced by `upstream_model` (the body itself when equal).
+  std::string body_for_model(std::string_view upstream_model) const;
+  // Characters of prompt text, for token estimates.
+  std::size_t prompt_chars() const;
+};
+
+struct Usage {
+  std::int64_t prompt_tokens = 0;
+  std::int64_t completion_tokens = 0;
+  bool known = false;  // the upstream reported usage
+};
+
+// A rough token estimate (about four characters a token), used where a
+// tokenizer would be overkill: mock usage, and capacity estimates later.
+inline std::int64_t estimate_tokens(std::size_t chars) { return static_cast<std::int64_t>((chars + 3) / 4); }
+
+}  // namespace sluice

@@ -1,0 +1,81 @@
+// Per-request state every stage may read or annotate: ids, the decisions made
+// (for response headers and the access log), timings, and the cancellation
+// signal that fires when the client goes away.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <string>
+
+#include "sluice/core/request.hpp"
+
+namespace sluice {
+
+// A one-shot signal. The session fires it when the client disconnects or the
+// gateway gives up on the request; whoever holds an upstream socket for the
+// request registers a handler that closes it, so blocked I/O ends at once.
+// Single-threaded: used on the request's executor only.
+class Cancellation {
+ public:
+  class Registration {
+   public:
+    Registration() = default;
+    explicit Registration(Cancellation* owner) : owner_(owner) {}
+    Registration(Registration&& o) noexcept : owner_(std::exchange(o.owner_, nullptr)) {}
+    Registration& operator=(Registration&& o) noexcept {
+      reset();
+      owner_ = std::exchange(o.owner_, nullptr);
+      return *this;
+    }
+    ~Registration() { reset(); }
+    void reset() {
+      if (owner_) owner_->handler_ = nullptr;
+      owner_ = nullptr;
+    }
+
+   private:
+    Cancellation* owner_ = nullptr;
+  };
+
+  bool cancelled() const noexcept { return cancelled_; }
+
+  // Fires the signal: runs the registered handler (once) and marks cancelled.
+  void cancel() {
+    if (cancelled_) return;
+    cancelled_ = true;
+    if (auto h = std::exchange(handler_, nullptr)) h();
+  }
+
+  // Registers the handler to run on cancel(); only one at a time (the current
+  // I/O step). If already cancelled the handler runs immediately.
+  [[nodiscard]] Registration on_cancel(std::function<void()> handler) {
+    if (cancelled_) {
+      handler();
+      return Registration{};
+    }
+    handler_ = std::move(handler);
+    return Registration{this};
+  }
+
+ private:
+  bool cancelled_ = false;
+  std::function<void()> handler_;
+};
+
+struct RequestContext {
+  using Clock = std::chrono::steady_clock;
+
+  std::string request_id;
+  Clock::time_point started = Clock::now();
+  Cancellation cancellation;
+
+  // Decisions, for x-sluice-* headers and the access log.
+  std::string model;            // what the client asked for
+  std::string provider;         // provider that answered
+  std::string upstream_model;   // model name sent to that provider
+  int attempts = 0;             // upstream attempts made
+  Usage usage;
+  Clock::duration upstream_time{};  // request sent -> response head (first byte for streams)
+};
+
+}  // namespace sluice

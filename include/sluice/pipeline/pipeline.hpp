@@ -1,0 +1,68 @@
+// Pipeline: the fixed sequence of stages one API request goes through.
+//   admission (parse, validate) -> model lookup -> dispatch to a deployment
+//   (next deployment on a retryable failure) -> answer or stream.
+// Stages do not call each other; this class owns the order. Beast-free: the
+// front door turns HTTP into ApiRequest and writes the Reply.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "sluice/core/config.hpp"
+#include "sluice/core/error.hpp"
+#include "sluice/core/request_context.hpp"
+#include "sluice/net/http_client.hpp"
+#include "sluice/providers/provider.hpp"
+
+namespace sluice::pipeline {
+
+struct ApiRequest {
+  std::string method;
+  std::string path;  // without the query string
+  std::string body;
+};
+
+struct Reply {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<net::Header> headers;
+  // When set, the answer is this SSE stream (status 200, body empty): the
+  // writer pulls events from it until it ends or fails.
+  std::unique_ptr<providers::ChunkStream> stream;
+  std::optional<Error> error;  // what went wrong, for the access log
+};
+
+using ProviderMap = std::map<std::string, std::unique_ptr<providers::Provider>, std::less<>>;
+
+class Pipeline {
+ public:
+  // `config` and `providers` must outlive the pipeline.
+  Pipeline(const GatewayConfig& config, ProviderMap& providers);
+
+  // Handles one request under /v1/. Never throws for a client's mistake or an
+  // upstream failure: those become error replies.
+  boost::asio::awaitable<Reply> handle(ApiRequest request, RequestContext& ctx);
+
+  // The reply for an error: OpenAI error body, status, x-should-retry, and
+  // Retry-After on 429/503.
+  static Reply error_reply(Error error);
+
+  // The SSE event that ends a stream that failed after its first byte.
+  static std::string stream_error_event(const Error& error);
+
+ private:
+  boost::asio::awaitable<Reply> dispatch(Endpoint endpoint, std::string body, RequestContext& ctx);
+  Reply list_models() const;
+  Reply get_model(std::string_view id) const;
+
+  const GatewayConfig& config_;
+  ProviderMap& providers_;
+};
+
+}  // namespace sluice::pipeline

@@ -1,0 +1,28 @@
+// The downstream OpenAI wire format: validating a client's JSON body into an
+// LlmRequest, and the small rewrites answers may need. Pure functions.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "sluice/core/error.hpp"
+#include "sluice/core/request.hpp"
+
+namespace sluice::pipeline {
+
+// Validates `body` for `endpoint` and extracts what the gateway needs. Every
+// problem is a bad_request naming the offending field in `param`: invalid
+// UTF-8, malformed JSON, a body that is not an object, duplicate top-level
+// keys, a missing or mistyped model / messages / prompt / input, a bad
+// stream, max_tokens, encoding_format or dimensions.
+Result<LlmRequest> parse_request(Endpoint endpoint, std::string body);
+
+// Embeddings: when the upstream answered floats but the client asked for
+// base64 (or the other way round), the body rewritten to what the client
+// asked for; nullopt when it already matches (the common case) or cannot be
+// read. The OpenAI SDKs ask for base64 by default and silently misread a
+// float array.
+std::optional<std::string> convert_embeddings(std::string_view body, EncodingFormat wanted);
+
+}  // namespace sluice::pipeline

@@ -1,0 +1,65 @@
+// Provider: one configured upstream account that can answer LLM requests.
+// Implementations translate the provider-neutral LlmRequest into the vendor's
+// wire format and the answer back into OpenAI's. All calls run on the event
+// loop's executor; `req` and `ctx` must outlive the returned awaitable (the
+// caller co_awaits it at once).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include "sluice/core/config.hpp"
+#include "sluice/core/error.hpp"
+#include "sluice/core/request.hpp"
+#include "sluice/core/request_context.hpp"
+#include "sluice/net/http_client.hpp"
+
+namespace sluice::providers {
+
+// A complete, successful (2xx) answer in OpenAI's JSON shape.
+struct ProviderResponse {
+  int status = 200;
+  std::string body;
+  std::vector<net::Header> headers;  // upstream rate-limit headers worth surfacing
+  Usage usage;
+};
+
+// A streamed answer, pulled by the writer: each next() yields whole SSE events
+// in OpenAI's chat.completion.chunk format, ready to relay, and an empty
+// string once the stream has ended cleanly (after `data: [DONE]`). An error
+// means the stream broke; destroying the stream cancels the upstream request.
+class ChunkStream {
+ public:
+  virtual ~ChunkStream() = default;
+  virtual boost::asio::awaitable<Result<std::string>> next() = 0;
+  virtual Usage usage() const = 0;  // as reported so far
+};
+
+struct StreamStart {
+  std::vector<net::Header> headers;
+  std::unique_ptr<ChunkStream> stream;
+};
+
+// Failures: errc::upstream_* (see core/error.hpp), errc::cancelled when
+// ctx.cancellation fires. A non-2xx upstream answer is an Error whose status
+// and body say what the client should see.
+class Provider {
+ public:
+  virtual ~Provider() = default;
+  virtual const std::string& name() const noexcept = 0;
+  virtual boost::asio::awaitable<Result<ProviderResponse>> complete(const LlmRequest& req,
+                                                                    std::string upstream_model,
+                                                                    RequestContext& ctx) = 0;
+  virtual boost::asio::awaitable<Result<StreamStart>> stream(const LlmRequest& req, std::string upstream_model,
+                                                             RequestContext& ctx) = 0;
+};
+
+// Builds the provider a config entry describes. Throws std::runtime_error for
+// configuration the loader could not check (e.g. an unreadable CA file).
+std::unique_ptr<Provider> make_provider(const ProviderConfig& config, boost::asio::any_io_executor executor);
+
+}  // namespace sluice::providers

@@ -1,0 +1,44 @@
+// Server: the HTTP/1.1 front door. Accepts connections, runs one session per
+// connection (keep-alive, deadlines, request limits), hands API requests to
+// the pipeline, and shuts down gracefully.
+//
+// Runs on one executor (one event loop thread); not thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include "sluice/core/config.hpp"
+#include "sluice/pipeline/pipeline.hpp"
+
+namespace sluice::server {
+
+class Server {
+ public:
+  Server(boost::asio::any_io_executor executor, const GatewayConfig& config, pipeline::Pipeline& pipeline);
+  ~Server();
+
+  // Binds server.listen and starts accepting. Throws std::system_error when
+  // the address cannot be bound.
+  void start();
+
+  // The bound port (useful with port 0).
+  std::uint16_t port() const;
+
+  // Graceful shutdown: stop accepting, /readyz answers 503, idle keep-alive
+  // connections close now, busy ones after their current response; after
+  // server.shutdown_grace the rest are cut. `done` runs when no connection remains.
+  void shutdown(std::function<void()> done);
+
+  bool draining() const;
+
+  struct State;
+
+ private:
+  std::shared_ptr<State> state_;
+};
+
+}  // namespace sluice::server

@@ -1,0 +1,34 @@
+#include "sluice/app/app.hpp"
+
+#include "sluice/pipeline/pipeline.hpp"
+#include "sluice/providers/provider.hpp"
+#include "sluice/server/server.hpp"
+
+namespace sluice {
+
+struct App::Parts {
+  Parts(boost::asio::io_context& io, GatewayConfig cfg)
+      : config(std::move(cfg)), providers(make_providers(io, config)), pipeline(config, providers),
+        server(io.get_executor(), config, pipeline) {}
+
+  static pipeline::ProviderMap make_providers(boost::asio::io_context& io, const GatewayConfig& config) {
+    pipeline::ProviderMap map;
+    for (const ProviderConfig& p : config.providers) map.emplace(p.name, providers::make_provider(p, io.get_executor()));
+    return map;
+  }
+
+  GatewayConfig config;
+  pipeline::ProviderMap providers;
+  pipeline::Pipeline pipeline;
+  server::Server server;
+};
+
+App::App(boost::asio::io_context& io, GatewayConfig config) : parts_(std::make_unique<Parts>(io, std::move(config))) {}
+App::~App() = default;
+
+void App::start() { parts_->server.start(); }
+std::uint16_t App::port() const { return parts_->server.port(); }
+void App::shutdown(std::function<void()> done) { parts_->server.shutdown(std::move(done)); }
+const GatewayConfig& App::config() const noexcept { return parts_->config; }
+
+}  // namespace sluice

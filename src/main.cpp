@@ -1,0 +1,133 @@
+// sluice: command line, configuration, signals, event loop.
+//
+// Exit codes: 0 clean exit (also after SIGTERM/SIGINT); 1 invalid
+// configuration; 2 bad command line; 3 could not start (e.g. address in use).
+#include <csignal>
+#include <cstdlib>
+#include <functional>
+#include <optional>
+#include <iostream>
+#include <string>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include "sluice/app/app.hpp"
+#include "sluice/core/config.hpp"
+#include "sluice/core/log.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace {
+
+constexpr int kExitOk = 0, kExitConfig = 1, kExitUsage = 2, kExitStartup = 3;
+
+constexpr const char* kUsage = R"(Usage: sluice [--config FILE] [--check-config] [--version] [--help]
+
+An OpenAI-compatible LLM gateway.
+
+Options:
+  --config FILE     configuration file (default: $SLUICE_CONFIG, else config/sluice.yaml)
+  --check-config    validate the configuration, print any problems, and exit
+  --version         print the version and exit
+  --help            print this help and exit
+
+Exit codes: 0 ok, 1 invalid configuration, 2 bad command line, 3 could not start.
+Signals: SIGTERM/SIGINT drain and exit 0 (server.shutdown_grace); a second one exits at once.
+)";
+
+struct Args {
+  std::string config_path;
+  bool check_only = false;
+};
+
+// Returns an exit code when the program should stop right away.
+std::optional<int> parse_args(int argc, char** argv, Args& args) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      std::cout << kUsage;
+      return kExitOk;
+    }
+    if (arg == "--version") {
+      std::cout << "sluice " << SLUICE_VERSION << "\n";
+      return kExitOk;
+    }
+    if (arg == "--check-config") {
+      args.check_only = true;
+    } else if (arg == "--config" && i + 1 < argc) {
+      args.config_path = argv[++i];
+    } else if (arg.starts_with("--config=")) {
+      args.config_path = arg.substr(9);
+    } else {
+      std::cerr << "sluice: unknown argument '" << arg << "'\n\n" << kUsage;
+      return kExitUsage;
+    }
+  }
+  if (args.config_path.empty()) {
+    const char* env = std::getenv("SLUICE_CONFIG");
+    args.config_path = env && *env ? env : "config/sluice.yaml";
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Args args;
+  if (auto code = parse_args(argc, argv, args)) return *code;
+
+  sluice::ConfigLoadResult loaded = sluice::load_config_file(args.config_path);
+  if (!loaded.config) {
+    std::cerr << sluice::format_problems(args.config_path, loaded.problems);
+    std::cerr << "sluice: " << loaded.problems.size() << " problem(s) in " << args.config_path << "; not starting\n";
+    return kExitConfig;
+  }
+  if (args.check_only) {
+    std::cout << args.config_path << ": configuration is valid\n";
+    return kExitOk;
+  }
+
+  std::signal(SIGPIPE, SIG_IGN);
+  sluice::log::init(loaded.config->logging);
+  boost::asio::io_context io(1);
+  std::unique_ptr<sluice::App> app;
+  try {
+    app = std::make_unique<sluice::App>(io, std::move(*loaded.config));
+    app->start();
+  } catch (const std::exception& e) {
+    sluice::log::error("startup_failed", {{"what", e.what()}});
+    std::cerr << "sluice: cannot start: " << e.what() << "\n";
+    return kExitStartup;
+  }
+  sluice::log::info("started", {{"version", SLUICE_VERSION}, {"config", args.config_path}, {"port", app->port()}});
+
+  boost::asio::signal_set stop_signals(io, SIGTERM, SIGINT);
+  boost::asio::signal_set hup(io, SIGHUP);
+  std::function<void()> on_hup = [&] {
+    hup.async_wait([&](boost::system::error_code ec, int) {
+      if (ec) return;
+      sluice::log::warn("reload_not_supported", {{"detail", "SIGHUP ignored; restart to apply a new configuration"}});
+      on_hup();
+    });
+  };
+  on_hup();
+  stop_signals.async_wait([&](boost::system::error_code ec, int signo) {
+    if (ec) return;
+    sluice::log::info("signal", {{"signal", signo == SIGTERM ? "SIGTERM" : "SIGINT"}});
+    app->shutdown([&] {
+      stop_signals.cancel();
+      hup.cancel();
+      io.stop();
+    });
+    stop_signals.async_wait([&](boost::system::error_code ec2, int) {
+      if (ec2) return;
+      sluice::log::warn("forced_exit", {});
+      io.stop();
+    });
+  });
+  io.run();
+  sluice::log::info("stopped", {});
+  spdlog::shutdown();
+  return kExitOk;
+}

@@ -1,0 +1,330 @@
+// Pooled HTTP/1.1 client for one upstream origin. The only place that speaks
+// Beast's client side; everything above it sees HttpRequest / ResponseHead.
+#include "sluice/net/http_client.hpp"
+
+#include <sys/socket.h>
+
+#include <array>
+#include <optional>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+
+#include "sluice/core/log.hpp"
+#include "tls_context.hpp"
+
+namespace sluice::net {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using boost::system::error_code;
+
+namespace {
+
+constexpr auto kUseAwaitable = asio::as_tuple(asio::use_awaitable);
+// Keep-alive connections idle longer than this are dropped rather than reused:
+// common upstreams close idle connections after about a minute.
+constexpr auto kMaxIdleAge = std::chrono::seconds(50);
+constexpr std::size_t kReadChunk = 16 * 1024;
+
+// One upstream connection, plain or TLS. Beast streams are templates; the
+// helpers below are written once and dispatched on the connection kind.
+struct Connection {
+  std::optional<beast::tcp_stream> plain;
+  std::optional<beast::ssl_stream<beast::tcp_stream>> tls;
+  beast::flat_buffer buffer;
+  std::chrono::steady_clock::time_point idle_since;
+  bool reused = false;
+
+  beast::tcp_stream& tcp() { return plain ? *plain : beast::get_lowest_layer(*tls); }
+
+  template <class F>
+  auto with_stream(F&& f) {
+    return plain ? f(*plain) : f(*tls);
+  }
+
+  // False when the peer closed or sent something while the connection sat in
+  // the pool (for TLS, typically a close_notify): such a connection is dropped.
+  bool still_usable() {
+    if (!tcp().socket().is_open()) return false;
+    char byte;
+    const ssize_t n = ::recv(tcp().socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+  }
+};
+
+template <class Stream>
+asio::awaitable<error_code> write_request(Stream& s, http::request<http::string_body>& req) {
+  auto [ec, n] = co_await http::async_write(s, req, kUseAwaitable);
+  co_return ec;
+}
+
+template <class Stream, class Parser>
+asio::awaitable<error_code> read_head(Stream& s, beast::flat_buffer& b, Parser& p) {
+  auto [ec, n] = co_await http::async_read_header(s, b, p, kUseAwaitable);
+  co_return ec;
+}
+
+template <class Stream, class Parser>
+asio::awaitable<error_code> read_some(Stream& s, beast::flat_buffer& b, Parser& p) {
+  auto [ec, n] = co_await http::async_read_some(s, b, p, kUseAwaitable);
+  co_return ec;
+}
+
+bool is_ip_literal(const std::string& host) {
+  error_code ec;
+  asio::ip::make_address(host, ec);
+  return !ec;
+}
+
+// Beast's HTTP parse errors (as opposed to socket errors).
+bool is_http_error(const error_code& ec) {
+  return ec.category() == make_error_code(boost::beast::http::error::end_of_stream).category();
+}
+
+std::string describe(const error_code& ec) { return ec.message(); }
+
+}  // namespace
+
+bool is_safe_header_value(std::string_view value) noexcept {
+  for (char c : value)
+    if (c == '\r' || c == '\n' || c == '\0') return false;
+  return true;
+}
+
+std::string_view ResponseHead::header(std::string_view lower_name) const noexcept {
+  for (const Header& h : headers)
+    if (h.name == lower_name) return h.value;
+  return {};
+}
+
+struct HttpClient::Impl : std::enable_shared_from_this<HttpClient::Impl> {
+  asio::any_io_executor executor;
+  Url origin;
+  ClientOptions options;
+  std::string host_header;
+  std::unique_ptr<asio::ssl::context> tls;
+  std::vector<std::unique_ptr<Connection>> idle;
+
+  Impl(asio::any_io_executor ex, Url url, ClientOptions opts)
+      : executor(std::move(ex)), origin(std::move(url)), options(std::move(opts)), host_header(origin.host_header()) {
+    if (origin.tls) tls = make_client_tls_context(options.ca_file);
+  }
+
+  Error error(errc code, std::string what) const {
+    return make_error(code, "provider '" + options.name + "' (" + host_header + "): " + std::move(what));
+  }
+
+  // Maps a transport error to the error the caller reports.
+  Error transport_error(const error_code& ec, const Cancellation& cancel, std::string_view phase,
+                        std::chrono::milliseconds limit) const {
+    if (cancel.cancelled()) return make_error(errc::cancelled, "request cancelled");
+    if (ec == beast::error::timeout)
+      return error(errc::upstream_timeout,
+                   std::string(phase) + " timed out after " + std::to_string(limit.count()) + " ms");
+    if (is_http_error(ec) && ec != http::error::end_of_stream &&
+        ec != http::error::partial_message)
+      return error(errc::upstream_protocol, "invalid HTTP response: " + describe(ec));
+    return error(errc::upstream_unavailable, std::string(phase) + " failed: " + describe(ec));
+  }
+
+  std::unique_ptr<Connection> take_idle() {
+    const auto now = std::chrono::steady_clock::now();
+    while (!idle.empty()) {
+      std::unique_ptr<Connection> c = std::move(idle.back());
+      idle.pop_back();
+      if (now - c->idle_since < kMaxIdleAge && c->still_usable()) {
+        c->reused = true;
+        return c;
+      }
+    }
+    return nullptr;
+  }
+
+  void release(std::unique_ptr<Connection> c) {
+    if (idle.size() >= options.max_idle_connections) return;
+    c->idle_since = std::chrono::steady_clock::now();
+    c->tcp().expires_never();
+    idle.push_back(std::move(c));
+  }
+
+  asio::awaitable<Result<std::unique_ptr<Connection>>> connect(Cancellation& cancel) {
+    auto c = std::make_unique<Connection>();
+    if (tls) c->tls.emplace(executor, *tls);
+    else c->plain.emplace(executor);
+    auto reg = cancel.on_cancel([conn = c.get()] { conn->tcp().close(); });
+
+    tcp::resolver resolver(executor);
+    auto [rec, endpoints] = co_await resolver.async_resolve(origin.host, origin.port, kUseAwaitable);
+    if (rec) co_return transport_error(rec, cancel, "resolving the host name", options.connect_timeout);
+
+    c->tcp().expires_after(options.connect_timeout);
+    auto [cec, ep] = co_await c->tcp().async_connect(endpoints, kUseAwaitable);
+    if (cec) co_return transport_error(cec, cancel, "connect", options.connect_timeout);
+    c->tcp().socket().set_option(tcp::no_delay(true));
+
+    if (c->tls) {
+      if (Status s = prepare_tls_session(c->tls->native_handle(), origin.host, is_ip_literal(origin.host)); !s)
+        co_return error(errc::upstream_unavailable, s.error().message);
+      auto [hec] = co_await c->tls->async_handshake(asio::ssl::stream_base::client, kUseAwaitable);
+      if (hec) {
+        if (cancel.cancelled()) co_return make_error(errc::cancelled, "request cancelled");
+        co_return error(errc::upstream_unavailable,
+                        "TLS handshake failed: " + describe_tls_failure(c->tls->native_handle(), hec.message()));
+      }
+    }
+    co_return std::move(c);
+  }
+
+  asio::awaitable<Result<std::unique_ptr<Connection>>> acquire(Cancellation& cancel, bool allow_reuse) {
+    if (allow_reuse)
+      if (auto c = take_idle()) co_return std::move(c);
+    co_return co_await connect(cancel);
+  }
+
+  http::request<http::string_body> make_request(HttpRequest& r) const {
+    http::request<http::string_body> req;
+    req.method_string(r.method);
+    req.target(r.target);
+    req.version(11);
+    req.set(http::field::host, host_header);
+    req.set(http::field::user_agent, "sluice/" SLUICE_VERSION);
+    for (Header& h : r.headers) req.set(h.name, h.value);
+    req.body() = std::move(r.body);
+    req.keep_alive(true);
+    req.prepare_payload();
+    return req;
+  }
+};
+
+namespace {
+
+// Reads a response body piece by piece off a connection whose head has been
+// read. Returns the connection to the pool when the body ends cleanly.
+class ConnectionBodyReader final : public BodyReader {
+ public:
+  using Parser = http::response_parser<http::buffer_body>;
+
+  ConnectionBodyReader(std::shared_ptr<HttpClient::Impl> client, Cancellation& cancel)
+      : client_(std::move(client)), cancel_(cancel) {
+    parser_.body_limit(boost::none);  // streams are unbounded; send() enforces its own cap
+  }
+
+  // Sends `req` on `conn` and reads the response head. On failure, says
+  // whether nothing at all came back (so a stale pooled connection may be retried).
+  asio::awaitable<Result<ResponseHead>> start(std::unique_ptr<Connection> conn,
+                                              http::request<http::string_body>& req, bool& nothing_received) {
+    conn_ = std::move(conn);
+    reg_ = cancel_.on_cancel([c = conn_.get()] { c->tcp().close(); });
+    const auto& opt = client_->options;
+    conn_->tcp().expires_after(opt.first_byte_timeout);
+    error_code ec = co_await conn_->with_stream([&](auto& s) { return write_request(s, req); });
+    if (!ec) ec = co_await conn_->with_stream([&](auto& s) { return read_head(s, conn_->buffer, parser_); });
+    if (ec) {
+      nothing_received = !parser_.got_some() && ec != beast::error::timeout;
+      co_return client_->transport_error(ec, cancel_, "waiting for the response", opt.first_byte_timeout);
+    }
+    ResponseHead head;
+    head.status = static_cast<int>(parser_.get().result_int());
+    for (const auto& field : parser_.get()) {
+      std::string name(field.name_string());
+      for (char& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      head.headers.push_back({std::move(name), std::string(field.value())});
+    }
+    co_return head;
+  }
+
+  asio::awaitable<Result<std::string_view>> read_some() override {
+    const auto& opt = client_->options;
+    while (!done_) {
+      if (parser_.is_done()) {
+        finish();
+        break;
+      }
+      parser_.get().body().data = chunk_.data();
+      parser_.get().body().size = chunk_.size();
+      conn_->tcp().expires_after(opt.idle_timeout);
+      error_code ec = co_await conn_->with_stream([&](auto& s) { return sluice::net::read_some(s, conn_->buffer, parser_); });
+      if (ec == http::error::need_buffer) ec = {};
+      if (ec) {
+        done_ = true;
+        conn_.reset();
+        co_return client_->transport_error(ec, cancel_, "reading the response body", opt.idle_timeout);
+      }
+      const std::size_t got = chunk_.size() - parser_.get().body().size;
+      if (parser_.is_done()) finish();
+      if (got > 0) co_return std::string_view(chunk_.data(), got);
+    }
+    co_return std::string_view{};
+  }
+
+ private:
+  void finish() {
+    done_ = true;
+    reg_.reset();
+    if (parser_.get().keep_alive() && conn_) client_->release(std::move(conn_));
+    conn_.reset();
+  }
+
+  std::shared_ptr<HttpClient::Impl> client_;
+  Cancellation& cancel_;
+  Parser parser_;
+  std::unique_ptr<Connection> conn_;
+  Cancellation::Registration reg_;  // after conn_: unregistered before the connection dies
+  std::array<char, kReadChunk> chunk_;
+  bool done_ = false;
+};
+
+}  // namespace
+
+HttpClient::HttpClient(asio::any_io_executor executor, Url origin, ClientOptions options)
+    : impl_(std::make_shared<Impl>(std::move(executor), std::move(origin), std::move(options))) {}
+
+HttpClient::~HttpClient() = default;
+
+const Url& HttpClient::origin() const noexcept { return impl_->origin; }
+std::size_t HttpClient::idle_connections() const noexcept { return impl_->idle.size(); }
+
+asio::awaitable<Result<StreamingResponse>> HttpClient::open(HttpRequest request, Cancellation& cancel) {
+  auto self = impl_;
+  auto req = self->make_request(request);
+  // A pooled connection the server closed in the meantime fails before any
+  // byte comes back; the request never reached the upstream, so one retry on
+  // a fresh connection is safe.
+  for (int attempt = 0;; ++attempt) {
+    auto conn = co_await self->acquire(cancel, attempt == 0);
+    if (!conn) co_return std::move(conn).error();
+    const bool reused = (*conn)->reused;
+    auto reader = std::make_unique<ConnectionBodyReader>(self, cancel);
+    bool nothing_received = false;
+    auto head = co_await reader->start(std::move(*conn), req, nothing_received);
+    if (head) co_return StreamingResponse{std::move(head).value(), std::move(reader)};
+    if (!(reused && nothing_received && !cancel.cancelled())) co_return std::move(head).error();
+    log::debug("upstream_stale_connection", {{"provider", self->options.name}});
+  }
+}
+
+asio::awaitable<Result<FullResponse>> HttpClient::send(HttpRequest request, Cancellation& cancel) {
+  auto response = co_await open(std::move(request), cancel);
+  if (!response) co_return std::move(response).error();
+  FullResponse full{std::move(response->head), {}};
+  for (;;) {
+    auto piece = co_await response->body->read_some();
+    if (!piece) co_return std::move(piece).error();
+    if (piece->empty()) break;
+    if (full.body.size() + piece->size() > impl_->options.max_response_bytes)
+      co_return impl_->error(errc::upstream_protocol, "response larger than " +
+                                                          std::to_string(impl_->options.max_response_bytes) + " bytes");
+    full.body.append(*piece);
+  }
+  co_return full;
+}
+
+}  // namespace sluice::net

@@ -1,0 +1,193 @@
+#include "sluice/pipeline/wire.hpp"
+
+#include <nlohmann/json.hpp>
+#include <simdjson.h>
+
+#include "sluice/core/base64.hpp"
+
+namespace sluice::pipeline {
+
+namespace dom = simdjson::dom;
+
+namespace {
+
+Error invalid(std::string message, std::string param = {}) {
+  return make_error(errc::bad_request, std::move(message), std::move(param));
+}
+
+bool is_integer(const dom::element& e) { return e.is_int64() || e.is_uint64(); }
+
+// Text of a message's content: a string, an array of parts (text parts
+// joined), or null (assistant messages carrying only tool calls).
+std::optional<Error> read_content(const dom::element& content, const std::string& param, std::string& text) {
+  if (content.is_null()) return std::nullopt;
+  if (content.is_string()) {
+    text = std::string(content.get_string().value_unsafe());
+    return std::nullopt;
+  }
+  if (!content.is_array()) return invalid("'content' must be a string, an array of content parts, or null", param);
+  const dom::array parts = content.get_array().value_unsafe();
+  for (dom::element part : parts) {
+    if (!part.is_object()) return invalid("each content part must be an object", param);
+    std::string_view part_text;
+    if (!part["text"].get_string().get(part_text)) {
+      if (!text.empty()) text += '\n';
+      text += part_text;
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<Error> read_messages(const dom::object& root, LlmRequest& req) {
+  dom::element messages;
+  if (root["messages"].get(messages)) return invalid("you must provide a 'messages' parameter", "messages");
+  if (!messages.is_array()) return invalid("'messages' must be an array of message objects", "messages");
+  dom::array list = messages.get_array().value_unsafe();
+  if (list.size() == 0) return invalid("'messages' must contain at least one message", "messages");
+  std::size_t i = 0;
+  for (dom::element m : list) {
+    const std::string param = "messages[" + std::to_string(i++) + "]";
+    if (!m.is_object()) return invalid(param + " must be an object", param);
+    std::string_view role;
+    if (m["role"].get_string().get(role)) return invalid(param + ".role must be a string", param + ".role");
+    Message msg{std::string(role), {}};
+    dom::element content;
+    if (!m["content"].get(content))
+      if (auto e = read_content(content, param + ".content", msg.text)) return e;
+    req.messages.push_back(std::move(msg));
+  }
+  return std::nullopt;
+}
+
+// prompt (completions) or input (embeddings): a string, or an array of
+// strings; arrays of token ids pass through without text.
+std::optional<Error> read_inputs(const dom::object& root, const char* key, LlmRequest& req) {
+  dom::element value;
+  if (root[key].get(value)) return invalid(std::string("you must provide an '") + key + "' parameter", key);
+  if (value.is_string()) {
+    req.inputs.emplace_back(value.get_string().value_unsafe());
+    return std::nullopt;
+  }
+  if (!value.is_array()) return invalid(std::string("'") + key + "' must be a string or an array", key);
+  const dom::array items = value.get_array().value_unsafe();
+  for (dom::element item : items) {
+    if (item.is_string()) req.inputs.emplace_back(item.get_string().value_unsafe());
+    else if (is_integer(item) || item.is_array()) req.inputs.emplace_back();  // token ids
+    else return invalid(std::string("'") + key + "' items must be strings or token arrays", key);
+  }
+  if (req.endpoint == Endpoint::embeddings && req.inputs.empty()) return invalid("'input' must not be empty", "input");
+  return std::nullopt;
+}
+
+std::optional<Error> read_options(const dom::object& root, LlmRequest& req) {
+  dom::element e;
+  if (!root["stream"].get(e) && !e.is_null()) {
+    if (!e.is_bool()) return invalid("'stream' must be a boolean", "stream");
+    req.stream = e.get_bool().value_unsafe();
+  }
+  if (!root["stream_options"].get(e) && e.is_object()) {
+    dom::element usage;
+    if (!e["include_usage"].get(usage)) {
+      if (!usage.is_bool()) return invalid("'stream_options.include_usage' must be a boolean", "stream_options.include_usage");
+      req.include_usage = usage.get_bool().value_unsafe();
+    }
+  }
+  for (const char* key : {"max_completion_tokens", "max_tokens"}) {
+    if (root[key].get(e) || e.is_null()) continue;
+    if (!e.is_int64() || e.get_int64().value_unsafe() < 0) return invalid(std::string("'") + key + "' must be a non-negative integer", key);
+    if (!req.max_tokens) req.max_tokens = e.get_int64().value_unsafe();
+  }
+  if (req.endpoint == Endpoint::embeddings) {
+    if (!root["encoding_format"].get(e) && !e.is_null()) {
+      std::string_view f;
+      if (e.get_string().get(f) || (f != "float" && f != "base64"))
+        return invalid("'encoding_format' must be 'float' or 'base64'", "encoding_format");
+      req.encoding_format = f == "base64" ? EncodingFormat::base64 : EncodingFormat::float_array;
+    }
+    if (!root["dimensions"].get(e) && !e.is_null()) {
+      if (!e.is_int64() || e.get_int64().value_unsafe() < 1 || e.get_int64().value_unsafe() > 65536)
+        return invalid("'dimensions' must be an integer from 1 to 65536", "dimensions");
+      req.dimensions = static_cast<int>(e.get_int64().value_unsafe());
+    }
+  }
+  return std::nullopt;
+}
+
+// The byte span of the top-level "model" value, so the body can be forwarded
+// with only that token replaced.
+void locate_model(const std::string& body, LlmRequest& req) {
+  static thread_local simdjson::ondemand::parser parser;
+  auto doc = parser.iterate(body.data(), body.size(), body.capacity());
+  std::string_view raw;
+  if (doc.error() || doc.find_field("model").raw_json_token().get(raw)) return;
+  while (!raw.empty() && (raw.back() == ' ' || raw.back() == '\n' || raw.back() == '\r' || raw.back() == '\t'))
+    raw.remove_suffix(1);
+  req.model_offset = static_cast<std::size_t>(raw.data() - body.data());
+  req.model_length = raw.size();
+}
+
+}  // namespace
+
+Result<LlmRequest> parse_request(Endpoint endpoint, std::string body) {
+  static thread_local dom::parser parser;
+  body.reserve(body.size() + simdjson::SIMDJSON_PADDING);
+  if (!simdjson::validate_utf8(body.data(), body.size())) return invalid("request body is not valid UTF-8");
+  dom::element root_element;
+  if (auto ec = parser.parse(body.data(), body.size(), false).get(root_element))
+    return invalid(std::string("request body is not valid JSON: ") + simdjson::error_message(ec));
+  dom::object root;
+  if (root_element.get_object().get(root)) return invalid("request body must be a JSON object");
+
+  // Duplicate keys would let the gateway route on one value while the
+  // upstream obeys another.
+  for (auto a = root.begin(); a != root.end(); ++a)
+    for (auto b = root.begin(); b != a; ++b)
+      if (a.key() == b.key()) return invalid("duplicate key '" + std::string(a.key()) + "' in request body", std::string(a.key()));
+
+  LlmRequest req;
+  req.endpoint = endpoint;
+  std::string_view model;
+  if (root["model"].get_string().get(model) || model.empty())
+    return invalid("you must provide a model parameter (a non-empty string)", "model");
+  req.model = std::string(model);
+
+  std::optional<Error> problem;
+  switch (endpoint) {
+    case Endpoint::chat_completions: problem = read_messages(root, req); break;
+    case Endpoint::completions: problem = read_inputs(root, "prompt", req); break;
+    case Endpoint::embeddings: problem = read_inputs(root, "input", req); break;
+  }
+  if (!problem) problem = read_options(root, req);
+  if (problem) return std::move(*problem);
+
+  req.body = std::move(body);
+  locate_model(req.body, req);
+  return req;
+}
+
+std::optional<std::string> convert_embeddings(std::string_view body, EncodingFormat wanted) {
+  const bool want_base64 = wanted == EncodingFormat::base64;
+  auto doc = nlohmann::json::parse(body, nullptr, false);
+  if (doc.is_discarded() || !doc.contains("data") || !doc["data"].is_array()) return std::nullopt;
+  bool changed = false;
+  for (auto& item : doc["data"]) {
+    if (!item.is_object() || !item.contains("embedding")) continue;
+    auto& emb = item["embedding"];
+    if (want_base64 && emb.is_array()) {
+      std::vector<float> values;
+      values.reserve(emb.size());
+      for (const auto& x : emb) values.push_back(x.is_number() ? x.get<float>() : 0.0f);
+      emb = floats_to_base64(values);
+      changed = true;
+    } else if (!want_base64 && emb.is_string()) {
+      auto values = base64_to_floats(emb.get<std::string>());
+      if (!values) return std::nullopt;
+      emb = *values;
+      changed = true;
+    }
+  }
+  if (!changed) return std::nullopt;
+  return doc.dump();
+}
+
+}  // namespace sluice::pipeline

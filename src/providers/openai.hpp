@@ -1,0 +1,44 @@
+// OpenAI-compatible upstreams (OpenAI, vLLM, Ollama's /v1, Groq, Together...):
+// the client's JSON goes upstream as is, with only "model" replaced; answers
+// come back as they are. Also the error mapping every HTTP provider shares.
+#pragma once
+
+#include "sluice/net/http_client.hpp"
+#include "sluice/providers/provider.hpp"
+
+namespace sluice::providers {
+
+class OpenAiProvider final : public Provider {
+ public:
+  OpenAiProvider(const ProviderConfig& config, boost::asio::any_io_executor executor);
+
+  const std::string& name() const noexcept override { return config_.name; }
+  boost::asio::awaitable<Result<ProviderResponse>> complete(const LlmRequest& req, std::string upstream_model,
+                                                            RequestContext& ctx) override;
+  boost::asio::awaitable<Result<StreamStart>> stream(const LlmRequest& req, std::string upstream_model,
+                                                     RequestContext& ctx) override;
+
+ private:
+  net::HttpRequest make_request(const LlmRequest& req, std::string_view upstream_model) const;
+
+  ProviderConfig config_;
+  net::Url base_;
+  net::HttpClient client_;
+};
+
+// --- mapping functions (pure; tested on fixtures) ---
+
+// The "usage" object of an OpenAI response or chunk; known=false when absent/null.
+Usage parse_openai_usage(std::string_view json);
+
+// Upstream headers a client should see: x-ratelimit-*, retry-after, retry-after-ms.
+std::vector<net::Header> surfaced_headers(const net::ResponseHead& head);
+
+// The Error for a non-2xx upstream answer. 429 -> upstream_rate_limited with
+// the upstream's Retry-After; 5xx -> upstream_unavailable (502); 401/403 ->
+// upstream_unavailable too (the gateway's provider credentials are wrong, not
+// the client's); other 4xx -> upstream_rejected with the upstream status and,
+// when it is OpenAI-shaped, the upstream's own error body.
+Error map_upstream_error(std::string_view provider, int status, std::string_view body, const net::ResponseHead& head);
+
+}  // namespace sluice::providers

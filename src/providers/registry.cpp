@@ -1,0 +1,15 @@
+// config `type:` -> provider implementation.
+#include "mock.hpp"
+#include "openai.hpp"
+
+namespace sluice::providers {
+
+std::unique_ptr<Provider> make_provider(const ProviderConfig& config, boost::asio::any_io_executor executor) {
+  switch (config.type) {
+    case ProviderType::openai: return std::make_unique<OpenAiProvider>(config, std::move(executor));
+    case ProviderType::mock: return std::make_unique<MockProvider>(config, std::move(executor));
+  }
+  throw std::runtime_error("provider '" + config.name + "': unknown type");
+}
+
+}  // namespace sluice::providers

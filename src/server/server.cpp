@@ -1,0 +1,126 @@
+#include "sluice/server/server.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "session.hpp"
+#include "sluice/core/log.hpp"
+
+namespace sluice::server {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+struct Server::State {
+  State(asio::any_io_executor ex, const GatewayConfig& config, pipeline::Pipeline& pipeline)
+      : executor(ex), acceptor(ex), grace_timer(ex),
+        env(std::make_shared<SessionEnv>(SessionEnv{config, pipeline, {}, false, {}})) {}
+
+  asio::any_io_executor executor;
+  tcp::acceptor acceptor;
+  asio::steady_timer grace_timer;
+  std::shared_ptr<SessionEnv> env;
+  std::function<void()> done;
+  bool accepting = false;
+
+  void finish_if_idle() {
+    if (!env->draining || !env->sessions.empty() || accepting || !done) return;
+    grace_timer.cancel();
+    asio::post(executor, std::exchange(done, nullptr));
+  }
+};
+
+namespace {
+
+// Splits "host:port" / "[v6]:port" (validated by the config loader).
+tcp::endpoint parse_listen(const std::string& listen) {
+  const std::size_t colon = listen.rfind(':');
+  std::string host = listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  const auto port = static_cast<unsigned short>(std::stoi(listen.substr(colon + 1)));
+  if (host.empty() || host == "*") return {tcp::v4(), port};
+  if (host == "localhost") host = "127.0.0.1";
+  return {asio::ip::make_address(host), port};
+}
+
+asio::awaitable<void> accept_loop(std::shared_ptr<Server::State> state) {
+  const int max_connections = state->env->config.server.max_connections;
+  asio::steady_timer backoff(state->executor);
+  while (state->acceptor.is_open()) {
+    auto [ec, socket] = co_await state->acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
+    if (ec == asio::error::operation_aborted || !state->acceptor.is_open()) break;
+    if (ec) {
+      // Out of file descriptors and the like: pause instead of spinning.
+      log::warn("accept_failed", {{"error", ec.message()}});
+      backoff.expires_after(std::chrono::milliseconds(50));
+      co_await backoff.async_wait(asio::as_tuple(asio::use_awaitable));
+      continue;
+    }
+    if (static_cast<int>(state->env->sessions.size()) >= max_connections) {
+      log::warn("connection_limit", {{"max_connections", max_connections}});
+      continue;  // the socket closes as it goes out of scope
+    }
+    boost::system::error_code opt_ec;
+    socket.set_option(tcp::no_delay(true), opt_ec);
+    auto session = std::make_shared<Session>(std::move(socket), state->env);
+    asio::co_spawn(state->executor, session->run(), asio::detached);
+  }
+  state->accepting = false;
+  state->finish_if_idle();
+}
+
+}  // namespace
+
+Server::Server(asio::any_io_executor executor, const GatewayConfig& config, pipeline::Pipeline& pipeline)
+    : state_(std::make_shared<State>(executor, config, pipeline)) {
+  state_->env->on_session_closed = [s = state_.get()] { s->finish_if_idle(); };
+}
+
+Server::~Server() {
+  state_->env->on_session_closed = nullptr;
+  boost::system::error_code ec;
+  state_->acceptor.close(ec);
+}
+
+void Server::start() {
+  const tcp::endpoint endpoint = parse_listen(state_->env->config.server.listen);
+  auto& acceptor = state_->acceptor;
+  acceptor.open(endpoint.protocol());
+  acceptor.set_option(tcp::acceptor::reuse_address(true));
+  acceptor.bind(endpoint);
+  acceptor.listen(asio::socket_base::max_listen_connections);
+  state_->accepting = true;
+  asio::co_spawn(state_->executor, accept_loop(state_), asio::detached);
+  log::info("listening", {{"address", acceptor.local_endpoint().address().to_string()}, {"port", port()}});
+}
+
+std::uint16_t Server::port() const { return state_->acceptor.local_endpoint().port(); }
+
+bool Server::draining() const { return state_->env->draining; }
+
+void Server::shutdown(std::function<void()> done) {
+  auto& s = *state_;
+  if (s.env->draining) return;
+  s.env->draining = true;
+  s.done = std::move(done);
+  boost::system::error_code ec;
+  s.acceptor.close(ec);
+  log::info("shutdown_started", {{"connections", s.env->sessions.size()},
+                                 {"grace_ms", s.env->config.server.shutdown_grace.count()}});
+  for (Session* session : std::vector<Session*>(s.env->sessions.begin(), s.env->sessions.end())) session->drain();
+  s.grace_timer.expires_after(s.env->config.server.shutdown_grace);
+  s.grace_timer.async_wait([state = state_](boost::system::error_code wait_ec) {
+    if (wait_ec) return;
+    if (!state->env->sessions.empty())
+      log::warn("shutdown_grace_expired", {{"connections_cut", state->env->sessions.size()}});
+    for (Session* session : std::vector<Session*>(state->env->sessions.begin(), state->env->sessions.end()))
+      session->force_close();
+  });
+  s.finish_if_idle();
+}
+
+}  // namespace sluice::server

@@ -1,0 +1,364 @@
+#include "session.hpp"
+
+#include <sys/socket.h>
+
+#include <array>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/http.hpp>
+
+#include "request_id.hpp"
+#include "sluice/core/log.hpp"
+
+namespace sluice::server {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using boost::system::error_code;
+
+namespace {
+
+constexpr auto kUse = asio::as_tuple(asio::use_awaitable);
+// A client that does not read what we write for this long is gone.
+constexpr auto kWriteTimeout = std::chrono::seconds(60);
+
+// Watches the client socket while the gateway waits on an upstream: a client
+// that closes its connection fires the request's cancellation, which closes
+// the upstream socket, so no provider keeps generating for nobody. Bytes
+// arriving instead (a pipelined request) end the watch without firing.
+class DisconnectWatch {
+ public:
+  DisconnectWatch(asio::ip::tcp::socket& socket, Cancellation& cancel) : state_(std::make_shared<State>()) {
+    state_->cancel = &cancel;
+    const int fd = socket.native_handle();
+    socket.async_wait(asio::ip::tcp::socket::wait_read,
+                      asio::bind_cancellation_slot(state_->signal.slot(), [st = state_, fd](error_code ec) {
+                        if (ec || !st->active) return;
+                        char byte;
+                        const ssize_t n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+                        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) st->cancel->cancel();
+                      }));
+  }
+  ~DisconnectWatch() {
+    state_->active = false;
+    state_->signal.emit(asio::cancellation_type::all);
+  }
+  DisconnectWatch(const DisconnectWatch&) = delete;
+  DisconnectWatch& operator=(const DisconnectWatch&) = delete;
+
+ private:
+  struct State {
+    asio::cancellation_signal signal;  // lives as long as the pending wait
+    Cancellation* cancel = nullptr;
+    bool active = true;
+  };
+  std::shared_ptr<State> state_;
+};
+
+// Beast's HTTP parse errors (as opposed to socket errors).
+bool is_http_error(const error_code& ec) {
+  return ec.category() == make_error_code(boost::beast::http::error::end_of_stream).category();
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  return beast::iequals(a, b);
+}
+
+template <class Body>
+void set_common_headers(http::response<Body>& res, const pipeline::Reply& reply, const std::string& request_id) {
+  res.set(http::field::content_type, reply.content_type);
+  res.set("x-request-id", request_id);
+  for (const net::Header& h : reply.headers)
+    if (net::is_safe_header_value(h.value)) res.set(h.name, h.value);
+}
+
+}  // namespace
+
+struct Session::Outcome {
+  int status = 0;
+  std::size_t bytes_out = 0;
+  bool stream = false;
+  std::optional<Error> error;
+};
+
+Session::Session(asio::ip::tcp::socket socket, std::shared_ptr<SessionEnv> env)
+    : stream_(std::move(socket)), env_(std::move(env)) {
+  env_->sessions.insert(this);
+}
+
+Session::~Session() {
+  env_->sessions.erase(this);
+  if (env_->on_session_closed) env_->on_session_closed();
+}
+
+void Session::drain() {
+  closing_ = true;
+  if (idle_) stream_.socket().cancel();
+}
+
+void Session::force_close() {
+  closing_ = true;
+  if (current_) current_->cancellation.cancel();
+  error_code ec;
+  stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+  stream_.socket().close(ec);
+}
+
+asio::awaitable<void> Session::run() {
+  auto self = shared_from_this();
+  try {
+    while (!closing_ && co_await serve_one()) {
+    }
+  } catch (const std::exception& e) {
+    log::error("session_failed", {{"what", e.what()}});
+  }
+  error_code ec;
+  stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+  if (linger_) {
+    // The client may still be sending the request we refused; closing with
+    // unread bytes would reset the connection and destroy our answer in
+    // flight. Read and drop a bounded amount first.
+    std::array<char, 16384> scratch;
+    std::size_t dropped = 0;
+    stream_.expires_after(std::chrono::seconds(1));
+    while (dropped < (4u << 20)) {
+      auto [rec, n] = co_await stream_.async_read_some(asio::buffer(scratch), kUse);
+      if (rec) break;
+      dropped += n;
+    }
+  }
+  stream_.socket().close(ec);
+}
+
+// Reads and answers one request. Returns false when the connection should close.
+asio::awaitable<bool> Session::serve_one() {
+  const ServerConfig& cfg = env_->config.server;
+  // Wait for the first byte: the keep-alive idle time, except on a fresh
+  // connection, which must send its request within header_timeout.
+  if (buffer_.size() == 0) {
+    idle_ = true;
+    stream_.expires_after(first_request_ ? cfg.header_timeout : cfg.keepalive_timeout);
+    auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(4096), kUse);
+    idle_ = false;
+    if (ec || closing_) co_return false;  // closed, idle timeout, or draining: close quietly
+    buffer_.commit(n);
+  }
+  idle_ = false;
+  first_request_ = false;
+
+  // The whole request (head and body) must arrive within header_timeout:
+  // slow senders are cut off.
+  http::request_parser<http::string_body> parser;
+  parser.header_limit(static_cast<std::uint32_t>(cfg.max_header_bytes));
+  parser.body_limit(cfg.max_body_bytes);
+  stream_.expires_after(cfg.header_timeout);
+  auto [hec, hn] = co_await http::async_read_header(stream_, buffer_, parser, kUse);
+  if (hec) {
+    if (hec == http::error::end_of_stream) co_return false;
+    if (hec == http::error::header_limit)
+      co_await refuse(make_error(errc::headers_too_large, "request header block is larger than " +
+                                                              std::to_string(cfg.max_header_bytes) + " bytes"), {});
+    else if (hec == beast::error::timeout)
+      co_await refuse(make_error(errc::request_timeout, "request not received within the header timeout"), {});
+    else if (hec == http::error::body_limit)
+      co_await refuse(make_error(errc::payload_too_large, "request body is larger than " +
+                                                              std::to_string(cfg.max_body_bytes) + " bytes"), {});
+    else if (is_http_error(hec))
+      co_await refuse(make_error(errc::bad_request, "malformed HTTP request: " + hec.message()), {});
+    co_return false;
+  }
+
+  auto& head = parser.get();
+  RequestContext ctx;
+  {
+    auto id = head["x-request-id"];
+    ctx.request_id = is_valid_request_id(id) ? std::string(id) : new_request_id();
+  }
+  // Beast reads a body with Transfer-Encoding other than "chunked" as empty
+  // and the rest as the next request: a smuggling hole. Refuse anything else.
+  if (auto te = head[http::field::transfer_encoding]; !te.empty() && !iequals(te, "chunked")) {
+    co_await refuse(make_error(errc::unsupported_encoding,
+                               "Transfer-Encoding '" + std::string(te.substr(0, 64)) + "' is not supported; use chunked"),
+                    ctx.request_id);
+    co_return false;
+  }
+  if (auto cl = parser.content_length(); cl && *cl > cfg.max_body_bytes) {
+    co_await refuse(make_error(errc::payload_too_large, "request body is larger than " +
+                                                            std::to_string(cfg.max_body_bytes) + " bytes"), ctx.request_id);
+    co_return false;
+  }
+  if (iequals(head[http::field::expect], "100-continue")) {
+    static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+    auto [wec, wn] = co_await asio::async_write(stream_, asio::buffer(kContinue), kUse);
+    if (wec) co_return false;
+  }
+  auto [bec, bn] = co_await http::async_read(stream_, buffer_, parser, kUse);
+  if (bec) {
+    if (bec == http::error::body_limit)
+      co_await refuse(make_error(errc::payload_too_large, "request body is larger than " +
+                                                              std::to_string(cfg.max_body_bytes) + " bytes"), ctx.request_id);
+    else if (bec == beast::error::timeout)
+      co_await refuse(make_error(errc::request_timeout, "request body not received within the header timeout"),
+                      ctx.request_id);
+    else if (is_http_error(bec))
+      co_await refuse(make_error(errc::bad_request, "malformed HTTP request body: " + bec.message()), ctx.request_id);
+    co_return false;
+  }
+  stream_.expires_never();
+
+  auto& req = parser.get();
+  const bool keep_alive = req.keep_alive() && !closing_;
+  std::string target(req.target());
+  std::string path = target.substr(0, target.find('?'));
+  const std::string method(req.method_string());
+  const std::size_t bytes_in = req.body().size();
+
+  pipeline::Reply reply;
+  current_ = &ctx;
+  if (path == "/healthz") {
+    reply.body = R"({"status":"ok"})";
+  } else if (path == "/readyz") {
+    if (env_->draining) reply = pipeline::Pipeline::error_reply(make_error(errc::shutting_down, "draining"));
+    else reply.body = R"({"status":"ready"})";
+  } else {
+    try {
+      DisconnectWatch watch(stream_.socket(), ctx.cancellation);
+      // Named, then moved: g++ 12 bitwise-copies prvalue class arguments into a
+      // coroutine frame, leaving SSO strings pointing into the caller's frame.
+      pipeline::ApiRequest api{method, path, std::move(req.body())};
+      reply = co_await env_->pipeline.handle(std::move(api), ctx);
+    } catch (const std::exception& e) {
+      log::error("request_failed", {{"request_id", ctx.request_id}, {"what", e.what()}});
+      reply = pipeline::Pipeline::error_reply(make_error(errc::internal, "internal error"));
+    }
+  }
+
+  Outcome outcome;
+  if (ctx.cancellation.cancelled()) {
+    outcome.status = 499;
+    outcome.error = make_error(errc::cancelled, "client disconnected");
+    closing_ = true;
+  } else if (reply.stream) {
+    co_await write_stream(reply, ctx, keep_alive, outcome);
+  } else {
+    co_await write_reply(reply, ctx, keep_alive, outcome);
+  }
+  current_ = nullptr;
+
+  if (env_->config.logging.access_log && log::enabled(spdlog::level::info)) {
+    using ms = std::chrono::duration<double, std::milli>;
+    const Error* err = outcome.error ? &*outcome.error : (reply.error ? &*reply.error : nullptr);
+    log::info("request", {{"request_id", ctx.request_id},
+                          {"method", method},
+                          {"path", path},
+                          {"status", outcome.status},
+                          {"model", ctx.model},
+                          {"provider", ctx.provider},
+                          {"upstream_model", ctx.upstream_model},
+                          {"stream", outcome.stream},
+                          {"attempts", ctx.attempts},
+                          {"bytes_in", bytes_in},
+                          {"bytes_out", outcome.bytes_out},
+                          {"prompt_tokens", ctx.usage.prompt_tokens},
+                          {"completion_tokens", ctx.usage.completion_tokens},
+                          {"upstream_ms", ms(ctx.upstream_time).count()},
+                          {"total_ms", ms(RequestContext::Clock::now() - ctx.started).count()},
+                          {"error", err ? to_string(err->code) : std::string_view{}}});
+  }
+  co_return keep_alive && !closing_;
+}
+
+asio::awaitable<void> Session::write_reply(pipeline::Reply& reply, RequestContext& ctx, bool keep_alive,
+                                           Outcome& outcome) {
+  http::response<http::string_body> res{static_cast<http::status>(reply.status), 11};
+  set_common_headers(res, reply, ctx.request_id);
+  res.keep_alive(keep_alive && !closing_);
+  res.body() = std::move(reply.body);
+  res.prepare_payload();
+  outcome.status = reply.status;
+  outcome.bytes_out = res.body().size();
+  stream_.expires_after(kWriteTimeout);
+  auto [ec, n] = co_await http::async_write(stream_, res, kUse);
+  if (ec) closing_ = true;
+}
+
+// Relays the SSE stream chunk by chunk as the provider yields it. After the
+// first byte a failure can no longer change the status: it becomes an SSE
+// error event, then the stream ends and the connection closes.
+asio::awaitable<void> Session::write_stream(pipeline::Reply& reply, RequestContext& ctx, bool keep_alive,
+                                            Outcome& outcome) {
+  outcome.stream = true;
+  outcome.status = 200;
+  http::response<http::empty_body> res{http::status::ok, 11};
+  set_common_headers(res, reply, ctx.request_id);
+  res.set(http::field::cache_control, "no-cache");
+  res.keep_alive(keep_alive && !closing_);
+  res.chunked(true);
+  http::response_serializer<http::empty_body> serializer{res};
+  stream_.expires_after(kWriteTimeout);
+  if (auto [ec, n] = co_await http::async_write_header(stream_, serializer, kUse); ec) {
+    closing_ = true;
+    co_return;
+  }
+
+  DisconnectWatch watch(stream_.socket(), ctx.cancellation);
+  for (;;) {
+    auto batch = co_await reply.stream->next();
+    std::string failure;
+    if (!batch) {
+      if (batch.error().code == errc::cancelled) {  // the client left: nothing to write to
+        outcome.error = std::move(batch).error();
+        closing_ = true;
+        break;
+      }
+      log::warn("stream_failed", {{"request_id", ctx.request_id},
+                                  {"provider", ctx.provider},
+                                  {"error", to_string(batch.error().code)}});
+      failure = pipeline::Pipeline::stream_error_event(batch.error());
+      outcome.error = std::move(batch).error();
+      closing_ = true;
+    }
+    const std::string& bytes = failure.empty() ? *batch : failure;
+    stream_.expires_after(kWriteTimeout);
+    if (!bytes.empty()) {
+      auto [ec, n] = co_await asio::async_write(stream_, http::make_chunk(asio::buffer(bytes)), kUse);
+      if (ec) {
+        closing_ = true;
+        break;
+      }
+      outcome.bytes_out += bytes.size();
+    }
+    if (bytes.empty() || !failure.empty()) {
+      auto [ec, n] = co_await asio::async_write(stream_, http::make_chunk_last(), kUse);
+      if (ec) closing_ = true;
+      break;
+    }
+  }
+  ctx.usage = reply.stream->usage();
+  reply.stream.reset();  // closes the upstream if it did not finish
+}
+
+// Answers a request that never reached the pipeline, then the connection closes.
+asio::awaitable<void> Session::refuse(const Error& error, std::string_view given_id) {
+  pipeline::Reply reply = pipeline::Pipeline::error_reply(error);
+  const std::string request_id = given_id.empty() ? new_request_id() : std::string(given_id);
+  http::response<http::string_body> res{static_cast<http::status>(reply.status), 11};
+  set_common_headers(res, reply, request_id);
+  res.keep_alive(false);
+  res.body() = std::move(reply.body);
+  res.prepare_payload();
+  stream_.expires_after(std::chrono::seconds(5));
+  co_await http::async_write(stream_, res, kUse);
+  log::info("request_refused", {{"request_id", request_id},
+                                {"status", reply.status},
+                                {"error", to_string(reply.error->code)}});
+  closing_ = true;
+  linger_ = true;
+}
+
+}  // namespace sluice::server

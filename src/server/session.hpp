@@ -1,0 +1,65 @@
+// One client connection: read a request (with limits and deadlines), answer
+// it (JSON or relayed SSE), repeat while keep-alive holds.
+#pragma once
+
+#include <memory>
+#include <functional>
+#include <unordered_set>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+
+#include "sluice/core/config.hpp"
+#include "sluice/core/request_context.hpp"
+#include "sluice/pipeline/pipeline.hpp"
+
+namespace sluice::server {
+
+class Session;
+
+// What sessions share: configuration, the pipeline, and the server's view of
+// its connections (for graceful shutdown).
+struct SessionEnv {
+  const GatewayConfig& config;
+  pipeline::Pipeline& pipeline;
+  std::unordered_set<Session*> sessions;
+  bool draining = false;
+  std::function<void()> on_session_closed;  // lets shutdown notice the last one
+};
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(boost::asio::ip::tcp::socket socket, std::shared_ptr<SessionEnv> env);
+  ~Session();
+
+  // Serves requests until the connection closes. Never throws.
+  boost::asio::awaitable<void> run();
+
+  // Graceful: close now if waiting for a request, else after the current response.
+  void drain();
+  // Immediate: close the socket and cancel any upstream work.
+  void force_close();
+
+ private:
+  struct Outcome;
+  boost::asio::awaitable<bool> serve_one();
+  boost::asio::awaitable<void> write_reply(pipeline::Reply& reply, RequestContext& ctx, bool keep_alive,
+                                           Outcome& outcome);
+  boost::asio::awaitable<void> write_stream(pipeline::Reply& reply, RequestContext& ctx, bool keep_alive,
+                                            Outcome& outcome);
+  // By reference: temporaries in the caller's co_await expression outlive it.
+  boost::asio::awaitable<void> refuse(const Error& error, std::string_view request_id);
+
+  boost::beast::tcp_stream stream_;
+  boost::beast::flat_buffer buffer_;
+  std::shared_ptr<SessionEnv> env_;  // shared: a session may outlive the Server object
+  bool idle_ = true;         // waiting for the next request's first byte
+  bool closing_ = false;     // answer the current request, then close
+  bool first_request_ = true;
+  bool linger_ = false;      // a refused request may still be arriving: drain before close
+  RequestContext* current_ = nullptr;  // the request in progress, for force_close
+};
+
+}  // namespace sluice::server

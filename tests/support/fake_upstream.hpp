@@ -1,0 +1,103 @@
+// FakeUpstream: an in-process OpenAI-compatible HTTP(S) server for tests.
+//
+// It listens on 127.0.0.1:<ephemeral port> and runs its own io_context on its own
+// thread, so a test drives it from the GoogleTest thread: every public member is
+// thread-safe. The constructor starts serving; the destructor stops the thread and
+// returns promptly even with open connections or "hanging" requests.
+//
+// Behaviour is steered per server (set_behaviour) or per request: a top-level
+// "x_fake" object in the JSON body overrides Behaviour fields by name, e.g.
+//   {"model":"m","messages":[...],"x_fake":{"status":503,"retry_after_s":2}}
+// An unknown or mistyped x_fake field is answered with 400, so a typo in a test
+// fails loudly instead of silently using the defaults.
+//
+// Endpoints: POST /v1/chat/completions, POST /v1/completions (both with "stream"),
+// POST /v1/embeddings, GET /v1/models; anything else is 404. Every request is
+// recorded, and connection opens/closes are counted (a close by the peer is noticed
+// within milliseconds, even while a response is delayed or hanging).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace sluice::test {
+
+struct Behaviour {
+  int status = 200;            // != 200: answer an OpenAI-shaped error (or error_body)
+  int delay_ms = 0;            // wait before the response head
+  int stream_chunks = 3;       // content chunks "c0", "c1", ... in a stream
+  int chunk_delay_ms = 0;      // wait before each content chunk
+  // Stream: close the socket abruptly after this many content chunks (no final
+  // HTTP chunk, no [DONE]; no effect when above stream_chunks). Non-stream: send
+  // the head (with the full Content-Length) and only the first drop_after body
+  // bytes, then close.
+  int drop_after = -1;
+  bool hang = false;           // read the request, never answer (until the peer closes)
+  int retry_after_s = -1;      // Retry-After header on the response when >= 0
+  bool embed_base64 = false;   // embeddings as base64 even when floats were asked
+  bool embed_floats_always = false;  // embeddings as floats even when base64 was asked
+  bool no_done = false;        // stream ends with the final HTTP chunk but no "data: [DONE]"
+  std::string error_body;      // non-empty: the exact body for non-200 statuses
+  bool close_after_response = false;  // answer with Connection: close, then close
+};
+
+struct Recorded {
+  std::string method;
+  std::string target;
+  std::map<std::string, std::string> headers;  // lower-case names; repeats joined by ", "
+  std::string body;
+  int connection_id = 0;  // 1-based, in accept order
+};
+
+// Declared outside FakeUpstream so that `Options = {}` works as a default argument
+// (a nested struct with member initializers is incomplete inside its class).
+struct FakeUpstreamOptions {
+  bool tls = false;  // serve HTTPS with a self-signed CN=localhost certificate
+};
+
+class FakeUpstream {
+ public:
+  using Options = FakeUpstreamOptions;
+
+  // Binds, generates the certificate (tls), and starts the server thread.
+  // Throws on failure (test setup error).
+  explicit FakeUpstream(Options options = {});
+  ~FakeUpstream();
+  FakeUpstream(const FakeUpstream&) = delete;
+  FakeUpstream& operator=(const FakeUpstream&) = delete;
+
+  uint16_t port() const;
+  // "http://127.0.0.1:PORT/v1", or "https://localhost:PORT/v1" with tls.
+  std::string base_url() const;
+  // PEM file holding the self-signed certificate to trust (empty without tls).
+  // The certificate names DNS:localhost only, so https://127.0.0.1 must fail
+  // host-name verification.
+  std::string ca_file() const;
+
+  // Default behaviour for requests that arrive after this call.
+  void set_behaviour(Behaviour behaviour);
+  Behaviour behaviour() const;
+
+  std::vector<Recorded> requests() const;
+  std::size_t request_count() const;
+  int connections_accepted() const;
+  // Connections whose socket was closed by either side.
+  int connections_closed() const;
+  // Block until the count reaches n or the timeout passes; true when reached.
+  bool wait_for_closed(int n, std::chrono::milliseconds timeout);
+  bool wait_for_requests(std::size_t n, std::chrono::milliseconds timeout);
+  // Forget recorded requests and zero the connection counters (connection ids
+  // keep increasing, so late events from old connections are still told apart).
+  void reset_records();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sluice::test

@@ -1,0 +1,433 @@
+// Blocking test clients: each call runs Asio operations on a private io_context
+// until they finish or the deadline passes, then cancels them.
+#include "support/test_client.hpp"
+
+#include <array>
+#include <cctype>
+#include <deque>
+#include <limits>
+#include <sstream>
+#include <utility>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+
+namespace sluice::test {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ssl = asio::ssl;
+using tcp = asio::ip::tcp;
+using boost::system::error_code;
+using Clock = std::chrono::steady_clock;
+
+constexpr std::uint64_t kBodyLimit = 64 * 1024 * 1024;
+
+struct Io {
+  asio::io_context ioc{1};
+  tcp::socket socket{ioc};
+  beast::flat_buffer buffer;
+};
+
+struct OpResult {
+  error_code ec;
+  std::size_t bytes = 0;
+  bool timed_out = false;
+};
+
+// Runs the one operation `start(handler)` begins, until it completes or the
+// deadline passes. On timeout the socket's operations are cancelled (the socket
+// stays open) and the aborted completion is awaited, so nothing outlives the call.
+template <class Start>
+OpResult run_op(Io& io, Clock::time_point deadline, Start start) {
+  OpResult result;
+  bool done = false;
+  start([&result, &done](error_code ec, std::size_t n = 0) {
+    result.ec = ec;
+    result.bytes = n;
+    done = true;
+  });
+  io.ioc.restart();
+  while (!done && io.ioc.run_one_until(deadline) > 0) {
+  }
+  if (!done) {
+    result.timed_out = true;
+    error_code ignored;
+    io.socket.cancel(ignored);
+    io.ioc.restart();
+    while (!done && io.ioc.run_one() > 0) {
+    }
+  }
+  return result;
+}
+
+std::chrono::milliseconds remaining(Clock::time_point deadline) {
+  return std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
+}
+
+std::string describe(const OpResult& r, const char* step) {
+  return std::string(step) + ": " + (r.timed_out ? "timed out" : r.ec.message());
+}
+
+HttpResponse failure(const OpResult& r, const char* step) {
+  HttpResponse out;
+  out.timed_out = r.timed_out;
+  out.error = describe(r, step);
+  return out;
+}
+
+OpResult connect(Io& io, uint16_t port, Clock::time_point deadline) {
+  const tcp::endpoint endpoint(asio::ip::address_v4::loopback(), port);
+  return run_op(io, deadline, [&](auto handler) { io.socket.async_connect(endpoint, std::move(handler)); });
+}
+
+template <class Stream>
+OpResult write_all(Io& io, Stream& stream, const std::string& bytes, Clock::time_point deadline) {
+  return run_op(io, deadline, [&](auto handler) {
+    asio::async_write(stream, asio::buffer(bytes), std::move(handler));
+  });
+}
+
+template <class Fields>
+std::map<std::string, std::string> lower_case_headers(const Fields& fields) {
+  std::map<std::string, std::string> out;
+  for (const auto& field : fields) {
+    std::string name(field.name_string());
+    for (char& c : name) c = char(std::tolower(static_cast<unsigned char>(c)));
+    auto [it, fresh] = out.emplace(name, std::string(field.value()));
+    if (!fresh) it->second += ", " + std::string(field.value());
+  }
+  return out;
+}
+
+std::string serialize_request(const std::string& method, const std::string& target,
+                              const std::string& body, const Headers& headers, uint16_t port) {
+  http::request<http::string_body> req;
+  const http::verb verb = http::string_to_verb(method);
+  if (verb == http::verb::unknown) req.method_string(method);
+  else req.method(verb);
+  req.target(target);
+  req.version(11);
+  req.set(http::field::host, "127.0.0.1:" + std::to_string(port));
+  if (!body.empty()) req.set(http::field::content_type, "application/json");
+  for (const auto& [name, value] : headers) req.set(name, value);
+  req.body() = body;
+  req.prepare_payload();
+  std::ostringstream os;
+  os << req;
+  return os.str();
+}
+
+// Reads one final response (interim 1xx answers are skipped).
+template <class Stream>
+HttpResponse read_one(Io& io, Stream& stream, Clock::time_point deadline) {
+  for (;;) {
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(kBodyLimit);
+    const OpResult r = run_op(io, deadline, [&](auto handler) {
+      http::async_read(stream, io.buffer, parser, std::move(handler));
+    });
+    if (r.ec) {
+      HttpResponse out = failure(r, "read response");
+      out.connection_closed = !r.timed_out;
+      return out;
+    }
+    const bool need_eof = parser.get().need_eof();
+    auto message = parser.release();
+    if (message.result_int() / 100 == 1 && message.result_int() != 101) continue;
+    HttpResponse out;
+    out.status = static_cast<int>(message.result_int());
+    out.headers = lower_case_headers(message);
+    out.body = std::move(message.body());
+    out.connection_closed = need_eof;
+    return out;
+  }
+}
+
+}  // namespace
+
+HttpResponse http_request(uint16_t port, std::string method, std::string target, std::string body,
+                          Headers headers, std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  Connection connection(port, timeout);
+  return connection.request(std::move(method), std::move(target), std::move(body),
+                            std::move(headers), remaining(deadline));
+}
+
+HttpResponse raw_request(uint16_t port, std::string raw_bytes, std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  Io io;
+  if (OpResult r = connect(io, port, deadline); r.ec) return failure(r, "connect");
+  // A server may answer and close before taking every byte: read even then.
+  const OpResult written = write_all(io, io.socket, raw_bytes, deadline);
+  if (written.timed_out) return failure(written, "write");
+  return read_one(io, io.socket, deadline);
+}
+
+HttpResponse https_request(std::string host, uint16_t port, std::string ca_file, std::string method,
+                           std::string target, std::string body, Headers headers,
+                           std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  Io io;
+  ssl::context context(ssl::context::tls_client);
+  error_code ec;
+  context.load_verify_file(ca_file, ec);
+  if (ec) return failure({ec}, "load ca_file");
+  context.set_verify_mode(ssl::verify_peer);
+  ssl::stream<tcp::socket&> tls(io.socket, context);
+  SSL* native = tls.native_handle();
+  // Check the name the way a careful client does: IP literals against IP SANs,
+  // host names against DNS SANs (with SNI).
+  asio::ip::make_address(host, ec);
+  if (ec) {
+    SSL_set_tlsext_host_name(native, host.c_str());
+    SSL_set1_host(native, host.c_str());
+  } else {
+    X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(native), host.c_str());
+  }
+
+  if (OpResult r = connect(io, port, deadline); r.ec) return failure(r, "connect");
+  const OpResult handshake = run_op(io, deadline, [&](auto handler) {
+    tls.async_handshake(ssl::stream_base::client, std::move(handler));
+  });
+  if (handshake.ec) {
+    HttpResponse out = failure(handshake, "TLS handshake");
+    const long verify = SSL_get_verify_result(native);
+    if (verify != X509_V_OK) out.error += std::string(" (") + X509_verify_cert_error_string(verify) + ")";
+    return out;
+  }
+  headers.try_emplace("host", host + ":" + std::to_string(port));
+  const std::string request = serialize_request(method, target, body, headers, port);
+  if (OpResult r = write_all(io, tls, request, deadline); r.ec) return failure(r, "write");
+  return read_one(io, tls, deadline);
+}
+
+// ---------------------------------------------------------------------------
+
+struct Connection::Impl {
+  Io io;
+  uint16_t port = 0;
+  bool peer_closed = false;
+  bool timed_out = false;  // the failure was a timeout
+  std::string error;       // why the connection is unusable
+
+  void fail(const OpResult& r, const char* step) {
+    timed_out = r.timed_out;
+    error = describe(r, step);
+    error_code ignored;
+    io.socket.close(ignored);
+  }
+};
+
+Connection::Connection(uint16_t port, std::chrono::milliseconds timeout)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->port = port;
+  if (OpResult r = connect(impl_->io, port, Clock::now() + timeout); r.ec) {
+    impl_->fail(r, "connect");
+  }
+}
+
+Connection::~Connection() = default;
+
+bool Connection::is_open() const { return impl_->io.socket.is_open(); }
+
+HttpResponse Connection::request(std::string method, std::string target, std::string body,
+                                 Headers headers, std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  if (!send_raw(serialize_request(method, target, body, headers, impl_->port), timeout)) {
+    HttpResponse out;
+    out.error = impl_->error;
+    out.timed_out = impl_->timed_out;
+    out.connection_closed = true;
+    return out;
+  }
+  return read_response(remaining(deadline));
+}
+
+bool Connection::send_raw(std::string bytes, std::chrono::milliseconds timeout) {
+  if (!is_open()) {
+    if (impl_->error.empty()) impl_->error = "connection closed";
+    return false;
+  }
+  const OpResult r = write_all(impl_->io, impl_->io.socket, bytes, Clock::now() + timeout);
+  if (r.ec) impl_->fail(r, "write");
+  return !r.ec;
+}
+
+HttpResponse Connection::read_response(std::chrono::milliseconds timeout) {
+  if (!is_open()) {
+    HttpResponse out;
+    out.error = impl_->error.empty() ? "connection closed" : impl_->error;
+    out.connection_closed = true;
+    return out;
+  }
+  HttpResponse out = read_one(impl_->io, impl_->io.socket, Clock::now() + timeout);
+  if (out.status == 0) {
+    // The byte stream is out of step: no later request may use it.
+    impl_->peer_closed = !out.timed_out;
+    impl_->timed_out = out.timed_out;
+    impl_->error = out.error;
+    error_code ignored;
+    impl_->io.socket.close(ignored);
+  }
+  return out;
+}
+
+bool Connection::closed_by_peer(std::chrono::milliseconds timeout) {
+  if (impl_->peer_closed) return true;
+  if (!is_open()) return false;
+  Io& io = impl_->io;
+  const OpResult r = run_op(io, Clock::now() + timeout, [&](auto handler) {
+    io.socket.async_read_some(io.buffer.prepare(4096), std::move(handler));
+  });
+  io.buffer.commit(r.bytes);
+  if (r.timed_out || (!r.ec && r.bytes > 0)) return false;
+  impl_->peer_closed = true;  // end of stream, reset, or any other read failure
+  impl_->fail(r, "read");
+  return true;
+}
+
+void Connection::close() {
+  error_code ignored;
+  impl_->io.socket.close(ignored);
+}
+
+// ---------------------------------------------------------------------------
+
+struct SseReader::Impl {
+  Io io;
+  http::response_parser<http::buffer_body> parser;
+  std::array<char, 16 * 1024> chunk;
+  int status = 0;
+  Headers headers;
+  std::string body;
+  std::string line;    // bytes of a line not yet terminated
+  std::string data;    // data: lines of the event being assembled
+  bool has_data = false;
+  std::deque<std::pair<std::string, Clock::time_point>> ready;
+  std::vector<Clock::time_point> times;
+  bool finished = false;
+  bool clean = false;
+  bool timed_out = false;
+
+  // SSE framing: events end at a blank line; only data: fields matter here.
+  void feed(const char* bytes, std::size_t n, Clock::time_point now) {
+    body.append(bytes, n);
+    for (std::size_t i = 0; i < n; ++i) {
+      if (bytes[i] != '\n') {
+        line += bytes[i];
+        continue;
+      }
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      if (line.empty()) {
+        if (has_data) ready.emplace_back(std::move(data), now);
+        data.clear();
+        has_data = false;
+      } else if (line.rfind("data:", 0) == 0) {
+        std::string_view value(line);
+        value.remove_prefix(5);
+        if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+        if (has_data) data += '\n';
+        data += value;
+        has_data = true;
+      }
+      line.clear();
+    }
+  }
+
+  void read_some(Clock::time_point deadline) {
+    parser.get().body().data = chunk.data();
+    parser.get().body().size = chunk.size();
+    const OpResult r = run_op(io, deadline, [&](auto handler) {
+      http::async_read_some(io.socket, io.buffer, parser, std::move(handler));
+    });
+    feed(chunk.data(), chunk.size() - parser.get().body().size, Clock::now());
+    if (r.timed_out) {
+      timed_out = true;  // the parser is intact: a later call may go on reading
+      return;
+    }
+    if (r.ec && r.ec != http::error::need_buffer) {
+      finished = true;
+    } else if (parser.is_done()) {
+      finished = clean = true;
+    }
+  }
+};
+
+SseReader::SseReader(uint16_t port, std::string target, std::string body, Headers headers,
+                     std::chrono::milliseconds timeout, std::string method)
+    : impl_(std::make_unique<Impl>()) {
+  const auto deadline = Clock::now() + timeout;
+  Impl& s = *impl_;
+  s.parser.body_limit(std::numeric_limits<std::uint64_t>::max());
+  s.finished = true;  // until the head is read
+  if (OpResult r = connect(s.io, port, deadline); r.ec) return;
+  headers.try_emplace("Accept", "text/event-stream");
+  const std::string request = serialize_request(method, target, body, headers, port);
+  if (OpResult r = write_all(s.io, s.io.socket, request, deadline); r.ec) return;
+  const OpResult head = run_op(s.io, deadline, [&](auto handler) {
+    http::async_read_header(s.io.socket, s.io.buffer, s.parser, std::move(handler));
+  });
+  if (head.ec) {
+    s.timed_out = head.timed_out;
+    return;
+  }
+  s.status = static_cast<int>(s.parser.get().result_int());
+  s.headers = lower_case_headers(s.parser.get());
+  s.finished = s.clean = s.parser.is_done();
+}
+
+SseReader::~SseReader() = default;
+
+int SseReader::status() const { return impl_->status; }
+const Headers& SseReader::headers() const { return impl_->headers; }
+
+std::optional<std::string> SseReader::next_event(std::chrono::milliseconds timeout) {
+  Impl& s = *impl_;
+  const auto deadline = Clock::now() + timeout;
+  s.timed_out = false;
+  while (s.ready.empty() && !s.finished) {
+    s.read_some(deadline);
+    if (s.timed_out) return std::nullopt;
+  }
+  if (s.ready.empty()) return std::nullopt;
+  auto [data, arrived] = std::move(s.ready.front());
+  s.ready.pop_front();
+  s.times.push_back(arrived);
+  return std::move(data);
+}
+
+std::vector<std::string> SseReader::remaining_events(std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  std::vector<std::string> events;
+  while (auto event = next_event(remaining(deadline))) {
+    events.push_back(std::move(*event));
+  }
+  return events;
+}
+
+const std::vector<SseReader::Clock::time_point>& SseReader::arrival_times() const {
+  return impl_->times;
+}
+
+bool SseReader::ended_cleanly() const { return impl_->clean; }
+bool SseReader::timed_out() const { return impl_->timed_out; }
+const std::string& SseReader::body() const { return impl_->body; }
+
+void SseReader::disconnect() {
+  error_code ignored;
+  impl_->io.socket.close(ignored);
+  impl_->finished = true;
+}
+
+}  // namespace sluice::test
