@@ -1,0 +1,36 @@
+# Shared by scripts/run.sh and scripts/test.sh: install what is missing, build.
+# Idempotent and quick when everything is already there.
+set -euo pipefail
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BUILD_DIR="${SLUICE_BUILD_DIR:-$REPO_ROOT/build}"
+
+# Debian 12 packages the build needs (see docs/development.md).
+BUILD_PACKAGES=(cmake g++ make pkg-config ccache
+  libboost1.81-dev libboost-system1.81-dev nlohmann-json3-dev libssl-dev libhiredis-dev
+  libspdlog-dev libyaml-cpp-dev libsimdjson-dev libgtest-dev libgmock-dev)
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# Installs the named Debian packages that are not installed yet.
+ensure_packages() {
+  local missing=()
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "==> installing: ${missing[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+# Configures (once) and builds the given CMake targets (default: all) in Release.
+build() {
+  if [ ! -f "$BUILD_DIR/CMakeCache.txt" ]; then
+    cmake -S "$REPO_ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release "${CMAKE_ARGS[@]}"
+  fi
+  cmake --build "$BUILD_DIR" -j "$(nproc)" ${1:+--target "$@"}
+}
+CMAKE_ARGS=()
