@@ -17,12 +17,13 @@ using tcp = asio::ip::tcp;
 
 struct Server::State {
   State(asio::any_io_executor ex, const GatewayConfig& config, pipeline::Pipeline& pipeline)
-      : executor(ex), acceptor(ex), grace_timer(ex),
+      : executor(ex), acceptor(ex), grace_timer(ex), slot_free(ex),
         env(std::make_shared<SessionEnv>(SessionEnv{config, pipeline, {}, false, {}})) {}
 
   asio::any_io_executor executor;
   tcp::acceptor acceptor;
   asio::steady_timer grace_timer;
+  asio::steady_timer slot_free;  // cancelled when a session ends, to wake a full accept loop
   std::shared_ptr<SessionEnv> env;
   std::function<void()> done;
   bool accepting = false;
@@ -36,21 +37,29 @@ struct Server::State {
 
 namespace {
 
-// Splits "host:port" / "[v6]:port" (validated by the config loader).
-tcp::endpoint parse_listen(const std::string& listen) {
+// Resolves "host:port" / "[v6]:port" (validated by the config loader).
+tcp::endpoint parse_listen(asio::any_io_executor ex, const std::string& listen) {
   const std::size_t colon = listen.rfind(':');
   std::string host = listen.substr(0, colon);
+  const std::string port = listen.substr(colon + 1);
   if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
-  const auto port = static_cast<unsigned short>(std::stoi(listen.substr(colon + 1)));
-  if (host.empty() || host == "*") return {tcp::v4(), port};
-  if (host == "localhost") host = "127.0.0.1";
-  return {asio::ip::make_address(host), port};
+  if (host.empty() || host == "*") host = "0.0.0.0";
+  tcp::resolver resolver(ex);
+  auto results = resolver.resolve(host, port, tcp::resolver::passive | tcp::resolver::numeric_service);
+  return results.begin()->endpoint();  // resolve() throws when there is none
 }
 
 asio::awaitable<void> accept_loop(std::shared_ptr<Server::State> state) {
   const int max_connections = state->env->config.server.max_connections;
   asio::steady_timer backoff(state->executor);
   while (state->acceptor.is_open()) {
+    // At the connection limit, stop accepting: further clients wait in the
+    // kernel's listen backlog until a session ends.
+    while (static_cast<int>(state->env->sessions.size()) >= max_connections && state->acceptor.is_open()) {
+      state->slot_free.expires_at(asio::steady_timer::time_point::max());
+      co_await state->slot_free.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+    if (!state->acceptor.is_open()) break;
     auto [ec, socket] = co_await state->acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
     if (ec == asio::error::operation_aborted || !state->acceptor.is_open()) break;
     if (ec) {
@@ -59,10 +68,6 @@ asio::awaitable<void> accept_loop(std::shared_ptr<Server::State> state) {
       backoff.expires_after(std::chrono::milliseconds(50));
       co_await backoff.async_wait(asio::as_tuple(asio::use_awaitable));
       continue;
-    }
-    if (static_cast<int>(state->env->sessions.size()) >= max_connections) {
-      log::warn("connection_limit", {{"max_connections", max_connections}});
-      continue;  // the socket closes as it goes out of scope
     }
     boost::system::error_code opt_ec;
     socket.set_option(tcp::no_delay(true), opt_ec);
@@ -77,7 +82,10 @@ asio::awaitable<void> accept_loop(std::shared_ptr<Server::State> state) {
 
 Server::Server(asio::any_io_executor executor, const GatewayConfig& config, pipeline::Pipeline& pipeline)
     : state_(std::make_shared<State>(executor, config, pipeline)) {
-  state_->env->on_session_closed = [s = state_.get()] { s->finish_if_idle(); };
+  state_->env->on_session_closed = [s = state_.get()] {
+    s->slot_free.cancel();
+    s->finish_if_idle();
+  };
 }
 
 Server::~Server() {
@@ -87,7 +95,7 @@ Server::~Server() {
 }
 
 void Server::start() {
-  const tcp::endpoint endpoint = parse_listen(state_->env->config.server.listen);
+  const tcp::endpoint endpoint = parse_listen(state_->executor, state_->env->config.server.listen);
   auto& acceptor = state_->acceptor;
   acceptor.open(endpoint.protocol());
   acceptor.set_option(tcp::acceptor::reuse_address(true));
@@ -109,6 +117,7 @@ void Server::shutdown(std::function<void()> done) {
   s.done = std::move(done);
   boost::system::error_code ec;
   s.acceptor.close(ec);
+  s.slot_free.cancel();
   log::info("shutdown_started", {{"connections", s.env->sessions.size()},
                                  {"grace_ms", s.env->config.server.shutdown_grace.count()}});
   for (Session* session : std::vector<Session*>(s.env->sessions.begin(), s.env->sessions.end())) session->drain();
