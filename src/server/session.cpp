@@ -244,6 +244,7 @@ asio::awaitable<bool> Session::serve_one() {
     outcome.error = make_error(errc::cancelled, "client disconnected");
     closing_ = true;
   } else if (reply.stream) {
+    http10_ = req.version() < 11;
     co_await write_stream(reply, ctx, keep_alive, outcome);
   } else {
     co_await write_reply(reply, ctx, keep_alive, outcome);
@@ -297,8 +298,11 @@ asio::awaitable<void> Session::write_stream(pipeline::Reply& reply, RequestConte
   http::response<http::empty_body> res{http::status::ok, 11};
   set_common_headers(res, reply, ctx.request_id);
   res.set(http::field::cache_control, "no-cache");
+  // HTTP/1.0 has no chunked encoding: such clients get the raw body, ended by close.
+  const bool chunked = !http10_;
+  if (!chunked) closing_ = true;
   res.keep_alive(keep_alive && !closing_);
-  res.chunked(true);
+  res.chunked(chunked);
   http::response_serializer<http::empty_body> serializer{res};
   stream_.expires_after(kWriteTimeout);
   if (auto [ec, n] = co_await http::async_write_header(stream_, serializer, kUse); ec) {
@@ -326,7 +330,8 @@ asio::awaitable<void> Session::write_stream(pipeline::Reply& reply, RequestConte
     const std::string& bytes = failure.empty() ? *batch : failure;
     stream_.expires_after(kWriteTimeout);
     if (!bytes.empty()) {
-      auto [ec, n] = co_await asio::async_write(stream_, http::make_chunk(asio::buffer(bytes)), kUse);
+      auto [ec, n] = chunked ? co_await asio::async_write(stream_, http::make_chunk(asio::buffer(bytes)), kUse)
+                             : co_await asio::async_write(stream_, asio::buffer(bytes), kUse);
       if (ec) {
         closing_ = true;
         break;
@@ -334,8 +339,10 @@ asio::awaitable<void> Session::write_stream(pipeline::Reply& reply, RequestConte
       outcome.bytes_out += bytes.size();
     }
     if (bytes.empty() || !failure.empty()) {
-      auto [ec, n] = co_await asio::async_write(stream_, http::make_chunk_last(), kUse);
-      if (ec) closing_ = true;
+      if (chunked) {
+        auto [ec, n] = co_await asio::async_write(stream_, http::make_chunk_last(), kUse);
+        if (ec) closing_ = true;
+      }
       break;
     }
   }

@@ -58,6 +58,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool idle_ = true;         // waiting for the next request's first byte
   bool closing_ = false;     // answer the current request, then close
   bool first_request_ = true;
+  bool http10_ = false;      // the current request is HTTP/1.0
   bool linger_ = false;      // a refused request may still be arriving: drain before close
   RequestContext* current_ = nullptr;  // the request in progress, for force_close
 };

@@ -4,8 +4,10 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
 
 #include "sluice/core/request.hpp"
 
@@ -17,24 +19,27 @@ namespace sluice {
 // Single-threaded: used on the request's executor only.
 class Cancellation {
  public:
+  // Unregisters its handler on destruction, unless a newer one replaced it.
   class Registration {
    public:
     Registration() = default;
-    explicit Registration(Cancellation* owner) : owner_(owner) {}
-    Registration(Registration&& o) noexcept : owner_(std::exchange(o.owner_, nullptr)) {}
+    Registration(Cancellation* owner, std::uint64_t id) : owner_(owner), id_(id) {}
+    Registration(Registration&& o) noexcept : owner_(std::exchange(o.owner_, nullptr)), id_(o.id_) {}
     Registration& operator=(Registration&& o) noexcept {
       reset();
       owner_ = std::exchange(o.owner_, nullptr);
+      id_ = o.id_;
       return *this;
     }
     ~Registration() { reset(); }
     void reset() {
-      if (owner_) owner_->handler_ = nullptr;
+      if (owner_ && owner_->handler_id_ == id_) owner_->handler_ = nullptr;
       owner_ = nullptr;
     }
 
    private:
     Cancellation* owner_ = nullptr;
+    std::uint64_t id_ = 0;
   };
 
   bool cancelled() const noexcept { return cancelled_; }
@@ -54,12 +59,13 @@ class Cancellation {
       return Registration{};
     }
     handler_ = std::move(handler);
-    return Registration{this};
+    return Registration{this, ++handler_id_};
   }
 
  private:
   bool cancelled_ = false;
   std::function<void()> handler_;
+  std::uint64_t handler_id_ = 0;
 };
 
 struct RequestContext {
