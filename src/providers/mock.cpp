@@ -47,6 +47,10 @@ std::string_view prompt_of(const LlmRequest& req) {
 
 // Waits `delay` unless the request is cancelled first.
 asio::awaitable<Status> pause(asio::any_io_executor ex, Millis delay, Cancellation& cancel) {
+  // Already cancelled (the client left while the previous chunk was written):
+  // on_cancel would run the handler at once, before the timer waits, and the
+  // wait would then last its full length.
+  if (cancel.cancelled()) co_return make_error(errc::cancelled, "request cancelled");
   if (delay.count() <= 0) co_return Ok{};
   asio::steady_timer timer(ex, delay);
   auto reg = cancel.on_cancel([&timer] { timer.cancel(); });
@@ -259,7 +263,8 @@ asio::awaitable<Result<StreamStart>> MockProvider::stream(const LlmRequest& req,
       events.push_back(text_chunk(prefix, piece, ""));
     }
   }
-  const std::size_t last_content = events.size() - 1;
+  // No content events (max_tokens 0): nothing to pace.
+  const std::size_t last_content = events.size() > first_content ? events.size() - 1 : first_content;
   events.push_back(chat ? chat_chunk(prefix, "{}", a.finish_reason) : text_chunk(prefix, "", a.finish_reason));
   if (req.include_usage) {
     std::string u = prefix + R"(,"choices":[],)";

@@ -8,6 +8,7 @@
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http.hpp>
 
@@ -64,6 +65,28 @@ class DisconnectWatch {
 bool is_http_error(const error_code& ec) {
   return ec.category() == make_error_code(boost::beast::http::error::end_of_stream).category();
 }
+
+// Bounds reading one request. Unlike tcp_stream's own expiry, which closes
+// the socket, this only cancels the pending read, so a 408 can still be sent.
+class ReadDeadline {
+ public:
+  ReadDeadline(asio::ip::tcp::socket& socket, std::chrono::steady_clock::duration limit)
+      : timer_(socket.get_executor()), expired_(std::make_shared<bool>(false)) {
+    timer_.expires_after(limit);
+    timer_.async_wait([&socket, expired = expired_](error_code ec) {
+      if (ec) return;  // cancelled: the request arrived in time (socket not touched)
+      *expired = true;
+      socket.cancel();
+    });
+  }
+  ~ReadDeadline() { disarm(); }
+  void disarm() { timer_.cancel(); }  // the request is in: no more cancelling
+  bool expired() const { return *expired_; }
+
+ private:
+  asio::steady_timer timer_;
+  std::shared_ptr<bool> expired_;
+};
 
 bool iequals(std::string_view a, std::string_view b) {
   return beast::iequals(a, b);
@@ -152,12 +175,14 @@ asio::awaitable<bool> Session::serve_one() {
   first_request_ = false;
 
   // The whole request (head and body) must arrive within header_timeout:
-  // slow senders are cut off.
+  // slow senders get a 408 and are cut off.
   http::request_parser<http::string_body> parser;
   parser.header_limit(static_cast<std::uint32_t>(cfg.max_header_bytes));
   parser.body_limit(cfg.max_body_bytes);
-  stream_.expires_after(cfg.header_timeout);
+  stream_.expires_never();
+  ReadDeadline deadline(stream_.socket(), cfg.header_timeout);
   auto [hec, hn] = co_await http::async_read_header(stream_, buffer_, parser, kUse);
+  if (hec && deadline.expired()) hec = beast::error::timeout;
   if (hec) {
     if (hec == http::error::end_of_stream) co_return false;
     if (hec == http::error::header_limit)
@@ -165,9 +190,14 @@ asio::awaitable<bool> Session::serve_one() {
                                                               std::to_string(cfg.max_header_bytes) + " bytes"), {});
     else if (hec == beast::error::timeout)
       co_await refuse(make_error(errc::request_timeout, "request not received within the header timeout"), {});
-    else if (hec == http::error::body_limit)
+    else if (hec == http::error::body_limit) {
+      // Beast checks Content-Length against the limit once the whole head is
+      // parsed, so the fields are there: echo the client's request id.
+      const std::string_view id = parser.get()["x-request-id"];
       co_await refuse(make_error(errc::payload_too_large, "request body is larger than " +
-                                                              std::to_string(cfg.max_body_bytes) + " bytes"), {});
+                                                              std::to_string(cfg.max_body_bytes) + " bytes"),
+                      is_valid_request_id(id) ? id : std::string_view{});
+    }
     else if (is_http_error(hec))
       co_await refuse(make_error(errc::bad_request, "malformed HTTP request: " + hec.message()), {});
     co_return false;
@@ -187,17 +217,14 @@ asio::awaitable<bool> Session::serve_one() {
                     ctx.request_id);
     co_return false;
   }
-  if (auto cl = parser.content_length(); cl && *cl > cfg.max_body_bytes) {
-    co_await refuse(make_error(errc::payload_too_large, "request body is larger than " +
-                                                            std::to_string(cfg.max_body_bytes) + " bytes"), ctx.request_id);
-    co_return false;
-  }
   if (iequals(head[http::field::expect], "100-continue")) {
     static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
     auto [wec, wn] = co_await asio::async_write(stream_, asio::buffer(kContinue), kUse);
     if (wec) co_return false;
   }
   auto [bec, bn] = co_await http::async_read(stream_, buffer_, parser, kUse);
+  deadline.disarm();
+  if (bec && deadline.expired()) bec = beast::error::timeout;
   if (bec) {
     if (bec == http::error::body_limit)
       co_await refuse(make_error(errc::payload_too_large, "request body is larger than " +
@@ -209,8 +236,6 @@ asio::awaitable<bool> Session::serve_one() {
       co_await refuse(make_error(errc::bad_request, "malformed HTTP request body: " + bec.message()), ctx.request_id);
     co_return false;
   }
-  stream_.expires_never();
-
   auto& req = parser.get();
   const bool keep_alive = req.keep_alive() && !closing_;
   std::string target(req.target());

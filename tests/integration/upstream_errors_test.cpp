@@ -1,0 +1,255 @@
+// What the client sees when an upstream fails, and failover between the
+// deployments of one model: retryable failures move on, a 4xx does not.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "gateway_fixture.hpp"
+#include "support/fake_upstream.hpp"
+#include "support/test_client.hpp"
+
+namespace sluice::test {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+// The OpenAI error shape: {"error":{"message":string,"type":string,"param":..,"code":..}}.
+void expect_openai_error(const HttpResponse& res) {
+  const json j = parse_json(res.body);
+  ASSERT_TRUE(j.is_object()) << res.body;
+  ASSERT_TRUE(j.contains("error") && j["error"].is_object()) << res.body;
+  const json& e = j["error"];
+  EXPECT_TRUE(e["message"].is_string()) << res.body;
+  EXPECT_TRUE(e["type"].is_string()) << res.body;
+  EXPECT_TRUE(e.contains("param")) << res.body;
+  EXPECT_TRUE(e.contains("code")) << res.body;
+  EXPECT_EQ(res.headers.count("content-type") ? res.headers.at("content-type") : "", "application/json");
+  EXPECT_FALSE(res.headers.count("x-request-id") == 0) << "every response carries x-request-id";
+}
+
+HttpResponse chat(uint16_t port, json x_fake, std::chrono::milliseconds timeout = 10s) {
+  return http_request(port, "POST", "/v1/chat/completions", chat_body("gpt-test", {{"x_fake", std::move(x_fake)}}), {},
+                      timeout);
+}
+
+class UpstreamErrors : public ::testing::Test {
+ protected:
+  FakeUpstream fake;
+};
+
+TEST_F(UpstreamErrors, ServerErrorsBecome502Retryable) {
+  Gateway gw(single_openai_yaml(fake.base_url()));
+  ASSERT_TRUE(gw.started());
+  for (int status : {500, 503}) {
+    HttpResponse res = chat(gw.port(), {{"status", status}});
+    EXPECT_EQ(res.status, 502) << status << ": " << res.body;
+    expect_openai_error(res);
+    EXPECT_EQ(res.headers["x-should-retry"], "true");
+    EXPECT_NE(parse_json(res.body)["error"]["message"].get<std::string>().find("up"), std::string::npos);
+  }
+}
+
+TEST_F(UpstreamErrors, OpenAiShaped400IsRelayedAsIs) {
+  Gateway gw(single_openai_yaml(fake.base_url()));
+  ASSERT_TRUE(gw.started());
+  const std::string upstream_body =
+      R"({"error":{"message":"Invalid 'messages[0].role': unknown role","type":"invalid_request_error","param":"messages[0].role","code":"invalid_value"}})";
+  HttpResponse res = chat(gw.port(), {{"status", 400}, {"error_body", upstream_body}});
+  EXPECT_EQ(res.status, 400) << res.body;
+  EXPECT_EQ(res.body, upstream_body);
+  EXPECT_EQ(res.headers["x-should-retry"], "false");
+  EXPECT_FALSE(res.headers["x-request-id"].empty());
+}
+
+TEST_F(UpstreamErrors, UpstreamNotFoundStatusIsPassedThrough) {
+  Gateway gw(single_openai_yaml(fake.base_url()));
+  ASSERT_TRUE(gw.started());
+  HttpResponse res = chat(gw.port(), {{"status", 404}});
+  EXPECT_EQ(res.status, 404) << res.body;
+  expect_openai_error(res);
+}
+
+TEST_F(UpstreamErrors, NonOpenAiErrorBodyIsWrappedInOpenAiShape) {
+  Gateway gw(single_openai_yaml(fake.base_url()));
+  ASSERT_TRUE(gw.started());
+  HttpResponse res = chat(gw.port(), {{"status", 422}, {"error_body", "<html>nope</html>"}});
+  EXPECT_EQ(res.status, 422) << res.body;
+  expect_openai_error(res);
+  EXPECT_EQ(res.body.find("<html>"), std::string::npos);
+}
+
+TEST_F(UpstreamErrors, RateLimit429CarriesRetryAfter) {
+  Gateway gw(single_openai_yaml(fake.base_url()));
+  ASSERT_TRUE(gw.started());
+  HttpResponse res = chat(gw.port(), {{"status", 429}, {"retry_after_s", 7}});
+  EXPECT_EQ(res.status, 429) << res.body;
+  expect_openai_error(res);
+  EXPECT_EQ(res.headers["retry-after"], "7");
+  EXPECT_EQ(res.headers["x-should-retry"], "true");
+}
+
+TEST_F(UpstreamErrors, RateLimit429WithoutRetryAfterStillSaysWhenToRetry) {
+  Gateway gw(single_openai_yaml(fake.base_url()));
+  ASSERT_TRUE(gw.started());
+  HttpResponse res = chat(gw.port(), {{"status", 429}});
+  EXPECT_EQ(res.status, 429) << res.body;
+  EXPECT_FALSE(res.headers["retry-after"].empty()) << "a 429 without Retry-After makes clients hammer";
+}
+
+TEST_F(UpstreamErrors, FirstByteTimeoutGives504) {
+  Gateway gw(single_openai_yaml(fake.base_url(), "gpt-test", {{"first_byte_timeout", "300ms"}}));
+  ASSERT_TRUE(gw.started());
+  const auto t0 = Clock::now();
+  HttpResponse res = chat(gw.port(), {{"hang", true}}, 5s);
+  const auto elapsed = Clock::now() - t0;
+  EXPECT_EQ(res.status, 504) << res.error << res.body;
+  expect_openai_error(res);
+  EXPECT_EQ(res.headers["x-should-retry"], "true");
+  EXPECT_GE(elapsed, 250ms);
+  EXPECT_LT(elapsed, 2s);
+  EXPECT_TRUE(fake.wait_for_closed(1, 1s)) << "the timed-out upstream connection is closed, not pooled";
+}
+
+TEST_F(UpstreamErrors, StreamFirstByteTimeoutGives504) {
+  Gateway gw(single_openai_yaml(fake.base_url(), "gpt-test", {{"first_byte_timeout", "300ms"}}));
+  ASSERT_TRUE(gw.started());
+  HttpResponse res = http_request(gw.port(), "POST", "/v1/chat/completions",
+                                  chat_body("gpt-test", {{"stream", true}, {"x_fake", {{"hang", true}}}}), {}, 5s);
+  EXPECT_EQ(res.status, 504) << res.error << res.body;
+  expect_openai_error(res);
+}
+
+TEST_F(UpstreamErrors, IdleTimeoutMidStreamEndsWithErrorEvent) {
+  Gateway gw(single_openai_yaml(fake.base_url(), "gpt-test", {{"idle_timeout", "300ms"}}));
+  ASSERT_TRUE(gw.started());
+  SseReader sse(gw.port(), "/v1/chat/completions",
+                chat_body("gpt-test", {{"stream", true}, {"x_fake", {{"chunk_delay_ms", 5'000}}}}), {}, 5s);
+  ASSERT_EQ(sse.status(), 200);
+  const auto t0 = Clock::now();
+  const auto events = sse.remaining_events(3s);
+  EXPECT_FALSE(sse.timed_out());
+  EXPECT_LT(Clock::now() - t0, 2s);
+  ASSERT_FALSE(events.empty());
+  ASSERT_TRUE(is_error_event(events.back())) << events.back();
+  EXPECT_EQ(parse_json(events.back())["error"]["code"], "upstream_timeout");
+}
+
+TEST_F(UpstreamErrors, UnreachableUpstreamGives502NamingTheProvider) {
+  const std::uint16_t port = closed_port();
+  Gateway gw(ConfigBuilder()
+                 .openai_provider("deadprov", "http://127.0.0.1:" + std::to_string(port) + "/v1")
+                 .model("gpt-test", {{"deadprov", "gpt-test"}})
+                 .yaml());
+  ASSERT_TRUE(gw.started());
+  HttpResponse res = http_request(gw.port(), "POST", "/v1/chat/completions", chat_body("gpt-test"));
+  EXPECT_EQ(res.status, 502) << res.body;
+  expect_openai_error(res);
+  EXPECT_NE(parse_json(res.body)["error"]["message"].get<std::string>().find("deadprov"), std::string::npos)
+      << res.body;
+  EXPECT_EQ(res.headers["x-should-retry"], "true");
+}
+
+TEST_F(UpstreamErrors, TruncatedNonStreamBodyGives502) {
+  Gateway gw(single_openai_yaml(fake.base_url()));
+  ASSERT_TRUE(gw.started());
+  HttpResponse res = chat(gw.port(), {{"drop_after", 10}});
+  EXPECT_EQ(res.status, 502) << res.body;
+  expect_openai_error(res);
+}
+
+// ---------------------------------------------------------------------------
+// Failover
+
+class Failover : public ::testing::Test {
+ protected:
+  std::string two_deployments() {
+    return ConfigBuilder()
+        .openai_provider("first", first.base_url())
+        .openai_provider("second", second.base_url())
+        .model("gpt-test", {{"first", "m1"}, {"second", "m2"}})
+        .yaml();
+  }
+  void first_answers(int status) {
+    Behaviour b;
+    b.status = status;
+    first.set_behaviour(b);
+  }
+  FakeUpstream first, second;
+};
+
+TEST_F(Failover, Retryable503MovesToTheNextDeployment) {
+  first_answers(503);
+  Gateway gw(two_deployments());
+  ASSERT_TRUE(gw.started());
+  HttpResponse res = http_request(gw.port(), "POST", "/v1/chat/completions", chat_body("gpt-test"));
+  ASSERT_EQ(res.status, 200) << res.body;
+  EXPECT_EQ(res.headers["x-sluice-provider"], "second");
+  EXPECT_EQ(res.headers["x-sluice-model"], "m2");
+  EXPECT_EQ(first.request_count(), 1u);
+  ASSERT_EQ(second.request_count(), 1u);
+  EXPECT_EQ(parse_json(second.requests()[0].body)["model"], "m2");
+}
+
+TEST_F(Failover, StreamingRequestFailsOverBeforeTheFirstByte) {
+  first_answers(500);
+  Gateway gw(two_deployments());
+  ASSERT_TRUE(gw.started());
+  SseReader sse(gw.port(), "/v1/chat/completions", chat_body("gpt-test", {{"stream", true}}));
+  ASSERT_EQ(sse.status(), 200);
+  EXPECT_EQ(sse.headers().at("x-sluice-provider"), "second");
+  const auto events = sse.remaining_events();
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(events.back(), "[DONE]");
+}
+
+TEST_F(Failover, UnreachableFirstDeploymentMovesOn) {
+  const std::uint16_t port = closed_port();
+  Gateway gw(ConfigBuilder()
+                 .openai_provider("dead", "http://127.0.0.1:" + std::to_string(port) + "/v1")
+                 .openai_provider("second", second.base_url())
+                 .model("gpt-test", {{"dead", "m1"}, {"second", "m2"}})
+                 .yaml());
+  ASSERT_TRUE(gw.started());
+  HttpResponse res = http_request(gw.port(), "POST", "/v1/chat/completions", chat_body("gpt-test"));
+  ASSERT_EQ(res.status, 200) << res.body;
+  EXPECT_EQ(res.headers["x-sluice-provider"], "second");
+}
+
+TEST_F(Failover, RateLimitedFirstDeploymentMovesOn) {
+  first_answers(429);
+  Gateway gw(two_deployments());
+  ASSERT_TRUE(gw.started());
+  HttpResponse res = http_request(gw.port(), "POST", "/v1/chat/completions", chat_body("gpt-test"));
+  ASSERT_EQ(res.status, 200) << res.body;
+  EXPECT_EQ(res.headers["x-sluice-provider"], "second");
+}
+
+TEST_F(Failover, ClientError400IsNotRetried) {
+  first_answers(400);
+  Gateway gw(two_deployments());
+  ASSERT_TRUE(gw.started());
+  HttpResponse res = http_request(gw.port(), "POST", "/v1/chat/completions", chat_body("gpt-test"));
+  EXPECT_EQ(res.status, 400) << res.body;
+  EXPECT_EQ(first.request_count(), 1u);
+  EXPECT_EQ(second.request_count(), 0u) << "a 4xx would fail the same way elsewhere";
+  EXPECT_EQ(res.headers["x-should-retry"], "false");
+}
+
+TEST_F(Failover, AllDeploymentsFailingGivesTheLastError) {
+  first_answers(503);
+  Behaviour b;
+  b.status = 500;
+  second.set_behaviour(b);
+  Gateway gw(two_deployments());
+  ASSERT_TRUE(gw.started());
+  HttpResponse res = http_request(gw.port(), "POST", "/v1/chat/completions", chat_body("gpt-test"));
+  EXPECT_EQ(res.status, 502) << res.body;
+  expect_openai_error(res);
+  EXPECT_EQ(first.request_count(), 1u);
+  EXPECT_EQ(second.request_count(), 1u);
+  EXPECT_NE(parse_json(res.body)["error"]["message"].get<std::string>().find("second"), std::string::npos) << res.body;
+}
+
+}  // namespace
+}  // namespace sluice::test
