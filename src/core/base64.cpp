@@ -78,7 +78,8 @@ std::optional<std::vector<float>> base64_to_floats(std::string_view text) {
   auto bytes = base64_decode(text);
   if (!bytes || bytes->size() % sizeof(float) != 0) return std::nullopt;
   std::vector<float> out(bytes->size() / sizeof(float));
-  std::memcpy(out.data(), bytes->data(), bytes->size());
+  // memcpy with the null data() of an empty vector is undefined, even for 0 bytes.
+  if (!out.empty()) std::memcpy(out.data(), bytes->data(), bytes->size());
   return out;
 }
 

@@ -168,7 +168,8 @@ struct HttpClient::Impl : std::enable_shared_from_this<HttpClient::Impl> {
     c->tcp().expires_after(options.connect_timeout);
     auto [cec, ep] = co_await c->tcp().async_connect(endpoints, kUseAwaitable);
     if (cec) co_return transport_error(cec, cancel, "connect", options.connect_timeout);
-    c->tcp().socket().set_option(tcp::no_delay(true));
+    error_code nodelay_ec;  // best effort; a dead socket shows up on the write
+    c->tcp().socket().set_option(tcp::no_delay(true), nodelay_ec);
 
     if (c->tls) {
       if (Status s = prepare_tls_session(c->tls->native_handle(), origin.host, is_ip_literal(origin.host)); !s)

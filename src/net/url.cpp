@@ -40,7 +40,8 @@ std::optional<Url> parse_url(std::string_view text) {
     host = authority.substr(0, colon);
     port = authority.substr(colon + 1);
   }
-  if (host.empty()) return std::nullopt;
+  // A colon left in the host is an unbracketed IPv6 address or a second port.
+  if (host.empty() || (!authority.starts_with('[') && host.find(':') != std::string_view::npos)) return std::nullopt;
   if (!port.empty()) {
     unsigned value = 0;
     auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);

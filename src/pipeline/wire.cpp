@@ -65,15 +65,25 @@ std::optional<Error> read_inputs(const dom::object& root, const char* key, LlmRe
   dom::element value;
   if (root[key].get(value)) return invalid(std::string("you must provide an '") + key + "' parameter", key);
   if (value.is_string()) {
+    if (req.endpoint == Endpoint::embeddings && value.get_string().value_unsafe().empty())
+      return invalid("'input' must not be an empty string", "input");
     req.inputs.emplace_back(value.get_string().value_unsafe());
     return std::nullopt;
   }
   if (!value.is_array()) return invalid(std::string("'") + key + "' must be a string or an array", key);
   const dom::array items = value.get_array().value_unsafe();
+  std::size_t token_ids = 0;
   for (dom::element item : items) {
     if (item.is_string()) req.inputs.emplace_back(item.get_string().value_unsafe());
-    else if (is_integer(item) || item.is_array()) req.inputs.emplace_back();  // token ids
+    else if (is_integer(item)) ++token_ids;
+    else if (item.is_array()) req.inputs.emplace_back();  // token ids
     else return invalid(std::string("'") + key + "' items must be strings or token arrays", key);
+  }
+  // A flat array of token ids is one input, as OpenAI reads it.
+  if (token_ids > 0) {
+    if (token_ids != items.size())
+      return invalid(std::string("'") + key + "' must not mix token ids with other items", key);
+    req.inputs.emplace_back();
   }
   if (req.endpoint == Endpoint::embeddings && req.inputs.empty()) return invalid("'input' must not be empty", "input");
   return std::nullopt;
@@ -118,8 +128,19 @@ std::optional<Error> read_options(const dom::object& root, LlmRequest& req) {
 void locate_model(const std::string& body, LlmRequest& req) {
   static thread_local simdjson::ondemand::parser parser;
   auto doc = parser.iterate(body.data(), body.size(), body.capacity());
+  simdjson::ondemand::object root;
+  if (doc.get_object().get(root)) return;
+  // Keys compared unescaped, as the DOM parse read them: {"\u006dodel":..}
+  // is the model too, and find_field() would miss it.
   std::string_view raw;
-  if (doc.error() || doc.find_field("model").raw_json_token().get(raw)) return;
+  for (auto field : root) {
+    std::string_view key;
+    if (field.unescaped_key().get(key)) return;
+    if (key != "model") continue;
+    if (field.value().raw_json_token().get(raw)) return;
+    break;
+  }
+  if (raw.empty()) return;
   while (!raw.empty() && (raw.back() == ' ' || raw.back() == '\n' || raw.back() == '\r' || raw.back() == '\t'))
     raw.remove_suffix(1);
   req.model_offset = static_cast<std::size_t>(raw.data() - body.data());

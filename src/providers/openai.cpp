@@ -1,6 +1,8 @@
 #include "openai.hpp"
 
+#include <algorithm>
 #include <charconv>
+#include <cstdint>
 
 #include <simdjson.h>
 
@@ -27,6 +29,7 @@ class OpenAiChunkStream final : public ChunkStream {
       auto piece = co_await body_->read_some();
       if (!piece) co_return std::move(piece).error();
       if (piece->empty()) {
+        framer_.finish([&](std::string_view event) { on_event(event, out); });
         ended_ = true;
         if (!saw_done_)
           co_return make_error(errc::upstream_protocol,
@@ -60,12 +63,14 @@ class OpenAiChunkStream final : public ChunkStream {
 };
 
 int retry_after_seconds(const net::ResponseHead& head) {
-  auto parse = [](std::string_view v, int& out) {
+  auto parse = [](std::string_view v, std::int64_t& out) {
     return std::from_chars(v.data(), v.data() + v.size(), out).ec == std::errc{};
   };
-  int value = 0;
-  if (parse(head.header("retry-after-ms"), value)) return (value + 999) / 1000;
-  if (parse(head.header("retry-after"), value)) return value;
+  // Capped at a day: a larger value is a provider bug, not a plan.
+  constexpr std::int64_t kMax = 86400;
+  std::int64_t value = 0;
+  if (parse(head.header("retry-after-ms"), value) && value >= 0) return static_cast<int>(std::min(kMax, (value + 999) / 1000));
+  if (parse(head.header("retry-after"), value) && value >= 0) return static_cast<int>(std::min(kMax, value));
   return -1;
 }
 
@@ -117,7 +122,11 @@ Error map_upstream_error(std::string_view provider, int status, std::string_view
     e.retry_after_s = retry_after_seconds(head);
     return e;
   }
-  if (status >= 500 || status == 401 || status == 403) return make_error(errc::upstream_unavailable, std::move(message));
+  // The upstream's words about the gateway's own credentials can quote part of
+  // the key ("Incorrect API key provided: sk-...abcd"): never relay them.
+  if (status == 401 || status == 403)
+    return make_error(errc::upstream_unavailable, prefix + ": the provider rejected the gateway's credentials");
+  if (status >= 500) return make_error(errc::upstream_unavailable, std::move(message));
   if (status == 408) return make_error(errc::upstream_timeout, std::move(message));
   Error e = make_error(errc::upstream_rejected, detail.empty() ? std::move(message) : std::move(detail));
   e.http_status = (status >= 400 && status < 500) ? status : 502;

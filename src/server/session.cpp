@@ -76,7 +76,8 @@ class ReadDeadline {
     timer_.async_wait([&socket, expired = expired_](error_code ec) {
       if (ec) return;  // cancelled: the request arrived in time (socket not touched)
       *expired = true;
-      socket.cancel();
+      error_code ignored;
+      socket.cancel(ignored);  // the socket may be closed already
     });
   }
   ~ReadDeadline() { disarm(); }
@@ -121,7 +122,8 @@ Session::~Session() {
 
 void Session::drain() {
   closing_ = true;
-  if (idle_) stream_.socket().cancel();
+  error_code ec;
+  if (idle_) stream_.socket().cancel(ec);  // may be closed already (idle timeout)
 }
 
 void Session::force_close() {

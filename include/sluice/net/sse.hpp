@@ -27,6 +27,18 @@ class SseFramer {
     }
   }
 
+  // At the end of the stream: an event whose blank line ended in a lone CR was
+  // held back in case an LF followed; no more bytes will come, so release it.
+  template <class OnEvent>
+  void finish(OnEvent&& on_event) {
+    const std::string_view rest = std::string_view(buffer_).substr(consumed_);
+    if (rest.size() >= 2 && rest.back() == '\r' && (rest[rest.size() - 2] == '\r' || rest[rest.size() - 2] == '\n')) {
+      on_event(rest);
+      consumed_ = buffer_.size();
+      scanned_ = 0;
+    }
+  }
+
   // Bytes of an event not yet complete.
   std::size_t pending() const noexcept { return buffer_.size() - consumed_; }
 

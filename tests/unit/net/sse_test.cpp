@@ -1,0 +1,264 @@
+// SseFramer (whole events out of arbitrary byte pieces), sse_data,
+// is_done_event and sse_event.
+#include "sluice/net/sse.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace sluice::net {
+namespace {
+
+using Events = std::vector<std::string>;
+
+Events feed_all(SseFramer& f, std::string_view bytes) {
+  Events out;
+  f.feed(bytes, [&](std::string_view e) { out.emplace_back(e); });
+  return out;
+}
+
+Events whole(std::string_view bytes) {
+  SseFramer f;
+  return feed_all(f, bytes);
+}
+
+Events byte_at_a_time(std::string_view bytes) {
+  SseFramer f;
+  Events out;
+  for (char c : bytes) {
+    Events got = feed_all(f, std::string_view(&c, 1));
+    out.insert(out.end(), got.begin(), got.end());
+  }
+  return out;
+}
+
+// Every way of cutting `bytes` into two feeds, and into three.
+void expect_same_events_for_every_split(std::string_view bytes, const Events& expected) {
+  for (std::size_t i = 0; i <= bytes.size(); ++i) {
+    SseFramer f;
+    Events got = feed_all(f, bytes.substr(0, i));
+    Events rest = feed_all(f, bytes.substr(i));
+    got.insert(got.end(), rest.begin(), rest.end());
+    ASSERT_EQ(got, expected) << "split at " << i;
+  }
+  for (std::size_t i = 0; i <= bytes.size(); ++i) {
+    for (std::size_t j = i; j <= bytes.size(); ++j) {
+      SseFramer f;
+      Events got = feed_all(f, bytes.substr(0, i));
+      for (std::string_view piece : {bytes.substr(i, j - i), bytes.substr(j)}) {
+        Events more = feed_all(f, piece);
+        got.insert(got.end(), more.begin(), more.end());
+      }
+      ASSERT_EQ(got, expected) << "split at " << i << " and " << j;
+    }
+  }
+}
+
+TEST(SseFramer, CompleteEventsComeOutInOrder) {
+  const Events events = whole("data: a\n\ndata: b\n\n");
+  EXPECT_EQ(events, (Events{"data: a\n\n", "data: b\n\n"}));
+}
+
+TEST(SseFramer, IncompleteEventStaysPending) {
+  SseFramer f;
+  EXPECT_TRUE(feed_all(f, "data: a\n").empty());
+  EXPECT_EQ(f.pending(), 8u);
+  EXPECT_TRUE(feed_all(f, "data: b").empty());
+  EXPECT_EQ(f.pending(), 15u);
+  EXPECT_EQ(feed_all(f, "\n\n"), (Events{"data: a\ndata: b\n\n"}));
+  EXPECT_EQ(f.pending(), 0u);
+}
+
+TEST(SseFramer, PendingCountsOnlyTheIncompleteTail) {
+  SseFramer f;
+  EXPECT_EQ(feed_all(f, "data: a\n\ndata: b").size(), 1u);
+  EXPECT_EQ(f.pending(), 7u);
+}
+
+TEST(SseFramer, EmptyFeedIsHarmless) {
+  SseFramer f;
+  EXPECT_TRUE(feed_all(f, "").empty());
+  EXPECT_EQ(f.pending(), 0u);
+  EXPECT_TRUE(feed_all(f, "data: a\n").empty());
+  EXPECT_TRUE(feed_all(f, "").empty());
+  EXPECT_EQ(feed_all(f, "\n"), (Events{"data: a\n\n"}));
+}
+
+TEST(SseFramer, LineEndingsLfCrlfAndCr) {
+  EXPECT_EQ(whole("data: a\n\n"), (Events{"data: a\n\n"}));
+  EXPECT_EQ(whole("data: a\r\n\r\n"), (Events{"data: a\r\n\r\n"}));
+  EXPECT_EQ(whole("data: a\r\rdata: b\r\rx"), (Events{"data: a\r\r", "data: b\r\r"}));
+  // Mixed within one event.
+  EXPECT_EQ(whole("event: x\r\ndata: a\rdata: b\n\r\n:"), (Events{"event: x\r\ndata: a\rdata: b\n\r\n"}));
+}
+
+TEST(SseFramer, CrlfIsOneLineBreakNotTwo) {
+  // "\r\n" must not read as CR (end of line) then LF (blank line).
+  EXPECT_TRUE(whole("data: a\r\n").empty());
+  EXPECT_TRUE(whole("data: a\r\ndata: b\r\n").empty());
+}
+
+TEST(SseFramer, CrAtTheEndOfAFeedThenLfDoesNotMakeAnExtraEvent) {
+  SseFramer f;
+  Events got = feed_all(f, "data: a\r\n\r");
+  Events more = feed_all(f, "\n");
+  got.insert(got.end(), more.begin(), more.end());
+  EXPECT_EQ(got, (Events{"data: a\r\n\r\n"}));
+  EXPECT_EQ(f.pending(), 0u);
+  // The next event is framed normally (no empty event from the LF).
+  EXPECT_EQ(feed_all(f, "data: b\r\n\r\n"), (Events{"data: b\r\n\r\n"}));
+}
+
+TEST(SseFramer, CrOfANonBlankLineSplitFromItsLf) {
+  SseFramer f;
+  EXPECT_TRUE(feed_all(f, "data: a\r").empty());
+  EXPECT_TRUE(feed_all(f, "\n").empty());
+  EXPECT_TRUE(feed_all(f, "\r").empty());
+  EXPECT_EQ(feed_all(f, "\ndata: b\r\n\r\n"), (Events{"data: a\r\n\r\n", "data: b\r\n\r\n"}));
+}
+
+TEST(SseFramer, CommentsAreEventsWithoutData) {
+  const Events events = whole(": ping\n\ndata: x\n\n");
+  ASSERT_EQ(events, (Events{": ping\n\n", "data: x\n\n"}));
+  EXPECT_EQ(sse_data(events[0]), "");
+  EXPECT_EQ(sse_data(events[1]), "x");
+}
+
+TEST(SseFramer, MultiLineAndMultiFieldEvents) {
+  const Events events = whole("event: message\nid: 7\ndata: a\ndata: b\nretry: 10\n\n");
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(sse_data(events[0]), "a\nb");
+}
+
+// An OpenAI-like stream with every line-ending style, comments and a
+// multi-line event: any split of the bytes gives the same events.
+const std::string kStream =
+    ": keep-alive\n\n"
+    "data: {\"choices\":[{\"delta\":{\"content\":\"Hi\"}}]}\n\n"
+    "data: {\"a\":1}\r\n\r\n"
+    "event: x\rdata: one\rdata: two\r\r"
+    "data: {\"usage\":null}\n\r\n"
+    "data: [DONE]\n\n";
+const Events kStreamEvents = {
+    ": keep-alive\n\n",
+    "data: {\"choices\":[{\"delta\":{\"content\":\"Hi\"}}]}\n\n",
+    "data: {\"a\":1}\r\n\r\n",
+    "event: x\rdata: one\rdata: two\r\r",
+    "data: {\"usage\":null}\n\r\n",
+    "data: [DONE]\n\n",
+};
+
+TEST(SseFramer, WholeStream) { EXPECT_EQ(whole(kStream), kStreamEvents); }
+
+TEST(SseFramer, OneByteAtATimeGivesIdenticalEvents) { EXPECT_EQ(byte_at_a_time(kStream), kStreamEvents); }
+
+TEST(SseFramer, EverySplitGivesIdenticalEvents) { expect_same_events_for_every_split(kStream, kStreamEvents); }
+
+TEST(SseFramer, CrlfStreamByteAtATime) {
+  const std::string crlf = "data: 1\r\n\r\ndata: 2\r\n\r\n: c\r\n\r\ndata: [DONE]\r\n\r\n";
+  const Events expected = {"data: 1\r\n\r\n", "data: 2\r\n\r\n", ": c\r\n\r\n", "data: [DONE]\r\n\r\n"};
+  EXPECT_EQ(whole(crlf), expected);
+  EXPECT_EQ(byte_at_a_time(crlf), expected);
+  expect_same_events_for_every_split(crlf, expected);
+}
+
+TEST(SseFramer, CrOnlyStreamByteAtATime) {
+  // A CR that ends an event waits for the next byte (it may be the CR of a
+  // CRLF); a following event start releases it.
+  const std::string cr = "data: 1\r\rdata: 2\r\r: c\r\rdata: [DONE]\r\rx";
+  const Events expected = {"data: 1\r\r", "data: 2\r\r", ": c\r\r", "data: [DONE]\r\r"};
+  EXPECT_EQ(whole(cr), expected);
+  EXPECT_EQ(byte_at_a_time(cr), expected);
+  expect_same_events_for_every_split(cr, expected);
+}
+
+TEST(SseFramer, FinishReleasesAnEventEndedByALoneCr) {
+  // The last event of a CR-only stream is held back in case an LF follows;
+  // at the end of the stream finish() must release it.
+  SseFramer framer;
+  Events got;
+  auto collect = [&](std::string_view e) { got.emplace_back(e); };
+  framer.feed("data: 1\r\rdata: [DONE]\r\r", collect);
+  EXPECT_EQ(got, (Events{"data: 1\r\r"}));
+  framer.finish(collect);
+  EXPECT_EQ(got, (Events{"data: 1\r\r", "data: [DONE]\r\r"}));
+  EXPECT_EQ(framer.pending(), 0u);
+}
+
+TEST(SseFramer, FinishKeepsAnIncompleteEvent) {
+  SseFramer framer;
+  Events got;
+  auto collect = [&](std::string_view e) { got.emplace_back(e); };
+  framer.feed("data: 1\r", collect);
+  framer.finish(collect);
+  EXPECT_TRUE(got.empty());
+}
+
+TEST(SseFramer, LargeEventInManyPieces) {
+  const std::string payload(100'000, 'x');
+  const std::string event = "data: " + payload + "\n\n";
+  SseFramer f;
+  Events got;
+  for (std::size_t i = 0; i < event.size(); i += 997) {
+    Events more = feed_all(f, std::string_view(event).substr(i, 997));
+    got.insert(got.end(), more.begin(), more.end());
+  }
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0], event);
+  EXPECT_EQ(sse_data(got[0]), payload);
+}
+
+TEST(SseData, StripsOneLeadingSpaceOnly) {
+  EXPECT_EQ(sse_data("data: x\n\n"), "x");
+  EXPECT_EQ(sse_data("data:x\n\n"), "x");
+  EXPECT_EQ(sse_data("data:  x\n\n"), " x");
+  EXPECT_EQ(sse_data("data: x \n\n"), "x ");
+}
+
+TEST(SseData, JoinsDataLinesWithNewline) {
+  EXPECT_EQ(sse_data("data: a\ndata: b\ndata: c\n\n"), "a\nb\nc");
+  EXPECT_EQ(sse_data("data: a\r\ndata: b\r\n\r\n"), "a\nb");
+  EXPECT_EQ(sse_data("data: a\rdata: b\r\r"), "a\nb");
+  EXPECT_EQ(sse_data("data: a\ndata:\ndata: c\n\n"), "a\n\nc");
+}
+
+TEST(SseData, IgnoresOtherFieldsAndComments) {
+  EXPECT_EQ(sse_data("event: delta\nid: 1\ndata: x\nretry: 5\n: note\n\n"), "x");
+  EXPECT_EQ(sse_data(": data: not data\n\n"), "");
+  EXPECT_EQ(sse_data("datax: y\ndata: z\n\n"), "z");
+  EXPECT_EQ(sse_data("event: only\n\n"), "");
+  EXPECT_EQ(sse_data(""), "");
+}
+
+TEST(SseData, FieldNameWithoutColonIsAnEmptyDataLine) {
+  EXPECT_EQ(sse_data("data\n\n"), "");
+  EXPECT_EQ(sse_data("data: a\ndata\n\n"), "a\n");
+}
+
+TEST(SseData, WorksWithoutTheTrailingBlankLine) { EXPECT_EQ(sse_data("data: tail"), "tail"); }
+
+TEST(SseData, KeepsColonsInTheValue) { EXPECT_EQ(sse_data("data: {\"a\":\"b:c\"}\n\n"), "{\"a\":\"b:c\"}"); }
+
+TEST(IsDoneEvent, RecognisesTheTerminator) {
+  EXPECT_TRUE(is_done_event("data: [DONE]\n\n"));
+  EXPECT_TRUE(is_done_event("data:[DONE]\n\n"));
+  EXPECT_TRUE(is_done_event("data: [DONE]\r\n\r\n"));
+  EXPECT_TRUE(is_done_event("data: [DONE]\r\r"));
+  EXPECT_FALSE(is_done_event("data: [DONE] \n\n"));
+  EXPECT_FALSE(is_done_event("data: [done]\n\n"));
+  EXPECT_FALSE(is_done_event("data: {\"content\":\"[DONE]\"}\n\n"));
+  EXPECT_FALSE(is_done_event(": [DONE]\n\n"));
+  EXPECT_FALSE(is_done_event("data: [DONE]\ndata: more\n\n"));
+  EXPECT_FALSE(is_done_event("\n"));
+}
+
+TEST(SseEvent, Formats) {
+  EXPECT_EQ(sse_event("{}"), "data: {}\n\n");
+  EXPECT_EQ(sse_event("[DONE]"), "data: [DONE]\n\n");
+  EXPECT_EQ(sse_data(sse_event("{\"x\":1}")), "{\"x\":1}");
+  EXPECT_EQ(whole(sse_event("a") + sse_event("b")), (Events{"data: a\n\n", "data: b\n\n"}));
+}
+
+}  // namespace
+}  // namespace sluice::net

@@ -1,0 +1,559 @@
+// OpenAI mapping functions on recorded samples (tests/fixtures/providers/openai),
+// and OpenAiProvider end to end against FakeUpstream and a replay server.
+#include "../../../src/providers/openai.hpp"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+
+#include "../net/run_coro.hpp"
+#include "fixture.hpp"
+#include "sluice/net/sse.hpp"
+#include "support/fake_upstream.hpp"
+
+namespace sluice::providers {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using json = nlohmann::json;
+using test::read_fixture;
+using test::run_coro;
+using namespace std::chrono_literals;
+
+std::vector<std::string> frame(const std::string& stream) {
+  std::vector<std::string> events;
+  net::SseFramer framer;
+  framer.feed(stream, [&](std::string_view e) { events.emplace_back(e); });
+  return events;
+}
+
+net::ResponseHead head_with(std::vector<net::Header> headers, int status = 200) {
+  net::ResponseHead head;
+  head.status = status;
+  head.headers = std::move(headers);
+  return head;
+}
+
+// --- parse_openai_usage ---------------------------------------------------
+
+TEST(ParseOpenAiUsage, ChatResponse) {
+  const Usage u = parse_openai_usage(read_fixture("providers/openai/chat.response.json"));
+  EXPECT_TRUE(u.known);
+  EXPECT_EQ(u.prompt_tokens, 1117);
+  EXPECT_EQ(u.completion_tokens, 46);
+}
+
+TEST(ParseOpenAiUsage, EmbeddingsResponseHasNoCompletionTokens) {
+  const Usage u = parse_openai_usage(read_fixture("providers/openai/embeddings.response.json"));
+  EXPECT_TRUE(u.known);
+  EXPECT_EQ(u.prompt_tokens, 5);
+  EXPECT_EQ(u.completion_tokens, 0);
+}
+
+TEST(ParseOpenAiUsage, StreamChunks) {
+  const auto events = frame(read_fixture("providers/openai/chat.stream.txt"));
+  ASSERT_EQ(events.size(), 13u);  // role, 9 content, finish, usage, [DONE]
+  for (std::size_t i = 0; i + 2 < events.size(); ++i)
+    EXPECT_FALSE(parse_openai_usage(net::sse_data(events[i])).known) << "usage:null in chunk " << i;
+  const Usage u = parse_openai_usage(net::sse_data(events[11]));
+  EXPECT_TRUE(u.known);
+  EXPECT_EQ(u.prompt_tokens, 9);
+  EXPECT_EQ(u.completion_tokens, 10);
+  EXPECT_FALSE(parse_openai_usage(net::sse_data(events[12])).known);  // [DONE]
+}
+
+TEST(ParseOpenAiUsage, NullAbsentOrGarbageIsUnknown) {
+  for (const char* text : {"", " ", "garbage", "{", "[]", "null", "42", R"({"usage":null})", R"({})",
+                           R"({"usage":"12"})", R"({"usage":[1,2]})", R"({"choices":[{"usage":{"prompt_tokens":1}}]})",
+                           "[DONE]"}) {
+    const Usage u = parse_openai_usage(text);
+    EXPECT_FALSE(u.known) << text;
+    EXPECT_EQ(u.prompt_tokens, 0) << text;
+    EXPECT_EQ(u.completion_tokens, 0) << text;
+  }
+}
+
+TEST(ParseOpenAiUsage, PartialUsage) {
+  const Usage u = parse_openai_usage(R"({"usage":{"prompt_tokens":3,"completion_tokens":"x"}})");
+  EXPECT_TRUE(u.known);
+  EXPECT_EQ(u.prompt_tokens, 3);
+  EXPECT_EQ(u.completion_tokens, 0);
+}
+
+TEST(ParseOpenAiUsage, UsageAfterOtherFields) {
+  const Usage u =
+      parse_openai_usage(R"({"id":"x","choices":[{"usage":{"prompt_tokens":99}}],"usage":{"completion_tokens":4,"prompt_tokens":2}})");
+  EXPECT_TRUE(u.known);
+  EXPECT_EQ(u.prompt_tokens, 2);
+  EXPECT_EQ(u.completion_tokens, 4);
+}
+
+// --- surfaced_headers -----------------------------------------------------
+
+TEST(SurfacedHeaders, KeepsRateLimitAndRetryHeadersOnly) {
+  const auto kept = surfaced_headers(head_with({
+      {"content-type", "application/json"},
+      {"x-ratelimit-limit-requests", "10000"},
+      {"openai-organization", "org-secret"},
+      {"x-ratelimit-remaining-tokens", "149984"},
+      {"set-cookie", "__cf_bm=abc"},
+      {"retry-after", "2"},
+      {"x-request-id", "req_123"},
+      {"retry-after-ms", "1500"},
+      {"x-ratelimit-reset-requests", "6ms"},
+      {"x-ratelimit", "no dash suffix"},
+      {"retry-after-s", "3"},
+  }));
+  ASSERT_EQ(kept.size(), 5u);
+  EXPECT_EQ(kept[0].name, "x-ratelimit-limit-requests");
+  EXPECT_EQ(kept[0].value, "10000");
+  EXPECT_EQ(kept[1].name, "x-ratelimit-remaining-tokens");
+  EXPECT_EQ(kept[2].name, "retry-after");
+  EXPECT_EQ(kept[3].name, "retry-after-ms");
+  EXPECT_EQ(kept[4].name, "x-ratelimit-reset-requests");
+  EXPECT_EQ(kept[4].value, "6ms");
+}
+
+TEST(SurfacedHeaders, DropsValuesWithLineBreaks) {
+  const auto kept = surfaced_headers(head_with({
+      {"x-ratelimit-limit-requests", "1\r\nset-cookie: evil=1"},
+      {"retry-after", "2\n"},
+      {"retry-after-ms", std::string("1\0", 2)},
+      {"x-ratelimit-remaining-requests", "9"},
+  }));
+  ASSERT_EQ(kept.size(), 1u);
+  EXPECT_EQ(kept[0].name, "x-ratelimit-remaining-requests");
+}
+
+TEST(SurfacedHeaders, NoHeaders) { EXPECT_TRUE(surfaced_headers(head_with({})).empty()); }
+
+// --- map_upstream_error ---------------------------------------------------
+
+TEST(MapUpstreamError, OpenAiShaped400IsRelayedWithItsStatus) {
+  const std::string body = read_fixture("providers/openai/error.400.json");
+  const Error e = map_upstream_error("openai", 400, body, head_with({}, 400));
+  EXPECT_EQ(e.code, errc::upstream_rejected);
+  EXPECT_EQ(e.status(), 400);
+  EXPECT_FALSE(e.retryable());
+  EXPECT_EQ(e.upstream_body, body);
+  EXPECT_EQ(error_body(e), body);
+  EXPECT_EQ(e.message, "Invalid value for 'temperature': expected a number between 0 and 2, got 7.");
+}
+
+TEST(MapUpstreamError, OpenAiShaped404IsRelayedWithItsStatus) {
+  const std::string body = read_fixture("providers/openai/error.404.json");
+  const Error e = map_upstream_error("openai", 404, body, head_with({}, 404));
+  EXPECT_EQ(e.code, errc::upstream_rejected);
+  EXPECT_EQ(e.status(), 404);
+  EXPECT_FALSE(e.retryable());
+  EXPECT_EQ(error_body(e), body);
+}
+
+TEST(MapUpstreamError, Other4xxKeepTheirStatus) {
+  for (int status : {400, 409, 413, 415, 422}) {
+    const Error e = map_upstream_error("p", status, R"({"error":{"message":"nope"}})", head_with({}, status));
+    EXPECT_EQ(e.code, errc::upstream_rejected) << status;
+    EXPECT_EQ(e.status(), status);
+    EXPECT_FALSE(e.retryable());
+  }
+}
+
+TEST(MapUpstreamError, CredentialProblemsAre502NotTheClientsFault) {
+  const std::string body = read_fixture("providers/openai/error.401.json");
+  for (int status : {401, 403}) {
+    const Error e = map_upstream_error("openai", status, body, head_with({}, status));
+    EXPECT_EQ(e.code, errc::upstream_unavailable) << status;
+    EXPECT_EQ(e.status(), 502);
+    EXPECT_TRUE(e.retryable());
+    EXPECT_TRUE(e.upstream_body.empty()) << "the provider's auth error must not reach the client as its own";
+    EXPECT_NE(e.message.find("provider 'openai' answered " + std::to_string(status)), std::string::npos) << e.message;
+    const json j = json::parse(error_body(e));
+    EXPECT_EQ(j["error"]["type"], "upstream_error");
+    EXPECT_EQ(j["error"]["code"], "upstream_unavailable");
+  }
+}
+
+TEST(MapUpstreamError, CredentialErrorsNeverQuoteTheProvidersMessage) {
+  // OpenAI's 401 message quotes part of the key it was given: the gateway's own.
+  const std::string body =
+      R"({"error":{"message":"Incorrect API key provided: sk-proj-****abcd.","type":"invalid_request_error","code":"invalid_api_key"}})";
+  for (int status : {401, 403}) {
+    const Error e = map_upstream_error("openai", status, body, head_with({}, status));
+    EXPECT_EQ(e.message.find("sk-"), std::string::npos) << e.message;
+    EXPECT_EQ(error_body(e).find("abcd"), std::string::npos) << error_body(e);
+  }
+}
+
+TEST(MapUpstreamError, HugeRetryAfterIsCappedAtADay) {
+  EXPECT_EQ(map_upstream_error("p", 429, "", head_with({{"retry-after-ms", "2147483647"}}, 429)).retry_after_s, 86400);
+  EXPECT_EQ(map_upstream_error("p", 429, "", head_with({{"retry-after", "99999999999"}}, 429)).retry_after_s, 86400);
+  EXPECT_EQ(map_upstream_error("p", 429, "", head_with({{"retry-after", "-5"}}, 429)).retry_after_s, -1);
+}
+
+TEST(MapUpstreamError, RateLimitedWithRetryAfter) {
+  const std::string body = read_fixture("providers/openai/error.429.json");
+  Error e = map_upstream_error("openai", 429, body, head_with({{"retry-after", "3"}}, 429));
+  EXPECT_EQ(e.code, errc::upstream_rate_limited);
+  EXPECT_EQ(e.status(), 429);
+  EXPECT_TRUE(e.retryable());
+  EXPECT_EQ(e.retry_after_s, 3);
+  EXPECT_TRUE(e.upstream_body.empty());
+  EXPECT_NE(e.message.find("Rate limit reached"), std::string::npos) << e.message;
+  EXPECT_EQ(json::parse(error_body(e))["error"]["code"], "rate_limit_exceeded");
+}
+
+TEST(MapUpstreamError, RetryAfterMsWinsAndRoundsUp) {
+  struct Case {
+    std::vector<net::Header> headers;
+    int seconds;
+  };
+  const Case cases[] = {
+      {{{"retry-after-ms", "1500"}}, 2},
+      {{{"retry-after-ms", "120"}}, 1},
+      {{{"retry-after-ms", "2000"}}, 2},
+      {{{"retry-after-ms", "0"}}, 0},
+      {{{"retry-after", "7"}, {"retry-after-ms", "100"}}, 1},
+      {{{"retry-after-ms", "soon"}, {"retry-after", "4"}}, 4},
+      {{{"retry-after", "Wed, 21 Oct 2015 07:28:00 GMT"}}, -1},
+      {{}, -1},
+  };
+  for (const Case& c : cases) {
+    const Error e = map_upstream_error("p", 429, "", head_with(c.headers, 429));
+    EXPECT_EQ(e.retry_after_s, c.seconds) << (c.headers.empty() ? "none" : c.headers[0].value);
+  }
+}
+
+TEST(MapUpstreamError, ServerErrorsAre502) {
+  for (int status : {500, 502, 503, 504, 529}) {
+    const Error e = map_upstream_error("p", status, R"({"error":{"message":"overloaded"}})", head_with({}, status));
+    EXPECT_EQ(e.code, errc::upstream_unavailable) << status;
+    EXPECT_EQ(e.status(), 502) << status;
+    EXPECT_TRUE(e.retryable());
+    EXPECT_TRUE(e.upstream_body.empty());
+    EXPECT_EQ(e.message, "provider 'p' answered " + std::to_string(status) + ": overloaded");
+  }
+}
+
+TEST(MapUpstreamError, HtmlBodyIsNotRelayed) {
+  const std::string html = read_fixture("providers/openai/error.502.html");
+  Error e = map_upstream_error("p", 502, html, head_with({{"content-type", "text/html"}}, 502));
+  EXPECT_EQ(e.code, errc::upstream_unavailable);
+  EXPECT_EQ(e.status(), 502);
+  EXPECT_EQ(e.message, "provider 'p' answered 502");
+  EXPECT_TRUE(e.upstream_body.empty());
+  // A 4xx with an HTML body: the gateway's own OpenAI-shaped body, the upstream status.
+  e = map_upstream_error("p", 400, html, head_with({}, 400));
+  EXPECT_EQ(e.code, errc::upstream_rejected);
+  EXPECT_EQ(e.status(), 400);
+  EXPECT_TRUE(e.upstream_body.empty());
+  const json j = json::parse(error_body(e));
+  EXPECT_EQ(j["error"]["message"], "provider 'p' answered 400");
+  EXPECT_EQ(j["error"]["type"], "invalid_request_error");
+}
+
+TEST(MapUpstreamError, NonOpenAiJsonIsNotRelayed) {
+  for (const char* body : {R"({"detail":"Not Found"})", R"({"error":"plain string"})", R"({"error":{"message":3}})", "[]"}) {
+    const Error e = map_upstream_error("p", 404, body, head_with({}, 404));
+    EXPECT_EQ(e.code, errc::upstream_rejected) << body;
+    EXPECT_EQ(e.status(), 404) << body;
+    EXPECT_TRUE(e.upstream_body.empty()) << body;
+    EXPECT_EQ(e.message, "provider 'p' answered 404") << body;
+  }
+}
+
+TEST(MapUpstreamError, RequestTimeoutIsUpstreamTimeout) {
+  const Error e = map_upstream_error("p", 408, "", head_with({}, 408));
+  EXPECT_EQ(e.code, errc::upstream_timeout);
+  EXPECT_EQ(e.status(), 504);
+  EXPECT_TRUE(e.retryable());
+}
+
+TEST(MapUpstreamError, UnexpectedNonErrorStatusIs502) {
+  const Error e = map_upstream_error("p", 302, "", head_with({{"location", "/elsewhere"}}, 302));
+  EXPECT_EQ(e.code, errc::upstream_rejected);
+  EXPECT_EQ(e.status(), 502);
+}
+
+// --- OpenAiProvider against FakeUpstream ----------------------------------
+
+// A request as admission would have parsed it, with the model span located.
+LlmRequest make_llm_request(json body, Endpoint endpoint = Endpoint::chat_completions) {
+  LlmRequest r;
+  r.endpoint = endpoint;
+  r.model = body["model"].get<std::string>();
+  r.stream = body.value("stream", false);
+  r.include_usage = body.contains("stream_options") && body["stream_options"].value("include_usage", false);
+  r.body = body.dump();
+  const std::string token = json(r.model).dump();
+  r.model_offset = r.body.find("\"model\":" + token) + 8;
+  r.model_length = token.size();
+  return r;
+}
+
+json chat_body(json x_fake = nullptr, bool stream = false) {
+  json body = {{"model", "alias"}, {"messages", {{{"role", "user"}, {"content", "hello"}}}}};
+  if (stream) {
+    body["stream"] = true;
+    body["stream_options"] = {{"include_usage", true}};
+  }
+  if (!x_fake.is_null()) body["x_fake"] = std::move(x_fake);
+  return body;
+}
+
+ProviderConfig provider_config(std::string base_url) {
+  ProviderConfig c;
+  c.name = "up";
+  c.type = ProviderType::openai;
+  c.base_url = std::move(base_url);
+  c.api_key = "sk-test-123";
+  c.headers = {{"OpenAI-Organization", "org-1"}};
+  c.first_byte_timeout = 5s;
+  c.idle_timeout = 5s;
+  return c;
+}
+
+struct Collected {
+  std::string text;  // everything next() returned, concatenated
+  int calls = 0;     // non-empty results
+  std::optional<Error> error;
+};
+
+asio::awaitable<Collected> collect(ChunkStream* stream) {
+  Collected c;
+  for (;;) {
+    auto piece = co_await stream->next();
+    if (!piece) {
+      c.error = piece.error();
+      co_return c;
+    }
+    if (piece->empty()) co_return c;
+    c.text += *piece;
+    ++c.calls;
+  }
+}
+
+class OpenAiProviderTest : public ::testing::Test {
+ protected:
+  OpenAiProviderTest() : provider_(provider_config(fake_.base_url()), io_.get_executor()) {}
+
+  Result<ProviderResponse> complete(json body) {
+    const LlmRequest req = make_llm_request(std::move(body));
+    return run_coro(io_, provider_.complete(req, "gpt-upstream", ctx_));
+  }
+  Result<StreamStart> stream(json body) {
+    const LlmRequest req = make_llm_request(std::move(body));
+    return run_coro(io_, provider_.stream(req, "gpt-upstream", ctx_));
+  }
+
+  test::FakeUpstream fake_;
+  RequestContext ctx_;
+  asio::io_context io_;
+  OpenAiProvider provider_;
+};
+
+TEST_F(OpenAiProviderTest, CompleteSendsTheBodyWithTheUpstreamModel) {
+  auto res = complete(chat_body());
+  ASSERT_TRUE(res.ok()) << res.error().message;
+  EXPECT_EQ(provider_.name(), "up");
+  EXPECT_EQ(res->status, 200);
+  const json answer = json::parse(res->body);
+  EXPECT_EQ(answer["model"], "gpt-upstream");
+  EXPECT_TRUE(res->usage.known);
+  EXPECT_EQ(res->usage.completion_tokens, 5);
+  EXPECT_EQ(res->usage.prompt_tokens, answer["usage"]["prompt_tokens"].get<int>());
+
+  ASSERT_EQ(fake_.request_count(), 1u);
+  const test::Recorded r = fake_.requests()[0];
+  EXPECT_EQ(r.method, "POST");
+  EXPECT_EQ(r.target, "/v1/chat/completions");
+  EXPECT_EQ(r.headers.at("authorization"), "Bearer sk-test-123");
+  EXPECT_EQ(r.headers.at("openai-organization"), "org-1");
+  EXPECT_EQ(r.headers.at("content-type"), "application/json");
+  EXPECT_EQ(r.headers.at("accept"), "application/json");
+  json expected = chat_body();
+  expected["model"] = "gpt-upstream";
+  EXPECT_EQ(r.body, expected.dump()) << "only the model token may change";
+}
+
+TEST_F(OpenAiProviderTest, CompleteSurfacesRateLimitHeaders) {
+  auto res = complete(chat_body({{"retry_after_s", 5}}));
+  ASSERT_TRUE(res.ok()) << res.error().message;
+  ASSERT_EQ(res->headers.size(), 1u);
+  EXPECT_EQ(res->headers[0].name, "retry-after");
+  EXPECT_EQ(res->headers[0].value, "5");
+}
+
+TEST_F(OpenAiProviderTest, EmbeddingsGoToTheEmbeddingsPath) {
+  const LlmRequest req = make_llm_request({{"model", "alias"}, {"input", "hi"}}, Endpoint::embeddings);
+  auto res = run_coro(io_, provider_.complete(req, "emb-up", ctx_));
+  ASSERT_TRUE(res.ok()) << res.error().message;
+  EXPECT_EQ(fake_.requests().at(0).target, "/v1/embeddings");
+  EXPECT_EQ(json::parse(res->body)["model"], "emb-up");
+}
+
+TEST_F(OpenAiProviderTest, UpstreamErrorsAreMapped) {
+  auto rejected = complete(chat_body({{"status", 400}}));
+  ASSERT_FALSE(rejected.ok());
+  EXPECT_EQ(rejected.error().code, errc::upstream_rejected);
+  EXPECT_EQ(rejected.error().status(), 400);
+  EXPECT_EQ(json::parse(rejected.error().upstream_body)["error"]["message"], "fake error 400");
+
+  auto down = complete(chat_body({{"status", 503}}));
+  ASSERT_FALSE(down.ok());
+  EXPECT_EQ(down.error().code, errc::upstream_unavailable);
+  EXPECT_EQ(down.error().status(), 502);
+
+  auto limited = complete(chat_body({{"status", 429}, {"retry_after_s", 2}}));
+  ASSERT_FALSE(limited.ok());
+  EXPECT_EQ(limited.error().code, errc::upstream_rate_limited);
+  EXPECT_EQ(limited.error().retry_after_s, 2);
+}
+
+TEST_F(OpenAiProviderTest, StreamRelaysEventsAndReadsUsage) {
+  auto started = stream(chat_body(nullptr, true));
+  ASSERT_TRUE(started.ok()) << started.error().message;
+  EXPECT_EQ(fake_.requests().at(0).headers.at("accept"), "text/event-stream");
+  const Collected c = run_coro(io_, collect(started->stream.get()));
+  ASSERT_FALSE(c.error.has_value()) << c.error->message;
+  const auto events = frame(c.text);
+  ASSERT_EQ(events.size(), 7u);  // role, c0, c1, c2, finish, usage, [DONE]
+  EXPECT_TRUE(net::is_done_event(events.back()));
+  EXPECT_EQ(json::parse(net::sse_data(events[1]))["choices"][0]["delta"]["content"], "c0");
+  const Usage u = started->stream->usage();
+  EXPECT_TRUE(u.known);
+  EXPECT_EQ(u.completion_tokens, 3);
+  // After the end, next() keeps answering "".
+  auto again = run_coro(io_, started->stream->next());
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->empty());
+}
+
+TEST_F(OpenAiProviderTest, StreamWithoutDoneIsAProtocolError) {
+  auto started = stream(chat_body({{"no_done", true}}, true));
+  ASSERT_TRUE(started.ok()) << started.error().message;
+  const Collected c = run_coro(io_, collect(started->stream.get()));
+  ASSERT_TRUE(c.error.has_value());
+  EXPECT_EQ(c.error->code, errc::upstream_protocol);
+  EXPECT_NE(c.error->message.find("[DONE]"), std::string::npos);
+  EXPECT_NE(c.text.find("\"usage\""), std::string::npos) << "events before the end are still relayed";
+}
+
+TEST_F(OpenAiProviderTest, StreamCutShortIsUpstreamUnavailable) {
+  auto started = stream(chat_body({{"drop_after", 1}}, true));
+  ASSERT_TRUE(started.ok()) << started.error().message;
+  const Collected c = run_coro(io_, collect(started->stream.get()));
+  ASSERT_TRUE(c.error.has_value());
+  EXPECT_EQ(c.error->code, errc::upstream_unavailable) << c.error->message;
+  EXPECT_EQ(frame(c.text).size(), 2u);  // role, c0
+}
+
+TEST_F(OpenAiProviderTest, StreamErrorStatusFailsBeforeTheStream) {
+  auto started = stream(chat_body({{"status", 429}, {"retry_after_s", 1}}, true));
+  ASSERT_FALSE(started.ok());
+  EXPECT_EQ(started.error().code, errc::upstream_rate_limited);
+  EXPECT_EQ(started.error().retry_after_s, 1);
+  EXPECT_NE(started.error().message.find("fake error 429"), std::string::npos) << started.error().message;
+}
+
+TEST_F(OpenAiProviderTest, ConnectionIsReusedAcrossRequests) {
+  ASSERT_TRUE(complete(chat_body()).ok());
+  auto started = stream(chat_body(nullptr, true));
+  ASSERT_TRUE(started.ok());
+  ASSERT_FALSE(run_coro(io_, collect(started->stream.get())).error.has_value());
+  ASSERT_TRUE(complete(chat_body()).ok());
+  EXPECT_EQ(fake_.connections_accepted(), 1);
+}
+
+// --- OpenAiProvider on recorded streams -----------------------------------
+
+// Serves one connection: reads the request, answers `head` + `body`, closes.
+asio::awaitable<void> replay_once(tcp::acceptor acceptor, std::string response) {
+  auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
+  if (ec) co_return;
+  beast::flat_buffer buffer;
+  http::request<http::string_body> req;
+  auto [rec, n] = co_await http::async_read(socket, buffer, req, asio::as_tuple(asio::use_awaitable));
+  if (rec) co_return;
+  co_await asio::async_write(socket, asio::buffer(response), asio::as_tuple(asio::use_awaitable));
+}
+
+// A provider pointed at a server on `io` that replays `body` as an SSE answer.
+std::string start_replay(asio::io_context& io, const std::string& body) {
+  tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::address_v4::loopback(), 0));
+  const std::string url = "http://127.0.0.1:" + std::to_string(acceptor.local_endpoint().port()) + "/v1";
+  const std::string response = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: " +
+                               std::to_string(body.size()) + "\r\nx-ratelimit-remaining-requests: 499\r\n\r\n" + body;
+  asio::co_spawn(io, replay_once(std::move(acceptor), response), asio::detached);
+  return url;
+}
+
+TEST(OpenAiProviderReplay, RecordedStreamIsRelayedByteForByte) {
+  const std::string recorded = read_fixture("providers/openai/chat.stream.txt");
+  RequestContext ctx;
+  asio::io_context io;
+  OpenAiProvider provider(provider_config(start_replay(io, recorded)), io.get_executor());
+  const LlmRequest req = make_llm_request(chat_body(nullptr, true));
+  auto started = run_coro(io, provider.stream(req, "gpt-4o-mini", ctx));
+  ASSERT_TRUE(started.ok()) << started.error().message;
+  ASSERT_EQ(started->headers.size(), 1u);
+  EXPECT_EQ(started->headers[0].name, "x-ratelimit-remaining-requests");
+  const Collected c = run_coro(io, collect(started->stream.get()));
+  ASSERT_FALSE(c.error.has_value()) << c.error->message;
+  EXPECT_EQ(c.text, recorded);
+  const Usage u = started->stream->usage();
+  EXPECT_TRUE(u.known);
+  EXPECT_EQ(u.prompt_tokens, 9);
+  EXPECT_EQ(u.completion_tokens, 10);
+}
+
+TEST(OpenAiProviderReplay, BrokenStreamRelaysWholeEventsThenFails) {
+  const std::string broken = read_fixture("providers/openai/broken.stream.txt");
+  RequestContext ctx;
+  asio::io_context io;
+  OpenAiProvider provider(provider_config(start_replay(io, broken)), io.get_executor());
+  const LlmRequest req = make_llm_request(chat_body(nullptr, true));
+  auto started = run_coro(io, provider.stream(req, "gpt-4o-mini", ctx));
+  ASSERT_TRUE(started.ok()) << started.error().message;
+  const Collected c = run_coro(io, collect(started->stream.get()));
+  ASSERT_TRUE(c.error.has_value());
+  EXPECT_EQ(c.error->code, errc::upstream_protocol);
+  // Only complete events went out: never half an event.
+  const auto events = frame(c.text);
+  ASSERT_EQ(events.size(), 4u);
+  EXPECT_EQ(events.back().back(), '\n');
+  EXPECT_TRUE(broken.starts_with(c.text));
+  EXPECT_LT(c.text.size(), broken.size());
+  for (const auto& e : events) EXPECT_TRUE(json::accept(net::sse_data(e))) << e;
+  EXPECT_FALSE(started->stream->usage().known);
+}
+
+TEST(OpenAiProviderReplay, NothingIsRelayedAfterDone) {
+  const std::string body = "data: {\"a\":1}\n\ndata: [DONE]\n\ndata: {\"late\":true}\n\n";
+  RequestContext ctx;
+  asio::io_context io;
+  OpenAiProvider provider(provider_config(start_replay(io, body)), io.get_executor());
+  const LlmRequest req = make_llm_request(chat_body(nullptr, true));
+  auto started = run_coro(io, provider.stream(req, "m", ctx));
+  ASSERT_TRUE(started.ok()) << started.error().message;
+  const Collected c = run_coro(io, collect(started->stream.get()));
+  ASSERT_FALSE(c.error.has_value()) << c.error->message;
+  EXPECT_EQ(c.text, "data: {\"a\":1}\n\ndata: [DONE]\n\n");
+}
+
+}  // namespace
+}  // namespace sluice::providers
