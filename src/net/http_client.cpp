@@ -16,6 +16,7 @@
 #include <boost/beast/ssl.hpp>
 
 #include "sluice/core/log.hpp"
+#include "sluice/net/deadline.hpp"
 #include "tls_context.hpp"
 
 namespace sluice::net {
@@ -41,9 +42,12 @@ constexpr std::size_t kReadChunk = 16 * 1024;
 // One upstream connection, plain or TLS. Beast streams are templates; the
 // helpers below are written once and dispatched on the connection kind.
 struct Connection {
+  explicit Connection(const asio::any_io_executor& ex) : deadline(ex, [this] { tcp().close(); }) {}
+
   std::optional<beast::tcp_stream> plain;
   std::optional<beast::ssl_stream<beast::tcp_stream>> tls;
   beast::flat_buffer buffer;
+  Deadline deadline;  // first byte / idle; expiry closes the socket
   std::chrono::steady_clock::time_point idle_since;
   bool reused = false;
 
@@ -164,12 +168,12 @@ struct HttpClient::Impl : std::enable_shared_from_this<HttpClient::Impl> {
   void release(std::unique_ptr<Connection> c) {
     if (idle.size() >= options.max_idle_connections) return;
     c->idle_since = std::chrono::steady_clock::now();
-    c->tcp().expires_never();
+    c->deadline.disarm();
     idle.push_back(std::move(c));
   }
 
   asio::awaitable<Result<std::unique_ptr<Connection>>> connect(Cancellation& cancel) {
-    auto c = std::make_unique<Connection>();
+    auto c = std::make_unique<Connection>(executor);
     if (tls) c->tls.emplace(executor, *tls);
     else c->plain.emplace(executor);
     auto reg = cancel.on_cancel([conn = c.get()] { conn->tcp().close(); });
@@ -194,6 +198,7 @@ struct HttpClient::Impl : std::enable_shared_from_this<HttpClient::Impl> {
                         "TLS handshake failed: " + describe_tls_failure(c->tls->native_handle(), hec.message()));
       }
     }
+    c->tcp().expires_never();  // later steps run under the connection's Deadline
     co_return std::move(c);
   }
 
@@ -242,9 +247,11 @@ class ConnectionBodyReader final : public BodyReader {
     conn_ = std::move(conn);
     reg_ = cancel_.on_cancel([c = conn_.get()] { c->tcp().close(); });
     const auto& opt = client_->options;
-    conn_->tcp().expires_after(opt.first_byte_timeout);
+    conn_->deadline.expire_after(opt.first_byte_timeout);
     error_code ec = co_await conn_->with_stream([&](auto& s) { return write_request(s, req); });
     if (!ec) ec = co_await conn_->with_stream([&](auto& s) { return read_head(s, conn_->buffer, parser_); });
+    conn_->deadline.disarm();
+    if (ec && conn_->deadline.expired()) ec = beast::error::timeout;
     if (ec) {
       nothing_received = !parser_.got_some() && ec != beast::error::timeout;
       co_return client_->transport_error(ec, cancel_, "waiting for the response", opt.first_byte_timeout);
@@ -268,9 +275,11 @@ class ConnectionBodyReader final : public BodyReader {
       }
       parser_.get().body().data = chunk_.data();
       parser_.get().body().size = chunk_.size();
-      conn_->tcp().expires_after(opt.idle_timeout);
+      conn_->deadline.expire_after(opt.idle_timeout);
       error_code ec = co_await conn_->with_stream([&](auto& s) { return sluice::net::read_some(s, conn_->buffer, parser_); });
+      conn_->deadline.disarm();
       if (ec == http::error::need_buffer) ec = {};
+      if (ec && conn_->deadline.expired()) ec = beast::error::timeout;
       if (ec) {
         done_ = true;
         conn_.reset();

@@ -14,6 +14,7 @@
 #include <boost/beast/http.hpp>
 
 #include "request_id.hpp"
+#include "sluice/net/deadline.hpp"
 #include "sluice/core/log.hpp"
 
 namespace sluice::server {
@@ -33,20 +34,21 @@ constexpr auto kWriteTimeout = std::chrono::seconds(60);
 // that closes its connection fires the request's cancellation, which closes
 // the upstream socket, so no provider keeps generating for nobody. Bytes
 // arriving instead (a pipelined request) end the watch without firing.
+//
+// The watch starts only once the wait has lasted kWatchAfter: most requests
+// are answered sooner, and arming a socket wait (and cancelling it) costs more
+// than the rest of the request's bookkeeping. Disconnects are still seen
+// within a fraction of a second.
 class DisconnectWatch {
  public:
-  DisconnectWatch(asio::ip::tcp::socket& socket, Cancellation& cancel) : state_(std::make_shared<State>()) {
-    state_->cancel = &cancel;
-    const int fd = socket.native_handle();
-    socket.async_wait(asio::ip::tcp::socket::wait_read,
-                      asio::bind_cancellation_slot(state_->signal.slot(), [st = state_, fd](error_code ec) {
-                        if (ec || !st->active) return;
-                        char byte;
-                        const ssize_t n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-                        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) st->cancel->cancel();
-                      }));
+  static constexpr auto kWatchAfter = std::chrono::milliseconds(50);
+
+  DisconnectWatch(asio::ip::tcp::socket& socket, Cancellation& cancel)
+      : socket_(socket), cancel_(cancel), start_(socket.get_executor(), [this] { arm(); }) {
+    start_.expire_after(kWatchAfter);
   }
   ~DisconnectWatch() {
+    if (!state_) return;
     state_->active = false;
     state_->signal.emit(asio::cancellation_type::all);
   }
@@ -59,36 +61,30 @@ class DisconnectWatch {
     Cancellation* cancel = nullptr;
     bool active = true;
   };
-  std::shared_ptr<State> state_;
+
+  void arm() {
+    state_ = std::make_shared<State>();
+    state_->cancel = &cancel_;
+    const int fd = socket_.native_handle();
+    socket_.async_wait(asio::ip::tcp::socket::wait_read,
+                       asio::bind_cancellation_slot(state_->signal.slot(), [st = state_, fd](error_code ec) {
+                         if (ec || !st->active) return;
+                         char byte;
+                         const ssize_t n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+                         if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) st->cancel->cancel();
+                       }));
+  }
+
+  asio::ip::tcp::socket& socket_;
+  Cancellation& cancel_;
+  std::shared_ptr<State> state_;  // set once armed
+  net::Deadline start_;           // last member: disarmed before the rest goes
 };
 
 // Beast's HTTP parse errors (as opposed to socket errors).
 bool is_http_error(const error_code& ec) {
   return ec.category() == make_error_code(boost::beast::http::error::end_of_stream).category();
 }
-
-// Bounds reading one request. Unlike tcp_stream's own expiry, which closes
-// the socket, this only cancels the pending read, so a 408 can still be sent.
-class ReadDeadline {
- public:
-  ReadDeadline(asio::ip::tcp::socket& socket, std::chrono::steady_clock::duration limit)
-      : timer_(socket.get_executor()), expired_(std::make_shared<bool>(false)) {
-    timer_.expires_after(limit);
-    timer_.async_wait([&socket, expired = expired_](error_code ec) {
-      if (ec) return;  // cancelled: the request arrived in time (socket not touched)
-      *expired = true;
-      error_code ignored;
-      socket.cancel(ignored);  // the socket may be closed already
-    });
-  }
-  ~ReadDeadline() { disarm(); }
-  void disarm() { timer_.cancel(); }  // the request is in: no more cancelling
-  bool expired() const { return *expired_; }
-
- private:
-  asio::steady_timer timer_;
-  std::shared_ptr<bool> expired_;
-};
 
 bool iequals(std::string_view a, std::string_view b) {
   return beast::iequals(a, b);
@@ -141,7 +137,13 @@ struct Session::Outcome {
 };
 
 Session::Session(asio::ip::tcp::socket socket, std::shared_ptr<SessionEnv> env)
-    : stream_(std::move(socket)), env_(std::move(env)) {
+    : stream_(std::move(socket)),
+      env_(std::move(env)),
+      // Cancels (rather than closes) the pending operation, so a 408 can still be written.
+      deadline_(stream_.get_executor(), [this] {
+        error_code ignored;
+        stream_.socket().cancel(ignored);
+      }) {
   env_->sessions.insert(this);
 }
 
@@ -197,8 +199,9 @@ asio::awaitable<bool> Session::serve_one() {
   // connection, which must send its request within header_timeout.
   if (buffer_.size() == 0) {
     idle_ = true;
-    stream_.expires_after(first_request_ ? cfg.header_timeout : cfg.keepalive_timeout);
+    deadline_.expire_after(first_request_ ? cfg.header_timeout : cfg.keepalive_timeout);
     auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(4096), kUse);
+    deadline_.disarm();
     idle_ = false;
     if (ec || closing_) co_return false;  // closed, idle timeout, or draining: close quietly
     buffer_.commit(n);
@@ -211,10 +214,10 @@ asio::awaitable<bool> Session::serve_one() {
   http::request_parser<http::string_body> parser;
   parser.header_limit(static_cast<std::uint32_t>(cfg.max_header_bytes));
   parser.body_limit(cfg.max_body_bytes);
-  stream_.expires_never();
-  ReadDeadline deadline(stream_.socket(), cfg.header_timeout);
+  deadline_.expire_after(cfg.header_timeout);
   auto [hec, hn] = co_await http::async_read_header(stream_, buffer_, parser, kUse);
-  if (hec && deadline.expired()) hec = beast::error::timeout;
+  if (hec && deadline_.expired()) hec = beast::error::timeout;
+  if (hec) deadline_.disarm();
   if (hec) {
     if (hec == http::error::end_of_stream) co_return false;
     if (hec == http::error::header_limit)
@@ -244,6 +247,7 @@ asio::awaitable<bool> Session::serve_one() {
   // Beast reads a body with Transfer-Encoding other than "chunked" as empty
   // and the rest as the next request: a smuggling hole. Refuse anything else.
   if (auto te = head[http::field::transfer_encoding]; !te.empty() && !iequals(te, "chunked")) {
+    deadline_.disarm();
     co_await refuse(make_error(errc::unsupported_encoding,
                                "Transfer-Encoding '" + std::string(te.substr(0, 64)) + "' is not supported; use chunked"),
                     ctx.request_id);
@@ -255,8 +259,8 @@ asio::awaitable<bool> Session::serve_one() {
     if (wec) co_return false;
   }
   auto [bec, bn] = co_await http::async_read(stream_, buffer_, parser, kUse);
-  deadline.disarm();
-  if (bec && deadline.expired()) bec = beast::error::timeout;
+  deadline_.disarm();
+  if (bec && deadline_.expired()) bec = beast::error::timeout;
   if (bec) {
     if (bec == http::error::body_limit)
       co_await refuse(make_error(errc::payload_too_large, "request body is larger than " +
@@ -338,8 +342,9 @@ asio::awaitable<void> Session::write_reply(pipeline::Reply& reply, RequestContex
   outcome.status = reply.status;
   outcome.bytes_out = reply.body.size();
   const std::array<asio::const_buffer, 2> buffers{asio::buffer(head), asio::buffer(reply.body)};
-  stream_.expires_after(kWriteTimeout);
+  deadline_.expire_after(kWriteTimeout);
   auto [ec, n] = co_await asio::async_write(stream_, buffers, kUse);
+  deadline_.disarm();
   if (ec) closing_ = true;
 }
 
@@ -356,8 +361,10 @@ asio::awaitable<void> Session::write_stream(pipeline::Reply& reply, RequestConte
   const std::string head = response_head(200, reply, ctx.request_id, keep_alive && !closing_, http10_,
                                          chunked ? "Cache-Control: no-cache\r\nTransfer-Encoding: chunked"
                                                  : "Cache-Control: no-cache");
-  stream_.expires_after(kWriteTimeout);
-  if (auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(head), kUse); ec) {
+  deadline_.expire_after(kWriteTimeout);
+  auto [hec, hn] = co_await asio::async_write(stream_, asio::buffer(head), kUse);
+  deadline_.disarm();
+  if (hec) {
     closing_ = true;
     co_return;
   }
@@ -380,12 +387,13 @@ asio::awaitable<void> Session::write_stream(pipeline::Reply& reply, RequestConte
       closing_ = true;
     }
     const std::string& bytes = failure.empty() ? *batch : failure;
-    stream_.expires_after(kWriteTimeout);
     if (!bytes.empty()) {
       const std::string size_line = chunked ? chunk_size_line(bytes.size()) : std::string();
       const std::array<asio::const_buffer, 3> buffers{asio::buffer(size_line), asio::buffer(bytes),
                                                        asio::buffer("\r\n", chunked ? 2 : 0)};
+      deadline_.expire_after(kWriteTimeout);
       auto [ec, n] = co_await asio::async_write(stream_, buffers, kUse);
+      deadline_.disarm();
       if (ec) {
         closing_ = true;
         break;

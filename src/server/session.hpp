@@ -13,6 +13,7 @@
 
 #include "sluice/core/config.hpp"
 #include "sluice/core/request_context.hpp"
+#include "sluice/net/deadline.hpp"
 #include "sluice/pipeline/pipeline.hpp"
 
 namespace sluice::server {
@@ -54,7 +55,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
   boost::beast::tcp_stream stream_;
   boost::beast::flat_buffer buffer_;
-  std::shared_ptr<SessionEnv> env_;  // shared: a session may outlive the Server object
+  std::shared_ptr<SessionEnv> env_;
+  net::Deadline deadline_;   // the current read or write; expiry cancels it  // shared: a session may outlive the Server object
   bool idle_ = true;         // waiting for the next request's first byte
   bool closing_ = false;     // answer the current request, then close
   bool first_request_ = true;
