@@ -354,59 +354,68 @@ asio::awaitable<void> Session::write_reply(pipeline::Reply& reply, RequestContex
 asio::awaitable<void> Session::write_stream(pipeline::Reply& reply, RequestContext& ctx, bool keep_alive,
                                             Outcome& outcome) {
   outcome.stream = true;
+  DisconnectWatch watch(stream_.socket(), ctx.cancellation);
+  // The head goes out together with the first events, in one write: a
+  // syscall and a wake-up less before the first byte. A stream that fails
+  // before its first event still gets a real error status.
+  Result<std::string> batch = co_await reply.stream->next();
+  if (!batch) {
+    Error error = std::move(batch).error();
+    reply.stream.reset();
+    if (error.code == errc::cancelled) {  // the client left: nothing to write to
+      outcome.status = 499;
+      outcome.error = std::move(error);
+      closing_ = true;
+      co_return;
+    }
+    log::warn("stream_failed", {{"request_id", ctx.request_id}, {"provider", ctx.provider},
+                                {"error", to_string(error.code)}, {"before_first_byte", true}});
+    pipeline::Reply failed = pipeline::Pipeline::error_reply(std::move(error));
+    outcome.error = failed.error;
+    co_await write_reply(failed, ctx, keep_alive, outcome);
+    co_return;
+  }
+
   outcome.status = 200;
   // HTTP/1.0 has no chunked encoding: such clients get the raw body, ended by close.
   const bool chunked = !http10_;
   if (!chunked) closing_ = true;
-  const std::string head = response_head(200, reply, ctx.request_id, keep_alive && !closing_, http10_,
-                                         chunked ? "Cache-Control: no-cache\r\nTransfer-Encoding: chunked"
-                                                 : "Cache-Control: no-cache");
-  deadline_.expire_after(kWriteTimeout);
-  auto [hec, hn] = co_await asio::async_write(stream_, asio::buffer(head), kUse);
-  deadline_.disarm();
-  if (hec) {
-    closing_ = true;
-    co_return;
-  }
-
-  DisconnectWatch watch(stream_.socket(), ctx.cancellation);
+  std::string head = response_head(200, reply, ctx.request_id, keep_alive && !closing_, http10_,
+                                   chunked ? "Cache-Control: no-cache\r\nTransfer-Encoding: chunked"
+                                           : "Cache-Control: no-cache");
   for (;;) {
-    auto batch = co_await reply.stream->next();
+    // After the first byte a failure can no longer change the status: it
+    // becomes an SSE error event, then the stream ends and the connection closes.
     std::string failure;
     if (!batch) {
-      if (batch.error().code == errc::cancelled) {  // the client left: nothing to write to
+      if (batch.error().code == errc::cancelled) {
         outcome.error = std::move(batch).error();
         closing_ = true;
         break;
       }
-      log::warn("stream_failed", {{"request_id", ctx.request_id},
-                                  {"provider", ctx.provider},
+      log::warn("stream_failed", {{"request_id", ctx.request_id}, {"provider", ctx.provider},
                                   {"error", to_string(batch.error().code)}});
       failure = pipeline::Pipeline::stream_error_event(batch.error());
       outcome.error = std::move(batch).error();
       closing_ = true;
     }
     const std::string& bytes = failure.empty() ? *batch : failure;
-    if (!bytes.empty()) {
-      const std::string size_line = chunked ? chunk_size_line(bytes.size()) : std::string();
-      const std::array<asio::const_buffer, 3> buffers{asio::buffer(size_line), asio::buffer(bytes),
-                                                       asio::buffer("\r\n", chunked ? 2 : 0)};
-      deadline_.expire_after(kWriteTimeout);
-      auto [ec, n] = co_await asio::async_write(stream_, buffers, kUse);
-      deadline_.disarm();
-      if (ec) {
-        closing_ = true;
-        break;
-      }
-      outcome.bytes_out += bytes.size();
-    }
-    if (bytes.empty() || !failure.empty()) {
-      if (chunked) {
-        auto [ec, n] = co_await asio::async_write(stream_, asio::buffer("0\r\n\r\n", 5), kUse);
-        if (ec) closing_ = true;
-      }
+    const bool ended = !failure.empty() || bytes.empty();
+    const std::string size_line = chunked && !bytes.empty() ? chunk_size_line(bytes.size()) : std::string();
+    const std::array<asio::const_buffer, 5> buffers{
+        asio::buffer(head), asio::buffer(size_line), asio::buffer(bytes),
+        asio::buffer("\r\n", chunked && !bytes.empty() ? 2 : 0), asio::buffer("0\r\n\r\n", chunked && ended ? 5 : 0)};
+    deadline_.expire_after(kWriteTimeout);
+    auto [ec, n] = co_await asio::async_write(stream_, buffers, kUse);
+    deadline_.disarm();
+    head.clear();
+    if (ec) {
+      closing_ = true;
       break;
     }
+    outcome.bytes_out += bytes.size();
+    if (ended) break;
+    batch = co_await reply.stream->next();
   }
   ctx.usage = reply.stream->usage();
   reply.stream.reset();  // closes the upstream if it did not finish

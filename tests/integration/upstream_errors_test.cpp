@@ -135,6 +135,19 @@ TEST_F(UpstreamErrors, IdleTimeoutMidStreamEndsWithErrorEvent) {
   EXPECT_EQ(parse_json(events.back())["error"]["code"], "upstream_timeout");
 }
 
+TEST_F(UpstreamErrors, StreamFailingBeforeItsFirstEventGetsARealStatus) {
+  // Nothing reached the client yet, so the status can still say what happened:
+  // a 502 in the OpenAI error shape, not a 200 followed by an error event.
+  Gateway gw(single_openai_yaml(fake.base_url(), "gpt-test"));
+  ASSERT_TRUE(gw.started());
+  HttpResponse res = http_request(gw.port(), "POST", "/v1/chat/completions",
+                                  chat_body("gpt-test", {{"stream", true}, {"x_fake", {{"drop_before_events", true}}}}));
+  EXPECT_EQ(res.status, 502) << res.body;
+  expect_openai_error(res);
+  EXPECT_EQ(res.headers["x-should-retry"], "true");
+  EXPECT_FALSE(res.headers["x-request-id"].empty());
+}
+
 TEST_F(UpstreamErrors, UnreachableUpstreamGives502NamingTheProvider) {
   const std::uint16_t port = closed_port();
   Gateway gw(ConfigBuilder()

@@ -113,6 +113,7 @@ std::string apply_overrides(const json& x, Behaviour& b) {
     else if (key == "embed_base64") ok = set_bool(b.embed_base64);
     else if (key == "embed_floats_always") ok = set_bool(b.embed_floats_always);
     else if (key == "no_done") ok = set_bool(b.no_done);
+    else if (key == "drop_before_events") ok = set_bool(b.drop_before_events);
     else if (key == "close_after_response") ok = set_bool(b.close_after_response);
     else if (key == "error_body" && value.is_string()) {
       b.error_body = value.get<std::string>();
@@ -622,6 +623,10 @@ class Connection : public ConnectionBase {
     std::ostringstream head;
     head << res.base();
     if (!co_await write(head.str())) co_return false;
+    if (b.drop_before_events) {
+      mark_closed();
+      co_return false;
+    }
     for (const std::string& event : reply.lead) {
       if (!co_await write_event(event)) co_return false;
     }

@@ -42,6 +42,7 @@ struct Behaviour {
   bool embed_base64 = false;   // embeddings as base64 even when floats were asked
   bool embed_floats_always = false;  // embeddings as floats even when base64 was asked
   bool no_done = false;        // stream ends with the final HTTP chunk but no "data: [DONE]"
+  bool drop_before_events = false;  // stream: send the 200 head, then close before any event
   std::string error_body;      // non-empty: the exact body for non-200 statuses
   bool close_after_response = false;  // answer with Connection: close, then close
 };
