@@ -26,11 +26,10 @@ ensure_packages() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
-# Configures (once) and builds the given CMake targets (default: all) in Release.
+# Configures and builds the given CMake targets (default: all) in Release.
+# Configuring every time is cheap and makes CMAKE_ARGS win over an old cache.
 build() {
-  if [ ! -f "$BUILD_DIR/CMakeCache.txt" ]; then
-    cmake -S "$REPO_ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release "${CMAKE_ARGS[@]}"
-  fi
+  cmake -S "$REPO_ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release "${CMAKE_ARGS[@]}" > /dev/null
   cmake --build "$BUILD_DIR" -j "$(nproc)" ${1:+--target "$@"}
 }
 CMAKE_ARGS=()

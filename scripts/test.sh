@@ -8,6 +8,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ensure_packages "${BUILD_PACKAGES[@]}" redis-server
 command -v node >/dev/null && command -v npm >/dev/null || ensure_packages nodejs npm
 
+CMAKE_ARGS=(-DSLUICE_TESTS=ON)
 build
 
 # A private Redis on a free loopback port, gone when the script ends.
@@ -26,7 +27,7 @@ export REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
 
 status=0
 echo "==> unit and integration tests"
-(cd "$BUILD_DIR" && ctest --output-on-failure --timeout 120 -j "$(nproc)") || status=1
+(cd "$BUILD_DIR" && ctest --output-on-failure --no-tests=error --timeout 120 -j "$(nproc)") || status=1
 
 echo "==> OpenAI Node SDK against the daemon"
 SLUICE_BIN="$BUILD_DIR/src/sluice" bash "$REPO_ROOT/tests/node/run.sh" || status=1
