@@ -119,14 +119,6 @@ std::string chunk_size_line(std::size_t size) {
   return std::string(buf, end);
 }
 
-template <class Body>
-void set_common_headers(http::response<Body>& res, const pipeline::Reply& reply, const std::string& request_id) {
-  res.set(http::field::content_type, reply.content_type);
-  res.set("x-request-id", request_id);
-  for (const net::Header& h : reply.headers)
-    if (net::is_safe_header_value(h.value)) res.set(h.name, h.value);
-}
-
 }  // namespace
 
 struct Session::Outcome {
@@ -425,13 +417,12 @@ asio::awaitable<void> Session::write_stream(pipeline::Reply& reply, RequestConte
 asio::awaitable<void> Session::refuse(const Error& error, std::string_view given_id) {
   pipeline::Reply reply = pipeline::Pipeline::error_reply(error);
   const std::string request_id = given_id.empty() ? new_request_id() : std::string(given_id);
-  http::response<http::string_body> res{static_cast<http::status>(reply.status), 11};
-  set_common_headers(res, reply, request_id);
-  res.keep_alive(false);
-  res.body() = std::move(reply.body);
-  res.prepare_payload();
-  stream_.expires_after(std::chrono::seconds(5));
-  co_await http::async_write(stream_, res, kUse);
+  const std::string head = response_head(reply.status, reply, request_id, false, http10_,
+                                         "Content-Length: " + std::to_string(reply.body.size()));
+  const std::array<asio::const_buffer, 2> buffers{asio::buffer(head), asio::buffer(reply.body)};
+  deadline_.expire_after(std::chrono::seconds(5));
+  co_await asio::async_write(stream_, buffers, kUse);
+  deadline_.disarm();
   log::info("request_refused", {{"request_id", request_id},
                                 {"status", reply.status},
                                 {"error", to_string(reply.error->code)}});
