@@ -352,6 +352,9 @@ void check_unique(Reader& r, const Slot& at, const std::string& name, std::strin
 
 void read_provider(Reader& r, const Slot& at, ProviderConfig& c, KeyLines& names) {
   static const Choices<ProviderType> kTypes = {{"openai", ProviderType::openai},
+                                               {"azure", ProviderType::azure},
+                                               {"anthropic", ProviderType::anthropic},
+                                               {"ollama", ProviderType::ollama},
                                                {"mock", ProviderType::mock}};
   bool type_read = false;
   bool has_base_url = false;
@@ -373,11 +376,17 @@ void read_provider(Reader& r, const Slot& at, ProviderConfig& c, KeyLines& names
          if (auto bad = config_syntax::check_base_url(c.base_url)) r.problem(s, *bad);
        }},
       {"api_key", [&](const Slot& s) { r.string(s, c.api_key); }},
+      {"api_version", [&](const Slot& s) { r.non_empty_string(s, c.api_version); }},
+      {"anthropic_version", [&](const Slot& s) { r.non_empty_string(s, c.anthropic_version); }},
       {"ca_file", [&](const Slot& s) { read_ca_file(r, s, c.ca_file); }},
       {"headers", [&](const Slot& s) { read_headers(r, s, c.headers); }},
       {"rpm", [&](const Slot& s) { r.integer(s, 0, INT_MAX, c.rpm); }},
       {"tpm", [&](const Slot& s) { r.integer(s, 0, INT_MAX, c.tpm); }},
       {"weight", [&](const Slot& s) { r.integer(s, 1, 1000, c.weight); }},
+      {"default_max_tokens", [&](const Slot& s) { r.integer(s, 1, 1'000'000, c.default_max_tokens); }},
+      {"max_retries", [&](const Slot& s) { r.integer(s, 0, 10, c.max_retries); }},
+      {"cooldown", [&](const Slot& s) { r.duration(s, Millis{100}, kHour, c.cooldown); }},
+      {"timeout", [&](const Slot& s) { r.duration(s, Millis{10}, kHour, c.timeout); }},
       {"connect_timeout",
        [&](const Slot& s) { r.duration(s, Millis{10}, 10 * kMinute, c.connect_timeout); }},
       {"first_byte_timeout",
@@ -387,9 +396,12 @@ void read_provider(Reader& r, const Slot& at, ProviderConfig& c, KeyLines& names
        [&](const Slot& s) { r.integer(s, 0, 10'000, c.max_idle_connections); }},
       {"mock", [&](const Slot& s) { read_mock(r, s, c.mock); }},
   });
-  if (type_read && c.type == ProviderType::openai && !has_base_url) {
-    r.problem(at, "missing required key 'base_url' (required for type openai)");
+  if (type_read && (c.type == ProviderType::openai || c.type == ProviderType::azure) && !has_base_url) {
+    r.problem(at, std::string("missing required key 'base_url' (required for type ") +
+                      (c.type == ProviderType::azure ? "azure)" : "openai)"));
   }
+  if (!has_base_url && c.type == ProviderType::anthropic) c.base_url = "https://api.anthropic.com";
+  if (!has_base_url && c.type == ProviderType::ollama) c.base_url = "http://127.0.0.1:11434";
 }
 
 // A deployment's provider name, checked once every provider is known.
@@ -406,6 +418,9 @@ void read_deployment(Reader& r, const Slot& at, DeploymentConfig& c, std::vector
        },
        true},
       {"model", [&](const Slot& s) { r.non_empty_string(s, c.model); }, true},
+      {"weight", [&](const Slot& s) { r.integer(s, 1, 1000, c.weight); }},
+      {"rpm", [&](const Slot& s) { r.integer(s, 0, INT_MAX, c.rpm); }},
+      {"tpm", [&](const Slot& s) { r.integer(s, 0, INT_MAX, c.tpm); }},
   });
 }
 

@@ -135,8 +135,13 @@ Reply Pipeline::error_reply(Error error) {
   reply.status = error.status();
   reply.body = error_body(error);
   reply.headers.push_back({"x-should-retry", error.retryable() ? "true" : "false"});
-  if (reply.status == 429 || reply.status == 503)
-    reply.headers.push_back({"retry-after", std::to_string(error.retry_after_s >= 0 ? error.retry_after_s : 1)});
+  if (reply.status == 429 || reply.status == 503) {
+    // Whole seconds for Retry-After (rounded up: never invite a retry too
+    // early); the OpenAI SDKs prefer the exact retry-after-ms when present.
+    const std::int64_t ms = error.retry_after_ms >= 0 ? error.retry_after_ms : 1000;
+    reply.headers.push_back({"retry-after", std::to_string((ms + 999) / 1000)});
+    reply.headers.push_back({"retry-after-ms", std::to_string(ms)});
+  }
   reply.error = std::move(error);
   return reply;
 }

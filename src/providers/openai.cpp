@@ -8,6 +8,7 @@
 
 #include "sluice/core/log.hpp"
 #include "sluice/net/sse.hpp"
+#include "sluice/providers/rate_limits.hpp"
 
 namespace sluice::providers {
 
@@ -62,18 +63,6 @@ class OpenAiChunkStream final : public ChunkStream {
   bool ended_ = false;
 };
 
-int retry_after_seconds(const net::ResponseHead& head) {
-  auto parse = [](std::string_view v, std::int64_t& out) {
-    return std::from_chars(v.data(), v.data() + v.size(), out).ec == std::errc{};
-  };
-  // Capped at a day: a larger value is a provider bug, not a plan.
-  constexpr std::int64_t kMax = 86400;
-  std::int64_t value = 0;
-  if (parse(head.header("retry-after-ms"), value) && value >= 0) return static_cast<int>(std::min(kMax, (value + 999) / 1000));
-  if (parse(head.header("retry-after"), value) && value >= 0) return static_cast<int>(std::min(kMax, value));
-  return -1;
-}
-
 // The upstream's error.message when the body is OpenAI-shaped, else "".
 std::string upstream_message(std::string_view body, bool& openai_shaped) {
   openai_shaped = false;
@@ -119,7 +108,7 @@ Error map_upstream_error(std::string_view provider, int status, std::string_view
   std::string message = detail.empty() ? prefix : prefix + ": " + detail;
   if (status == 429) {
     Error e = make_error(errc::upstream_rate_limited, std::move(message));
-    e.retry_after_s = retry_after_seconds(head);
+    e.retry_after_ms = parse_rate_limits(head).retry_after.count();
     return e;
   }
   // The upstream's words about the gateway's own credentials can quote part of
@@ -164,7 +153,8 @@ asio::awaitable<Result<ProviderResponse>> OpenAiProvider::complete(const LlmRequ
   if (!response) co_return std::move(response).error();
   const int status = response->head.status;
   if (status < 200 || status > 299) co_return map_upstream_error(config_.name, status, response->body, response->head);
-  ProviderResponse out{status, std::move(response->body), surfaced_headers(response->head), {}};
+  ProviderResponse out{status, std::move(response->body), surfaced_headers(response->head), {},
+                       parse_rate_limits(response->head)};
   out.usage = parse_openai_usage(out.body);
   co_return out;
 }
@@ -185,7 +175,8 @@ asio::awaitable<Result<StreamStart>> OpenAiProvider::stream(const LlmRequest& re
     co_return map_upstream_error(config_.name, status, body, response->head);
   }
   co_return StreamStart{surfaced_headers(response->head),
-                        std::make_unique<OpenAiChunkStream>(std::move(response->body), config_.name)};
+                        std::make_unique<OpenAiChunkStream>(std::move(response->body), config_.name),
+                        parse_rate_limits(response->head)};
 }
 
 }  // namespace sluice::providers

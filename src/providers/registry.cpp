@@ -4,9 +4,16 @@
 
 namespace sluice::providers {
 
+boost::asio::awaitable<Result<std::vector<std::string>>> Provider::list_models(RequestContext&) {
+  co_return std::vector<std::string>{};
+}
+
 std::unique_ptr<Provider> make_provider(const ProviderConfig& config, boost::asio::any_io_executor executor) {
   switch (config.type) {
-    case ProviderType::openai: return std::make_unique<OpenAiProvider>(config, std::move(executor));
+    case ProviderType::openai:
+    case ProviderType::azure:   // TODO(pool issue): own adapters
+    case ProviderType::ollama: return std::make_unique<OpenAiProvider>(config, std::move(executor));
+    case ProviderType::anthropic: break;
     case ProviderType::mock: return std::make_unique<MockProvider>(config, std::move(executor));
   }
   throw std::runtime_error("provider '" + config.name + "': unknown type");

@@ -26,7 +26,7 @@ struct ServerConfig {
   int max_connections = 10'000;              // accepted connections beyond this wait in the backlog
 };
 
-enum class ProviderType { openai, mock };
+enum class ProviderType { openai, azure, anthropic, ollama, mock };
 
 // Knobs of the in-process mock provider (type: mock). Deterministic output.
 struct MockConfig {
@@ -40,16 +40,22 @@ struct MockConfig {
 struct ProviderConfig {
   std::string name;
   ProviderType type = ProviderType::openai;
-  std::string base_url;         // e.g. https://api.openai.com/v1; required unless type: mock
-  std::string api_key;          // secret; from ${ENV}; sent as Authorization: Bearer
+  std::string base_url;         // e.g. https://api.openai.com/v1; required for openai and azure
+  std::string api_key;          // secret; from ${ENV}; Authorization: Bearer (azure: api-key, anthropic: x-api-key)
+  std::string api_version = "2024-10-21";      // azure: ?api-version=; "v1" selects the /openai/v1/ route
+  std::string anthropic_version = "2023-06-01";  // anthropic: the anthropic-version header
   std::string ca_file;          // extra PEM CA bundle for TLS (default: system store only)
   std::map<std::string, std::string> headers;  // extra headers sent upstream (e.g. OpenAI-Organization)
-  int rpm = 0;                  // requests per minute; 0 = unlimited (enforced by the pool issue)
-  int tpm = 0;                  // tokens per minute; 0 = unlimited
-  int weight = 1;               // 1 .. 1000
+  int rpm = 0;                  // requests per minute, account-wide; 0 = unlimited
+  int tpm = 0;                  // tokens per minute, account-wide; 0 = unlimited
+  int weight = 1;               // 1 .. 1000; the default weight of this provider's deployments
+  int default_max_tokens = 4096;  // completion budget assumed (TPM) / sent (anthropic) when a request sets none
+  int max_retries = 2;          // further attempts a request may make after failing here, 0 .. 10
+  Millis cooldown{5'000};       // pause after a 429 that does not say how long (Retry-After)
   Millis connect_timeout{5'000};      // TCP connect + TLS handshake
   Millis first_byte_timeout{120'000}; // request sent -> response head received
   Millis idle_timeout{60'000};        // max silence between body reads (streams)
+  Millis timeout{600'000};            // a whole non-streamed answer, per attempt
   int max_idle_connections = 64;      // keep-alive connections kept per provider, 0 .. 10000
   MockConfig mock;
 };
@@ -57,6 +63,9 @@ struct ProviderConfig {
 struct DeploymentConfig {
   std::string provider;  // a providers[].name
   std::string model;     // the model name the provider knows
+  int weight = 0;        // 1 .. 1000; 0 = the provider's weight
+  int rpm = 0;           // this deployment's own limits; 0 = unlimited (the provider's still apply)
+  int tpm = 0;
 };
 
 struct ModelConfig {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cassert>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -53,7 +54,7 @@ struct Error {
   std::string message;
   std::string param;
   int http_status = 0;
-  int retry_after_s = -1;  // seconds for Retry-After; -1 = none
+  std::int64_t retry_after_ms = -1;  // how long a retry should wait (Retry-After); -1 = not said
   std::string upstream_body;  // an upstream's own OpenAI-shaped error body, relayed as is
 
   int status() const noexcept { return http_status ? http_status : traits(code).http_status; }

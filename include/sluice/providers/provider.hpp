@@ -17,6 +17,7 @@
 #include "sluice/core/request.hpp"
 #include "sluice/core/request_context.hpp"
 #include "sluice/net/http_client.hpp"
+#include "sluice/providers/rate_limits.hpp"
 
 namespace sluice::providers {
 
@@ -26,6 +27,7 @@ struct ProviderResponse {
   std::string body;
   std::vector<net::Header> headers;  // upstream rate-limit headers worth surfacing
   Usage usage;
+  RateLimitInfo limits;              // for the pool's buckets
 };
 
 // A streamed answer, pulled by the writer: each next() yields whole SSE events
@@ -42,6 +44,7 @@ class ChunkStream {
 struct StreamStart {
   std::vector<net::Header> headers;
   std::unique_ptr<ChunkStream> stream;
+  RateLimitInfo limits;
 };
 
 // Failures: errc::upstream_* (see core/error.hpp), errc::cancelled when
@@ -56,6 +59,9 @@ class Provider {
                                                                     RequestContext& ctx) = 0;
   virtual boost::asio::awaitable<Result<StreamStart>> stream(const LlmRequest& req, std::string upstream_model,
                                                              RequestContext& ctx) = 0;
+  // The model names the provider itself serves (Ollama: GET /api/tags), for
+  // GET /v1/models. Providers that cannot list answer an empty list.
+  virtual boost::asio::awaitable<Result<std::vector<std::string>>> list_models(RequestContext& ctx);
 };
 
 // Builds the provider a config entry describes. Throws std::runtime_error for

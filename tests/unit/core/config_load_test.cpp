@@ -152,6 +152,16 @@ TEST(ConfigLoad, DefaultsComeFromTheStructs) {
   EXPECT_EQ(up.first_byte_timeout, provider.first_byte_timeout);
   EXPECT_EQ(up.idle_timeout, provider.idle_timeout);
   EXPECT_EQ(up.max_idle_connections, provider.max_idle_connections);
+  EXPECT_EQ(up.timeout, provider.timeout);
+  EXPECT_EQ(up.max_retries, provider.max_retries);
+  EXPECT_EQ(up.cooldown, provider.cooldown);
+  EXPECT_EQ(up.default_max_tokens, provider.default_max_tokens);
+  EXPECT_EQ(up.api_version, provider.api_version);
+  EXPECT_EQ(up.anthropic_version, provider.anthropic_version);
+  const DeploymentConfig deployment;
+  EXPECT_EQ(config.models[0].deployments[0].weight, deployment.weight);
+  EXPECT_EQ(config.models[0].deployments[0].rpm, deployment.rpm);
+  EXPECT_EQ(config.models[0].deployments[0].tpm, deployment.tpm);
   EXPECT_EQ(up.mock.stream_chunks, provider.mock.stream_chunks);
   EXPECT_EQ(up.mock.embedding_dims, provider.mock.embedding_dims);
 
@@ -182,11 +192,15 @@ TEST(ConfigLoad, AcceptsEveryBoundAtItsEdge) {
       "    first_byte_timeout: 1h\n"
       "    idle_timeout: 10ms\n"
       "    max_idle_connections: 0\n"
+      "    timeout: 10ms\n"
+      "    max_retries: 10\n"
+      "    cooldown: 100ms\n"
+      "    default_max_tokens: 1000000\n"
       "    mock: { latency: 10m, stream_chunks: 10000, chunk_interval: 1m,\n"
       "            completion_tokens: 1, embedding_dims: 65536 }\n"
       "models:\n"
       "  - name: m\n"
-      "    deployments: [{ provider: a.b_c-D9, model: m }]\n"
+      "    deployments: [{ provider: a.b_c-D9, model: m, weight: 1000, rpm: 0, tpm: 2147483647 }]\n"
       "logging: { level: off, format: text, access_log: false }\n");
   ASSERT_TRUE(result.config.has_value()) << listing(result);
   const GatewayConfig& config = *result.config;
@@ -197,9 +211,33 @@ TEST(ConfigLoad, AcceptsEveryBoundAtItsEdge) {
   EXPECT_EQ(config.providers[0].tpm, 2147483647);
   EXPECT_EQ(config.providers[0].mock.latency, Millis{600'000});
   EXPECT_EQ(config.providers[0].mock.embedding_dims, 65536);
+  EXPECT_EQ(config.providers[0].timeout, Millis{10});
+  EXPECT_EQ(config.providers[0].max_retries, 10);
+  EXPECT_EQ(config.providers[0].cooldown, Millis{100});
+  EXPECT_EQ(config.providers[0].default_max_tokens, 1'000'000);
+  EXPECT_EQ(config.models[0].deployments[0].weight, 1000);
+  EXPECT_EQ(config.models[0].deployments[0].tpm, 2147483647);
   EXPECT_EQ(config.logging.level, "off");
   EXPECT_EQ(config.logging.format, LogFormat::text);
   EXPECT_FALSE(config.logging.access_log);
+}
+
+TEST(ConfigLoad, AnthropicAndOllamaHaveADefaultBaseUrl) {
+  const auto result = load(
+      "providers:\n"
+      "  - { name: claude, type: anthropic, api_key: k }\n"
+      "  - { name: local, type: ollama }\n"
+      "  - { name: az, type: azure, base_url: \"https://r.openai.azure.com\", api_version: v1 }\n"
+      "models:\n"
+      "  - name: m\n"
+      "    deployments: [{ provider: claude, model: c }, { provider: local, model: l }, { provider: az, model: a }]\n");
+  ASSERT_TRUE(result.config.has_value()) << listing(result);
+  EXPECT_EQ(result.config->providers[0].type, ProviderType::anthropic);
+  EXPECT_EQ(result.config->providers[0].base_url, "https://api.anthropic.com");
+  EXPECT_EQ(result.config->providers[1].type, ProviderType::ollama);
+  EXPECT_EQ(result.config->providers[1].base_url, "http://127.0.0.1:11434");
+  EXPECT_EQ(result.config->providers[2].type, ProviderType::azure);
+  EXPECT_EQ(result.config->providers[2].api_version, "v1");
 }
 
 TEST(ConfigLoad, AcceptsHostNamesAndDurationsAsBareSeconds) {
@@ -304,7 +342,26 @@ INSTANTIATE_TEST_SUITE_P(
         Rejected{provider_with("max_idle_connections: 10001"), "providers[1].max_idle_connections", 7,
                  "must be between 0 and 10000"},
         Rejected{provider_with("headers: [a]"), "providers[1].headers", 7, "expected a mapping"},
-        Rejected{provider_with("mock: 3"), "providers[1].mock", 7, "expected a mapping"}));
+        Rejected{provider_with("mock: 3"), "providers[1].mock", 7, "expected a mapping"},
+        Rejected{provider_with("max_retries: 11"), "providers[1].max_retries", 7, "must be between 0 and 10"},
+        Rejected{provider_with("cooldown: 99ms"), "providers[1].cooldown", 7, "must be between 100ms and 1h"},
+        Rejected{provider_with("timeout: 2h"), "providers[1].timeout", 7, "must be between 10ms and 1h"},
+        Rejected{provider_with("default_max_tokens: 0"), "providers[1].default_max_tokens", 7,
+                 "must be between 1 and 1000000"},
+        Rejected{provider_with("api_version: \"\""), "providers[1].api_version", 7, "must not be empty"}));
+
+INSTANTIATE_TEST_SUITE_P(
+    DeploymentBounds, ConfigRejects,
+    ::testing::Values(
+        Rejected{"providers:\n  - { name: up, type: mock }\nmodels:\n  - name: m\n    deployments:\n"
+                 "      - { provider: up, model: m, weight: 0 }\n",
+                 "models[0].deployments[0].weight", 6, "must be between 1 and 1000"},
+        Rejected{"providers:\n  - { name: up, type: mock }\nmodels:\n  - name: m\n    deployments:\n"
+                 "      - { provider: up, model: m, rpm: -1 }\n",
+                 "models[0].deployments[0].rpm", 6, "must be at least 0"},
+        Rejected{"providers:\n  - { name: up, type: mock }\nmodels:\n  - name: m\n    deployments:\n"
+                 "      - { provider: up, model: m, tpm: lots }\n",
+                 "models[0].deployments[0].tpm", 6, "expected an integer"}));
 
 INSTANTIATE_TEST_SUITE_P(
     MockBounds, ConfigRejects,
@@ -344,10 +401,12 @@ std::string up_provider(const std::string& type, const std::string& base_url_lin
 INSTANTIATE_TEST_SUITE_P(
     ProviderShape, ConfigRejects,
     ::testing::Values(
-        Rejected{up_provider("azure", "    base_url: http://h/v1\n"), "providers[0].type", 3,
-                 "invalid value 'azure'; expected one of: openai, mock"},
+        Rejected{up_provider("vertex", "    base_url: http://h/v1\n"), "providers[0].type", 3,
+                 "invalid value 'vertex'; expected one of: openai, azure, anthropic, ollama, mock"},
         Rejected{up_provider("openai", ""), "providers[0]", 2,
                  "missing required key 'base_url' (required for type openai)"},
+        Rejected{up_provider("azure", ""), "providers[0]", 2,
+                 "missing required key 'base_url' (required for type azure)"},
         Rejected{up_provider("openai", "    base_url: ftp://h/v1\n"), "providers[0].base_url", 4,
                  "must start with http:// or https://"},
         Rejected{up_provider("openai", "    base_url: http:///v1\n"), "providers[0].base_url", 4,
@@ -473,7 +532,7 @@ TEST(ConfigLoad, ReportsEveryProblemInFileOrder) {
       "  max_connections: 0\n"
       "providers:\n"
       "  - name: bad name\n"
-      "    type: azure\n"
+      "    type: vertex\n"
       "    weight: 0\n"
       "models:\n"
       "  - name: m\n"

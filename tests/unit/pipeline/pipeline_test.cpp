@@ -75,16 +75,16 @@ TEST(ErrorReply, RetryAfterDefaultsToOneOn429And503) {
 
 TEST(ErrorReply, RetryAfterUsesTheErrorsValue) {
   Error e = make_error(errc::upstream_rate_limited, "slow down");
-  e.retry_after_s = 17;
+  e.retry_after_ms = 17'000;
   EXPECT_EQ(header(Pipeline::error_reply(e), "retry-after"), "17");
-  e.retry_after_s = 0;
+  e.retry_after_ms = 0;
   EXPECT_EQ(header(Pipeline::error_reply(e), "retry-after"), "0");
 }
 
 TEST(ErrorReply, RetryAfterFollowsAnOverriddenStatus) {
   Error e = make_error(errc::upstream_rejected, "x");
   e.http_status = 503;
-  e.retry_after_s = 4;
+  e.retry_after_ms = 3'001;
   const Reply r = Pipeline::error_reply(e);
   EXPECT_EQ(r.status, 503);
   EXPECT_EQ(header(r, "retry-after"), "4");
@@ -324,7 +324,7 @@ TEST_F(PipelineHandle, CancelledIsNotRetried) {
 TEST_F(PipelineHandle, AllDeploymentsFailingGivesTheLastError) {
   a_->errors.push_back(make_error(errc::upstream_unavailable, "a is down"));
   Error limited = make_error(errc::upstream_rate_limited, "b is busy");
-  limited.retry_after_s = 9;
+  limited.retry_after_ms = 9'000;
   b_->errors.push_back(limited);
   const Reply r = handle("POST", "/v1/chat/completions", chat("chat"));
   EXPECT_EQ(r.status, 429);

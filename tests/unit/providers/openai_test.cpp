@@ -200,9 +200,9 @@ TEST(MapUpstreamError, CredentialErrorsNeverQuoteTheProvidersMessage) {
 }
 
 TEST(MapUpstreamError, HugeRetryAfterIsCappedAtADay) {
-  EXPECT_EQ(map_upstream_error("p", 429, "", head_with({{"retry-after-ms", "2147483647"}}, 429)).retry_after_s, 86400);
-  EXPECT_EQ(map_upstream_error("p", 429, "", head_with({{"retry-after", "99999999999"}}, 429)).retry_after_s, 86400);
-  EXPECT_EQ(map_upstream_error("p", 429, "", head_with({{"retry-after", "-5"}}, 429)).retry_after_s, -1);
+  EXPECT_EQ(map_upstream_error("p", 429, "", head_with({{"retry-after-ms", "2147483647"}}, 429)).retry_after_ms, 86'400'000);
+  EXPECT_EQ(map_upstream_error("p", 429, "", head_with({{"retry-after", "99999999999"}}, 429)).retry_after_ms, 86'400'000);
+  EXPECT_EQ(map_upstream_error("p", 429, "", head_with({{"retry-after", "-5"}}, 429)).retry_after_ms, -1);
 }
 
 TEST(MapUpstreamError, RateLimitedWithRetryAfter) {
@@ -211,30 +211,30 @@ TEST(MapUpstreamError, RateLimitedWithRetryAfter) {
   EXPECT_EQ(e.code, errc::upstream_rate_limited);
   EXPECT_EQ(e.status(), 429);
   EXPECT_TRUE(e.retryable());
-  EXPECT_EQ(e.retry_after_s, 3);
+  EXPECT_EQ(e.retry_after_ms, 3000);
   EXPECT_TRUE(e.upstream_body.empty());
   EXPECT_NE(e.message.find("Rate limit reached"), std::string::npos) << e.message;
   EXPECT_EQ(json::parse(error_body(e))["error"]["code"], "rate_limit_exceeded");
 }
 
-TEST(MapUpstreamError, RetryAfterMsWinsAndRoundsUp) {
+TEST(MapUpstreamError, RetryAfterMsWins) {
   struct Case {
     std::vector<net::Header> headers;
-    int seconds;
+    std::int64_t ms;
   };
   const Case cases[] = {
-      {{{"retry-after-ms", "1500"}}, 2},
-      {{{"retry-after-ms", "120"}}, 1},
-      {{{"retry-after-ms", "2000"}}, 2},
+      {{{"retry-after-ms", "1500"}}, 1500},
+      {{{"retry-after-ms", "120"}}, 120},
+      {{{"retry-after-ms", "2000"}}, 2000},
       {{{"retry-after-ms", "0"}}, 0},
-      {{{"retry-after", "7"}, {"retry-after-ms", "100"}}, 1},
-      {{{"retry-after-ms", "soon"}, {"retry-after", "4"}}, 4},
+      {{{"retry-after", "7"}, {"retry-after-ms", "100"}}, 100},
+      {{{"retry-after-ms", "soon"}, {"retry-after", "4"}}, 4000},
       {{{"retry-after", "Wed, 21 Oct 2015 07:28:00 GMT"}}, -1},
       {{}, -1},
   };
   for (const Case& c : cases) {
     const Error e = map_upstream_error("p", 429, "", head_with(c.headers, 429));
-    EXPECT_EQ(e.retry_after_s, c.seconds) << (c.headers.empty() ? "none" : c.headers[0].value);
+    EXPECT_EQ(e.retry_after_ms, c.ms) << (c.headers.empty() ? "none" : c.headers[0].value);
   }
 }
 
@@ -421,7 +421,7 @@ TEST_F(OpenAiProviderTest, UpstreamErrorsAreMapped) {
   auto limited = complete(chat_body({{"status", 429}, {"retry_after_s", 2}}));
   ASSERT_FALSE(limited.ok());
   EXPECT_EQ(limited.error().code, errc::upstream_rate_limited);
-  EXPECT_EQ(limited.error().retry_after_s, 2);
+  EXPECT_EQ(limited.error().retry_after_ms, 2000);
 }
 
 TEST_F(OpenAiProviderTest, StreamRelaysEventsAndReadsUsage) {
@@ -466,7 +466,7 @@ TEST_F(OpenAiProviderTest, StreamErrorStatusFailsBeforeTheStream) {
   auto started = stream(chat_body({{"status", 429}, {"retry_after_s", 1}}, true));
   ASSERT_FALSE(started.ok());
   EXPECT_EQ(started.error().code, errc::upstream_rate_limited);
-  EXPECT_EQ(started.error().retry_after_s, 1);
+  EXPECT_EQ(started.error().retry_after_ms, 1000);
   EXPECT_NE(started.error().message.find("fake error 429"), std::string::npos) << started.error().message;
 }
 
