@@ -1,0 +1,188 @@
+// ProviderPool: which deployment serves a request, and whether any may.
+//
+// A model group (what a client asks for) lists deployments (provider +
+// upstream model), each with a weight. Every deployment has an RPM and a TPM
+// token bucket of its own, and every provider one pair for the whole account;
+// a request must fit in all four. Choosing is weighted random among eligible
+// deployments: healthy (not ejected after repeated failures), not cooling down
+// (after a 429), with room in their buckets. The choice returns an ordered
+// candidate list, so failover simply walks it.
+//
+// Capacity is reserved before the call (one request; prompt estimate plus the
+// completion budget in tokens) and settled with the real usage afterwards, in
+// the same synchronous step that chose the deployment: concurrent requests
+// can never overshoot a limit together (check-then-act). A Lease owns a
+// reservation until its outcome is reported.
+//
+// Pure and single-threaded: time is passed in, randomness is seeded, so tests
+// drive every timing without sleeping. The pipeline owns the clock and the
+// event loop; this class never blocks.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sluice/core/config.hpp"
+#include "sluice/core/request.hpp"
+#include "sluice/pool/token_bucket.hpp"
+
+namespace sluice::pool {
+
+using Clock = TokenBucket::Clock;
+
+// Timing policy. The defaults are what the gateway runs with; tests may pass
+// others. Cooldowns come from the provider (Retry-After) or its `cooldown`.
+struct PoolPolicy {
+  int eject_after_failures = 3;                   // consecutive failures that eject a deployment
+  Clock::duration first_ejection = std::chrono::seconds(5);   // doubles with every ejection in a row
+  Clock::duration max_ejection = std::chrono::minutes(5);
+  Clock::duration max_cooldown = std::chrono::minutes(5);     // cap on a provider's Retry-After
+};
+
+// Shared state of one provider account.
+struct ProviderState {
+  const ProviderConfig* config = nullptr;
+  TokenBucket rpm;
+  TokenBucket tpm;
+};
+
+// Shared state of one (provider, upstream model) pair: the same pair listed in
+// two model groups is one deployment with one set of buckets.
+struct Deployment {
+  ProviderState* provider = nullptr;
+  std::string model;  // the upstream model name
+  TokenBucket rpm;
+  TokenBucket tpm;
+  Clock::time_point cooldown_until{};  // after a 429
+  Clock::time_point ejected_until{};   // after repeated failures
+  int consecutive_failures = 0;
+  int ejections = 0;                   // in a row; reset by a success
+
+  const std::string& provider_name() const noexcept { return provider->config->name; }
+  bool cooling(Clock::time_point now) const noexcept { return now < cooldown_until; }
+  bool ejected(Clock::time_point now) const noexcept { return now < ejected_until; }
+};
+
+class ProviderPool;
+
+// What a request will cost in tokens, before the provider is known: the
+// prompt estimate plus the completion budget (max_tokens, else the chosen
+// provider's default_max_tokens; none for embeddings).
+struct Demand {
+  double prompt_tokens = 0;
+  std::optional<std::int64_t> max_tokens;
+  bool completes = true;  // false for embeddings: no completion tokens
+
+  static Demand of(const LlmRequest& req);
+  double tokens_on(const ProviderConfig& provider) const;
+};
+
+// A reservation on one deployment's buckets, held while the attempt runs.
+// Exactly one outcome settles it; if none is reported (the client went away,
+// an exception), the destructor keeps the estimate charged.
+class Lease {
+ public:
+  Lease() = default;
+  Lease(Lease&& other) noexcept;
+  Lease& operator=(Lease&& other) noexcept;
+  ~Lease();
+
+  explicit operator bool() const noexcept { return deployment_ != nullptr; }
+  Deployment& deployment() const noexcept { return *deployment_; }
+  double reserved_tokens() const noexcept { return tokens_; }
+
+  // The upstream answered: settle tokens with its usage (the estimate stays
+  // charged when usage is unknown), re-calibrate from its remaining counts,
+  // and mark the deployment healthy.
+  void succeeded(const Usage& usage, std::optional<double> remaining_requests,
+                 std::optional<double> remaining_tokens, Clock::time_point now);
+  // The upstream answered 429: cool the deployment down for `retry_after`
+  // (negative: the provider's configured cooldown; capped by the policy).
+  void rate_limited(Clock::duration retry_after, Clock::time_point now);
+  // 5xx, connect error, timeout, broken stream: counts towards ejection.
+  void failed(Clock::time_point now);
+  // The upstream refused the request itself (a 4xx other than 408/409/429):
+  // the deployment is fine; unused tokens go back.
+  void rejected(Clock::time_point now);
+
+ private:
+  friend class ProviderPool;
+  Lease(ProviderPool* pool, Deployment* deployment, double tokens)
+      : pool_(pool), deployment_(deployment), tokens_(tokens) {}
+  void settle(double actual_tokens, Clock::time_point now);
+
+  ProviderPool* pool_ = nullptr;
+  Deployment* deployment_ = nullptr;  // null once settled
+  double tokens_ = 0;                 // the estimate
+  double provider_tokens_ = 0;        // taken from each TPM bucket (a bucket
+  double deployment_tokens_ = 0;      // never takes more than its capacity)
+};
+
+// The limits of a model group as a client sees them: the sum over its
+// deployments, each bounded by its provider's account limit. Unset when some
+// deployment has no such limit (the group as a whole is then unlimited).
+struct GroupLimits {
+  std::optional<std::int64_t> limit_requests, remaining_requests;
+  std::optional<std::int64_t> limit_tokens, remaining_tokens;
+};
+
+class ProviderPool {
+ public:
+  // Every deployment's provider must exist in `config` (the loader checks).
+  // `config` must outlive the pool.
+  ProviderPool(const GatewayConfig& config, Clock::time_point now, PoolPolicy policy = {},
+               std::uint64_t seed = std::random_device{}());
+
+  bool has_group(std::string_view group) const;
+
+  // The eligible deployments of `group` in weighted random order: not ejected
+  // (unless every deployment of the group is: then ejection is ignored, so
+  // that failures never take a whole group out), not cooling down, and with
+  // room for one request of `demand` in all four buckets. Empty for an
+  // unknown group.
+  std::vector<Deployment*> candidates(std::string_view group, const Demand& demand, Clock::time_point now);
+
+  // Chooses and reserves in one step: the first candidate not in `avoid`
+  // whose buckets take the reservation; failing that, the first in
+  // `retry_ok` (deployments that failed earlier in this request and may be
+  // tried again). No lease when nothing has room.
+  Lease acquire(std::string_view group, const Demand& demand, Clock::time_point now,
+                std::span<Deployment* const> avoid = {}, std::span<Deployment* const> retry_ok = {});
+
+  // How long until `group` could take `demand`: the earliest moment some
+  // deployment is out of cooldown and ejection with room in its buckets.
+  // Zero when one could now.
+  Clock::duration wait_hint(std::string_view group, const Demand& demand, Clock::time_point now);
+
+  GroupLimits limits(std::string_view group, Clock::time_point now);
+
+  const PoolPolicy& policy() const noexcept { return policy_; }
+
+ private:
+  friend class Lease;
+  struct Member {
+    Deployment* deployment;
+    double weight;
+  };
+  using Group = std::vector<Member>;
+
+  const Group* find_group(std::string_view name) const;
+  bool has_room(Deployment& d, double tokens, Clock::time_point now);
+  bool all_ejected(const Group& group, Clock::time_point now) const;
+
+  PoolPolicy policy_;
+  std::vector<std::unique_ptr<ProviderState>> providers_;
+  std::vector<std::unique_ptr<Deployment>> deployments_;
+  std::map<std::string, Group, std::less<>> groups_;
+  std::mt19937_64 random_;
+};
+
+}  // namespace sluice::pool

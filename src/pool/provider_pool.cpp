@@ -1,0 +1,294 @@
+#include "sluice/pool/provider_pool.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <utility>
+
+namespace sluice::pool {
+
+namespace {
+
+constexpr auto kMinute = std::chrono::minutes(1);
+// A lease dropped without an outcome settles "now" without knowing the time:
+// buckets never refill for a time point before their last update.
+constexpr Clock::time_point kNoTimePassed{};
+
+// What one bucket can ever hold of a request: a request larger than the
+// whole bucket is admitted when the bucket is full, and the rest becomes debt
+// at settle time (refusing it forever would be worse).
+double fitting(const TokenBucket& bucket, double tokens) {
+  return bucket.unlimited() ? tokens : std::min(tokens, bucket.capacity());
+}
+
+}  // namespace
+
+// --- Demand ------------------------------------------------------------------
+
+Demand Demand::of(const LlmRequest& req) {
+  Demand d;
+  d.prompt_tokens = static_cast<double>(sluice::estimate_tokens(req.prompt_chars()));
+  d.max_tokens = req.max_tokens;
+  d.completes = req.endpoint != Endpoint::embeddings;
+  return d;
+}
+
+double Demand::tokens_on(const ProviderConfig& provider) const {
+  if (!completes) return prompt_tokens;
+  const std::int64_t budget = max_tokens && *max_tokens > 0 ? *max_tokens : provider.default_max_tokens;
+  return prompt_tokens + static_cast<double>(budget);
+}
+
+// --- Lease -------------------------------------------------------------------
+
+Lease::Lease(Lease&& other) noexcept
+    : pool_(other.pool_), deployment_(std::exchange(other.deployment_, nullptr)), tokens_(other.tokens_),
+      provider_tokens_(other.provider_tokens_), deployment_tokens_(other.deployment_tokens_) {}
+
+Lease& Lease::operator=(Lease&& other) noexcept {
+  if (this != &other) {
+    if (deployment_) settle(tokens_, kNoTimePassed);
+    pool_ = other.pool_;
+    deployment_ = std::exchange(other.deployment_, nullptr);
+    tokens_ = other.tokens_;
+    provider_tokens_ = other.provider_tokens_;
+    deployment_tokens_ = other.deployment_tokens_;
+  }
+  return *this;
+}
+
+Lease::~Lease() {
+  if (deployment_) settle(tokens_, kNoTimePassed);
+}
+
+void Lease::settle(double actual_tokens, Clock::time_point now) {
+  Deployment& d = *std::exchange(deployment_, nullptr);
+  auto correct = [&](TokenBucket& bucket, double taken) {
+    const double diff = actual_tokens - taken;
+    if (diff > 0) bucket.charge(diff, now);
+    else bucket.give_back(-diff, now);
+  };
+  correct(d.tpm, deployment_tokens_);
+  correct(d.provider->tpm, provider_tokens_);
+}
+
+void Lease::succeeded(const Usage& usage, std::optional<double> remaining_requests,
+                      std::optional<double> remaining_tokens, Clock::time_point now) {
+  if (!deployment_) return;
+  Deployment& d = *deployment_;
+  settle(usage.known ? static_cast<double>(usage.prompt_tokens + usage.completion_tokens) : tokens_, now);
+  d.consecutive_failures = 0;
+  d.ejections = 0;
+  // The provider knows what other clients of the account used: believe it
+  // when it counts less room than we do, never when it counts more (it has
+  // not seen our requests still in flight).
+  auto recalibrate = [&](std::optional<double> remaining, TokenBucket& own, TokenBucket& account) {
+    if (!remaining) return;
+    TokenBucket& bucket = own.unlimited() ? account : own;
+    if (!bucket.unlimited() && *remaining < bucket.available(now)) bucket.set_available(*remaining, now);
+  };
+  recalibrate(remaining_requests, d.rpm, d.provider->rpm);
+  recalibrate(remaining_tokens, d.tpm, d.provider->tpm);
+}
+
+void Lease::rate_limited(Clock::duration retry_after, Clock::time_point now) {
+  if (!deployment_) return;
+  Deployment& d = *deployment_;
+  settle(0, now);  // a refused request used no tokens
+  const Clock::duration wait = retry_after.count() >= 0 ? retry_after : d.provider->config->cooldown;
+  d.cooldown_until = std::max(d.cooldown_until, now + std::min(wait, pool_->policy_.max_cooldown));
+}
+
+void Lease::failed(Clock::time_point now) {
+  if (!deployment_) return;
+  Deployment& d = *deployment_;
+  settle(0, now);
+  const PoolPolicy& policy = pool_->policy_;
+  if (++d.consecutive_failures < policy.eject_after_failures) return;
+  // Ejected for first_ejection, doubling with each ejection in a row. Once
+  // back, a single further failure ejects again (half-open), for longer.
+  const int doublings = std::min(d.ejections, 20);
+  const auto period = std::min<Clock::duration>(policy.first_ejection * (std::int64_t{1} << doublings),
+                                                policy.max_ejection);
+  d.ejected_until = now + period;
+  ++d.ejections;
+  d.consecutive_failures = policy.eject_after_failures - 1;
+}
+
+void Lease::rejected(Clock::time_point now) {
+  if (!deployment_) return;
+  settle(0, now);
+}
+
+// --- ProviderPool --------------------------------------------------------------
+
+ProviderPool::ProviderPool(const GatewayConfig& config, Clock::time_point now, PoolPolicy policy,
+                           std::uint64_t seed)
+    : policy_(policy), random_(seed) {
+  std::map<std::string, ProviderState*, std::less<>> providers;
+  for (const ProviderConfig& p : config.providers) {
+    providers_.push_back(std::make_unique<ProviderState>(
+        ProviderState{&p, TokenBucket(p.rpm, kMinute, now), TokenBucket(p.tpm, kMinute, now)}));
+    providers.emplace(p.name, providers_.back().get());
+  }
+  // One Deployment per (provider, model) pair; where groups configure
+  // different limits for the same pair, the tightest wins.
+  auto tighter = [](int a, int b) { return a == 0 ? b : (b == 0 ? a : std::min(a, b)); };
+  std::map<std::pair<std::string, std::string>, std::pair<int, int>> limits;
+  for (const ModelConfig& m : config.models)
+    for (const DeploymentConfig& dc : m.deployments) {
+      auto [it, fresh] = limits.try_emplace({dc.provider, dc.model}, dc.rpm, dc.tpm);
+      if (!fresh) it->second = {tighter(it->second.first, dc.rpm), tighter(it->second.second, dc.tpm)};
+    }
+  std::map<std::pair<std::string, std::string>, Deployment*> made;
+  for (const auto& [key, rpm_tpm] : limits) {
+    auto p = providers.find(key.first);
+    if (p == providers.end()) continue;  // the loader rejects such configs
+    deployments_.push_back(std::make_unique<Deployment>(Deployment{p->second, key.second,
+                                                                   TokenBucket(rpm_tpm.first, kMinute, now),
+                                                                   TokenBucket(rpm_tpm.second, kMinute, now)}));
+    made.emplace(key, deployments_.back().get());
+  }
+  for (const ModelConfig& m : config.models) {
+    Group& group = groups_[m.name];
+    for (const DeploymentConfig& dc : m.deployments) {
+      auto d = made.find({dc.provider, dc.model});
+      if (d == made.end()) continue;
+      const int weight = dc.weight > 0 ? dc.weight : d->second->provider->config->weight;
+      group.push_back(Member{d->second, static_cast<double>(weight)});
+    }
+  }
+}
+
+bool ProviderPool::has_group(std::string_view group) const { return find_group(group) != nullptr; }
+
+const ProviderPool::Group* ProviderPool::find_group(std::string_view name) const {
+  auto it = groups_.find(name);
+  return it == groups_.end() ? nullptr : &it->second;
+}
+
+bool ProviderPool::has_room(Deployment& d, double tokens, Clock::time_point now) {
+  ProviderState& p = *d.provider;
+  return d.rpm.available(now) >= fitting(d.rpm, 1) && p.rpm.available(now) >= fitting(p.rpm, 1) &&
+         d.tpm.available(now) >= fitting(d.tpm, tokens) && p.tpm.available(now) >= fitting(p.tpm, tokens);
+}
+
+bool ProviderPool::all_ejected(const Group& group, Clock::time_point now) const {
+  return std::all_of(group.begin(), group.end(), [&](const Member& m) { return m.deployment->ejected(now); });
+}
+
+std::vector<Deployment*> ProviderPool::candidates(std::string_view name, const Demand& demand,
+                                                  Clock::time_point now) {
+  std::vector<Deployment*> out;
+  const Group* group = find_group(name);
+  if (!group) return out;
+  const bool ignore_ejection = all_ejected(*group, now);
+  std::vector<Member> eligible;
+  eligible.reserve(group->size());
+  for (const Member& m : *group) {
+    Deployment& d = *m.deployment;
+    if (d.cooling(now) || (!ignore_ejection && d.ejected(now))) continue;
+    if (!has_room(d, demand.tokens_on(*d.provider->config), now)) continue;
+    eligible.push_back(m);
+  }
+  // Weighted order without replacement: each pick is weighted random among
+  // those left, so the first candidate follows the weights exactly and the
+  // rest are the failover order.
+  out.reserve(eligible.size());
+  while (!eligible.empty()) {
+    double total = 0;
+    for (const Member& m : eligible) total += m.weight;
+    double point = std::uniform_real_distribution<double>(0.0, total)(random_);
+    std::size_t pick = 0;
+    while (pick + 1 < eligible.size() && point >= eligible[pick].weight) point -= eligible[pick++].weight;
+    out.push_back(eligible[pick].deployment);
+    eligible.erase(eligible.begin() + static_cast<std::ptrdiff_t>(pick));
+  }
+  return out;
+}
+
+Lease ProviderPool::acquire(std::string_view group, const Demand& demand, Clock::time_point now,
+                            std::span<Deployment* const> avoid, std::span<Deployment* const> retry_ok) {
+  const std::vector<Deployment*> order = candidates(group, demand, now);
+  auto listed = [](std::span<Deployment* const> list, Deployment* d) {
+    return std::find(list.begin(), list.end(), d) != list.end();
+  };
+  auto take = [&](Deployment& d) {
+    // candidates() checked the room in this same synchronous step, so the
+    // takes cannot fail: nothing else ran in between.
+    ProviderState& p = *d.provider;
+    const double tokens = demand.tokens_on(*p.config);
+    const double on_deployment = fitting(d.tpm, tokens), on_provider = fitting(p.tpm, tokens);
+    d.rpm.try_take(fitting(d.rpm, 1), now);
+    p.rpm.try_take(fitting(p.rpm, 1), now);
+    d.tpm.try_take(on_deployment, now);
+    p.tpm.try_take(on_provider, now);
+    Lease lease(this, &d, tokens);
+    lease.deployment_tokens_ = on_deployment;
+    lease.provider_tokens_ = on_provider;
+    return lease;
+  };
+  for (Deployment* d : order)
+    if (!listed(avoid, d)) return take(*d);
+  for (Deployment* d : order)
+    if (listed(retry_ok, d)) return take(*d);
+  return Lease{};
+}
+
+Clock::duration ProviderPool::wait_hint(std::string_view name, const Demand& demand, Clock::time_point now) {
+  const Group* group = find_group(name);
+  if (!group || group->empty()) return Clock::duration::zero();
+  const bool ignore_ejection = all_ejected(*group, now);
+  Clock::duration best = Clock::duration::max();
+  for (const Member& m : *group) {
+    Deployment& d = *m.deployment;
+    ProviderState& p = *d.provider;
+    const double tokens = demand.tokens_on(*p.config);
+    Clock::duration wait = std::max({d.rpm.time_until(1, now), p.rpm.time_until(1, now),
+                                     d.tpm.time_until(tokens, now), p.tpm.time_until(tokens, now)});
+    if (d.cooling(now)) wait = std::max(wait, d.cooldown_until - now);
+    if (!ignore_ejection && d.ejected(now)) wait = std::max(wait, d.ejected_until - now);
+    best = std::min(best, wait);
+  }
+  return best;
+}
+
+GroupLimits ProviderPool::limits(std::string_view name, Clock::time_point now) {
+  GroupLimits out;
+  const Group* group = find_group(name);
+  if (!group || group->empty()) return out;
+  // Unlimited buckets count as infinity, so one unlimited part makes the sum
+  // unlimited. Per provider: the sum over its deployments in the group,
+  // bounded by the account's own bucket.
+  auto cap = [](const TokenBucket& b) { return b.unlimited() ? INFINITY : b.capacity(); };
+  auto left = [&](TokenBucket& b) { return std::max(0.0, b.available(now)); };
+  double limit_requests = 0, remaining_requests = 0, limit_tokens = 0, remaining_tokens = 0;
+  std::vector<ProviderState*> seen;
+  for (const Member& first : *group) {
+    ProviderState* p = first.deployment->provider;
+    if (std::find(seen.begin(), seen.end(), p) != seen.end()) continue;
+    seen.push_back(p);
+    double rpm_cap = 0, rpm_left = 0, tpm_cap = 0, tpm_left = 0;
+    for (const Member& m : *group) {
+      if (m.deployment->provider != p) continue;
+      rpm_cap += cap(m.deployment->rpm);
+      rpm_left += left(m.deployment->rpm);
+      tpm_cap += cap(m.deployment->tpm);
+      tpm_left += left(m.deployment->tpm);
+    }
+    limit_requests += std::min(rpm_cap, cap(p->rpm));
+    remaining_requests += std::min(rpm_left, left(p->rpm));
+    limit_tokens += std::min(tpm_cap, cap(p->tpm));
+    remaining_tokens += std::min(tpm_left, left(p->tpm));
+  }
+  auto whole = [](double v) -> std::optional<std::int64_t> {
+    if (std::isinf(v)) return std::nullopt;
+    return static_cast<std::int64_t>(std::floor(v));
+  };
+  out.limit_requests = whole(limit_requests);
+  out.remaining_requests = whole(remaining_requests);
+  out.limit_tokens = whole(limit_tokens);
+  out.remaining_tokens = whole(remaining_tokens);
+  return out;
+}
+
+}  // namespace sluice::pool

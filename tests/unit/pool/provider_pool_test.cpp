@@ -1,0 +1,426 @@
+#include "sluice/pool/provider_pool.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
+
+namespace sluice::pool {
+namespace {
+
+using namespace std::chrono_literals;
+
+const Clock::time_point t0 = Clock::time_point{} + 1h;  // after kNoTimePassed
+
+ProviderConfig provider(std::string name, int rpm = 0, int tpm = 0, int weight = 1) {
+  ProviderConfig p;
+  p.name = std::move(name);
+  p.type = ProviderType::mock;
+  p.rpm = rpm;
+  p.tpm = tpm;
+  p.weight = weight;
+  p.default_max_tokens = 100;
+  return p;
+}
+
+DeploymentConfig deployment(std::string provider, std::string model, int weight = 0, int rpm = 0, int tpm = 0) {
+  return DeploymentConfig{std::move(provider), std::move(model), weight, rpm, tpm};
+}
+
+GatewayConfig config(std::vector<ProviderConfig> providers, std::vector<ModelConfig> models) {
+  GatewayConfig c;
+  c.providers = std::move(providers);
+  c.models = std::move(models);
+  return c;
+}
+
+Demand demand(double prompt, std::optional<std::int64_t> max_tokens = std::nullopt) {
+  return Demand{prompt, max_tokens, true};
+}
+
+std::vector<std::string> names(const std::vector<Deployment*>& ds) {
+  std::vector<std::string> out;
+  for (const Deployment* d : ds) out.push_back(d->provider_name() + "/" + d->model);
+  return out;
+}
+
+// A two-provider group "m" over deployments a/m and b/m.
+struct Pair {
+  explicit Pair(int weight_a = 1, int weight_b = 1, PoolPolicy policy = {})
+      : cfg(config({provider("a", 0, 0, weight_a), provider("b", 0, 0, weight_b)},
+                   {ModelConfig{"m", {deployment("a", "m"), deployment("b", "m")}}})),
+        pool(cfg, t0, policy, 42) {}
+  GatewayConfig cfg;
+  ProviderPool pool;
+};
+
+// --- Demand -------------------------------------------------------------------
+
+TEST(Demand, PromptPlusMaxTokensOrTheProvidersDefault) {
+  LlmRequest req;
+  req.messages.push_back({"user", std::string(400, 'x')});
+  const ProviderConfig p = provider("p");
+  EXPECT_DOUBLE_EQ(Demand::of(req).tokens_on(p), 100 + 100);
+  req.max_tokens = 7;
+  EXPECT_DOUBLE_EQ(Demand::of(req).tokens_on(p), 100 + 7);
+  req.endpoint = Endpoint::embeddings;
+  req.messages.clear();
+  req.inputs = {std::string(40, 'y')};
+  EXPECT_DOUBLE_EQ(Demand::of(req).tokens_on(p), 10);
+}
+
+// --- Weighted choice ----------------------------------------------------------
+
+// Pearson's chi-square of observed counts against expected proportions.
+double chi_square(const std::vector<int>& observed, const std::vector<double>& weights) {
+  double total_weight = 0;
+  int total = 0;
+  for (double w : weights) total_weight += w;
+  for (int o : observed) total += o;
+  double chi = 0;
+  for (std::size_t i = 0; i < observed.size(); ++i) {
+    const double expected = total * weights[i] / total_weight;
+    chi += (observed[i] - expected) * (observed[i] - expected) / expected;
+  }
+  return chi;
+}
+
+TEST(WeightedChoice, FirstCandidateFollowsTheWeights) {
+  const GatewayConfig cfg = config({provider("a", 0, 0, 5), provider("b", 0, 0, 3), provider("c", 0, 0, 2)},
+                                   {ModelConfig{"m", {deployment("a", "x"), deployment("b", "y"), deployment("c", "z")}}});
+  for (std::uint64_t seed : {1u, 2u, 3u}) {
+    ProviderPool pool(cfg, t0, {}, seed);
+    std::vector<int> counts(3);
+    for (int i = 0; i < 10'000; ++i) {
+      const auto order = pool.candidates("m", demand(10), t0);
+      ASSERT_EQ(order.size(), 3u);
+      ++counts[order[0]->model[0] - 'x'];
+    }
+    // Critical value of chi-square with 2 degrees of freedom at p = 0.001.
+    EXPECT_LT(chi_square(counts, {5, 3, 2}), 13.82) << counts[0] << " " << counts[1] << " " << counts[2];
+    // And a plainly wrong expectation is rejected, so the test can fail.
+    EXPECT_GT(chi_square(counts, {1, 1, 1}), 13.82);
+  }
+}
+
+TEST(WeightedChoice, DeploymentWeightOverridesTheProviders) {
+  const GatewayConfig cfg = config({provider("a", 0, 0, 1), provider("b", 0, 0, 1)},
+                                   {ModelConfig{"m", {deployment("a", "x", 3), deployment("b", "y")}}});
+  ProviderPool pool(cfg, t0, {}, 7);
+  int first_a = 0;
+  for (int i = 0; i < 10'000; ++i) first_a += pool.candidates("m", demand(1), t0)[0]->model == "x";
+  EXPECT_LT(chi_square({first_a, 10'000 - first_a}, {3, 1}), 10.83);  // 1 degree of freedom, p = 0.001
+}
+
+TEST(WeightedChoice, CandidateListHoldsEveryEligibleDeploymentOnceInWeightedOrder) {
+  Pair p(3, 1);
+  std::map<std::vector<std::string>, int> orders;
+  for (int i = 0; i < 4'000; ++i) ++orders[names(p.pool.candidates("m", demand(1), t0))];
+  ASSERT_EQ(orders.size(), 2u);  // a,b or b,a: each deployment exactly once
+  const int a_first = orders[{"a/m", "b/m"}];
+  EXPECT_LT(chi_square({a_first, 4'000 - a_first}, {3, 1}), 10.83);
+}
+
+TEST(WeightedChoice, UnknownGroupHasNoCandidates) {
+  Pair p;
+  EXPECT_TRUE(p.pool.candidates("nope", demand(1), t0).empty());
+  EXPECT_FALSE(p.pool.acquire("nope", demand(1), t0));
+  EXPECT_FALSE(p.pool.has_group("nope"));
+  EXPECT_TRUE(p.pool.has_group("m"));
+}
+
+// --- Buckets: reserve and settle ------------------------------------------------
+
+TEST(Reservation, RpmLimitAdmitsExactlyItsBurstThenRefills) {
+  const GatewayConfig cfg = config({provider("a", 60)}, {ModelConfig{"m", {deployment("a", "m")}}});
+  ProviderPool pool(cfg, t0, {}, 1);
+  for (int i = 0; i < 60; ++i) {
+    Lease lease = pool.acquire("m", demand(1), t0);
+    ASSERT_TRUE(lease) << i;
+    lease.succeeded({1, 1, true}, {}, {}, t0);
+  }
+  EXPECT_FALSE(pool.acquire("m", demand(1), t0));
+  EXPECT_EQ(pool.wait_hint("m", demand(1), t0), 1s);
+  EXPECT_FALSE(pool.acquire("m", demand(1), t0 + 999ms));
+  EXPECT_TRUE(pool.acquire("m", demand(1), t0 + 1s));
+}
+
+TEST(Reservation, TokensAreReservedBeforeAndSettledAfter) {
+  const GatewayConfig cfg = config({provider("a", 0, 1000)}, {ModelConfig{"m", {deployment("a", "m")}}});
+  ProviderPool pool(cfg, t0, {}, 1);
+  Lease first = pool.acquire("m", demand(300, 100), t0);   // 400 reserved
+  Lease second = pool.acquire("m", demand(300, 100), t0);  // 800
+  ASSERT_TRUE(first);
+  ASSERT_TRUE(second);
+  // Concurrent requests cannot overshoot: the third does not fit while the
+  // first two are in flight, whatever they will really use.
+  EXPECT_FALSE(pool.acquire("m", demand(300, 100), t0));
+  EXPECT_EQ(pool.limits("m", t0).remaining_tokens, 200);
+  first.succeeded({250, 50, true}, {}, {}, t0);  // used 300 of 400: 100 back
+  EXPECT_EQ(pool.limits("m", t0).remaining_tokens, 300);
+  second.succeeded({300, 400, true}, {}, {}, t0);  // used 700 of 400: 300 more
+  EXPECT_EQ(pool.limits("m", t0).remaining_tokens, 0);
+  EXPECT_FALSE(pool.acquire("m", demand(1, 1), t0));
+  // Unknown usage keeps the estimate charged.
+  Lease third = pool.acquire("m", demand(300, 100), t0 + 60s);
+  ASSERT_TRUE(third);
+  third.succeeded({}, {}, {}, t0 + 60s);
+  EXPECT_EQ(pool.limits("m", t0 + 60s).remaining_tokens, 600);
+}
+
+TEST(Reservation, FailuresAndRateLimitsGiveTheTokensBack) {
+  const GatewayConfig cfg = config({provider("a", 10, 1000)}, {ModelConfig{"m", {deployment("a", "m")}}});
+  ProviderPool pool(cfg, t0, {}, 1);
+  pool.acquire("m", demand(300, 100), t0).failed(t0);
+  pool.acquire("m", demand(300, 100), t0).rejected(t0);
+  EXPECT_EQ(pool.limits("m", t0).remaining_tokens, 1000);
+  EXPECT_EQ(pool.limits("m", t0).remaining_requests, 8);  // the requests were made
+}
+
+TEST(Reservation, ADroppedLeaseKeepsItsEstimate) {
+  const GatewayConfig cfg = config({provider("a", 0, 1000)}, {ModelConfig{"m", {deployment("a", "m")}}});
+  ProviderPool pool(cfg, t0, {}, 1);
+  { Lease lease = pool.acquire("m", demand(300, 100), t0); }
+  EXPECT_EQ(pool.limits("m", t0).remaining_tokens, 600);
+  Lease moved_from = pool.acquire("m", demand(300, 100), t0);
+  Lease moved = std::move(moved_from);
+  EXPECT_FALSE(moved_from);  // NOLINT(bugprone-use-after-move): the point of the test
+  moved.succeeded({50, 50, true}, {}, {}, t0);
+  EXPECT_EQ(pool.limits("m", t0).remaining_tokens, 500);
+}
+
+TEST(Reservation, ARequestLargerThanTheBucketWaitsForAFullBucketThenGoesIntoDebt) {
+  const GatewayConfig cfg = config({provider("a", 0, 1000)}, {ModelConfig{"m", {deployment("a", "m")}}});
+  ProviderPool pool(cfg, t0, {}, 1);
+  Lease big = pool.acquire("m", demand(1500, 500), t0);
+  ASSERT_TRUE(big) << "a request above the limit must not be refused forever";
+  EXPECT_EQ(pool.limits("m", t0).remaining_tokens, 0);
+  big.succeeded({1500, 500, true}, {}, {}, t0);
+  EXPECT_EQ(pool.wait_hint("m", demand(1, 1), t0), 60s + 120ms);  // 1000 of debt, then 2 tokens
+}
+
+TEST(Reservation, ProviderLimitIsSharedByItsDeployments) {
+  const GatewayConfig cfg = config({provider("a", 3)},
+                                   {ModelConfig{"m", {deployment("a", "x")}}, ModelConfig{"n", {deployment("a", "y")}}});
+  ProviderPool pool(cfg, t0, {}, 1);
+  EXPECT_TRUE(pool.acquire("m", demand(1), t0));
+  EXPECT_TRUE(pool.acquire("n", demand(1), t0));
+  EXPECT_TRUE(pool.acquire("m", demand(1), t0));
+  EXPECT_FALSE(pool.acquire("n", demand(1), t0));
+  EXPECT_FALSE(pool.acquire("m", demand(1), t0));
+}
+
+TEST(Reservation, ADeploymentListedInTwoGroupsIsOneDeploymentWithTheTightestLimits) {
+  const GatewayConfig cfg = config({provider("a")}, {ModelConfig{"m", {deployment("a", "x", 0, 5)}},
+                                                     ModelConfig{"n", {deployment("a", "x", 0, 2)}}});
+  ProviderPool pool(cfg, t0, {}, 1);
+  EXPECT_TRUE(pool.acquire("m", demand(1), t0));
+  EXPECT_TRUE(pool.acquire("n", demand(1), t0));
+  EXPECT_FALSE(pool.acquire("m", demand(1), t0));
+  EXPECT_EQ(pool.candidates("m", demand(1), t0 + 30s).at(0), pool.candidates("n", demand(1), t0 + 30s).at(0));
+}
+
+TEST(Reservation, FullDeploymentsAreSkippedForOthers) {
+  const GatewayConfig cfg = config({provider("a"), provider("b")},
+                                   {ModelConfig{"m", {deployment("a", "m", 1000, 1), deployment("b", "m", 1)}}});
+  ProviderPool pool(cfg, t0, {}, 1);
+  EXPECT_EQ(pool.acquire("m", demand(1), t0).deployment().provider_name(), "a");  // weight 1000:1
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(pool.acquire("m", demand(1), t0).deployment().provider_name(), "b");
+}
+
+TEST(Reservation, ProviderHeadersLowerTheBucketsButNeverRaiseThem) {
+  const GatewayConfig cfg = config({provider("a", 100, 10'000)}, {ModelConfig{"m", {deployment("a", "m")}}});
+  ProviderPool pool(cfg, t0, {}, 1);
+  pool.acquire("m", demand(50, 50), t0).succeeded({50, 50, true}, 10.0, 500.0, t0);
+  EXPECT_EQ(pool.limits("m", t0).remaining_requests, 10);
+  EXPECT_EQ(pool.limits("m", t0).remaining_tokens, 500);
+  pool.acquire("m", demand(50, 50), t0).succeeded({50, 50, true}, 99.0, 9'999.0, t0);
+  EXPECT_EQ(pool.limits("m", t0).remaining_requests, 9);
+  EXPECT_EQ(pool.limits("m", t0).remaining_tokens, 400);
+}
+
+TEST(Reservation, DeploymentLimitsAreRecalibratedBeforeTheProviders) {
+  const GatewayConfig cfg = config({provider("a", 100)}, {ModelConfig{"m", {deployment("a", "m", 0, 50)}}});
+  ProviderPool pool(cfg, t0, {}, 1);
+  pool.acquire("m", demand(1), t0).succeeded({}, 5.0, {}, t0);
+  EXPECT_EQ(pool.limits("m", t0).remaining_requests, 5);
+  EXPECT_EQ(pool.limits("m", t0).limit_requests, 50);
+}
+
+// --- Cooldown and ejection ------------------------------------------------------
+
+TEST(Cooldown, RateLimitedDeploymentSitsOutItsRetryAfter) {
+  Pair p;
+  Lease lease = p.pool.acquire("m", demand(1), t0);
+  const std::string limited = lease.deployment().provider_name();
+  lease.rate_limited(2s, t0);
+  for (Clock::duration at : {Clock::duration(0ms), Clock::duration(1s), Clock::duration(1999ms)}) {
+    const auto order = names(p.pool.candidates("m", demand(1), t0 + at));
+    ASSERT_EQ(order.size(), 1u);
+    EXPECT_NE(order[0], limited + "/m");
+  }
+  EXPECT_EQ(p.pool.candidates("m", demand(1), t0 + 2s).size(), 2u);
+}
+
+TEST(Cooldown, WithoutRetryAfterTheProvidersCooldownApplies) {
+  GatewayConfig cfg = config({provider("a")}, {ModelConfig{"m", {deployment("a", "m")}}});
+  cfg.providers[0].cooldown = Millis{3'000};
+  ProviderPool pool(cfg, t0, {}, 1);
+  pool.acquire("m", demand(1), t0).rate_limited(Clock::duration(-1), t0);
+  EXPECT_FALSE(pool.acquire("m", demand(1), t0 + 2999ms));
+  EXPECT_EQ(pool.wait_hint("m", demand(1), t0 + 1s), 2s);
+  EXPECT_TRUE(pool.acquire("m", demand(1), t0 + 3s));
+}
+
+TEST(Cooldown, AHugeRetryAfterIsCapped) {
+  PoolPolicy policy;
+  policy.max_cooldown = 30s;
+  const GatewayConfig cfg = config({provider("a")}, {ModelConfig{"m", {deployment("a", "m")}}});
+  ProviderPool pool(cfg, t0, policy, 1);
+  pool.acquire("m", demand(1), t0).rate_limited(24h, t0);
+  EXPECT_FALSE(pool.acquire("m", demand(1), t0 + 29s));
+  EXPECT_TRUE(pool.acquire("m", demand(1), t0 + 30s));
+}
+
+TEST(Ejection, ConsecutiveFailuresEjectForAGrowingTime) {
+  const GatewayConfig cfg = config({provider("a"), provider("b")},
+                                   {ModelConfig{"m", {deployment("a", "m"), deployment("b", "m")}}});
+  ProviderPool pool(cfg, t0, {}, 1);  // eject after 3, first for 5 s
+  Deployment* a = nullptr;
+  for (Deployment* d : pool.candidates("m", demand(1), t0))
+    if (d->provider_name() == "a") a = d;
+  ASSERT_NE(a, nullptr);
+  std::vector<Deployment*> only_b;
+  auto fail_a = [&](Clock::time_point at) {
+    for (;;) {  // acquire until "a" is chosen
+      Lease lease = pool.acquire("m", demand(1), at);
+      ASSERT_TRUE(lease);
+      if (&lease.deployment() == a) return lease.failed(at);
+      lease.succeeded({}, {}, {}, at);
+    }
+  };
+  fail_a(t0);
+  fail_a(t0);
+  EXPECT_FALSE(a->ejected(t0)) << "two failures are not enough";
+  fail_a(t0);
+  EXPECT_TRUE(a->ejected(t0));
+  EXPECT_EQ(names(pool.candidates("m", demand(1), t0 + 4999ms)), std::vector<std::string>{"b/m"});
+  EXPECT_EQ(pool.candidates("m", demand(1), t0 + 5s).size(), 2u);
+  // Back on probation: one more failure ejects it again, for twice as long.
+  fail_a(t0 + 5s);
+  EXPECT_TRUE(a->ejected(t0 + 5s + 9999ms));
+  EXPECT_FALSE(a->ejected(t0 + 15s));
+  fail_a(t0 + 15s);
+  EXPECT_TRUE(a->ejected(t0 + 15s + 19999ms));
+  EXPECT_FALSE(a->ejected(t0 + 35s));
+  // A success forgives everything: three failures are needed again.
+  for (;;) {
+    Lease lease = pool.acquire("m", demand(1), t0 + 35s);
+    if (&lease.deployment() == a) {
+      lease.succeeded({}, {}, {}, t0 + 35s);
+      break;
+    }
+    lease.succeeded({}, {}, {}, t0 + 35s);
+  }
+  fail_a(t0 + 35s);
+  fail_a(t0 + 35s);
+  EXPECT_FALSE(a->ejected(t0 + 35s));
+  fail_a(t0 + 35s);
+  EXPECT_TRUE(a->ejected(t0 + 35s + 4999ms));
+  EXPECT_FALSE(a->ejected(t0 + 40s));
+}
+
+TEST(Ejection, EjectionTimeIsCapped) {
+  PoolPolicy policy;
+  policy.eject_after_failures = 1;
+  policy.first_ejection = 1s;
+  policy.max_ejection = 4s;
+  const GatewayConfig cfg = config({provider("a")}, {ModelConfig{"m", {deployment("a", "m")}}});
+  ProviderPool pool(cfg, t0, policy, 1);
+  Clock::time_point at = t0;
+  Clock::duration last{};
+  for (int i = 0; i < 6; ++i) {
+    Lease lease = pool.acquire("m", demand(1), at);
+    Deployment& d = lease.deployment();
+    lease.failed(at);
+    last = d.ejected_until - at;
+    at = d.ejected_until;
+  }
+  EXPECT_EQ(last, 4s);
+}
+
+TEST(Ejection, AGroupIsNeverEjectedWhole) {
+  PoolPolicy policy;
+  policy.eject_after_failures = 1;
+  Pair p(1, 1, policy);
+  p.pool.acquire("m", demand(1), t0).failed(t0);
+  EXPECT_EQ(p.pool.candidates("m", demand(1), t0).size(), 1u);
+  p.pool.acquire("m", demand(1), t0).failed(t0);
+  // Both ejected: ejection is ignored rather than refusing every request.
+  EXPECT_EQ(p.pool.candidates("m", demand(1), t0).size(), 2u);
+  EXPECT_EQ(p.pool.wait_hint("m", demand(1), t0), Clock::duration::zero());
+}
+
+// --- acquire(): failover order ------------------------------------------------------
+
+TEST(Acquire, AvoidsDeploymentsTriedInThisRequestUnlessTheyMayBeRetried) {
+  Pair p;
+  Lease first = p.pool.acquire("m", demand(1), t0);
+  Deployment* tried = &first.deployment();
+  first.failed(t0);
+  const std::vector<Deployment*> avoid{tried};
+  Lease second = p.pool.acquire("m", demand(1), t0, avoid);
+  ASSERT_TRUE(second);
+  EXPECT_NE(&second.deployment(), tried);
+  const std::vector<Deployment*> both{tried, &second.deployment()};
+  second.failed(t0);
+  EXPECT_FALSE(p.pool.acquire("m", demand(1), t0, both)) << "nothing untried is left";
+  Lease again = p.pool.acquire("m", demand(1), t0, both, avoid);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(&again.deployment(), tried);
+}
+
+// --- Waiting and limits ---------------------------------------------------------
+
+TEST(WaitHint, EarliestOfCooldownsAndRefills) {
+  const GatewayConfig cfg = config({provider("a", 60), provider("b", 6)},
+                                   {ModelConfig{"m", {deployment("a", "m", 1), deployment("b", "m", 1)}}});
+  ProviderPool pool(cfg, t0, {}, 1);
+  EXPECT_EQ(pool.wait_hint("m", demand(1), t0), Clock::duration::zero());
+  Deployment* a = nullptr;
+  for (Deployment* d : pool.candidates("m", demand(1), t0)) if (d->provider_name() == "a") a = d;
+  ASSERT_NE(a, nullptr);
+  // Empty both: a refills a request every second, b every ten.
+  while (Lease l = pool.acquire("m", demand(1), t0)) l.succeeded({}, {}, {}, t0);
+  EXPECT_EQ(pool.wait_hint("m", demand(1), t0), 1s);
+  // a cooling for 30 s: b's refill comes first.
+  a->cooldown_until = t0 + 30s;
+  EXPECT_EQ(pool.wait_hint("m", demand(1), t0), 10s);
+}
+
+TEST(GroupLimits, SumOfDeploymentsBoundedByTheirAccounts) {
+  const GatewayConfig cfg = config({provider("a", 100, 1000), provider("b", 10, 500)},
+                                   {ModelConfig{"m", {deployment("a", "x", 0, 60), deployment("a", "y", 0, 60),
+                                                      deployment("b", "z")}}});
+  ProviderPool pool(cfg, t0, {}, 1);
+  const GroupLimits l = pool.limits("m", t0);
+  EXPECT_EQ(l.limit_requests, 100 + 10);   // a: 60 + 60 capped at its account's 100
+  EXPECT_EQ(l.remaining_requests, 110);
+  EXPECT_EQ(l.limit_tokens, 1000 + 500);
+  pool.acquire("m", demand(10, 10), t0).succeeded({10, 10, true}, {}, {}, t0);
+  EXPECT_EQ(pool.limits("m", t0).remaining_requests, 109);
+  EXPECT_EQ(pool.limits("m", t0).remaining_tokens, 1480);
+}
+
+TEST(GroupLimits, UnsetWhenAnyDeploymentIsUnlimited) {
+  const GatewayConfig cfg = config({provider("a", 100), provider("b")},
+                                   {ModelConfig{"m", {deployment("a", "x"), deployment("b", "z")}}});
+  ProviderPool pool(cfg, t0, {}, 1);
+  const GroupLimits l = pool.limits("m", t0);
+  EXPECT_FALSE(l.limit_requests);
+  EXPECT_FALSE(l.remaining_requests);
+  EXPECT_FALSE(l.limit_tokens);
+}
+
+}  // namespace
+}  // namespace sluice::pool
