@@ -419,6 +419,7 @@ void read_deployment(Reader& r, const Slot& at, DeploymentConfig& c, std::vector
        true},
       {"model", [&](const Slot& s) { r.non_empty_string(s, c.model); }, true},
       {"weight", [&](const Slot& s) { r.integer(s, 1, 1000, c.weight); }},
+      {"priority", [&](const Slot& s) { r.integer(s, 0, 1000, c.priority); }},
       {"rpm", [&](const Slot& s) { r.integer(s, 0, INT_MAX, c.rpm); }},
       {"tpm", [&](const Slot& s) { r.integer(s, 0, INT_MAX, c.tpm); }},
   });

@@ -41,14 +41,13 @@ double Demand::tokens_on(const ProviderConfig& provider) const {
 // --- Lease -------------------------------------------------------------------
 
 Lease::Lease(Lease&& other) noexcept
-    : pool_(other.pool_), deployment_(std::exchange(other.deployment_, nullptr)), tokens_(other.tokens_),
+    : deployment_(std::move(other.deployment_)), tokens_(other.tokens_),
       provider_tokens_(other.provider_tokens_), deployment_tokens_(other.deployment_tokens_) {}
 
 Lease& Lease::operator=(Lease&& other) noexcept {
   if (this != &other) {
     if (deployment_) settle(tokens_, kNoTimePassed);
-    pool_ = other.pool_;
-    deployment_ = std::exchange(other.deployment_, nullptr);
+    deployment_ = std::move(other.deployment_);
     tokens_ = other.tokens_;
     provider_tokens_ = other.provider_tokens_;
     deployment_tokens_ = other.deployment_tokens_;
@@ -61,7 +60,8 @@ Lease::~Lease() {
 }
 
 void Lease::settle(double actual_tokens, Clock::time_point now) {
-  Deployment& d = *std::exchange(deployment_, nullptr);
+  const std::shared_ptr<Deployment> held = std::move(deployment_);
+  Deployment& d = *held;
   auto correct = [&](TokenBucket& bucket, double taken) {
     const double diff = actual_tokens - taken;
     if (diff > 0) bucket.charge(diff, now);
@@ -95,14 +95,14 @@ void Lease::rate_limited(Clock::duration retry_after, Clock::time_point now) {
   Deployment& d = *deployment_;
   settle(0, now);  // a refused request used no tokens
   const Clock::duration wait = retry_after.count() >= 0 ? retry_after : d.provider->config->cooldown;
-  d.cooldown_until = std::max(d.cooldown_until, now + std::min(wait, pool_->policy_.max_cooldown));
+  d.cooldown_until = std::max(d.cooldown_until, now + std::min(wait, d.policy->max_cooldown));
 }
 
-void Lease::failed(Clock::time_point now) {
+void Lease::failed(Clock::time_point now, bool generated) {
   if (!deployment_) return;
   Deployment& d = *deployment_;
-  settle(0, now);
-  const PoolPolicy& policy = pool_->policy_;
+  settle(generated ? tokens_ : 0, now);
+  const PoolPolicy& policy = *d.policy;
   if (++d.consecutive_failures < policy.eject_after_failures) return;
   // Ejected for first_ejection, doubling with each ejection in a row. Once
   // back, a single further failure ejects again (half-open), for longer.
@@ -123,12 +123,12 @@ void Lease::rejected(Clock::time_point now) {
 
 ProviderPool::ProviderPool(const GatewayConfig& config, Clock::time_point now, PoolPolicy policy,
                            std::uint64_t seed)
-    : policy_(policy), random_(seed) {
-  std::map<std::string, ProviderState*, std::less<>> providers;
+    : policy_(std::make_shared<const PoolPolicy>(policy)), random_(seed) {
+  std::map<std::string, std::shared_ptr<ProviderState>, std::less<>> providers;
   for (const ProviderConfig& p : config.providers) {
-    providers_.push_back(std::make_unique<ProviderState>(
+    providers_.push_back(std::make_shared<ProviderState>(
         ProviderState{&p, TokenBucket(p.rpm, kMinute, now), TokenBucket(p.tpm, kMinute, now)}));
-    providers.emplace(p.name, providers_.back().get());
+    providers.emplace(p.name, providers_.back());
   }
   // One Deployment per (provider, model) pair; where groups configure
   // different limits for the same pair, the tightest wins.
@@ -139,14 +139,14 @@ ProviderPool::ProviderPool(const GatewayConfig& config, Clock::time_point now, P
       auto [it, fresh] = limits.try_emplace({dc.provider, dc.model}, dc.rpm, dc.tpm);
       if (!fresh) it->second = {tighter(it->second.first, dc.rpm), tighter(it->second.second, dc.tpm)};
     }
-  std::map<std::pair<std::string, std::string>, Deployment*> made;
+  std::map<std::pair<std::string, std::string>, std::shared_ptr<Deployment>> made;
   for (const auto& [key, rpm_tpm] : limits) {
     auto p = providers.find(key.first);
     if (p == providers.end()) continue;  // the loader rejects such configs
-    deployments_.push_back(std::make_unique<Deployment>(Deployment{p->second, key.second,
-                                                                   TokenBucket(rpm_tpm.first, kMinute, now),
-                                                                   TokenBucket(rpm_tpm.second, kMinute, now)}));
-    made.emplace(key, deployments_.back().get());
+    deployments_.push_back(std::make_shared<Deployment>(p->second, policy_, key.second,
+                                                        TokenBucket(rpm_tpm.first, kMinute, now),
+                                                        TokenBucket(rpm_tpm.second, kMinute, now)));
+    made.emplace(key, deployments_.back());
   }
   for (const ModelConfig& m : config.models) {
     Group& group = groups_[m.name];
@@ -154,7 +154,7 @@ ProviderPool::ProviderPool(const GatewayConfig& config, Clock::time_point now, P
       auto d = made.find({dc.provider, dc.model});
       if (d == made.end()) continue;
       const int weight = dc.weight > 0 ? dc.weight : d->second->provider->config->weight;
-      group.push_back(Member{d->second, static_cast<double>(weight)});
+      group.push_back(Member{d->second, static_cast<double>(weight), dc.priority});
     }
   }
 }
@@ -182,26 +182,34 @@ std::vector<Deployment*> ProviderPool::candidates(std::string_view name, const D
   const Group* group = find_group(name);
   if (!group) return out;
   const bool ignore_ejection = all_ejected(*group, now);
-  std::vector<Member> eligible;
+  std::vector<const Member*> eligible;
   eligible.reserve(group->size());
   for (const Member& m : *group) {
     Deployment& d = *m.deployment;
     if (d.cooling(now) || (!ignore_ejection && d.ejected(now))) continue;
     if (!has_room(d, demand.tokens_on(*d.provider->config), now)) continue;
-    eligible.push_back(m);
+    eligible.push_back(&m);
   }
-  // Weighted order without replacement: each pick is weighted random among
-  // those left, so the first candidate follows the weights exactly and the
-  // rest are the failover order.
+  // Lowest priority first; within a priority, weighted order without
+  // replacement: each pick is weighted random among those left, so the first
+  // candidate follows the weights exactly and the rest are the failover order.
+  std::stable_sort(eligible.begin(), eligible.end(),
+                   [](const Member* a, const Member* b) { return a->priority < b->priority; });
   out.reserve(eligible.size());
-  while (!eligible.empty()) {
-    double total = 0;
-    for (const Member& m : eligible) total += m.weight;
-    double point = std::uniform_real_distribution<double>(0.0, total)(random_);
-    std::size_t pick = 0;
-    while (pick + 1 < eligible.size() && point >= eligible[pick].weight) point -= eligible[pick++].weight;
-    out.push_back(eligible[pick].deployment);
-    eligible.erase(eligible.begin() + static_cast<std::ptrdiff_t>(pick));
+  auto level = eligible.begin();
+  while (level != eligible.end()) {
+    auto level_end =
+        std::find_if(level, eligible.end(), [&](const Member* m) { return m->priority != (*level)->priority; });
+    while (level != level_end) {
+      double total = 0;
+      for (auto it = level; it != level_end; ++it) total += (*it)->weight;
+      double point = std::uniform_real_distribution<double>(0.0, total)(random_);
+      auto pick = level;
+      while (pick + 1 != level_end && point >= (*pick)->weight) point -= (*pick++)->weight;
+      out.push_back((*pick)->deployment.get());
+      std::iter_swap(pick, level);  // the picked one leaves the draw
+      ++level;
+    }
   }
   return out;
 }
@@ -222,7 +230,7 @@ Lease ProviderPool::acquire(std::string_view group, const Demand& demand, Clock:
     p.rpm.try_take(fitting(p.rpm, 1), now);
     d.tpm.try_take(on_deployment, now);
     p.tpm.try_take(on_provider, now);
-    Lease lease(this, &d, tokens);
+    Lease lease(d.shared_from_this(), tokens);
     lease.deployment_tokens_ = on_deployment;
     lease.provider_tokens_ = on_provider;
     return lease;
@@ -264,12 +272,12 @@ GroupLimits ProviderPool::limits(std::string_view name, Clock::time_point now) {
   double limit_requests = 0, remaining_requests = 0, limit_tokens = 0, remaining_tokens = 0;
   std::vector<ProviderState*> seen;
   for (const Member& first : *group) {
-    ProviderState* p = first.deployment->provider;
+    ProviderState* p = first.deployment->provider.get();
     if (std::find(seen.begin(), seen.end(), p) != seen.end()) continue;
     seen.push_back(p);
     double rpm_cap = 0, rpm_left = 0, tpm_cap = 0, tpm_left = 0;
     for (const Member& m : *group) {
-      if (m.deployment->provider != p) continue;
+      if (m.deployment->provider.get() != p) continue;
       rpm_cap += cap(m.deployment->rpm);
       rpm_left += left(m.deployment->rpm);
       tpm_cap += cap(m.deployment->tpm);

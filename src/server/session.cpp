@@ -316,6 +316,8 @@ asio::awaitable<bool> Session::serve_one() {
                           {"upstream_model", ctx.upstream_model},
                           {"stream", outcome.stream},
                           {"attempts", ctx.attempts},
+                          {"retries", ctx.retries},
+                          {"cooldowns", ctx.cooldowns},
                           {"bytes_in", bytes_in},
                           {"bytes_out", outcome.bytes_out},
                           {"prompt_tokens", ctx.usage.prompt_tokens},

@@ -68,6 +68,16 @@ ConfigBuilder& ConfigBuilder::model(std::string name, std::vector<std::pair<std:
   return *this;
 }
 
+ConfigBuilder& ConfigBuilder::model_with(std::string name, std::vector<DeploymentYaml> deployments) {
+  std::string item = "  - name: \"" + name + "\"\n    deployments:\n";
+  for (const auto& d : deployments) {
+    item += "      - provider: " + d.provider + "\n        model: \"" + d.model + "\"\n";
+    item += render_pairs(d.extra, "        ");
+  }
+  models_.push_back(std::move(item));
+  return *this;
+}
+
 ConfigBuilder& ConfigBuilder::logging_level(std::string level) {
   logging_level_ = std::move(level);
   return *this;

@@ -53,8 +53,14 @@ class ConfigBuilder {
   // A provider of type mock; `mock` fills its mock: section (latency,
   // stream_chunks, chunk_interval, completion_tokens, embedding_dims).
   ConfigBuilder& mock_provider(std::string name, YamlPairs mock = {}, YamlPairs extra = {});
-  // A model group; deployments are (provider, upstream model) in order.
+  // A model group; deployments are (provider, upstream model).
   ConfigBuilder& model(std::string name, std::vector<std::pair<std::string, std::string>> deployments);
+  // A model group whose deployments carry keys of their own (weight, priority, rpm, tpm).
+  struct DeploymentYaml {
+    std::string provider, model;
+    YamlPairs extra;
+  };
+  ConfigBuilder& model_with(std::string name, std::vector<DeploymentYaml> deployments);
   // logging.level in the YAML (the process logger is set up by Gateway).
   ConfigBuilder& logging_level(std::string level);
 

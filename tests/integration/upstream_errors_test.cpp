@@ -176,11 +176,12 @@ TEST_F(UpstreamErrors, TruncatedNonStreamBodyGives502) {
 
 class Failover : public ::testing::Test {
  protected:
-  std::string two_deployments() {
+  // "first" is the primary, "second" the fallback.
+  std::string two_deployments(YamlPairs provider_extra = {}) {
     return ConfigBuilder()
-        .openai_provider("first", first.base_url())
-        .openai_provider("second", second.base_url())
-        .model("gpt-test", {{"first", "m1"}, {"second", "m2"}})
+        .openai_provider("first", first.base_url(), provider_extra)
+        .openai_provider("second", second.base_url(), provider_extra)
+        .model_with("gpt-test", {{"first", "m1", {}}, {"second", "m2", {{"priority", "1"}}}})
         .yaml();
   }
   void first_answers(int status) {
@@ -221,7 +222,7 @@ TEST_F(Failover, UnreachableFirstDeploymentMovesOn) {
   Gateway gw(ConfigBuilder()
                  .openai_provider("dead", "http://127.0.0.1:" + std::to_string(port) + "/v1")
                  .openai_provider("second", second.base_url())
-                 .model("gpt-test", {{"dead", "m1"}, {"second", "m2"}})
+                 .model_with("gpt-test", {{"dead", "m1", {}}, {"second", "m2", {{"priority", "1"}}}})
                  .yaml());
   ASSERT_TRUE(gw.started());
   HttpResponse res = http_request(gw.port(), "POST", "/v1/chat/completions", chat_body("gpt-test"));
@@ -254,7 +255,7 @@ TEST_F(Failover, AllDeploymentsFailingGivesTheLastError) {
   Behaviour b;
   b.status = 500;
   second.set_behaviour(b);
-  Gateway gw(two_deployments());
+  Gateway gw(two_deployments({{"max_retries", "1"}}));
   ASSERT_TRUE(gw.started());
   HttpResponse res = http_request(gw.port(), "POST", "/v1/chat/completions", chat_body("gpt-test"));
   EXPECT_EQ(res.status, 502) << res.body;

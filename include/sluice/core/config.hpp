@@ -64,6 +64,7 @@ struct DeploymentConfig {
   std::string provider;  // a providers[].name
   std::string model;     // the model name the provider knows
   int weight = 0;        // 1 .. 1000; 0 = the provider's weight
+  int priority = 0;      // 0 .. 1000; lower is tried first, weights choose within a priority
   int rpm = 0;           // this deployment's own limits; 0 = unlimited (the provider's still apply)
   int tpm = 0;
 };

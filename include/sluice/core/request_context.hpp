@@ -80,6 +80,8 @@ struct RequestContext {
   std::string provider;         // provider that answered
   std::string upstream_model;   // model name sent to that provider
   int attempts = 0;             // upstream attempts made
+  int retries = 0;              // attempts after a failure (5xx, timeout, connect error)
+  int cooldowns = 0;            // deployments put into cooldown by a 429 on the way
   Usage usage;
   Clock::duration upstream_time{};  // request sent -> response head (first byte for streams)
 };

@@ -1,6 +1,7 @@
 // Pipeline: the fixed sequence of stages one API request goes through.
-//   admission (parse, validate) -> model lookup -> dispatch to a deployment
-//   (next deployment on a retryable failure) -> answer or stream.
+//   admission (parse, validate) -> model lookup -> pool (choose a deployment,
+//   reserve capacity) -> provider -> answer or stream; on a 429 the next
+//   candidate at once, on a retryable failure the next after a backoff.
 // Stages do not call each other; this class owns the order. Beast-free: the
 // front door turns HTTP into ApiRequest and writes the Reply.
 #pragma once
@@ -8,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -17,6 +19,7 @@
 #include "sluice/core/error.hpp"
 #include "sluice/core/request_context.hpp"
 #include "sluice/net/http_client.hpp"
+#include "sluice/pool/provider_pool.hpp"
 #include "sluice/providers/provider.hpp"
 
 namespace sluice::pipeline {
@@ -42,8 +45,10 @@ using ProviderMap = std::map<std::string, std::unique_ptr<providers::Provider>, 
 
 class Pipeline {
  public:
-  // `config` and `providers` must outlive the pipeline.
-  Pipeline(const GatewayConfig& config, ProviderMap& providers);
+  // `config` and `providers` must outlive the pipeline. Tests may fix the
+  // pool's policy and random seed.
+  Pipeline(const GatewayConfig& config, ProviderMap& providers, pool::PoolPolicy policy = {},
+           std::uint64_t seed = std::random_device{}());
 
   // Handles one request under /v1/. Never throws for a client's mistake or an
   // upstream failure: those become error replies.
@@ -58,11 +63,17 @@ class Pipeline {
 
  private:
   boost::asio::awaitable<Reply> dispatch(Endpoint endpoint, std::string body, RequestContext& ctx);
+  // One attempt on one deployment: the reply, or the error that decides what next.
+  boost::asio::awaitable<Result<Reply>> attempt(const LlmRequest& req, pool::Lease& lease, RequestContext& ctx);
+  boost::asio::awaitable<bool> back_off(int retry, RequestContext& ctx);
+  void add_limit_headers(Reply& reply, std::string_view group);
   Reply list_models() const;
   Reply get_model(std::string_view id) const;
 
   const GatewayConfig& config_;
   ProviderMap& providers_;
+  pool::ProviderPool pool_;
+  std::minstd_rand jitter_;
 };
 
 }  // namespace sluice::pipeline

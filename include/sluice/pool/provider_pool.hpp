@@ -5,7 +5,8 @@
 // token bucket of its own, and every provider one pair for the whole account;
 // a request must fit in all four. Choosing is weighted random among eligible
 // deployments: healthy (not ejected after repeated failures), not cooling down
-// (after a 429), with room in their buckets. The choice returns an ordered
+// (after a 429), with room in their buckets; a lower `priority` goes first
+// (primary and fallback deployments). The choice returns an ordered
 // candidate list, so failover simply walks it.
 //
 // Capacity is reserved before the call (one request; prompt estimate plus the
@@ -45,6 +46,10 @@ struct PoolPolicy {
   Clock::duration first_ejection = std::chrono::seconds(5);   // doubles with every ejection in a row
   Clock::duration max_ejection = std::chrono::minutes(5);
   Clock::duration max_cooldown = std::chrono::minutes(5);     // cap on a provider's Retry-After
+  // Pause before retrying after a failure: doubles per retry up to the cap,
+  // the second half random (jitter).
+  Clock::duration backoff_base = std::chrono::milliseconds(50);
+  Clock::duration backoff_max = std::chrono::seconds(2);
 };
 
 // Shared state of one provider account.
@@ -55,9 +60,16 @@ struct ProviderState {
 };
 
 // Shared state of one (provider, upstream model) pair: the same pair listed in
-// two model groups is one deployment with one set of buckets.
-struct Deployment {
-  ProviderState* provider = nullptr;
+// two model groups is one deployment with one set of buckets. Leases share
+// its ownership, so a stream still open when the gateway is torn down can
+// settle safely.
+struct Deployment : std::enable_shared_from_this<Deployment> {
+  Deployment(std::shared_ptr<ProviderState> p, std::shared_ptr<const PoolPolicy> pol, std::string m, TokenBucket r,
+             TokenBucket t)
+      : provider(std::move(p)), policy(std::move(pol)), model(std::move(m)), rpm(r), tpm(t) {}
+
+  std::shared_ptr<ProviderState> provider;
+  std::shared_ptr<const PoolPolicy> policy;
   std::string model;  // the upstream model name
   TokenBucket rpm;
   TokenBucket tpm;
@@ -108,19 +120,19 @@ class Lease {
   // (negative: the provider's configured cooldown; capped by the policy).
   void rate_limited(Clock::duration retry_after, Clock::time_point now);
   // 5xx, connect error, timeout, broken stream: counts towards ejection.
-  void failed(Clock::time_point now);
+  // The tokens go back, unless the upstream had already been generating
+  // (a stream that broke midway): then the estimate stays charged.
+  void failed(Clock::time_point now, bool generated = false);
   // The upstream refused the request itself (a 4xx other than 408/409/429):
   // the deployment is fine; unused tokens go back.
   void rejected(Clock::time_point now);
 
  private:
   friend class ProviderPool;
-  Lease(ProviderPool* pool, Deployment* deployment, double tokens)
-      : pool_(pool), deployment_(deployment), tokens_(tokens) {}
+  Lease(std::shared_ptr<Deployment> deployment, double tokens) : deployment_(std::move(deployment)), tokens_(tokens) {}
   void settle(double actual_tokens, Clock::time_point now);
 
-  ProviderPool* pool_ = nullptr;
-  Deployment* deployment_ = nullptr;  // null once settled
+  std::shared_ptr<Deployment> deployment_;  // null once settled
   double tokens_ = 0;                 // the estimate
   double provider_tokens_ = 0;        // taken from each TPM bucket (a bucket
   double deployment_tokens_ = 0;      // never takes more than its capacity)
@@ -146,8 +158,8 @@ class ProviderPool {
   // The eligible deployments of `group` in weighted random order: not ejected
   // (unless every deployment of the group is: then ejection is ignored, so
   // that failures never take a whole group out), not cooling down, and with
-  // room for one request of `demand` in all four buckets. Empty for an
-  // unknown group.
+  // room for one request of `demand` in all four buckets. Ordered by
+  // priority, then weighted random. Empty for an unknown group.
   std::vector<Deployment*> candidates(std::string_view group, const Demand& demand, Clock::time_point now);
 
   // Chooses and reserves in one step: the first candidate not in `avoid`
@@ -164,13 +176,14 @@ class ProviderPool {
 
   GroupLimits limits(std::string_view group, Clock::time_point now);
 
-  const PoolPolicy& policy() const noexcept { return policy_; }
+  const PoolPolicy& policy() const noexcept { return *policy_; }
 
  private:
   friend class Lease;
   struct Member {
-    Deployment* deployment;
+    std::shared_ptr<Deployment> deployment;
     double weight;
+    int priority;
   };
   using Group = std::vector<Member>;
 
@@ -178,9 +191,9 @@ class ProviderPool {
   bool has_room(Deployment& d, double tokens, Clock::time_point now);
   bool all_ejected(const Group& group, Clock::time_point now) const;
 
-  PoolPolicy policy_;
-  std::vector<std::unique_ptr<ProviderState>> providers_;
-  std::vector<std::unique_ptr<Deployment>> deployments_;
+  std::shared_ptr<const PoolPolicy> policy_;
+  std::vector<std::shared_ptr<ProviderState>> providers_;
+  std::vector<std::shared_ptr<Deployment>> deployments_;
   std::map<std::string, Group, std::less<>> groups_;
   std::mt19937_64 random_;
 };

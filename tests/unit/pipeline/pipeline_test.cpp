@@ -121,8 +121,10 @@ TEST(StreamErrorEvent, IsOneDataEventWithTheErrorBody) {
 
 class FixedStream final : public providers::ChunkStream {
  public:
-  explicit FixedStream(std::vector<std::string> events) : events_(events.begin(), events.end()) {}
+  explicit FixedStream(std::vector<std::string> events, std::optional<Error> error = std::nullopt)
+      : events_(events.begin(), events.end()), error_(std::move(error)) {}
   asio::awaitable<Result<std::string>> next() override {
+    if (error_) co_return *std::exchange(error_, std::nullopt);
     if (events_.empty()) co_return std::string{};
     std::string e = std::move(events_.front());
     events_.pop_front();
@@ -132,6 +134,7 @@ class FixedStream final : public providers::ChunkStream {
 
  private:
   std::deque<std::string> events_;
+  std::optional<Error> error_;
 };
 
 // Answers from a script, one entry per call; records what it was asked.
@@ -162,7 +165,8 @@ class ScriptedProvider final : public providers::Provider {
     }
     providers::StreamStart start;
     start.headers = {{"x-ratelimit-remaining-requests", "9"}};
-    start.stream = std::make_unique<FixedStream>(std::vector<std::string>{"data: {}\n\n", "data: [DONE]\n\n"});
+    start.stream = std::make_unique<FixedStream>(std::vector<std::string>{"data: {}\n\n", "data: [DONE]\n\n"},
+                                                 std::exchange(first_event_error, std::nullopt));
     co_return start;
   }
 
@@ -171,6 +175,7 @@ class ScriptedProvider final : public providers::Provider {
   };
   std::vector<Call> calls;
   std::deque<Error> errors;  // returned first, in order
+  std::optional<Error> first_event_error;  // the next stream fails on its first next()
   providers::ProviderResponse response{200, R"({"id":"x","object":"chat.completion"})", {{"x-ratelimit-limit-requests", "100"}},
                                        {10, 5, true}};
 
@@ -181,11 +186,21 @@ class ScriptedProvider final : public providers::Provider {
 class PipelineHandle : public ::testing::Test {
  protected:
   PipelineHandle() {
+    // "a" is the primary of "chat", "b" its fallback: a fixed failover order.
+    for (const char* name : {"a", "b"}) {
+      ProviderConfig p;
+      p.name = name;
+      p.type = ProviderType::mock;
+      config_.providers.push_back(p);
+    }
+    DeploymentConfig fallback{"b", "model-b"};
+    fallback.priority = 1;
     config_.models = {
-        {"chat", {{"a", "model-a"}, {"b", "model-b"}}},
+        {"chat", {{"a", "model-a"}, fallback}},
         {"solo", {{"b", "model-solo"}}},
         {"embed", {{"a", "emb-a"}}},
     };
+    policy_.backoff_base = std::chrono::milliseconds(1);
     auto a = std::make_unique<ScriptedProvider>("a");
     auto b = std::make_unique<ScriptedProvider>("b");
     a_ = a.get();
@@ -195,10 +210,11 @@ class PipelineHandle : public ::testing::Test {
   }
 
   Reply handle(std::string method, std::string path, std::string body = {}) {
-    Pipeline pipeline(config_, providers_);
+    // Kept after the call: a streamed reply settles with the pool when it ends.
+    pipeline_ = std::make_unique<Pipeline>(config_, providers_, policy_, 1);
     ctx_ = std::make_unique<RequestContext>();
     ctx_->request_id = "req-1";
-    return run_coro(io_, pipeline.handle(ApiRequest{std::move(method), std::move(path), std::move(body)}, *ctx_));
+    return run_coro(io_, pipeline_->handle(ApiRequest{std::move(method), std::move(path), std::move(body)}, *ctx_));
   }
 
   static std::string chat(std::string model, bool stream = false) {
@@ -209,10 +225,12 @@ class PipelineHandle : public ::testing::Test {
 
   asio::io_context io_;
   GatewayConfig config_;
+  pool::PoolPolicy policy_;
   ProviderMap providers_;
   ScriptedProvider* a_ = nullptr;
   ScriptedProvider* b_ = nullptr;
   std::unique_ptr<RequestContext> ctx_;
+  std::unique_ptr<Pipeline> pipeline_;
 };
 
 TEST_F(PipelineHandle, UnknownPathIs404) {
@@ -321,19 +339,90 @@ TEST_F(PipelineHandle, CancelledIsNotRetried) {
   EXPECT_TRUE(b_->calls.empty());
 }
 
-TEST_F(PipelineHandle, AllDeploymentsFailingGivesTheLastError) {
-  a_->errors.push_back(make_error(errc::upstream_unavailable, "a is down"));
+TEST_F(PipelineHandle, AFailedDeploymentIsRetriedWithinTheBudgetThenItsErrorAnswers) {
+  for (int i = 0; i < 3; ++i) a_->errors.push_back(make_error(errc::upstream_unavailable, "a is down"));
   Error limited = make_error(errc::upstream_rate_limited, "b is busy");
   limited.retry_after_ms = 9'000;
   b_->errors.push_back(limited);
   const Reply r = handle("POST", "/v1/chat/completions", chat("chat"));
-  EXPECT_EQ(r.status, 429);
-  EXPECT_EQ(header(r, "retry-after"), "9");
+  // a fails, b is rate limited (cooling), a is retried twice (max_retries 2).
+  EXPECT_EQ(r.status, 502);
+  EXPECT_EQ(json::parse(r.body)["error"]["message"], "a is down");
   EXPECT_EQ(header(r, "x-should-retry"), "true");
-  EXPECT_EQ(json::parse(r.body)["error"]["message"], "b is busy");
+  EXPECT_EQ(a_->calls.size(), 3u);
+  EXPECT_EQ(b_->calls.size(), 1u);
+  EXPECT_EQ(ctx_->attempts, 4);
+  EXPECT_EQ(ctx_->retries, 2);
+  EXPECT_EQ(ctx_->cooldowns, 1);
+}
+
+TEST_F(PipelineHandle, ARetrySucceedsOnTheSameDeploymentWhenItIsTheOnlyOne) {
+  b_->errors.push_back(make_error(errc::upstream_timeout, "slow"));
+  const Reply r = handle("POST", "/v1/chat/completions", chat("solo"));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(b_->calls.size(), 2u);
+  EXPECT_EQ(ctx_->retries, 1);
+}
+
+TEST_F(PipelineHandle, NoRetriesWhenTheProviderAllowsNone) {
+  config_.providers[1].max_retries = 0;
+  b_->errors.push_back(make_error(errc::upstream_timeout, "slow"));
+  const Reply r = handle("POST", "/v1/chat/completions", chat("solo"));
+  EXPECT_EQ(r.status, 504);
+  EXPECT_EQ(b_->calls.size(), 1u);
+}
+
+TEST_F(PipelineHandle, EveryDeploymentRateLimitedGivesA429WithTheEarliestRetry) {
+  Error a_limited = make_error(errc::upstream_rate_limited, "a is busy");
+  a_limited.retry_after_ms = 9'000;
+  Error b_limited = make_error(errc::upstream_rate_limited, "b is busy");
+  b_limited.retry_after_ms = 2'500;
+  a_->errors.push_back(a_limited);
+  b_->errors.push_back(b_limited);
+  const Reply r = handle("POST", "/v1/chat/completions", chat("chat"));
+  EXPECT_EQ(r.status, 429);
+  EXPECT_EQ(header(r, "retry-after"), "3");  // b's cooldown ends first; rounded up
+  const int ms = std::stoi(header(r, "retry-after-ms"));
+  EXPECT_GT(ms, 2'000);
+  EXPECT_LE(ms, 2'500);
+  EXPECT_EQ(header(r, "x-should-retry"), "true");
+  const json j = json::parse(r.body);
+  EXPECT_EQ(j["error"]["code"], "rate_limit_exceeded");
+  EXPECT_EQ(j["error"]["type"], "rate_limit_exceeded");
   EXPECT_EQ(ctx_->attempts, 2);
+  EXPECT_EQ(ctx_->cooldowns, 2);
   ASSERT_TRUE(r.error.has_value());
-  EXPECT_EQ(r.error->code, errc::upstream_rate_limited);
+  EXPECT_EQ(r.error->code, errc::rate_limited);
+}
+
+TEST_F(PipelineHandle, AModelOverItsLimitsIsRefusedWithoutCallingAnyone) {
+  config_.models[1].deployments[0].rpm = 1;
+  Pipeline pipeline(config_, providers_, policy_, 1);
+  RequestContext first, second;
+  EXPECT_EQ(run_coro(io_, pipeline.handle(ApiRequest{"POST", "/v1/chat/completions", chat("solo")}, first)).status, 200);
+  const Reply r = run_coro(io_, pipeline.handle(ApiRequest{"POST", "/v1/chat/completions", chat("solo")}, second));
+  EXPECT_EQ(r.status, 429);
+  EXPECT_EQ(header(r, "retry-after"), "60");
+  EXPECT_EQ(header(r, "x-ratelimit-limit-requests"), "1");
+  EXPECT_EQ(header(r, "x-ratelimit-remaining-requests"), "0");
+  EXPECT_EQ(b_->calls.size(), 1u);
+  EXPECT_EQ(second.attempts, 0);
+}
+
+TEST_F(PipelineHandle, GroupLimitsReplaceTheUpstreamsRateLimitHeaders) {
+  config_.providers[0].rpm = 100;
+  config_.providers[0].tpm = 5'000;
+  config_.models[2].deployments[0].rpm = 30;
+  a_->response.body = R"({"object":"list","data":[]})";
+  const Reply r = handle("POST", "/v1/embeddings", R"({"model":"embed","input":"x"})");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(header(r, "x-ratelimit-limit-requests"), "30");
+  EXPECT_EQ(header(r, "x-ratelimit-remaining-requests"), "29");
+  EXPECT_EQ(header(r, "x-ratelimit-limit-tokens"), "5000");
+  EXPECT_EQ(header(r, "x-ratelimit-remaining-tokens"), "4985");  // the provider reported 15 tokens used
+  int count = 0;
+  for (const auto& h : r.headers) count += h.name == "x-ratelimit-limit-requests";
+  EXPECT_EQ(count, 1) << "the upstream's own x-ratelimit-* header must not be relayed too";
 }
 
 TEST_F(PipelineHandle, StreamRequestGetsAStream) {
@@ -346,6 +435,17 @@ TEST_F(PipelineHandle, StreamRequestGetsAStream) {
   EXPECT_EQ(header(r, "x-sluice-provider"), "a");
   ASSERT_EQ(a_->calls.size(), 1u);
   EXPECT_EQ(a_->calls[0].kind, "stream");
+  auto first = run_coro(io_, r.stream->next());
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(*first, "data: {}\n\n");
+}
+
+TEST_F(PipelineHandle, StreamFailingBeforeItsFirstEventFailsOver) {
+  a_->first_event_error = make_error(errc::upstream_protocol, "stream ended before data: [DONE]");
+  const Reply r = handle("POST", "/v1/chat/completions", chat("chat", true));
+  ASSERT_TRUE(r.stream);
+  EXPECT_EQ(header(r, "x-sluice-provider"), "b");
+  EXPECT_EQ(ctx_->attempts, 2);
   auto first = run_coro(io_, r.stream->next());
   ASSERT_TRUE(first.ok());
   EXPECT_EQ(*first, "data: {}\n\n");

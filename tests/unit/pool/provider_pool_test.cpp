@@ -24,7 +24,11 @@ ProviderConfig provider(std::string name, int rpm = 0, int tpm = 0, int weight =
 }
 
 DeploymentConfig deployment(std::string provider, std::string model, int weight = 0, int rpm = 0, int tpm = 0) {
-  return DeploymentConfig{std::move(provider), std::move(model), weight, rpm, tpm};
+  DeploymentConfig d{std::move(provider), std::move(model)};
+  d.weight = weight;
+  d.rpm = rpm;
+  d.tpm = tpm;
+  return d;
 }
 
 GatewayConfig config(std::vector<ProviderConfig> providers, std::vector<ModelConfig> models) {
@@ -119,6 +123,24 @@ TEST(WeightedChoice, CandidateListHoldsEveryEligibleDeploymentOnceInWeightedOrde
   ASSERT_EQ(orders.size(), 2u);  // a,b or b,a: each deployment exactly once
   const int a_first = orders[{"a/m", "b/m"}];
   EXPECT_LT(chi_square({a_first, 4'000 - a_first}, {3, 1}), 10.83);
+}
+
+TEST(WeightedChoice, LowerPriorityGoesFirstAndWeightsChooseWithinAPriority) {
+  std::vector<DeploymentConfig> deployments = {deployment("a", "fallback"), deployment("b", "x", 1),
+                                               deployment("c", "y", 1), deployment("a", "last")};
+  deployments[0].priority = 1;
+  deployments[3].priority = 2;
+  const GatewayConfig cfg = config({provider("a"), provider("b"), provider("c")}, {ModelConfig{"m", deployments}});
+  ProviderPool pool(cfg, t0, {}, 3);
+  int b_first = 0;
+  for (int i = 0; i < 2'000; ++i) {
+    const auto order = names(pool.candidates("m", demand(1), t0));
+    ASSERT_EQ(order.size(), 4u);
+    EXPECT_EQ(order[2], "a/fallback");
+    EXPECT_EQ(order[3], "a/last");
+    b_first += order[0] == "b/x";
+  }
+  EXPECT_LT(chi_square({b_first, 2'000 - b_first}, {1, 1}), 10.83);
 }
 
 TEST(WeightedChoice, UnknownGroupHasNoCandidates) {
