@@ -341,6 +341,22 @@ asio::awaitable<Result<StreamingResponse>> HttpClient::open(HttpRequest request,
 }
 
 asio::awaitable<Result<FullResponse>> HttpClient::send(HttpRequest request, Cancellation& cancel) {
+  const auto total = impl_->options.total_timeout;
+  if (total.count() <= 0) co_return co_await read_all(std::move(request), cancel);
+  // This exchange runs under its own cancellation, fired by the caller's or
+  // by the deadline: either closes the socket, whatever step is under way.
+  Cancellation exchange;
+  auto forward = cancel.on_cancel([&exchange] { exchange.cancel(); });
+  Deadline deadline(impl_->executor, [&exchange] { exchange.cancel(); });
+  deadline.expire_after(total);
+  auto result = co_await read_all(std::move(request), exchange);
+  deadline.disarm();
+  if (!result && deadline.expired() && !cancel.cancelled())
+    co_return impl_->error(errc::upstream_timeout, "no complete answer within " + std::to_string(total.count()) + " ms");
+  co_return result;
+}
+
+asio::awaitable<Result<FullResponse>> HttpClient::read_all(HttpRequest request, Cancellation& cancel) {
   auto response = co_await open(std::move(request), cancel);
   if (!response) co_return std::move(response).error();
   FullResponse full{std::move(response->head), {}};

@@ -75,6 +75,7 @@ struct ClientOptions {
   std::chrono::milliseconds connect_timeout{5'000};
   std::chrono::milliseconds first_byte_timeout{120'000};
   std::chrono::milliseconds idle_timeout{60'000};
+  std::chrono::milliseconds total_timeout{0};  // send(): the whole answer; 0 = no bound
   std::size_t max_idle_connections = 64;
   std::string ca_file;  // extra trusted CAs (PEM), besides the system store
   std::size_t max_response_bytes = 64u << 20;
@@ -92,7 +93,8 @@ class HttpClient {
   // success here; errors are transport-level: upstream_unavailable (connect,
   // TLS, reset), upstream_timeout, upstream_protocol, cancelled (`cancel` fired).
   // A request on a reused connection that the server had closed is retried
-  // once on a fresh connection.
+  // once on a fresh connection. With options.total_timeout, an answer not
+  // complete in time is upstream_timeout.
   boost::asio::awaitable<Result<FullResponse>> send(HttpRequest request, Cancellation& cancel);
 
   // Sends the request and returns once the response head has arrived; the
@@ -105,6 +107,8 @@ class HttpClient {
   struct Impl;
 
  private:
+  boost::asio::awaitable<Result<FullResponse>> read_all(HttpRequest request, Cancellation& cancel);
+
   std::shared_ptr<Impl> impl_;
 };
 

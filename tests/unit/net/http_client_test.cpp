@@ -406,6 +406,27 @@ TEST(HttpClient, FirstByteTimeoutIsUpstreamTimeout) {
   EXPECT_TRUE(fake.wait_for_closed(1, 2s));
 }
 
+TEST(HttpClient, TotalTimeoutBoundsTheWholeAnswer) {
+  FakeUpstream fake;
+  asio::io_context io;
+  ClientOptions o = options();
+  o.first_byte_timeout = 10s;
+  o.total_timeout = 150ms;
+  HttpClient client(io.get_executor(), url_of(fake.base_url()), o);
+  Cancellation cancel;
+  // In time: answered, and the connection is kept for the next request.
+  auto fine = run_coro(io, client.send(chat_request(), cancel));
+  ASSERT_TRUE(fine.ok()) << fine.error().message;
+  EXPECT_EQ(client.idle_connections(), 1u);
+  const auto start = std::chrono::steady_clock::now();
+  auto res = run_coro(io, client.send(chat_request({{"delay_ms", 5000}}), cancel));
+  ASSERT_FALSE(res.ok());
+  EXPECT_EQ(res.error().code, errc::upstream_timeout) << res.error().message;
+  EXPECT_NE(res.error().message.find("no complete answer within 150 ms"), std::string::npos) << res.error().message;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
+  EXPECT_FALSE(cancel.cancelled()) << "the caller's cancellation is not fired by the timeout";
+}
+
 TEST(HttpClient, IdleTimeoutBetweenBodyPiecesIsUpstreamTimeout) {
   FakeUpstream fake;
   asio::io_context io;
