@@ -20,6 +20,7 @@
 
 #include "../net/run_coro.hpp"
 #include "fixture.hpp"
+#include "provider_test_support.hpp"
 #include "sluice/net/sse.hpp"
 #include "support/fake_upstream.hpp"
 
@@ -31,23 +32,14 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 using json = nlohmann::json;
+using test::collect;
+using test::Collected;
+using test::frame;
+using test::head_with;
+using test::make_llm_request;
 using test::read_fixture;
 using test::run_coro;
 using namespace std::chrono_literals;
-
-std::vector<std::string> frame(const std::string& stream) {
-  std::vector<std::string> events;
-  net::SseFramer framer;
-  framer.feed(stream, [&](std::string_view e) { events.emplace_back(e); });
-  return events;
-}
-
-net::ResponseHead head_with(std::vector<net::Header> headers, int status = 200) {
-  net::ResponseHead head;
-  head.status = status;
-  head.headers = std::move(headers);
-  return head;
-}
 
 // --- parse_openai_usage ---------------------------------------------------
 
@@ -291,20 +283,6 @@ TEST(MapUpstreamError, UnexpectedNonErrorStatusIs502) {
 
 // --- OpenAiProvider against FakeUpstream ----------------------------------
 
-// A request as admission would have parsed it, with the model span located.
-LlmRequest make_llm_request(json body, Endpoint endpoint = Endpoint::chat_completions) {
-  LlmRequest r;
-  r.endpoint = endpoint;
-  r.model = body["model"].get<std::string>();
-  r.stream = body.value("stream", false);
-  r.include_usage = body.contains("stream_options") && body["stream_options"].value("include_usage", false);
-  r.body = body.dump();
-  const std::string token = json(r.model).dump();
-  r.model_offset = r.body.find("\"model\":" + token) + 8;
-  r.model_length = token.size();
-  return r;
-}
-
 json chat_body(json x_fake = nullptr, bool stream = false) {
   json body = {{"model", "alias"}, {"messages", {{{"role", "user"}, {"content", "hello"}}}}};
   if (stream) {
@@ -325,26 +303,6 @@ ProviderConfig provider_config(std::string base_url) {
   c.first_byte_timeout = 5s;
   c.idle_timeout = 5s;
   return c;
-}
-
-struct Collected {
-  std::string text;  // everything next() returned, concatenated
-  int calls = 0;     // non-empty results
-  std::optional<Error> error;
-};
-
-asio::awaitable<Collected> collect(ChunkStream* stream) {
-  Collected c;
-  for (;;) {
-    auto piece = co_await stream->next();
-    if (!piece) {
-      c.error = piece.error();
-      co_return c;
-    }
-    if (piece->empty()) co_return c;
-    c.text += *piece;
-    ++c.calls;
-  }
 }
 
 class OpenAiProviderTest : public ::testing::Test {
