@@ -116,8 +116,9 @@ TEST(ToOpenAiFinishReason, Table) {
 // --- map_anthropic_error ----------------------------------------------------
 
 Error mapped(int status, std::vector<net::Header> headers = {}) {
-  const std::string file = status == 502 ? "error.502.html" : "error." + std::to_string(status) + ".json";
-  return map_anthropic_error("claude", status, read_fixture("providers/anthropic/" + file), head_with(std::move(headers), status));
+  // A CDN's HTML page reads the same in front of any vendor.
+  const std::string file = status == 502 ? "openai/error.502.html" : "anthropic/error." + std::to_string(status) + ".json";
+  return map_anthropic_error("claude", status, read_fixture("providers/" + file), head_with(std::move(headers), status));
 }
 
 TEST(MapAnthropicError, InvalidRequestIsRelayedInOpenAiShape) {

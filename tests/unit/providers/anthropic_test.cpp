@@ -5,98 +5,31 @@
 
 #include <gtest/gtest.h>
 
-#include <deque>
-#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
-#include <vector>
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http.hpp>
 
 #include "../net/run_coro.hpp"
 #include "fixture.hpp"
 #include "provider_test_support.hpp"
+#include "scripted_upstream.hpp"
 
 namespace sluice::providers {
 namespace {
 
 namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-using tcp = asio::ip::tcp;
 using json = nlohmann::json;
 using test::collect;
 using test::Collected;
 using test::frame;
+using test::http_response;
 using test::make_llm_request;
 using test::read_fixture;
 using test::run_coro;
+using test::ScriptedUpstream;
+using test::Seen;
 using namespace std::chrono_literals;
-
-struct Seen {
-  std::string method;
-  std::string target;
-  std::map<std::string, std::string> headers;  // lower-case names
-  std::string body;
-};
-
-// "HTTP/1.1 <status>" with the body and Connection: close.
-std::string http_response(int status, std::string_view content_type, std::string_view body,
-                          std::string_view extra_headers = "") {
-  return "HTTP/1.1 " + std::to_string(status) + (status == 200 ? " OK" : " Error") +
-         "\r\nContent-Type: " + std::string(content_type) + "\r\nContent-Length: " + std::to_string(body.size()) +
-         "\r\nConnection: close\r\n" + std::string(extra_headers) + "\r\n" + std::string(body);
-}
-
-// Answers each request, one connection each, with the next scripted response,
-// and records what it received. Runs on the test's io_context.
-class ScriptedUpstream {
- public:
-  explicit ScriptedUpstream(asio::io_context& io) : acceptor_(io, tcp::endpoint(asio::ip::address_v4::loopback(), 0)) {
-    asio::co_spawn(io, serve(this), asio::detached);
-  }
-
-  std::string base_url(std::string_view path = "") const {
-    return "http://127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port()) + std::string(path);
-  }
-  void answer(std::string raw_response) { responses_.push_back(std::move(raw_response)); }
-  const std::vector<Seen>& seen() const { return seen_; }
-
- private:
-  static asio::awaitable<void> serve(ScriptedUpstream* self) {
-    for (;;) {
-      auto [ec, socket] = co_await self->acceptor_.async_accept(asio::as_tuple(asio::use_awaitable));
-      if (ec) co_return;
-      beast::flat_buffer buffer;
-      http::request<http::string_body> req;
-      auto [rec, n] = co_await http::async_read(socket, buffer, req, asio::as_tuple(asio::use_awaitable));
-      if (rec) continue;
-      Seen seen{std::string(req.method_string()), std::string(req.target()), {}, req.body()};
-      for (const auto& field : req) {
-        std::string name(field.name_string());
-        for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        seen.headers[name] = std::string(field.value());
-      }
-      self->seen_.push_back(std::move(seen));
-      std::string response = self->responses_.empty() ? http_response(500, "text/plain", "unscripted")
-                                                      : std::move(self->responses_.front());
-      if (!self->responses_.empty()) self->responses_.pop_front();
-      co_await asio::async_write(socket, asio::buffer(response), asio::as_tuple(asio::use_awaitable));
-    }
-  }
-
-  tcp::acceptor acceptor_;
-  std::deque<std::string> responses_;
-  std::vector<Seen> seen_;
-};
 
 ProviderConfig anthropic_config(std::string base_url) {
   ProviderConfig c;

@@ -8,19 +8,12 @@
 #include <string>
 #include <vector>
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http.hpp>
 
 #include "../net/run_coro.hpp"
 #include "fixture.hpp"
 #include "provider_test_support.hpp"
+#include "scripted_upstream.hpp"
 #include "sluice/net/sse.hpp"
 #include "support/fake_upstream.hpp"
 
@@ -28,9 +21,6 @@ namespace sluice::providers {
 namespace {
 
 namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-using tcp = asio::ip::tcp;
 using json = nlohmann::json;
 using test::collect;
 using test::Collected;
@@ -439,32 +429,18 @@ TEST_F(OpenAiProviderTest, ConnectionIsReusedAcrossRequests) {
 
 // --- OpenAiProvider on recorded streams -----------------------------------
 
-// Serves one connection: reads the request, answers `head` + `body`, closes.
-asio::awaitable<void> replay_once(tcp::acceptor acceptor, std::string response) {
-  auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
-  if (ec) co_return;
-  beast::flat_buffer buffer;
-  http::request<http::string_body> req;
-  auto [rec, n] = co_await http::async_read(socket, buffer, req, asio::as_tuple(asio::use_awaitable));
-  if (rec) co_return;
-  co_await asio::async_write(socket, asio::buffer(response), asio::as_tuple(asio::use_awaitable));
-}
-
-// A provider pointed at a server on `io` that replays `body` as an SSE answer.
-std::string start_replay(asio::io_context& io, const std::string& body) {
-  tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::address_v4::loopback(), 0));
-  const std::string url = "http://127.0.0.1:" + std::to_string(acceptor.local_endpoint().port()) + "/v1";
-  const std::string response = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: " +
-                               std::to_string(body.size()) + "\r\nx-ratelimit-remaining-requests: 499\r\n\r\n" + body;
-  asio::co_spawn(io, replay_once(std::move(acceptor), response), asio::detached);
-  return url;
+// Points `upstream` at `body`, replayed as an SSE answer; its base URL.
+std::string start_replay(test::ScriptedUpstream& upstream, const std::string& body) {
+  upstream.answer(test::http_response(200, "text/event-stream", body, "x-ratelimit-remaining-requests: 499\r\n"));
+  return upstream.base_url("/v1");
 }
 
 TEST(OpenAiProviderReplay, RecordedStreamIsRelayedByteForByte) {
   const std::string recorded = read_fixture("providers/openai/chat.stream.txt");
   RequestContext ctx;
   asio::io_context io;
-  OpenAiProvider provider(provider_config(start_replay(io, recorded)), io.get_executor());
+  test::ScriptedUpstream upstream(io);
+  OpenAiProvider provider(provider_config(start_replay(upstream, recorded)), io.get_executor());
   const LlmRequest req = make_llm_request(chat_body(nullptr, true));
   auto started = run_coro(io, provider.stream(req, "gpt-4o-mini", ctx));
   ASSERT_TRUE(started.ok()) << started.error().message;
@@ -483,7 +459,8 @@ TEST(OpenAiProviderReplay, BrokenStreamRelaysWholeEventsThenFails) {
   const std::string broken = read_fixture("providers/openai/broken.stream.txt");
   RequestContext ctx;
   asio::io_context io;
-  OpenAiProvider provider(provider_config(start_replay(io, broken)), io.get_executor());
+  test::ScriptedUpstream upstream(io);
+  OpenAiProvider provider(provider_config(start_replay(upstream, broken)), io.get_executor());
   const LlmRequest req = make_llm_request(chat_body(nullptr, true));
   auto started = run_coro(io, provider.stream(req, "gpt-4o-mini", ctx));
   ASSERT_TRUE(started.ok()) << started.error().message;
@@ -504,7 +481,8 @@ TEST(OpenAiProviderReplay, NothingIsRelayedAfterDone) {
   const std::string body = "data: {\"a\":1}\n\ndata: [DONE]\n\ndata: {\"late\":true}\n\n";
   RequestContext ctx;
   asio::io_context io;
-  OpenAiProvider provider(provider_config(start_replay(io, body)), io.get_executor());
+  test::ScriptedUpstream upstream(io);
+  OpenAiProvider provider(provider_config(start_replay(upstream, body)), io.get_executor());
   const LlmRequest req = make_llm_request(chat_body(nullptr, true));
   auto started = run_coro(io, provider.stream(req, "m", ctx));
   ASSERT_TRUE(started.ok()) << started.error().message;
