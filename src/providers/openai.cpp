@@ -101,9 +101,7 @@ std::vector<net::Header> surfaced_headers(const net::ResponseHead& head) {
   return out;
 }
 
-Error map_upstream_error(std::string_view provider, int status, std::string_view body, const net::ResponseHead& head) {
-  bool openai_shaped = false;
-  std::string detail = upstream_message(body, openai_shaped);
+Error upstream_status_error(std::string_view provider, int status, std::string detail, const net::ResponseHead& head) {
   std::string prefix = "provider '" + std::string(provider) + "' answered " + std::to_string(status);
   std::string message = detail.empty() ? prefix : prefix + ": " + detail;
   if (status == 429) {
@@ -119,20 +117,40 @@ Error map_upstream_error(std::string_view provider, int status, std::string_view
   if (status == 408) return make_error(errc::upstream_timeout, std::move(message));
   Error e = make_error(errc::upstream_rejected, detail.empty() ? std::move(message) : std::move(detail));
   e.http_status = (status >= 400 && status < 500) ? status : 502;
-  if (openai_shaped) e.upstream_body = std::string(body);
   return e;
+}
+
+Error map_upstream_error(std::string_view provider, int status, std::string_view body, const net::ResponseHead& head) {
+  bool openai_shaped = false;
+  std::string detail = upstream_message(body, openai_shaped);
+  Error e = upstream_status_error(provider, status, std::move(detail), head);
+  if (openai_shaped && e.code == errc::upstream_rejected) e.upstream_body = std::string(body);
+  return e;
+}
+
+net::ClientOptions client_options(const ProviderConfig& config) {
+  return net::ClientOptions{.name = config.name,
+                            .connect_timeout = config.connect_timeout,
+                            .first_byte_timeout = config.first_byte_timeout,
+                            .idle_timeout = config.idle_timeout,
+                            .max_idle_connections = static_cast<std::size_t>(config.max_idle_connections),
+                            .ca_file = config.ca_file};
+}
+
+asio::awaitable<std::string> read_error_body(net::BodyReader& body) {
+  std::string out;
+  for (;;) {  // error bodies are small; a bounded read is enough for the message
+    auto piece = co_await body.read_some();
+    if (!piece || piece->empty() || out.size() > 65536) break;
+    out.append(*piece);
+  }
+  co_return out;
 }
 
 OpenAiProvider::OpenAiProvider(const ProviderConfig& config, asio::any_io_executor executor)
     : config_(config),
       base_(net::parse_url(config.base_url).value()),
-      client_(std::move(executor), base_,
-              net::ClientOptions{.name = config.name,
-                                 .connect_timeout = config.connect_timeout,
-                                 .first_byte_timeout = config.first_byte_timeout,
-                                 .idle_timeout = config.idle_timeout,
-                                 .max_idle_connections = static_cast<std::size_t>(config.max_idle_connections),
-                                 .ca_file = config.ca_file}) {}
+      client_(std::move(executor), base_, client_options(config)) {}
 
 net::HttpRequest OpenAiProvider::make_request(const LlmRequest& req, std::string_view upstream_model) const {
   net::HttpRequest r;
@@ -166,12 +184,7 @@ asio::awaitable<Result<StreamStart>> OpenAiProvider::stream(const LlmRequest& re
   if (!response) co_return std::move(response).error();
   const int status = response->head.status;
   if (status < 200 || status > 299) {
-    std::string body;
-    for (;;) {  // error bodies are small; read it (bounded) for the message
-      auto piece = co_await response->body->read_some();
-      if (!piece || piece->empty() || body.size() > 65536) break;
-      body.append(*piece);
-    }
+    const std::string body = co_await read_error_body(*response->body);
     co_return map_upstream_error(config_.name, status, body, response->head);
   }
   co_return StreamStart{surfaced_headers(response->head),

@@ -26,6 +26,15 @@ class OpenAiProvider final : public Provider {
   net::HttpClient client_;
 };
 
+// --- shared by the HTTP providers ---
+
+// The HttpClient options a provider's config asks for.
+net::ClientOptions client_options(const ProviderConfig& config);
+
+// The body of a non-2xx streamed answer, for its error message: read to the
+// end or to about 64 KiB, whichever comes first; a read error ends it early.
+boost::asio::awaitable<std::string> read_error_body(net::BodyReader& body);
+
 // --- mapping functions (pure; tested on fixtures) ---
 
 // The "usage" object of an OpenAI response or chunk; known=false when absent/null.
@@ -33,6 +42,14 @@ Usage parse_openai_usage(std::string_view json);
 
 // Upstream headers a client should see: x-ratelimit-*, retry-after, retry-after-ms.
 std::vector<net::Header> surfaced_headers(const net::ResponseHead& head);
+
+// The Error a non-2xx upstream status means, whatever the vendor's wire
+// format; `detail` is the upstream's own error message ("" when it sent none).
+// 429 -> upstream_rate_limited with the upstream's Retry-After; 5xx ->
+// upstream_unavailable (502); 401/403 -> upstream_unavailable too, and
+// `detail` is dropped (it may quote the key); 408 -> upstream_timeout; other
+// 4xx -> upstream_rejected with the upstream status and `detail` as message.
+Error upstream_status_error(std::string_view provider, int status, std::string detail, const net::ResponseHead& head);
 
 // The Error for a non-2xx upstream answer. 429 -> upstream_rate_limited with
 // the upstream's Retry-After; 5xx -> upstream_unavailable (502); 401/403 ->

@@ -1,4 +1,5 @@
 // config `type:` -> provider implementation.
+#include "anthropic.hpp"
 #include "mock.hpp"
 #include "openai.hpp"
 
@@ -13,7 +14,7 @@ std::unique_ptr<Provider> make_provider(const ProviderConfig& config, boost::asi
     case ProviderType::openai:
     case ProviderType::azure:   // TODO(pool issue): own adapters
     case ProviderType::ollama: return std::make_unique<OpenAiProvider>(config, std::move(executor));
-    case ProviderType::anthropic: break;
+    case ProviderType::anthropic: return std::make_unique<AnthropicProvider>(config, std::move(executor));
     case ProviderType::mock: return std::make_unique<MockProvider>(config, std::move(executor));
   }
   throw std::runtime_error("provider '" + config.name + "': unknown type");

@@ -1,25 +1,16 @@
 // Sluice driven by the official `openai` npm client, the way applications use it:
 // only the base URL changes. Starts the built daemon on 127.0.0.1 (port 0, the
-// port is read from the daemon's {"event":"listening",...,"port":N} log line)
-// with the in-process mock provider, then exercises chat (plain and streamed),
+// port is read from its log line, see daemon.mjs) with the in-process mock
+// provider, then exercises chat (plain and streamed),
 // embeddings (base64 and float), models and the error mapping.
 //
 //   SLUICE_BIN=/path/to/sluice node --test        (default: ../../build/src/sluice)
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync, rmSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { createInterface } from 'node:readline';
 import OpenAI from 'openai';
+import { startSluice } from './daemon.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const SLUICE_BIN = path.resolve(here, process.env.SLUICE_BIN || '../../build/src/sluice');
 const EMBED_DIMS = 256;
-const START_TIMEOUT_MS = 10_000;
-const EXIT_TIMEOUT_MS = 5_000;
 
 const CONFIG = `
 server:
@@ -40,68 +31,18 @@ logging:
   level: info
 `;
 
-let daemon;        // ChildProcess
-let exited;        // Promise<{code, signal}>
-let workdir;
+let sluice;        // { baseURL, logLines, stop }
 let baseURL;
 let client;
-const logLines = [];
-
-function waitForPort(child) {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`sluice did not log its port within ${START_TIMEOUT_MS} ms; output:\n${logLines.join('\n')}`)),
-      START_TIMEOUT_MS);
-    const lines = createInterface({ input: child.stdout });
-    lines.on('line', (line) => {
-      logLines.push(line);
-      let ev;
-      try { ev = JSON.parse(line); } catch { return; }
-      if (ev.event === 'listening' && Number.isInteger(ev.port) && ev.port > 0) {
-        clearTimeout(timer);
-        resolve(ev.port);
-      }
-    });
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`sluice exited early (code ${code}, signal ${signal}); output:\n${logLines.join('\n')}`));
-    });
-    child.on('error', (err) => { clearTimeout(timer); reject(err); });
-  });
-}
 
 before(async () => {
-  assert.ok(existsSync(SLUICE_BIN), `sluice binary not found at ${SLUICE_BIN} (set SLUICE_BIN)`);
-  workdir = mkdtempSync(path.join(tmpdir(), 'sluice-node-'));
-  const configPath = path.join(workdir, 'sluice.yaml');
-  writeFileSync(configPath, CONFIG);
-  daemon = spawn(SLUICE_BIN, ['--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
-  daemon.stderr.on('data', (d) => logLines.push(`[stderr] ${d.toString().trimEnd()}`));
-  exited = new Promise((resolve) => daemon.on('exit', (code, signal) => resolve({ code, signal })));
-  const port = await waitForPort(daemon);
-  baseURL = `http://127.0.0.1:${port}/v1`;
+  sluice = await startSluice(CONFIG);
+  baseURL = sluice.baseURL;
   client = new OpenAI({ baseURL, apiKey: 'unused', maxRetries: 0, timeout: 10_000 });
 });
 
 after(async () => {
-  try {
-    if (daemon && daemon.exitCode === null && daemon.signalCode === null) {
-      daemon.kill('SIGTERM');
-      let timer;
-      const result = await Promise.race([
-        exited,
-        new Promise((resolve) => { timer = setTimeout(() => resolve(null), EXIT_TIMEOUT_MS); }),
-      ]);
-      clearTimeout(timer);
-      if (result === null) {
-        daemon.kill('SIGKILL');
-        assert.fail(`sluice did not exit within ${EXIT_TIMEOUT_MS} ms of SIGTERM`);
-      }
-      assert.deepEqual(result, { code: 0, signal: null }, `sluice exit after SIGTERM; output:\n${logLines.join('\n')}`);
-    }
-  } finally {
-    if (workdir) rmSync(workdir, { recursive: true, force: true });
-  }
+  await sluice?.stop();
 });
 
 const PROMPT = [

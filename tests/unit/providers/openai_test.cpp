@@ -8,18 +8,12 @@
 #include <string>
 #include <vector>
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http.hpp>
 
 #include "../net/run_coro.hpp"
 #include "fixture.hpp"
+#include "provider_test_support.hpp"
+#include "scripted_upstream.hpp"
 #include "sluice/net/sse.hpp"
 #include "support/fake_upstream.hpp"
 
@@ -27,27 +21,15 @@ namespace sluice::providers {
 namespace {
 
 namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-using tcp = asio::ip::tcp;
 using json = nlohmann::json;
+using test::collect;
+using test::Collected;
+using test::frame;
+using test::head_with;
+using test::make_llm_request;
 using test::read_fixture;
 using test::run_coro;
 using namespace std::chrono_literals;
-
-std::vector<std::string> frame(const std::string& stream) {
-  std::vector<std::string> events;
-  net::SseFramer framer;
-  framer.feed(stream, [&](std::string_view e) { events.emplace_back(e); });
-  return events;
-}
-
-net::ResponseHead head_with(std::vector<net::Header> headers, int status = 200) {
-  net::ResponseHead head;
-  head.status = status;
-  head.headers = std::move(headers);
-  return head;
-}
 
 // --- parse_openai_usage ---------------------------------------------------
 
@@ -291,20 +273,6 @@ TEST(MapUpstreamError, UnexpectedNonErrorStatusIs502) {
 
 // --- OpenAiProvider against FakeUpstream ----------------------------------
 
-// A request as admission would have parsed it, with the model span located.
-LlmRequest make_llm_request(json body, Endpoint endpoint = Endpoint::chat_completions) {
-  LlmRequest r;
-  r.endpoint = endpoint;
-  r.model = body["model"].get<std::string>();
-  r.stream = body.value("stream", false);
-  r.include_usage = body.contains("stream_options") && body["stream_options"].value("include_usage", false);
-  r.body = body.dump();
-  const std::string token = json(r.model).dump();
-  r.model_offset = r.body.find("\"model\":" + token) + 8;
-  r.model_length = token.size();
-  return r;
-}
-
 json chat_body(json x_fake = nullptr, bool stream = false) {
   json body = {{"model", "alias"}, {"messages", {{{"role", "user"}, {"content", "hello"}}}}};
   if (stream) {
@@ -325,26 +293,6 @@ ProviderConfig provider_config(std::string base_url) {
   c.first_byte_timeout = 5s;
   c.idle_timeout = 5s;
   return c;
-}
-
-struct Collected {
-  std::string text;  // everything next() returned, concatenated
-  int calls = 0;     // non-empty results
-  std::optional<Error> error;
-};
-
-asio::awaitable<Collected> collect(ChunkStream* stream) {
-  Collected c;
-  for (;;) {
-    auto piece = co_await stream->next();
-    if (!piece) {
-      c.error = piece.error();
-      co_return c;
-    }
-    if (piece->empty()) co_return c;
-    c.text += *piece;
-    ++c.calls;
-  }
 }
 
 class OpenAiProviderTest : public ::testing::Test {
@@ -481,32 +429,18 @@ TEST_F(OpenAiProviderTest, ConnectionIsReusedAcrossRequests) {
 
 // --- OpenAiProvider on recorded streams -----------------------------------
 
-// Serves one connection: reads the request, answers `head` + `body`, closes.
-asio::awaitable<void> replay_once(tcp::acceptor acceptor, std::string response) {
-  auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
-  if (ec) co_return;
-  beast::flat_buffer buffer;
-  http::request<http::string_body> req;
-  auto [rec, n] = co_await http::async_read(socket, buffer, req, asio::as_tuple(asio::use_awaitable));
-  if (rec) co_return;
-  co_await asio::async_write(socket, asio::buffer(response), asio::as_tuple(asio::use_awaitable));
-}
-
-// A provider pointed at a server on `io` that replays `body` as an SSE answer.
-std::string start_replay(asio::io_context& io, const std::string& body) {
-  tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::address_v4::loopback(), 0));
-  const std::string url = "http://127.0.0.1:" + std::to_string(acceptor.local_endpoint().port()) + "/v1";
-  const std::string response = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: " +
-                               std::to_string(body.size()) + "\r\nx-ratelimit-remaining-requests: 499\r\n\r\n" + body;
-  asio::co_spawn(io, replay_once(std::move(acceptor), response), asio::detached);
-  return url;
+// Points `upstream` at `body`, replayed as an SSE answer; its base URL.
+std::string start_replay(test::ScriptedUpstream& upstream, const std::string& body) {
+  upstream.answer(test::http_response(200, "text/event-stream", body, "x-ratelimit-remaining-requests: 499\r\n"));
+  return upstream.base_url("/v1");
 }
 
 TEST(OpenAiProviderReplay, RecordedStreamIsRelayedByteForByte) {
   const std::string recorded = read_fixture("providers/openai/chat.stream.txt");
   RequestContext ctx;
   asio::io_context io;
-  OpenAiProvider provider(provider_config(start_replay(io, recorded)), io.get_executor());
+  test::ScriptedUpstream upstream(io);
+  OpenAiProvider provider(provider_config(start_replay(upstream, recorded)), io.get_executor());
   const LlmRequest req = make_llm_request(chat_body(nullptr, true));
   auto started = run_coro(io, provider.stream(req, "gpt-4o-mini", ctx));
   ASSERT_TRUE(started.ok()) << started.error().message;
@@ -525,7 +459,8 @@ TEST(OpenAiProviderReplay, BrokenStreamRelaysWholeEventsThenFails) {
   const std::string broken = read_fixture("providers/openai/broken.stream.txt");
   RequestContext ctx;
   asio::io_context io;
-  OpenAiProvider provider(provider_config(start_replay(io, broken)), io.get_executor());
+  test::ScriptedUpstream upstream(io);
+  OpenAiProvider provider(provider_config(start_replay(upstream, broken)), io.get_executor());
   const LlmRequest req = make_llm_request(chat_body(nullptr, true));
   auto started = run_coro(io, provider.stream(req, "gpt-4o-mini", ctx));
   ASSERT_TRUE(started.ok()) << started.error().message;
@@ -546,7 +481,8 @@ TEST(OpenAiProviderReplay, NothingIsRelayedAfterDone) {
   const std::string body = "data: {\"a\":1}\n\ndata: [DONE]\n\ndata: {\"late\":true}\n\n";
   RequestContext ctx;
   asio::io_context io;
-  OpenAiProvider provider(provider_config(start_replay(io, body)), io.get_executor());
+  test::ScriptedUpstream upstream(io);
+  OpenAiProvider provider(provider_config(start_replay(upstream, body)), io.get_executor());
   const LlmRequest req = make_llm_request(chat_body(nullptr, true));
   auto started = run_coro(io, provider.stream(req, "m", ctx));
   ASSERT_TRUE(started.ok()) << started.error().message;

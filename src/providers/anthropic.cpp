@@ -1,0 +1,131 @@
+// AnthropicProvider: the HTTP exchange around the Anthropic translation.
+#include "anthropic.hpp"
+
+#include <chrono>
+#include <optional>
+
+#include "openai.hpp"
+#include "sluice/net/sse.hpp"
+
+namespace sluice::providers {
+
+namespace asio = boost::asio;
+
+namespace {
+
+std::int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// Pulls Anthropic events off the body and hands out their OpenAI
+// translation, whole events only. A failure (error event, garbage, a stream
+// that ends before message_stop) comes after the events translated before
+// it, and sticks: every later next() repeats it.
+class AnthropicChunkStream final : public ChunkStream {
+ public:
+  AnthropicChunkStream(std::unique_ptr<net::BodyReader> body, std::string provider, bool include_usage)
+      : body_(std::move(body)), translator_(std::move(provider), include_usage, unix_now()) {}
+
+  asio::awaitable<Result<std::string>> next() override {
+    std::string out;
+    while (out.empty() && !error_ && !ended_) {
+      auto piece = co_await body_->read_some();
+      if (!piece) {
+        // After message_stop the client has its whole answer and [DONE]; a
+        // connection lost while draining the body changes nothing for it.
+        if (translator_.done()) ended_ = true;
+        else error_ = std::move(piece).error();
+        break;
+      }
+      if (piece->empty()) {
+        framer_.finish([&](std::string_view event) { translate(event, out); });
+        ended_ = true;
+        if (Status end = translator_.finish(); !end && !error_) error_ = std::move(end).error();
+        break;
+      }
+      framer_.feed(*piece, [&](std::string_view event) { translate(event, out); });
+    }
+    if (out.empty() && error_) co_return *error_;
+    co_return out;
+  }
+
+  Usage usage() const override { return translator_.usage(); }
+
+ private:
+  void translate(std::string_view event, std::string& out) {
+    if (error_) return;
+    if (Status s = translator_.feed(event, out); !s) error_ = std::move(s).error();
+  }
+
+  std::unique_ptr<net::BodyReader> body_;
+  net::SseFramer framer_;
+  AnthropicStreamTranslator translator_;
+  std::optional<Error> error_;
+  bool ended_ = false;
+};
+
+}  // namespace
+
+AnthropicProvider::AnthropicProvider(const ProviderConfig& config, asio::any_io_executor executor)
+    : config_(config),
+      base_(net::parse_url(config.base_url).value()),
+      client_(std::move(executor), base_, client_options(config)) {}
+
+Result<net::HttpRequest> AnthropicProvider::make_request(const LlmRequest& req, std::string_view upstream_model) const {
+  if (req.endpoint != Endpoint::chat_completions)
+    return make_error(errc::bad_request,
+                      "provider '" + config_.name + "' is an Anthropic provider and serves only /v1/chat/completions, not /v1" +
+                          std::string(upstream_path(req.endpoint)),
+                      "model");
+  auto body = to_anthropic_request(req, upstream_model, config_.default_max_tokens);
+  if (!body) return std::move(body).error();
+  net::HttpRequest r;
+  r.target = base_.path + "/v1/messages";
+  r.headers.reserve(4 + config_.headers.size());
+  r.headers.push_back({"Content-Type", "application/json"});
+  r.headers.push_back({"Accept", req.stream ? "text/event-stream" : "application/json"});
+  if (!config_.api_key.empty()) r.headers.push_back({"x-api-key", config_.api_key});
+  r.headers.push_back({"anthropic-version", config_.anthropic_version});
+  for (const auto& [name, value] : config_.headers) r.headers.push_back({name, value});
+  r.body = std::move(body).value();
+  return r;
+}
+
+asio::awaitable<Result<ProviderResponse>> AnthropicProvider::complete(const LlmRequest& req, std::string upstream_model,
+                                                                      RequestContext& ctx) {
+  auto request = make_request(req, upstream_model);
+  if (!request) co_return std::move(request).error();
+  net::HttpRequest http = std::move(request).value();  // named: see session.cpp on g++ 12
+  auto response = co_await client_.send(std::move(http), ctx.cancellation);
+  if (!response) co_return std::move(response).error();
+  const int status = response->head.status;
+  if (status < 200 || status > 299) co_return map_anthropic_error(config_.name, status, response->body, response->head);
+  auto translated = to_openai_response(response->body, unix_now());
+  if (!translated) {
+    Error e = std::move(translated).error();
+    e.message = "provider '" + config_.name + "': " + e.message;
+    co_return e;
+  }
+  ProviderResponse out{status, std::move(translated->body), anthropic_surfaced_headers(response->head),
+                       translated->usage, parse_rate_limits(response->head)};
+  co_return out;
+}
+
+asio::awaitable<Result<StreamStart>> AnthropicProvider::stream(const LlmRequest& req, std::string upstream_model,
+                                                               RequestContext& ctx) {
+  auto request = make_request(req, upstream_model);
+  if (!request) co_return std::move(request).error();
+  net::HttpRequest http = std::move(request).value();
+  auto response = co_await client_.open(std::move(http), ctx.cancellation);
+  if (!response) co_return std::move(response).error();
+  const int status = response->head.status;
+  if (status < 200 || status > 299) {
+    const std::string body = co_await read_error_body(*response->body);
+    co_return map_anthropic_error(config_.name, status, body, response->head);
+  }
+  co_return StreamStart{anthropic_surfaced_headers(response->head),
+                        std::make_unique<AnthropicChunkStream>(std::move(response->body), config_.name, req.include_usage),
+                        parse_rate_limits(response->head)};
+}
+
+}  // namespace sluice::providers
