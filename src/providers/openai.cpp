@@ -133,6 +133,7 @@ net::ClientOptions client_options(const ProviderConfig& config) {
                             .connect_timeout = config.connect_timeout,
                             .first_byte_timeout = config.first_byte_timeout,
                             .idle_timeout = config.idle_timeout,
+                            .total_timeout = config.timeout,
                             .max_idle_connections = static_cast<std::size_t>(config.max_idle_connections),
                             .ca_file = config.ca_file};
 }
