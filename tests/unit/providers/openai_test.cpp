@@ -8,18 +8,11 @@
 #include <string>
 #include <vector>
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http.hpp>
 
 #include "../net/run_coro.hpp"
 #include "fixture.hpp"
+#include "provider_test_util.hpp"
 #include "sluice/net/sse.hpp"
 #include "support/fake_upstream.hpp"
 
@@ -27,27 +20,16 @@ namespace sluice::providers {
 namespace {
 
 namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-using tcp = asio::ip::tcp;
 using json = nlohmann::json;
+using test::collect;
+using test::Collected;
+using test::frame;
+using test::head_with;
+using test::make_llm_request;
 using test::read_fixture;
 using test::run_coro;
+using test::start_replay;
 using namespace std::chrono_literals;
-
-std::vector<std::string> frame(const std::string& stream) {
-  std::vector<std::string> events;
-  net::SseFramer framer;
-  framer.feed(stream, [&](std::string_view e) { events.emplace_back(e); });
-  return events;
-}
-
-net::ResponseHead head_with(std::vector<net::Header> headers, int status = 200) {
-  net::ResponseHead head;
-  head.status = status;
-  head.headers = std::move(headers);
-  return head;
-}
 
 // --- parse_openai_usage ---------------------------------------------------
 
@@ -291,20 +273,6 @@ TEST(MapUpstreamError, UnexpectedNonErrorStatusIs502) {
 
 // --- OpenAiProvider against FakeUpstream ----------------------------------
 
-// A request as admission would have parsed it, with the model span located.
-LlmRequest make_llm_request(json body, Endpoint endpoint = Endpoint::chat_completions) {
-  LlmRequest r;
-  r.endpoint = endpoint;
-  r.model = body["model"].get<std::string>();
-  r.stream = body.value("stream", false);
-  r.include_usage = body.contains("stream_options") && body["stream_options"].value("include_usage", false);
-  r.body = body.dump();
-  const std::string token = json(r.model).dump();
-  r.model_offset = r.body.find("\"model\":" + token) + 8;
-  r.model_length = token.size();
-  return r;
-}
-
 json chat_body(json x_fake = nullptr, bool stream = false) {
   json body = {{"model", "alias"}, {"messages", {{{"role", "user"}, {"content", "hello"}}}}};
   if (stream) {
@@ -325,26 +293,6 @@ ProviderConfig provider_config(std::string base_url) {
   c.first_byte_timeout = 5s;
   c.idle_timeout = 5s;
   return c;
-}
-
-struct Collected {
-  std::string text;  // everything next() returned, concatenated
-  int calls = 0;     // non-empty results
-  std::optional<Error> error;
-};
-
-asio::awaitable<Collected> collect(ChunkStream* stream) {
-  Collected c;
-  for (;;) {
-    auto piece = co_await stream->next();
-    if (!piece) {
-      c.error = piece.error();
-      co_return c;
-    }
-    if (piece->empty()) co_return c;
-    c.text += *piece;
-    ++c.calls;
-  }
 }
 
 class OpenAiProviderTest : public ::testing::Test {
@@ -443,6 +391,87 @@ TEST_F(OpenAiProviderTest, StreamRelaysEventsAndReadsUsage) {
   EXPECT_TRUE(again->empty());
 }
 
+// The client streams without asking for usage: the gateway asks, keeps it for
+// the pool, and the client sees the stream it asked for.
+TEST_F(OpenAiProviderTest, StreamWithoutUsageAsksForItAndHidesIt) {
+  json body = chat_body();
+  body["stream"] = true;
+  auto started = stream(body);
+  ASSERT_TRUE(started.ok()) << started.error().message;
+  const Collected c = run_coro(io_, collect(started->stream.get()));
+  ASSERT_FALSE(c.error.has_value()) << c.error->message;
+
+  const json sent = json::parse(fake_.requests().at(0).body);
+  EXPECT_EQ(sent["stream_options"], json({{"include_usage", true}}));
+  json expected = body;  // everything else as the client sent it
+  expected["model"] = "gpt-upstream";
+  json without = sent;
+  without.erase("stream_options");
+  EXPECT_EQ(without, expected);
+
+  const auto events = frame(c.text);
+  ASSERT_EQ(events.size(), 6u);  // role, c0, c1, c2, finish, [DONE]: no usage chunk
+  EXPECT_TRUE(net::is_done_event(events.back()));
+  for (std::size_t i = 0; i + 1 < events.size(); ++i) {
+    const json chunk = json::parse(net::sse_data(events[i]));
+    EXPECT_FALSE(chunk.contains("usage")) << events[i];
+    EXPECT_FALSE(chunk["choices"].empty()) << events[i];
+  }
+  const Usage u = started->stream->usage();
+  EXPECT_TRUE(u.known);
+  EXPECT_EQ(u.completion_tokens, 3);
+  EXPECT_GT(u.prompt_tokens, 0);
+}
+
+TEST_F(OpenAiProviderTest, StreamWithUsageFalseIsRewrittenAndOtherOptionsKept) {
+  for (const json& options : {json{{"include_usage", false}}, json{{"continuous_usage_stats", false}},
+                              json{{"include_usage", false}, {"continuous_usage_stats", false}}}) {
+    fake_.reset_records();
+    json body = chat_body();
+    body["stream"] = true;
+    body["stream_options"] = options;
+    auto started = stream(body);
+    ASSERT_TRUE(started.ok()) << started.error().message;
+    const Collected c = run_coro(io_, collect(started->stream.get()));
+    ASSERT_FALSE(c.error.has_value()) << c.error->message;
+    json want = options;
+    want["include_usage"] = true;
+    EXPECT_EQ(json::parse(fake_.requests().at(0).body)["stream_options"], want) << options;
+    EXPECT_EQ(c.text.find("\"usage\""), std::string::npos) << options;
+    EXPECT_EQ(frame(c.text).size(), 6u) << options;
+    EXPECT_TRUE(started->stream->usage().known) << options;
+  }
+}
+
+TEST_F(OpenAiProviderTest, StreamWithUsageAskedIsRelayedAndNotRewritten) {
+  const json body = chat_body(nullptr, true);
+  auto started = stream(body);
+  ASSERT_TRUE(started.ok()) << started.error().message;
+  const Collected c = run_coro(io_, collect(started->stream.get()));
+  ASSERT_FALSE(c.error.has_value());
+  json expected = body;
+  expected["model"] = "gpt-upstream";
+  EXPECT_EQ(fake_.requests().at(0).body, expected.dump()) << "only the model token may change";
+  const auto events = frame(c.text);
+  ASSERT_EQ(events.size(), 7u);
+  EXPECT_TRUE(json::parse(net::sse_data(events[5]))["choices"].empty());
+  EXPECT_EQ(json::parse(net::sse_data(events[5]))["usage"]["completion_tokens"], 3);
+  EXPECT_TRUE(json::parse(net::sse_data(events[0])).contains("usage")) << "usage:null relayed as the upstream sent it";
+}
+
+TEST_F(OpenAiProviderTest, NonStreamBodiesAreNeverRewritten) {
+  auto res = complete(chat_body());
+  ASSERT_TRUE(res.ok());
+  EXPECT_FALSE(json::parse(fake_.requests().at(0).body).contains("stream_options"));
+}
+
+TEST_F(OpenAiProviderTest, OpenAiHasNoModelList) {
+  auto models = run_coro(io_, provider_.list_models(ctx_));
+  ASSERT_TRUE(models.ok());
+  EXPECT_TRUE(models->empty());
+  EXPECT_EQ(fake_.request_count(), 0u);
+}
+
 TEST_F(OpenAiProviderTest, StreamWithoutDoneIsAProtocolError) {
   auto started = stream(chat_body({{"no_done", true}}, true));
   ASSERT_TRUE(started.ok()) << started.error().message;
@@ -480,27 +509,6 @@ TEST_F(OpenAiProviderTest, ConnectionIsReusedAcrossRequests) {
 }
 
 // --- OpenAiProvider on recorded streams -----------------------------------
-
-// Serves one connection: reads the request, answers `head` + `body`, closes.
-asio::awaitable<void> replay_once(tcp::acceptor acceptor, std::string response) {
-  auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
-  if (ec) co_return;
-  beast::flat_buffer buffer;
-  http::request<http::string_body> req;
-  auto [rec, n] = co_await http::async_read(socket, buffer, req, asio::as_tuple(asio::use_awaitable));
-  if (rec) co_return;
-  co_await asio::async_write(socket, asio::buffer(response), asio::as_tuple(asio::use_awaitable));
-}
-
-// A provider pointed at a server on `io` that replays `body` as an SSE answer.
-std::string start_replay(asio::io_context& io, const std::string& body) {
-  tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::address_v4::loopback(), 0));
-  const std::string url = "http://127.0.0.1:" + std::to_string(acceptor.local_endpoint().port()) + "/v1";
-  const std::string response = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: " +
-                               std::to_string(body.size()) + "\r\nx-ratelimit-remaining-requests: 499\r\n\r\n" + body;
-  asio::co_spawn(io, replay_once(std::move(acceptor), response), asio::detached);
-  return url;
-}
 
 TEST(OpenAiProviderReplay, RecordedStreamIsRelayedByteForByte) {
   const std::string recorded = read_fixture("providers/openai/chat.stream.txt");
