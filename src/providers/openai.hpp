@@ -25,8 +25,6 @@ class OpenAiProvider final : public Provider {
   // The dialect's model list (Ollama: GET /api/tags); empty when it has none.
   boost::asio::awaitable<Result<std::vector<std::string>>> list_models(RequestContext& ctx) override;
 
-  const Dialect& dialect() const noexcept { return dialect_; }
-
  private:
   // `body` is what goes upstream; the target and headers come from the dialect.
   net::HttpRequest make_request(const LlmRequest& req, std::string_view upstream_model, std::string body) const;

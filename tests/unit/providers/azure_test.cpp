@@ -22,7 +22,6 @@ namespace {
 
 namespace asio = boost::asio;
 using json = nlohmann::json;
-using test::collect;
 using test::Collected;
 using test::frame;
 using test::head_with;
@@ -30,6 +29,8 @@ using test::make_llm_request;
 using test::read_fixture;
 using test::run_coro;
 using test::start_replay;
+using test::stream_through;
+using test::streaming;
 using namespace std::chrono_literals;
 
 ProviderConfig azure_config(std::string base_url, std::string api_version = "2024-10-21") {
@@ -190,6 +191,14 @@ TEST(MapAzureError, GatewayShapeMessageIsKeptFor4xx) {
   EXPECT_EQ(json::parse(error_body(e))["error"]["message"], "Resource not found");
 }
 
+TEST(MapAzureError, OpenAiShapedBodiesKeepTheirMessage) {
+  const std::string body = read_fixture("providers/azure/error.400.unsupported_param.json");
+  const Error e = map_azure_error("az", Endpoint::chat_completions, 400, body, head_with({}, 400));
+  EXPECT_EQ(e.status(), 400);
+  EXPECT_EQ(e.message, "Unrecognized request argument supplied: stream_options");
+  EXPECT_EQ(json::parse(error_body(e)), json::parse(body));
+}
+
 TEST(MapAzureError, ContentFilterCodeOnAnotherStatusIsNotARefusal) {
   const std::string body = read_fixture("providers/azure/error.content_filter.json");
   const Error e = map_azure_error("az", Endpoint::chat_completions, 500, body, head_with({}, 500));
@@ -257,31 +266,22 @@ TEST_F(AzureProviderTest, CompleteOnTheV1Route) {
 
 TEST_F(AzureProviderTest, StreamDropsThePromptFilterChunkAndKeepsAskedUsage) {
   OpenAiProvider p = provider();
-  json body = chat({{"azure_prompt_filter", true}});
-  body["stream"] = true;
+  json body = streaming(chat({{"azure_prompt_filter", true}}));
   body["stream_options"] = {{"include_usage", true}};
-  const LlmRequest req = make_llm_request(body);
-  auto started = run_coro(io_, p.stream(req, "gpt-4o-prod", ctx_));
-  ASSERT_TRUE(started.ok()) << started.error().message;
-  const Collected c = run_coro(io_, collect(started->stream.get()));
+  const Collected c = stream_through(io_, p, body, "gpt-4o-prod", ctx_);
   ASSERT_FALSE(c.error.has_value()) << c.error->message;
   const auto events = frame(c.text);
   ASSERT_EQ(events.size(), 7u);  // role, c0..c2, finish, usage, [DONE]: the filter chunk is gone
   EXPECT_EQ(json::parse(net::sse_data(events[0]))["choices"][0]["delta"]["role"], "assistant");
   EXPECT_EQ(c.text.find("prompt_filter_results"), std::string::npos);
   EXPECT_TRUE(json::parse(net::sse_data(events[5]))["choices"].empty()) << "asked-for usage chunk relayed";
-  EXPECT_TRUE(started->stream->usage().known);
+  EXPECT_TRUE(c.usage.known);
   EXPECT_EQ(fake_.requests().at(0).headers.at("accept"), "text/event-stream");
 }
 
 TEST_F(AzureProviderTest, StreamWithoutUsageAsksForItAndHidesIt) {
   OpenAiProvider p = provider();
-  json body = chat({{"azure_prompt_filter", true}});
-  body["stream"] = true;
-  const LlmRequest req = make_llm_request(body);
-  auto started = run_coro(io_, p.stream(req, "gpt-4o-prod", ctx_));
-  ASSERT_TRUE(started.ok()) << started.error().message;
-  const Collected c = run_coro(io_, collect(started->stream.get()));
+  const Collected c = stream_through(io_, p, streaming(chat({{"azure_prompt_filter", true}})), "gpt-4o-prod", ctx_);
   ASSERT_FALSE(c.error.has_value()) << c.error->message;
   EXPECT_EQ(json::parse(fake_.requests().at(0).body)["stream_options"], json({{"include_usage", true}}));
   const auto events = frame(c.text);
@@ -291,19 +291,15 @@ TEST_F(AzureProviderTest, StreamWithoutUsageAsksForItAndHidesIt) {
     EXPECT_FALSE(chunk["choices"].empty()) << events[i];
     EXPECT_FALSE(chunk.contains("usage")) << events[i];
   }
-  EXPECT_EQ(started->stream->usage().completion_tokens, 3);
+  EXPECT_EQ(c.usage.completion_tokens, 3);
 }
 
 TEST_F(AzureProviderTest, OlderApiVersionsAreNotAskedForUsage) {
   OpenAiProvider p = provider("2024-06-01");
-  json body = chat();
-  body["stream"] = true;
-  const LlmRequest req = make_llm_request(body);
-  auto started = run_coro(io_, p.stream(req, "dep", ctx_));
-  ASSERT_TRUE(started.ok()) << started.error().message;
-  ASSERT_FALSE(run_coro(io_, collect(started->stream.get())).error.has_value());
+  const Collected c = stream_through(io_, p, streaming(chat()), "dep", ctx_);
+  ASSERT_FALSE(c.error.has_value()) << c.error->message;
   EXPECT_FALSE(json::parse(fake_.requests().at(0).body).contains("stream_options"));
-  EXPECT_FALSE(started->stream->usage().known);
+  EXPECT_FALSE(c.usage.known);
 }
 
 TEST_F(AzureProviderTest, ContentFilterRefusalOnCompleteAndStream) {
@@ -316,13 +312,10 @@ TEST_F(AzureProviderTest, ContentFilterRefusalOnCompleteAndStream) {
   EXPECT_FALSE(res.error().retryable());
   EXPECT_EQ(json::parse(error_body(res.error()))["error"]["code"], "content_filter");
 
-  json body = chat(x_fake);
-  body["stream"] = true;
-  const LlmRequest sreq = make_llm_request(body);
-  auto started = run_coro(io_, p.stream(sreq, "dep", ctx_));
-  ASSERT_FALSE(started.ok());
-  EXPECT_EQ(started.error().status(), 400);
-  EXPECT_EQ(json::parse(error_body(started.error()))["error"]["param"], "messages");
+  const Collected c = stream_through(io_, p, streaming(chat(x_fake)), "dep", ctx_);
+  ASSERT_FALSE(c.started);
+  EXPECT_EQ(c.error->status(), 400);
+  EXPECT_EQ(json::parse(error_body(*c.error))["error"]["param"], "messages");
 }
 
 TEST_F(AzureProviderTest, DeploymentNotFound) {
@@ -348,12 +341,8 @@ TEST_F(AzureProviderTest, RateLimited) {
 
 TEST_F(AzureProviderTest, StreamCutShortIsAnError) {
   OpenAiProvider p = provider();
-  json body = chat({{"azure_prompt_filter", true}, {"drop_after", 1}});
-  body["stream"] = true;
-  const LlmRequest req = make_llm_request(body);
-  auto started = run_coro(io_, p.stream(req, "dep", ctx_));
-  ASSERT_TRUE(started.ok()) << started.error().message;
-  const Collected c = run_coro(io_, collect(started->stream.get()));
+  const Collected c = stream_through(io_, p, streaming(chat({{"azure_prompt_filter", true}, {"drop_after", 1}})), "dep", ctx_);
+  ASSERT_TRUE(c.started);
   ASSERT_TRUE(c.error.has_value());
   EXPECT_EQ(c.error->code, errc::upstream_unavailable) << c.error->message;
   EXPECT_EQ(frame(c.text).size(), 2u);  // role, c0
@@ -367,34 +356,25 @@ TEST(AzureProviderReplay, RecordedStreamWithoutAskedUsage) {
   asio::io_context io;
   auto seen = std::make_shared<std::string>();
   OpenAiProvider p(azure_config(start_replay(io, recorded, "", seen)), io.get_executor());
-  json body = chat();
-  body["stream"] = true;
-  const LlmRequest req = make_llm_request(body);
-  auto started = run_coro(io, p.stream(req, "gpt-4o-prod", ctx));
-  ASSERT_TRUE(started.ok()) << started.error().message;
-  const Collected c = run_coro(io, collect(started->stream.get()));
+  const Collected c = stream_through(io, p, streaming(chat()), "gpt-4o-prod", ctx);
   ASSERT_FALSE(c.error.has_value()) << c.error->message;
   const auto events = frame(recorded);
   EXPECT_EQ(c.text, events[1] + events[2] + events[3] + events[4] + events[6]);
-  EXPECT_EQ(started->stream->usage().prompt_tokens, 18);
+  EXPECT_EQ(c.usage.prompt_tokens, 18);
   EXPECT_EQ(json::parse(*seen)["stream_options"]["include_usage"], true);
 }
 
 TEST(AzureProviderReplay, BrokenStream) {
-  const std::string broken = read_fixture("providers/azure/broken.stream.txt");
   RequestContext ctx;
   asio::io_context io;
-  OpenAiProvider p(azure_config(start_replay(io, broken, "")), io.get_executor());
-  json body = chat();
-  body["stream"] = true;
-  const LlmRequest req = make_llm_request(body);
-  auto started = run_coro(io, p.stream(req, "gpt-4o-prod", ctx));
-  ASSERT_TRUE(started.ok()) << started.error().message;
-  const Collected c = run_coro(io, collect(started->stream.get()));
+  OpenAiProvider p(azure_config(start_replay(io, read_fixture("providers/azure/broken.stream.txt"), "")),
+                   io.get_executor());
+  const Collected c = stream_through(io, p, streaming(chat()), "gpt-4o-prod", ctx);
+  ASSERT_TRUE(c.started);
   ASSERT_TRUE(c.error.has_value());
   EXPECT_EQ(c.error->code, errc::upstream_protocol);
   EXPECT_EQ(frame(c.text).size(), 2u);
-  EXPECT_FALSE(started->stream->usage().known);
+  EXPECT_FALSE(c.usage.known);
 }
 
 }  // namespace

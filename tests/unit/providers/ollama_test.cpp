@@ -22,7 +22,6 @@ namespace {
 
 namespace asio = boost::asio;
 using json = nlohmann::json;
-using test::collect;
 using test::Collected;
 using test::frame;
 using test::head_with;
@@ -30,6 +29,8 @@ using test::make_llm_request;
 using test::read_fixture;
 using test::run_coro;
 using test::start_replay;
+using test::stream_through;
+using test::streaming;
 using namespace std::chrono_literals;
 
 using Names = std::vector<std::string>;
@@ -202,52 +203,39 @@ TEST_F(OllamaProviderTest, UnknownModelIs404) {
 }
 
 TEST_F(OllamaProviderTest, StreamWithoutUsageAsksForItAndHidesIt) {
-  json body = chat();
-  body["stream"] = true;
-  const LlmRequest req = make_llm_request(body);
-  auto started = run_coro(io_, provider_.stream(req, "llama3.1:8b", ctx_));
-  ASSERT_TRUE(started.ok()) << started.error().message;
-  const Collected c = run_coro(io_, collect(started->stream.get()));
+  const Collected c = stream_through(io_, provider_, streaming(chat()), "llama3.1:8b", ctx_);
   ASSERT_FALSE(c.error.has_value()) << c.error->message;
   EXPECT_EQ(json::parse(fake_.requests().at(0).body)["stream_options"]["include_usage"], true);
   EXPECT_EQ(frame(c.text).size(), 6u);
   EXPECT_EQ(c.text.find("usage"), std::string::npos);
-  EXPECT_EQ(started->stream->usage().completion_tokens, 3);
+  EXPECT_EQ(c.usage.completion_tokens, 3);
 }
 
-TEST(OllamaProviderReplay, RecordedAndBrokenStreams) {
+TEST(OllamaProviderReplay, RecordedStreamWithAskedUsage) {
   const std::string recorded = read_fixture("providers/ollama/chat.stream.txt");
-  {
-    RequestContext ctx;
-    asio::io_context io;
-    OpenAiProvider p(ollama_config(start_replay(io, recorded, "")), io.get_executor());
-    json body = chat();
-    body["stream"] = true;
-    body["stream_options"] = {{"include_usage", true}};
-    const LlmRequest req = make_llm_request(body);
-    auto started = run_coro(io, p.stream(req, "llama3.1:8b", ctx));
-    ASSERT_TRUE(started.ok()) << started.error().message;
-    const Collected c = run_coro(io, collect(started->stream.get()));
-    ASSERT_FALSE(c.error.has_value()) << c.error->message;
-    EXPECT_EQ(c.text, recorded) << "asked-for usage: relayed byte for byte";
-    EXPECT_EQ(started->stream->usage().prompt_tokens, 26);
-    EXPECT_EQ(started->stream->usage().completion_tokens, 3);
-  }
-  {
-    RequestContext ctx;
-    asio::io_context io;
-    OpenAiProvider p(ollama_config(start_replay(io, read_fixture("providers/ollama/broken.stream.txt"), "")),
-                     io.get_executor());
-    json body = chat();
-    body["stream"] = true;
-    const LlmRequest req = make_llm_request(body);
-    auto started = run_coro(io, p.stream(req, "llama3.1:8b", ctx));
-    ASSERT_TRUE(started.ok()) << started.error().message;
-    const Collected c = run_coro(io, collect(started->stream.get()));
-    ASSERT_TRUE(c.error.has_value());
-    EXPECT_EQ(c.error->code, errc::upstream_protocol);
-    EXPECT_EQ(c.text, frame(recorded)[0] + frame(recorded)[1]);
-  }
+  RequestContext ctx;
+  asio::io_context io;
+  OpenAiProvider p(ollama_config(start_replay(io, recorded, "")), io.get_executor());
+  json body = streaming(chat());
+  body["stream_options"] = {{"include_usage", true}};
+  const Collected c = stream_through(io, p, body, "llama3.1:8b", ctx);
+  ASSERT_FALSE(c.error.has_value()) << c.error->message;
+  EXPECT_EQ(c.text, recorded) << "asked-for usage: relayed byte for byte";
+  EXPECT_EQ(c.usage.prompt_tokens, 26);
+  EXPECT_EQ(c.usage.completion_tokens, 3);
+}
+
+TEST(OllamaProviderReplay, BrokenStream) {
+  RequestContext ctx;
+  asio::io_context io;
+  OpenAiProvider p(ollama_config(start_replay(io, read_fixture("providers/ollama/broken.stream.txt"), "")),
+                   io.get_executor());
+  const Collected c = stream_through(io, p, streaming(chat()), "llama3.1:8b", ctx);
+  ASSERT_TRUE(c.started);
+  ASSERT_TRUE(c.error.has_value());
+  EXPECT_EQ(c.error->code, errc::upstream_protocol);
+  const auto recorded = frame(read_fixture("providers/ollama/chat.stream.txt"));
+  EXPECT_EQ(c.text, recorded[0] + recorded[1]);
 }
 
 }  // namespace

@@ -394,11 +394,8 @@ TEST_F(OpenAiProviderTest, StreamRelaysEventsAndReadsUsage) {
 // The client streams without asking for usage: the gateway asks, keeps it for
 // the pool, and the client sees the stream it asked for.
 TEST_F(OpenAiProviderTest, StreamWithoutUsageAsksForItAndHidesIt) {
-  json body = chat_body();
-  body["stream"] = true;
-  auto started = stream(body);
-  ASSERT_TRUE(started.ok()) << started.error().message;
-  const Collected c = run_coro(io_, collect(started->stream.get()));
+  const json body = test::streaming(chat_body());
+  const Collected c = test::stream_through(io_, provider_, body, "gpt-upstream", ctx_);
   ASSERT_FALSE(c.error.has_value()) << c.error->message;
 
   const json sent = json::parse(fake_.requests().at(0).body);
@@ -417,37 +414,31 @@ TEST_F(OpenAiProviderTest, StreamWithoutUsageAsksForItAndHidesIt) {
     EXPECT_FALSE(chunk.contains("usage")) << events[i];
     EXPECT_FALSE(chunk["choices"].empty()) << events[i];
   }
-  const Usage u = started->stream->usage();
-  EXPECT_TRUE(u.known);
-  EXPECT_EQ(u.completion_tokens, 3);
-  EXPECT_GT(u.prompt_tokens, 0);
+  EXPECT_TRUE(c.usage.known);
+  EXPECT_EQ(c.usage.completion_tokens, 3);
+  EXPECT_GT(c.usage.prompt_tokens, 0);
 }
 
 TEST_F(OpenAiProviderTest, StreamWithUsageFalseIsRewrittenAndOtherOptionsKept) {
   for (const json& options : {json{{"include_usage", false}}, json{{"continuous_usage_stats", false}},
                               json{{"include_usage", false}, {"continuous_usage_stats", false}}}) {
     fake_.reset_records();
-    json body = chat_body();
-    body["stream"] = true;
+    json body = test::streaming(chat_body());
     body["stream_options"] = options;
-    auto started = stream(body);
-    ASSERT_TRUE(started.ok()) << started.error().message;
-    const Collected c = run_coro(io_, collect(started->stream.get()));
+    const Collected c = test::stream_through(io_, provider_, body, "gpt-upstream", ctx_);
     ASSERT_FALSE(c.error.has_value()) << c.error->message;
     json want = options;
     want["include_usage"] = true;
     EXPECT_EQ(json::parse(fake_.requests().at(0).body)["stream_options"], want) << options;
     EXPECT_EQ(c.text.find("\"usage\""), std::string::npos) << options;
     EXPECT_EQ(frame(c.text).size(), 6u) << options;
-    EXPECT_TRUE(started->stream->usage().known) << options;
+    EXPECT_TRUE(c.usage.known) << options;
   }
 }
 
 TEST_F(OpenAiProviderTest, StreamWithUsageAskedIsRelayedAndNotRewritten) {
   const json body = chat_body(nullptr, true);
-  auto started = stream(body);
-  ASSERT_TRUE(started.ok()) << started.error().message;
-  const Collected c = run_coro(io_, collect(started->stream.get()));
+  const Collected c = test::stream_through(io_, provider_, body, "gpt-upstream", ctx_);
   ASSERT_FALSE(c.error.has_value());
   json expected = body;
   expected["model"] = "gpt-upstream";

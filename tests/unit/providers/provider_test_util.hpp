@@ -22,6 +22,7 @@
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
 
+#include "../net/run_coro.hpp"
 #include "sluice/core/request.hpp"
 #include "sluice/net/http_client.hpp"
 #include "sluice/net/sse.hpp"
@@ -68,7 +69,9 @@ inline LlmRequest make_llm_request(const nlohmann::json& body, Endpoint endpoint
 struct Collected {
   std::string text;  // everything next() returned, concatenated
   int calls = 0;     // non-empty results
-  std::optional<Error> error;
+  std::optional<Error> error;  // the stream's, or stream()'s when !started
+  bool started = true;
+  Usage usage;       // the stream's usage() at the end
 };
 
 inline boost::asio::awaitable<Collected> collect(providers::ChunkStream* stream) {
@@ -83,6 +86,28 @@ inline boost::asio::awaitable<Collected> collect(providers::ChunkStream* stream)
     c.text += *piece;
     ++c.calls;
   }
+}
+
+// The body with "stream": true.
+inline nlohmann::json streaming(nlohmann::json body) {
+  body["stream"] = true;
+  return body;
+}
+
+// Opens a stream for `body` on `provider` and reads it to its end or error.
+inline Collected stream_through(boost::asio::io_context& io, providers::Provider& provider, const nlohmann::json& body,
+                                std::string upstream_model, RequestContext& ctx) {
+  const LlmRequest req = make_llm_request(body);
+  auto started = run_coro(io, provider.stream(req, std::move(upstream_model), ctx));
+  if (!started) {
+    Collected c;
+    c.started = false;
+    c.error = started.error();
+    return c;
+  }
+  Collected c = run_coro(io, collect(started->stream.get()));
+  c.usage = started->stream->usage();
+  return c;
 }
 
 // Serves one connection: reads the request into *seen, writes `response`, closes.
