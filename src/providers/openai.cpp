@@ -6,8 +6,7 @@
 
 #include <simdjson.h>
 
-#include "sluice/core/log.hpp"
-#include "sluice/net/sse.hpp"
+#include "openai_stream.hpp"
 #include "sluice/providers/rate_limits.hpp"
 
 namespace sluice::providers {
@@ -15,53 +14,6 @@ namespace sluice::providers {
 namespace asio = boost::asio;
 
 namespace {
-
-// Relays an OpenAI SSE stream event by event (never half an event), noting
-// usage and insisting on the terminating `data: [DONE]`: a stream that just
-// stops is an error, because SDKs would accept it silently as complete.
-class OpenAiChunkStream final : public ChunkStream {
- public:
-  OpenAiChunkStream(std::unique_ptr<net::BodyReader> body, std::string provider)
-      : body_(std::move(body)), provider_(std::move(provider)) {}
-
-  asio::awaitable<Result<std::string>> next() override {
-    std::string out;
-    while (out.empty() && !ended_) {
-      auto piece = co_await body_->read_some();
-      if (!piece) co_return std::move(piece).error();
-      if (piece->empty()) {
-        framer_.finish([&](std::string_view event) { on_event(event, out); });
-        ended_ = true;
-        if (!saw_done_)
-          co_return make_error(errc::upstream_protocol,
-                               "provider '" + provider_ + "': stream ended before data: [DONE]");
-        break;
-      }
-      framer_.feed(*piece, [&](std::string_view event) { on_event(event, out); });
-    }
-    co_return out;
-  }
-
-  Usage usage() const override { return usage_; }
-
- private:
-  void on_event(std::string_view event, std::string& out) {
-    if (saw_done_) return;  // nothing may follow [DONE]
-    if (net::is_done_event(event)) saw_done_ = true;
-    else if (event.find("\"usage\"") != std::string_view::npos) {
-      Usage u = parse_openai_usage(net::sse_data(event));
-      if (u.known) usage_ = u;
-    }
-    out.append(event);
-  }
-
-  std::unique_ptr<net::BodyReader> body_;
-  std::string provider_;
-  net::SseFramer framer_;
-  Usage usage_;
-  bool saw_done_ = false;
-  bool ended_ = false;
-};
 
 // The upstream's error.message when the body is OpenAI-shaped, else "".
 std::string upstream_message(std::string_view body, bool& openai_shaped) {
@@ -151,27 +103,35 @@ asio::awaitable<std::string> read_error_body(net::BodyReader& body) {
 OpenAiProvider::OpenAiProvider(const ProviderConfig& config, asio::any_io_executor executor)
     : config_(config),
       base_(net::parse_url(config.base_url).value()),
+      dialect_(make_dialect(config, base_.path)),
       client_(std::move(executor), base_, client_options(config)) {}
 
-net::HttpRequest OpenAiProvider::make_request(const LlmRequest& req, std::string_view upstream_model) const {
+net::HttpRequest OpenAiProvider::make_request(const LlmRequest& req, std::string_view upstream_model,
+                                              std::string body) const {
   net::HttpRequest r;
-  r.target = base_.path + std::string(upstream_path(req.endpoint));
+  r.target = request_target(dialect_, req.endpoint, upstream_model);
   r.headers.reserve(3 + config_.headers.size());
   r.headers.push_back({"Content-Type", "application/json"});
   r.headers.push_back({"Accept", req.stream ? "text/event-stream" : "application/json"});
-  if (!config_.api_key.empty()) r.headers.push_back({"Authorization", "Bearer " + config_.api_key});
-  for (const auto& [name, value] : config_.headers) r.headers.push_back({name, value});
-  r.body = req.body_for_model(upstream_model);
+  append_upstream_headers(r.headers);
+  r.body = std::move(body);
   return r;
+}
+
+void OpenAiProvider::append_upstream_headers(std::vector<net::Header>& headers) const {
+  if (!dialect_.auth_header.empty()) headers.push_back({dialect_.auth_header, dialect_.auth_value});
+  for (const auto& [name, value] : config_.headers) headers.push_back({name, value});
 }
 
 asio::awaitable<Result<ProviderResponse>> OpenAiProvider::complete(const LlmRequest& req, std::string upstream_model,
                                                                    RequestContext& ctx) {
-  net::HttpRequest request = make_request(req, upstream_model);  // named: see session.cpp on g++ 12
+  // named: see session.cpp on g++ 12
+  net::HttpRequest request = make_request(req, upstream_model, req.body_for_model(upstream_model));
   auto response = co_await client_.send(std::move(request), ctx.cancellation);
   if (!response) co_return std::move(response).error();
   const int status = response->head.status;
-  if (status < 200 || status > 299) co_return map_upstream_error(config_.name, status, response->body, response->head);
+  if (status < 200 || status > 299)
+    co_return dialect_.map_error(config_.name, req.endpoint, status, response->body, response->head);
   ProviderResponse out{status, std::move(response->body), surfaced_headers(response->head), {},
                        parse_rate_limits(response->head)};
   out.usage = parse_openai_usage(out.body);
@@ -180,17 +140,40 @@ asio::awaitable<Result<ProviderResponse>> OpenAiProvider::complete(const LlmRequ
 
 asio::awaitable<Result<StreamStart>> OpenAiProvider::stream(const LlmRequest& req, std::string upstream_model,
                                                             RequestContext& ctx) {
-  net::HttpRequest request = make_request(req, upstream_model);
+  // The pool settles budgets with real usage: ask for it when the client did not.
+  std::optional<std::string> with_usage;
+  if (dialect_.stream_usage && !req.include_usage && req.endpoint != Endpoint::embeddings)
+    with_usage = body_requesting_usage(req, upstream_model);
+  const StreamFilter filter{.drop_empty_choices = dialect_.drop_empty_choices, .strip_usage = with_usage.has_value()};
+  std::string body = with_usage ? std::move(*with_usage) : req.body_for_model(upstream_model);
+  net::HttpRequest request = make_request(req, upstream_model, std::move(body));
   auto response = co_await client_.open(std::move(request), ctx.cancellation);
   if (!response) co_return std::move(response).error();
   const int status = response->head.status;
   if (status < 200 || status > 299) {
-    const std::string body = co_await read_error_body(*response->body);
-    co_return map_upstream_error(config_.name, status, body, response->head);
+    const std::string error_body = co_await read_error_body(*response->body);
+    co_return dialect_.map_error(config_.name, req.endpoint, status, error_body, response->head);
   }
   co_return StreamStart{surfaced_headers(response->head),
-                        std::make_unique<OpenAiChunkStream>(std::move(response->body), config_.name),
+                        make_openai_chunk_stream(std::move(response->body), config_.name, filter),
                         parse_rate_limits(response->head)};
+}
+
+asio::awaitable<Result<std::vector<std::string>>> OpenAiProvider::list_models(RequestContext& ctx) {
+  if (dialect_.models_path.empty() || !dialect_.parse_models) co_return std::vector<std::string>{};
+  net::HttpRequest request;
+  request.method = "GET";
+  request.target = dialect_.models_path;
+  request.headers.push_back({"Accept", "application/json"});
+  append_upstream_headers(request.headers);
+  auto response = co_await client_.send(std::move(request), ctx.cancellation);
+  if (!response) co_return std::move(response).error();
+  const int status = response->head.status;
+  if (status < 200 || status > 299)
+    co_return dialect_.map_error(config_.name, Endpoint::chat_completions, status, response->body, response->head);
+  auto names = dialect_.parse_models(response->body);
+  if (!names) co_return make_error(errc::upstream_protocol, "provider '" + config_.name + "': unreadable model list");
+  co_return std::move(*names);
 }
 
 }  // namespace sluice::providers

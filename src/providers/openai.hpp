@@ -1,13 +1,18 @@
-// OpenAI-compatible upstreams (OpenAI, vLLM, Ollama's /v1, Groq, Together...):
-// the client's JSON goes upstream as is, with only "model" replaced; answers
-// come back as they are. Also the error mapping every HTTP provider shares.
+// OpenAI-compatible upstreams (OpenAI, Azure OpenAI, Ollama's /v1, vLLM,
+// Groq, Together...): the client's JSON goes upstream as is, with only "model"
+// replaced (and, for a stream the client did not ask usage for,
+// stream_options.include_usage set: see openai_stream.hpp); answers come back
+// as they are. Where the upstreams differ is the Dialect (dialect.hpp). Also
+// the error mapping every HTTP provider shares.
 #pragma once
 
+#include "dialect.hpp"
 #include "sluice/net/http_client.hpp"
 #include "sluice/providers/provider.hpp"
 
 namespace sluice::providers {
 
+// For config types openai, azure and ollama.
 class OpenAiProvider final : public Provider {
  public:
   OpenAiProvider(const ProviderConfig& config, boost::asio::any_io_executor executor);
@@ -17,12 +22,18 @@ class OpenAiProvider final : public Provider {
                                                             RequestContext& ctx) override;
   boost::asio::awaitable<Result<StreamStart>> stream(const LlmRequest& req, std::string upstream_model,
                                                      RequestContext& ctx) override;
+  // The dialect's model list (Ollama: GET /api/tags); empty when it has none.
+  boost::asio::awaitable<Result<std::vector<std::string>>> list_models(RequestContext& ctx) override;
 
  private:
-  net::HttpRequest make_request(const LlmRequest& req, std::string_view upstream_model) const;
+  // `body` is what goes upstream; the target and headers come from the dialect.
+  net::HttpRequest make_request(const LlmRequest& req, std::string_view upstream_model, std::string body) const;
+  // The dialect's credential header, then the configured extra headers.
+  void append_upstream_headers(std::vector<net::Header>& headers) const;
 
   ProviderConfig config_;
   net::Url base_;
+  Dialect dialect_;
   net::HttpClient client_;
 };
 

@@ -12,8 +12,9 @@ boost::asio::awaitable<Result<std::vector<std::string>>> Provider::list_models(R
 std::unique_ptr<Provider> make_provider(const ProviderConfig& config, boost::asio::any_io_executor executor) {
   switch (config.type) {
     case ProviderType::openai:
-    case ProviderType::azure:   // TODO(pool issue): own adapters
-    case ProviderType::ollama: return std::make_unique<OpenAiProvider>(config, std::move(executor));
+    case ProviderType::azure:
+    case ProviderType::ollama:  // one provider, three dialects (dialect.hpp)
+      return std::make_unique<OpenAiProvider>(config, std::move(executor));
     case ProviderType::anthropic: return std::make_unique<AnthropicProvider>(config, std::move(executor));
     case ProviderType::mock: return std::make_unique<MockProvider>(config, std::move(executor));
   }

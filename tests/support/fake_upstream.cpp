@@ -115,6 +115,7 @@ std::string apply_overrides(const json& x, Behaviour& b) {
     else if (key == "no_done") ok = set_bool(b.no_done);
     else if (key == "drop_before_events") ok = set_bool(b.drop_before_events);
     else if (key == "close_after_response") ok = set_bool(b.close_after_response);
+    else if (key == "azure_prompt_filter") ok = set_bool(b.azure_prompt_filter);
     else if (key == "error_body" && value.is_string()) {
       b.error_body = value.get<std::string>();
       ok = true;
@@ -197,6 +198,12 @@ void completion_reply(const json& body, bool chat, long number, std::size_t body
     c["finish_reason"] = finish ? ordered_json(finish) : ordered_json(nullptr);
     return c;
   };
+  if (reply.behaviour.azure_prompt_filter) {  // Azure: a first chunk with no choices
+    ordered_json filter = {{"choices", ordered_json::array()}, {"created", 0}, {"id", ""}, {"model", ""}, {"object", ""}};
+    filter["prompt_filter_results"] = ordered_json::array(
+        {{{"prompt_index", 0}, {"content_filter_results", {{"hate", {{"filtered", false}, {"severity", "safe"}}}}}}});
+    reply.lead.push_back(filter.dump());
+  }
   if (chat) {
     reply.lead.push_back(
         chunk(ordered_json::array({delta_choice({{"role", "assistant"}, {"content", ""}}, nullptr)})).dump());
@@ -250,10 +257,42 @@ void embeddings_reply(const json& body, std::size_t body_size, Reply& reply) {
   reply.body = answer.dump();
 }
 
+// Azure's routes, /openai/deployments/{deployment}/... and /openai/v1/...,
+// answer like OpenAI's /v1/...: the path they stand for, else `path` itself.
+std::string openai_path(const std::string& path) {
+  static const std::string kDeployments = "/openai/deployments/";
+  static const std::string kAzureV1 = "/openai/v1/";
+  if (path.starts_with(kAzureV1)) return path.substr(kAzureV1.size() - 4);  // keep "/v1/"
+  if (!path.starts_with(kDeployments)) return path;
+  const std::size_t slash = path.find('/', kDeployments.size());
+  if (slash == std::string::npos || slash == kDeployments.size()) return path;
+  return "/v1" + path.substr(slash);
+}
+
+// Ollama's GET /api/tags: the model list, or a native error ({"error":"..."}: a string).
+Reply ollama_tags_reply(const Behaviour& b) {
+  Reply reply;
+  reply.behaviour = b;
+  if (b.status != 200) {
+    reply.status = b.status;
+    reply.body = b.error_body.empty() ? json{{"error", "fake error " + std::to_string(b.status)}}.dump() : b.error_body;
+    return reply;
+  }
+  ordered_json models = ordered_json::array();
+  for (const std::string& name : b.tags) {
+    models.push_back({{"name", name}, {"model", name}, {"modified_at", "2025-01-01T00:00:00Z"},
+                      {"size", 4920753328LL}, {"digest", "0123456789abcdef"},
+                      {"details", {{"format", "gguf"}, {"family", "llama"}}}});
+  }
+  reply.body = ordered_json{{"models", std::move(models)}}.dump();
+  return reply;
+}
+
 Reply make_reply(const Request& req, const Behaviour& defaults, long number) {
   const std::string target(req.target());
-  const std::string path = target.substr(0, target.find('?'));
+  const std::string path = openai_path(target.substr(0, target.find('?')));
   const bool post = req.method() == http::verb::post;
+  if (req.method() == http::verb::get && path == "/api/tags") return ollama_tags_reply(defaults);
   const bool known = (post && (path == "/v1/chat/completions" || path == "/v1/completions" ||
                                path == "/v1/embeddings")) ||
                      (req.method() == http::verb::get && path == "/v1/models");

@@ -12,7 +12,9 @@
 // fails loudly instead of silently using the defaults.
 //
 // Endpoints: POST /v1/chat/completions, POST /v1/completions (both with "stream"),
-// POST /v1/embeddings, GET /v1/models; anything else is 404. Every request is
+// POST /v1/embeddings, GET /v1/models; the same below Azure's
+// /openai/deployments/{deployment}/ and /openai/v1/ (query ignored); Ollama's
+// GET /api/tags (its errors in Ollama's {"error":"..."} shape); anything else is 404. Every request is
 // recorded, and connection opens/closes are counted (a close by the peer is noticed
 // within milliseconds, even while a response is delayed or hanging).
 #pragma once
@@ -45,6 +47,9 @@ struct Behaviour {
   bool drop_before_events = false;  // stream: send the 200 head, then close before any event
   std::string error_body;      // non-empty: the exact body for non-200 statuses
   bool close_after_response = false;  // answer with Connection: close, then close
+  // Stream: open with Azure's chunk whose "choices" is empty (prompt_filter_results).
+  bool azure_prompt_filter = false;
+  std::vector<std::string> tags = {"fake-model"};  // GET /api/tags (Ollama); set_behaviour only
 };
 
 struct Recorded {

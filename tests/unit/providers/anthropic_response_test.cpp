@@ -9,7 +9,7 @@
 
 #include "../../../src/providers/anthropic.hpp"
 #include "fixture.hpp"
-#include "provider_test_support.hpp"
+#include "provider_test_util.hpp"
 
 namespace sluice::providers {
 namespace {

@@ -12,7 +12,7 @@
 
 #include "../net/run_coro.hpp"
 #include "fixture.hpp"
-#include "provider_test_support.hpp"
+#include "provider_test_util.hpp"
 #include "scripted_upstream.hpp"
 
 namespace sluice::providers {

@@ -12,7 +12,7 @@
 
 #include "../net/run_coro.hpp"
 #include "fixture.hpp"
-#include "provider_test_support.hpp"
+#include "provider_test_util.hpp"
 #include "scripted_upstream.hpp"
 #include "sluice/net/sse.hpp"
 #include "support/fake_upstream.hpp"
@@ -389,6 +389,78 @@ TEST_F(OpenAiProviderTest, StreamRelaysEventsAndReadsUsage) {
   auto again = run_coro(io_, started->stream->next());
   ASSERT_TRUE(again.ok());
   EXPECT_TRUE(again->empty());
+}
+
+// The client streams without asking for usage: the gateway asks, keeps it for
+// the pool, and the client sees the stream it asked for.
+TEST_F(OpenAiProviderTest, StreamWithoutUsageAsksForItAndHidesIt) {
+  const json body = test::streaming(chat_body());
+  const Collected c = test::stream_through(io_, provider_, body, "gpt-upstream", ctx_);
+  ASSERT_FALSE(c.error.has_value()) << c.error->message;
+
+  const json sent = json::parse(fake_.requests().at(0).body);
+  EXPECT_EQ(sent["stream_options"], json({{"include_usage", true}}));
+  json expected = body;  // everything else as the client sent it
+  expected["model"] = "gpt-upstream";
+  json without = sent;
+  without.erase("stream_options");
+  EXPECT_EQ(without, expected);
+
+  const auto events = frame(c.text);
+  ASSERT_EQ(events.size(), 6u);  // role, c0, c1, c2, finish, [DONE]: no usage chunk
+  EXPECT_TRUE(net::is_done_event(events.back()));
+  for (std::size_t i = 0; i + 1 < events.size(); ++i) {
+    const json chunk = json::parse(net::sse_data(events[i]));
+    EXPECT_FALSE(chunk.contains("usage")) << events[i];
+    EXPECT_FALSE(chunk["choices"].empty()) << events[i];
+  }
+  EXPECT_TRUE(c.usage.known);
+  EXPECT_EQ(c.usage.completion_tokens, 3);
+  EXPECT_GT(c.usage.prompt_tokens, 0);
+}
+
+TEST_F(OpenAiProviderTest, StreamWithUsageFalseIsRewrittenAndOtherOptionsKept) {
+  for (const json& options : {json{{"include_usage", false}}, json{{"continuous_usage_stats", false}},
+                              json{{"include_usage", false}, {"continuous_usage_stats", false}}}) {
+    fake_.reset_records();
+    json body = test::streaming(chat_body());
+    body["stream_options"] = options;
+    const Collected c = test::stream_through(io_, provider_, body, "gpt-upstream", ctx_);
+    ASSERT_FALSE(c.error.has_value()) << c.error->message;
+    json want = options;
+    want["include_usage"] = true;
+    EXPECT_EQ(json::parse(fake_.requests().at(0).body)["stream_options"], want) << options;
+    EXPECT_EQ(c.text.find("\"usage\""), std::string::npos) << options;
+    EXPECT_EQ(frame(c.text).size(), 6u) << options;
+    EXPECT_TRUE(c.usage.known) << options;
+  }
+}
+
+TEST_F(OpenAiProviderTest, StreamWithUsageAskedIsRelayedAndNotRewritten) {
+  const json body = chat_body(nullptr, true);
+  const Collected c = test::stream_through(io_, provider_, body, "gpt-upstream", ctx_);
+  ASSERT_FALSE(c.error.has_value());
+  json expected = body;
+  expected["model"] = "gpt-upstream";
+  EXPECT_EQ(fake_.requests().at(0).body, expected.dump()) << "only the model token may change";
+  const auto events = frame(c.text);
+  ASSERT_EQ(events.size(), 7u);
+  EXPECT_TRUE(json::parse(net::sse_data(events[5]))["choices"].empty());
+  EXPECT_EQ(json::parse(net::sse_data(events[5]))["usage"]["completion_tokens"], 3);
+  EXPECT_TRUE(json::parse(net::sse_data(events[0])).contains("usage")) << "usage:null relayed as the upstream sent it";
+}
+
+TEST_F(OpenAiProviderTest, NonStreamBodiesAreNeverRewritten) {
+  auto res = complete(chat_body());
+  ASSERT_TRUE(res.ok());
+  EXPECT_FALSE(json::parse(fake_.requests().at(0).body).contains("stream_options"));
+}
+
+TEST_F(OpenAiProviderTest, OpenAiHasNoModelList) {
+  auto models = run_coro(io_, provider_.list_models(ctx_));
+  ASSERT_TRUE(models.ok());
+  EXPECT_TRUE(models->empty());
+  EXPECT_EQ(fake_.request_count(), 0u);
 }
 
 TEST_F(OpenAiProviderTest, StreamWithoutDoneIsAProtocolError) {
