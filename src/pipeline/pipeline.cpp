@@ -11,6 +11,7 @@
 #include "sluice/core/log.hpp"
 #include "sluice/net/sse.hpp"
 #include "sluice/pipeline/wire.hpp"
+#include "model_catalog.hpp"
 
 namespace sluice::pipeline {
 
@@ -28,11 +29,18 @@ constexpr Route kLlmRoutes[] = {
     {"/v1/embeddings", Endpoint::embeddings},
 };
 
-std::string model_object(std::string_view id) {
+std::string model_object(const ModelEntry& model) {
   std::string out = R"({"id":)";
-  append_json_string(out, id);
-  out += R"(,"object":"model","created":0,"owned_by":"sluice"})";
+  append_json_string(out, model.id);
+  out += R"(,"object":"model","created":0,"owned_by":)";
+  append_json_string(out, model.owned_by);
+  out += '}';
   return out;
+}
+
+Error model_not_found(std::string_view model) {
+  return make_error(errc::model_not_found,
+                    "The model `" + std::string(model) + "` does not exist or you do not have access to it.", "model");
 }
 
 // Relays a provider's stream whose first events were read ahead, and settles
@@ -79,7 +87,10 @@ Pipeline::Pipeline(const GatewayConfig& config, ProviderMap& providers, pool::Po
     : config_(config),
       providers_(providers),
       pool_(config, pool::Clock::now(), policy, seed),
+      catalog_(std::make_unique<ModelCatalog>(config, providers, pool_)),
       jitter_(static_cast<std::minstd_rand::result_type>(seed)) {}
+
+Pipeline::~Pipeline() = default;
 
 asio::awaitable<Reply> Pipeline::handle(ApiRequest request, RequestContext& ctx) {
   for (const Route& r : kLlmRoutes) {
@@ -88,9 +99,11 @@ asio::awaitable<Reply> Pipeline::handle(ApiRequest request, RequestContext& ctx)
       co_return error_reply(make_error(errc::method_not_allowed, "Use POST for " + std::string(r.path)));
     co_return co_await dispatch(r.endpoint, std::move(request.body), ctx);
   }
-  if (request.path == "/v1/models" && request.method == "GET") co_return list_models();
-  if (request.path.starts_with("/v1/models/") && request.method == "GET")
-    co_return get_model(std::string_view(request.path).substr(11));
+  if (request.path == "/v1/models" && request.method == "GET") co_return co_await list_models(ctx);
+  if (request.path.starts_with("/v1/models/") && request.method == "GET") {
+    const std::string id = request.path.substr(11);
+    co_return co_await get_model(id, ctx);
+  }
   co_return error_reply(make_error(errc::not_found, "Invalid URL (" + request.method + " " + request.path + ")"));
 }
 
@@ -99,9 +112,8 @@ asio::awaitable<Reply> Pipeline::dispatch(Endpoint endpoint, std::string body, R
   if (!parsed) co_return error_reply(std::move(parsed).error());
   const LlmRequest& req = *parsed;
   ctx.model = req.model;
-  if (!pool_.has_group(req.model))
-    co_return error_reply(make_error(
-        errc::model_not_found, "The model `" + req.model + "` does not exist or you do not have access to it.", "model"));
+  if (!pool_.has_group(req.model) && !co_await catalog_->resolve(req.model, ctx))
+    co_return error_reply(model_not_found(req.model));
 
   const pool::Demand demand = pool::Demand::of(req);
   std::vector<pool::Deployment*> tried;   // not to be chosen again by this request...
@@ -229,25 +241,25 @@ void Pipeline::add_limit_headers(Reply& reply, std::string_view group) {
   add("x-ratelimit-remaining-tokens", limits.remaining_tokens);
 }
 
-Reply Pipeline::list_models() const {
+asio::awaitable<Reply> Pipeline::list_models(RequestContext& ctx) {
+  const std::vector<ModelEntry> models = co_await catalog_->list(ctx);
   Reply reply;
   reply.body = R"({"object":"list","data":[)";
-  for (std::size_t i = 0; i < config_.models.size(); ++i) {
+  for (std::size_t i = 0; i < models.size(); ++i) {
     if (i) reply.body += ',';
-    reply.body += model_object(config_.models[i].name);
+    reply.body += model_object(models[i]);
   }
   reply.body += "]}";
-  return reply;
+  co_return reply;
 }
 
-Reply Pipeline::get_model(std::string_view id) const {
-  if (!config_.find_model(id))
-    return error_reply(make_error(errc::model_not_found,
-                                  "The model `" + std::string(id) + "` does not exist or you do not have access to it.",
-                                  "model"));
+asio::awaitable<Reply> Pipeline::get_model(const std::string& id, RequestContext& ctx) {
+  const std::vector<ModelEntry> models = co_await catalog_->list(ctx);
+  auto it = std::find_if(models.begin(), models.end(), [&](const ModelEntry& m) { return m.id == id; });
+  if (it == models.end()) co_return error_reply(model_not_found(id));
   Reply reply;
-  reply.body = model_object(id);
-  return reply;
+  reply.body = model_object(*it);
+  co_return reply;
 }
 
 Reply Pipeline::error_reply(Error error) {

@@ -161,6 +161,22 @@ ProviderPool::ProviderPool(const GatewayConfig& config, Clock::time_point now, P
 
 bool ProviderPool::has_group(std::string_view group) const { return find_group(group) != nullptr; }
 
+bool ProviderPool::add_listed_group(std::string_view name, std::string_view provider, Clock::time_point now) {
+  if (has_group(name)) return true;
+  auto p = std::find_if(providers_.begin(), providers_.end(),
+                        [&](const auto& state) { return state->config->name == provider; });
+  if (p == providers_.end()) return false;
+  auto d = std::find_if(deployments_.begin(), deployments_.end(),
+                        [&](const auto& dep) { return dep->provider == *p && dep->model == name; });
+  if (d == deployments_.end()) {
+    deployments_.push_back(std::make_shared<Deployment>(*p, policy_, std::string(name), TokenBucket(0, kMinute, now),
+                                                        TokenBucket(0, kMinute, now)));
+    d = deployments_.end() - 1;
+  }
+  groups_.emplace(std::string(name), Group{Member{*d, static_cast<double>((*p)->config->weight), 0}});
+  return true;
+}
+
 const ProviderPool::Group* ProviderPool::find_group(std::string_view name) const {
   auto it = groups_.find(name);
   return it == groups_.end() ? nullptr : &it->second;

@@ -46,7 +46,11 @@ ConfigBuilder& ConfigBuilder::server(std::string key, std::string value) {
 }
 
 ConfigBuilder& ConfigBuilder::openai_provider(std::string name, std::string base_url, YamlPairs extra) {
-  std::string item = "  - name: " + name + "\n    type: openai\n    base_url: \"" + base_url + "\"\n";
+  return provider(std::move(name), "openai", std::move(base_url), std::move(extra));
+}
+
+ConfigBuilder& ConfigBuilder::provider(std::string name, std::string type, std::string base_url, YamlPairs extra) {
+  std::string item = "  - name: " + name + "\n    type: " + type + "\n    base_url: \"" + base_url + "\"\n";
   item += render_pairs(extra, "    ");
   providers_.push_back(std::move(item));
   return *this;

@@ -180,5 +180,38 @@ TEST_F(Pool, ResponsesSayWhoAnsweredAndWhatCapacityIsLeft) {
   EXPECT_EQ(res.headers.at("x-ratelimit-limit-tokens"), "120000");
 }
 
+TEST_F(Pool, OllamaModelsAreListedAndServedUnderTheirOwnNames) {
+  Behaviour tags;
+  tags.tags = {"llama3.1:8b", "qwen2.5:7b"};
+  a.set_behaviour(tags);
+  std::string server = a.base_url();
+  server.resize(server.size() - 3);  // an Ollama base_url names the server, without /v1
+  Gateway gw(ConfigBuilder()
+                 .provider("local", "ollama", server)
+                 .mock_provider("mock")
+                 .model("mock-chat", {{"mock", "mock-chat"}})
+                 .yaml());
+  ASSERT_TRUE(gw.started());
+  HttpResponse res = http_request(gw.port(), "GET", "/v1/models", "");
+  ASSERT_EQ(res.status, 200) << res.body;
+  const json models = parse_json(res.body)["data"];
+  ASSERT_EQ(models.size(), 3u) << res.body;
+  EXPECT_EQ(models[0]["id"], "mock-chat");
+  EXPECT_EQ(models[1]["id"], "llama3.1:8b");
+  EXPECT_EQ(models[1]["owned_by"], "local");
+  EXPECT_EQ(models[2]["id"], "qwen2.5:7b");
+
+  res = http_request(gw.port(), "POST", "/v1/chat/completions", chat_body("qwen2.5:7b"));
+  ASSERT_EQ(res.status, 200) << res.body;
+  EXPECT_EQ(res.headers["x-sluice-provider"], "local");
+  const auto requests = a.requests();
+  ASSERT_FALSE(requests.empty());
+  EXPECT_EQ(requests.back().target, "/v1/chat/completions");
+  EXPECT_EQ(parse_json(requests.back().body)["model"], "qwen2.5:7b");
+
+  res = http_request(gw.port(), "POST", "/v1/chat/completions", chat_body("mistral:7b"));
+  EXPECT_EQ(res.status, 404) << "a model nobody serves is still unknown";
+}
+
 }  // namespace
 }  // namespace sluice::test

@@ -43,12 +43,17 @@ struct Reply {
 
 using ProviderMap = std::map<std::string, std::unique_ptr<providers::Provider>, std::less<>>;
 
+class ModelCatalog;
+
 class Pipeline {
  public:
   // `config` and `providers` must outlive the pipeline. Tests may fix the
   // pool's policy and random seed.
   Pipeline(const GatewayConfig& config, ProviderMap& providers, pool::PoolPolicy policy = {},
            std::uint64_t seed = std::random_device{}());
+  ~Pipeline();
+  Pipeline(const Pipeline&) = delete;
+  Pipeline& operator=(const Pipeline&) = delete;
 
   // Handles one request under /v1/. Never throws for a client's mistake or an
   // upstream failure: those become error replies.
@@ -67,12 +72,13 @@ class Pipeline {
   boost::asio::awaitable<Result<Reply>> attempt(const LlmRequest& req, pool::Lease& lease, RequestContext& ctx);
   boost::asio::awaitable<bool> back_off(int retry, RequestContext& ctx);
   void add_limit_headers(Reply& reply, std::string_view group);
-  Reply list_models() const;
-  Reply get_model(std::string_view id) const;
+  boost::asio::awaitable<Reply> list_models(RequestContext& ctx);
+  boost::asio::awaitable<Reply> get_model(const std::string& id, RequestContext& ctx);
 
   const GatewayConfig& config_;
   ProviderMap& providers_;
   pool::ProviderPool pool_;
+  std::unique_ptr<ModelCatalog> catalog_;
   std::minstd_rand jitter_;
 };
 

@@ -155,6 +155,12 @@ class ProviderPool {
 
   bool has_group(std::string_view group) const;
 
+  // Adds the group `name`, served by `provider`'s model of the same name (a
+  // model the provider listed itself, e.g. Ollama's): no limits of its own,
+  // the provider's apply. True when the group exists (now or before); false
+  // for an unknown provider.
+  bool add_listed_group(std::string_view name, std::string_view provider, Clock::time_point now);
+
   // The eligible deployments of `group` in weighted random order: not ejected
   // (unless every deployment of the group is: then ejection is ignored, so
   // that failures never take a whole group out), not cooling down, and with

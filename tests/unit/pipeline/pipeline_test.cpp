@@ -170,9 +170,18 @@ class ScriptedProvider final : public providers::Provider {
     co_return start;
   }
 
+  asio::awaitable<Result<std::vector<std::string>>> list_models(RequestContext&) override {
+    ++list_calls;
+    if (list_error) co_return *list_error;
+    co_return listed;
+  }
+
   struct Call {
     std::string kind, model, body;
   };
+  std::vector<std::string> listed;  // what list_models() answers
+  std::optional<Error> list_error;
+  int list_calls = 0;
   std::vector<Call> calls;
   std::deque<Error> errors;  // returned first, in order
   std::optional<Error> first_event_error;  // the next stream fails on its first next()
@@ -265,6 +274,50 @@ TEST_F(PipelineHandle, GetsOneModel) {
   EXPECT_EQ(r.status, 404);
   EXPECT_EQ(json::parse(r.body)["error"]["code"], "model_not_found");
   EXPECT_EQ(json::parse(r.body)["error"]["param"], "model");
+}
+
+TEST_F(PipelineHandle, ListsTheModelsAnOllamaProviderServesAfterTheConfiguredOnes) {
+  config_.providers[1].type = ProviderType::ollama;
+  b_->listed = {"llama3.1:8b", "chat"};
+  const Reply r = handle("GET", "/v1/models");
+  EXPECT_EQ(r.status, 200);
+  const json j = json::parse(r.body);
+  ASSERT_EQ(j["data"].size(), 4u) << r.body;
+  EXPECT_EQ(j["data"][0]["id"], "chat");
+  EXPECT_EQ(j["data"][0]["owned_by"], "sluice");
+  EXPECT_EQ(j["data"][3]["id"], "llama3.1:8b");
+  EXPECT_EQ(j["data"][3]["owned_by"], "b");
+  EXPECT_EQ(a_->list_calls, 0) << "only ollama providers are asked";
+}
+
+TEST_F(PipelineHandle, AListedModelIsServedByTheProviderThatListsIt) {
+  config_.providers[1].type = ProviderType::ollama;
+  b_->listed = {"llama3.1:8b"};
+  Reply r = handle("POST", "/v1/chat/completions", chat("llama3.1:8b"));
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(header(r, "x-sluice-provider"), "b");
+  ASSERT_EQ(b_->calls.size(), 1u);
+  EXPECT_EQ(b_->calls[0].model, "llama3.1:8b");
+  r = run_coro(io_, pipeline_->handle(ApiRequest{"GET", "/v1/models/llama3.1:8b", ""}, *ctx_));
+  EXPECT_EQ(json::parse(r.body)["owned_by"], "b");
+}
+
+TEST_F(PipelineHandle, UnknownModelsDoNotMakeTheGatewayAskAgainAndAgain) {
+  config_.providers[1].type = ProviderType::ollama;
+  Pipeline pipeline(config_, providers_, policy_, 1);
+  for (int i = 0; i < 3; ++i) {
+    RequestContext ctx;
+    EXPECT_EQ(run_coro(io_, pipeline.handle(ApiRequest{"POST", "/v1/chat/completions", chat("gpt-9")}, ctx)).status, 404);
+  }
+  EXPECT_EQ(b_->list_calls, 1);
+}
+
+TEST_F(PipelineHandle, AProviderThatCannotListLeavesTheConfiguredModels) {
+  config_.providers[1].type = ProviderType::ollama;
+  b_->list_error = make_error(errc::upstream_unavailable, "connection refused");
+  const Reply r = handle("GET", "/v1/models");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(json::parse(r.body)["data"].size(), 3u);
 }
 
 TEST_F(PipelineHandle, InvalidBodyIs400BeforeAnyProvider) {
