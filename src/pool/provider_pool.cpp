@@ -232,13 +232,20 @@ std::vector<Deployment*> ProviderPool::candidates(std::string_view name, const D
 
 Lease ProviderPool::acquire(std::string_view group, const Demand& demand, Clock::time_point now,
                             std::span<Deployment* const> avoid, std::span<Deployment* const> retry_ok) {
-  const std::vector<Deployment*> order = candidates(group, demand, now);
-  auto listed = [](std::span<Deployment* const> list, Deployment* d) {
-    return std::find(list.begin(), list.end(), d) != list.end();
+  const Group* g = find_group(group);
+  if (!g) return Lease{};
+  const bool ignore_ejection = all_ejected(*g, now);
+  auto eligible = [&](const Member& m) {
+    Deployment& d = *m.deployment;
+    return !d.cooling(now) && (ignore_ejection || !d.ejected(now)) &&
+           has_room(d, demand.tokens_on(*d.provider->config), now);
+  };
+  auto listed = [](std::span<Deployment* const> list, const Member& m) {
+    return std::find(list.begin(), list.end(), m.deployment.get()) != list.end();
   };
   auto take = [&](Deployment& d) {
-    // candidates() checked the room in this same synchronous step, so the
-    // takes cannot fail: nothing else ran in between.
+    // The room was checked in this same synchronous step, so the takes
+    // cannot fail: nothing else ran in between.
     ProviderState& p = *d.provider;
     const double tokens = demand.tokens_on(*p.config);
     const double on_deployment = fitting(d.tpm, tokens), on_provider = fitting(p.tpm, tokens);
@@ -251,11 +258,39 @@ Lease ProviderPool::acquire(std::string_view group, const Demand& demand, Clock:
     lease.provider_tokens_ = on_provider;
     return lease;
   };
-  for (Deployment* d : order)
-    if (!listed(avoid, d)) return take(*d);
-  for (Deployment* d : order)
-    if (listed(retry_ok, d)) return take(*d);
+  // The head of candidates() without building the list (this runs on every
+  // request): untried deployments first, then those that may be retried.
+  if (Deployment* d = pick(*g, [&](const Member& m) { return !listed(avoid, m) && eligible(m); })) return take(*d);
+  if (Deployment* d = pick(*g, [&](const Member& m) { return listed(retry_ok, m) && eligible(m); })) return take(*d);
   return Lease{};
+}
+
+template <class Allowed>
+Deployment* ProviderPool::pick(const Group& group, Allowed allowed) {
+  // The lowest priority with an allowed member, and the weight there.
+  int priority = 0;
+  double total = 0;
+  bool any = false;
+  for (const Member& m : group) {
+    if (any && m.priority > priority) continue;
+    if (!allowed(m)) continue;
+    if (!any || m.priority < priority) {
+      priority = m.priority;
+      total = 0;
+      any = true;
+    }
+    total += m.weight;
+  }
+  if (!any) return nullptr;
+  double point = std::uniform_real_distribution<double>(0.0, total)(random_);
+  Deployment* last = nullptr;
+  for (const Member& m : group) {
+    if (m.priority != priority || !allowed(m)) continue;
+    last = m.deployment.get();
+    if (point < m.weight) break;
+    point -= m.weight;
+  }
+  return last;
 }
 
 Clock::duration ProviderPool::wait_hint(std::string_view name, const Demand& demand, Clock::time_point now) {
@@ -286,11 +321,10 @@ GroupLimits ProviderPool::limits(std::string_view name, Clock::time_point now) {
   auto cap = [](const TokenBucket& b) { return b.unlimited() ? INFINITY : b.capacity(); };
   auto left = [&](TokenBucket& b) { return std::max(0.0, b.available(now)); };
   double limit_requests = 0, remaining_requests = 0, limit_tokens = 0, remaining_tokens = 0;
-  std::vector<ProviderState*> seen;
-  for (const Member& first : *group) {
-    ProviderState* p = first.deployment->provider.get();
-    if (std::find(seen.begin(), seen.end(), p) != seen.end()) continue;
-    seen.push_back(p);
+  for (auto first = group->begin(); first != group->end(); ++first) {
+    ProviderState* p = first->deployment->provider.get();
+    const auto same_provider = [&](const Member& m) { return m.deployment->provider.get() == p; };
+    if (std::any_of(group->begin(), first, same_provider)) continue;  // summed already
     double rpm_cap = 0, rpm_left = 0, tpm_cap = 0, tpm_left = 0;
     for (const Member& m : *group) {
       if (m.deployment->provider.get() != p) continue;

@@ -195,6 +195,9 @@ class ProviderPool {
 
   const Group* find_group(std::string_view name) const;
   bool has_room(Deployment& d, double tokens, Clock::time_point now);
+  // Weighted random among the allowed members of the lowest priority that has any.
+  template <class Allowed>
+  Deployment* pick(const Group& group, Allowed allowed);
   bool all_ejected(const Group& group, Clock::time_point now) const;
 
   std::shared_ptr<const PoolPolicy> policy_;

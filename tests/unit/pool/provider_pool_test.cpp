@@ -107,6 +107,31 @@ TEST(WeightedChoice, FirstCandidateFollowsTheWeights) {
   }
 }
 
+TEST(WeightedChoice, AcquireTakesTheHeadOfTheCandidateOrder) {
+  const GatewayConfig cfg = config({provider("a", 0, 0, 5), provider("b", 0, 0, 3), provider("c", 0, 0, 2)},
+                                   {ModelConfig{"m", {deployment("a", "x"), deployment("b", "y"), deployment("c", "z")}}});
+  ProviderPool pool(cfg, t0, {}, 11);
+  std::vector<int> counts(3), without_x(3);
+  Deployment* x = nullptr;
+  for (int i = 0; i < 10'000; ++i) {
+    Lease lease = pool.acquire("m", demand(1), t0);
+    ASSERT_TRUE(lease);
+    ++counts[lease.deployment().model[0] - 'x'];
+    if (lease.deployment().model == "x") x = &lease.deployment();
+    lease.succeeded({}, {}, {}, t0);
+  }
+  EXPECT_LT(chi_square(counts, {5, 3, 2}), 13.82) << counts[0] << " " << counts[1] << " " << counts[2];
+  ASSERT_NE(x, nullptr);
+  const std::vector<Deployment*> avoid{x};
+  for (int i = 0; i < 10'000; ++i) {
+    Lease lease = pool.acquire("m", demand(1), t0, avoid);
+    ++without_x[lease.deployment().model[0] - 'x'];
+    lease.succeeded({}, {}, {}, t0);
+  }
+  EXPECT_EQ(without_x[0], 0);
+  EXPECT_LT(chi_square({without_x[1], without_x[2]}, {3, 2}), 10.83) << without_x[1] << " " << without_x[2];
+}
+
 TEST(WeightedChoice, DeploymentWeightOverridesTheProviders) {
   const GatewayConfig cfg = config({provider("a", 0, 0, 1), provider("b", 0, 0, 1)},
                                    {ModelConfig{"m", {deployment("a", "x", 3), deployment("b", "y")}}});
