@@ -65,7 +65,9 @@ Error upstream_status_error(std::string_view provider, int status, std::string d
   // the key ("Incorrect API key provided: sk-...abcd"): never relay them.
   if (status == 401 || status == 403)
     return make_error(errc::upstream_unavailable, prefix + ": the provider rejected the gateway's credentials");
-  if (status >= 500) return make_error(errc::upstream_unavailable, std::move(message));
+  // 409 is a conflict on the provider's side (OpenAI: a lock timeout), not
+  // the request's fault: as a 5xx, another attempt may succeed.
+  if (status >= 500 || status == 409) return make_error(errc::upstream_unavailable, std::move(message));
   if (status == 408) return make_error(errc::upstream_timeout, std::move(message));
   Error e = make_error(errc::upstream_rejected, detail.empty() ? std::move(message) : std::move(detail));
   e.http_status = (status >= 400 && status < 500) ? status : 502;

@@ -147,7 +147,7 @@ TEST(MapUpstreamError, OpenAiShaped404IsRelayedWithItsStatus) {
 }
 
 TEST(MapUpstreamError, Other4xxKeepTheirStatus) {
-  for (int status : {400, 409, 413, 415, 422}) {
+  for (int status : {400, 413, 415, 422}) {
     const Error e = map_upstream_error("p", status, R"({"error":{"message":"nope"}})", head_with({}, status));
     EXPECT_EQ(e.code, errc::upstream_rejected) << status;
     EXPECT_EQ(e.status(), status);
@@ -256,6 +256,13 @@ TEST(MapUpstreamError, NonOpenAiJsonIsNotRelayed) {
     EXPECT_TRUE(e.upstream_body.empty()) << body;
     EXPECT_EQ(e.message, "provider 'p' answered 404") << body;
   }
+}
+
+TEST(MapUpstreamError, ConflictMayBeRetriedElsewhere) {
+  const Error e = map_upstream_error("p", 409, R"({"error":{"message":"lock timeout"}})", head_with({}, 409));
+  EXPECT_EQ(e.code, errc::upstream_unavailable);
+  EXPECT_TRUE(e.retryable()) << "SDKs retry 409, and so does the pool";
+  EXPECT_NE(e.message.find("answered 409: lock timeout"), std::string::npos) << e.message;
 }
 
 TEST(MapUpstreamError, RequestTimeoutIsUpstreamTimeout) {
