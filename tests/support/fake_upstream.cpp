@@ -211,7 +211,9 @@ void completion_reply(const json& body, bool chat, long number, std::size_t body
   const int chunks = reply.behaviour.stream_chunks;
   for (int i = 0; i < chunks; ++i) {
     reply.content.push_back(
-        chunk(ordered_json::array({delta_choice({{"content", "c" + std::to_string(i)}}, nullptr)})).dump());
+        // std::string first: g++ 12 warns falsely (-Wrestrict) on "literal" + std::string&&.
+        chunk(ordered_json::array({delta_choice({{"content", std::string("c").append(std::to_string(i))}}, nullptr)}))
+            .dump());
   }
   reply.tail.push_back(chunk(ordered_json::array({delta_choice(ordered_json::object(), "stop")})).dump());
   if (include_usage) {
