@@ -217,6 +217,23 @@ TEST_F(Failover, StreamingRequestFailsOverBeforeTheFirstByte) {
   EXPECT_EQ(events.back(), "[DONE]");
 }
 
+TEST_F(Failover, StreamBreakingBeforeItsFirstEventFailsOver) {
+  // The 200 head arrived, but no event reached the client yet: still free to go elsewhere.
+  Behaviour broken;
+  broken.drop_before_events = true;
+  first.set_behaviour(broken);
+  Gateway gw(two_deployments());
+  ASSERT_TRUE(gw.started());
+  SseReader sse(gw.port(), "/v1/chat/completions", chat_body("gpt-test", {{"stream", true}}));
+  ASSERT_EQ(sse.status(), 200);
+  EXPECT_EQ(sse.headers().at("x-sluice-provider"), "second");
+  const auto events = sse.remaining_events();
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(events.back(), "[DONE]");
+  EXPECT_EQ(first.request_count(), 1u);
+  EXPECT_EQ(second.request_count(), 1u);
+}
+
 TEST_F(Failover, UnreachableFirstDeploymentMovesOn) {
   const std::uint16_t port = closed_port();
   Gateway gw(ConfigBuilder()
