@@ -239,8 +239,13 @@ class ConnectionBodyReader final : public BodyReader {
  public:
   using Parser = http::response_parser<http::buffer_body>;
 
-  ConnectionBodyReader(std::shared_ptr<HttpClient::Impl> client, Cancellation& cancel)
-      : client_(std::move(client)), cancel_(cancel) {
+  using Clock = std::chrono::steady_clock;
+
+  // `answer_by`: the whole answer must be in by then (send()'s total_timeout);
+  // none for streams.
+  ConnectionBodyReader(std::shared_ptr<HttpClient::Impl> client, Cancellation& cancel,
+                       std::optional<Clock::time_point> answer_by)
+      : client_(std::move(client)), cancel_(cancel), answer_by_(answer_by) {
     parser_.body_limit(boost::none);  // streams are unbounded; send() enforces its own cap
   }
 
@@ -251,14 +256,14 @@ class ConnectionBodyReader final : public BodyReader {
     conn_ = std::move(conn);
     reg_ = cancel_.on_cancel([c = conn_.get()] { c->tcp().close(); });
     const auto& opt = client_->options;
-    conn_->deadline.expire_after(opt.first_byte_timeout);
+    const bool total_bound = arm(opt.first_byte_timeout);
     error_code ec = co_await conn_->with_stream([&](auto& s) { return write_request(s, req); });
     if (!ec) ec = co_await conn_->with_stream([&](auto& s) { return read_head(s, conn_->buffer, parser_); });
     conn_->deadline.disarm();
     if (ec && conn_->deadline.expired()) ec = beast::error::timeout;
     if (ec) {
       nothing_received = !parser_.got_some() && ec != beast::error::timeout;
-      co_return client_->transport_error(ec, cancel_, "waiting for the response", opt.first_byte_timeout);
+      co_return failure(ec, total_bound, "waiting for the response", opt.first_byte_timeout);
     }
     ResponseHead head;
     head.status = static_cast<int>(parser_.get().result_int());
@@ -279,7 +284,7 @@ class ConnectionBodyReader final : public BodyReader {
       }
       parser_.get().body().data = chunk_.data();
       parser_.get().body().size = chunk_.size();
-      conn_->deadline.expire_after(opt.idle_timeout);
+      const bool total_bound = arm(opt.idle_timeout);
       error_code ec = co_await conn_->with_stream([&](auto& s) { return sluice::net::read_some(s, conn_->buffer, parser_); });
       conn_->deadline.disarm();
       if (ec == http::error::need_buffer) ec = {};
@@ -287,7 +292,7 @@ class ConnectionBodyReader final : public BodyReader {
       if (ec) {
         done_ = true;
         conn_.reset();
-        co_return client_->transport_error(ec, cancel_, "reading the response body", opt.idle_timeout);
+        co_return failure(ec, total_bound, "reading the response body", opt.idle_timeout);
       }
       const std::size_t got = chunk_.size() - parser_.get().body().size;
       if (parser_.is_done()) finish();
@@ -297,6 +302,29 @@ class ConnectionBodyReader final : public BodyReader {
   }
 
  private:
+  // Arms the connection's deadline for one step bounded by `step`, or by the
+  // time left for the whole answer when that is shorter (then: true).
+  bool arm(std::chrono::milliseconds step) {
+    Clock::duration wait = step;
+    bool total_bound = false;
+    if (answer_by_) {
+      const auto left = std::max(Clock::duration::zero(), *answer_by_ - Clock::now());
+      if (left < wait) {
+        wait = left;
+        total_bound = true;
+      }
+    }
+    conn_->deadline.expire_after(wait);
+    return total_bound;
+  }
+
+  Error failure(const error_code& ec, bool total_bound, std::string_view phase, std::chrono::milliseconds step) const {
+    if (ec == beast::error::timeout && total_bound && !cancel_.cancelled())
+      return client_->error(errc::upstream_timeout, "no complete answer within " +
+                                                        std::to_string(client_->options.total_timeout.count()) + " ms");
+    return client_->transport_error(ec, cancel_, phase, step);
+  }
+
   void finish() {
     done_ = true;
     reg_.reset();
@@ -306,6 +334,7 @@ class ConnectionBodyReader final : public BodyReader {
 
   std::shared_ptr<HttpClient::Impl> client_;
   Cancellation& cancel_;
+  std::optional<Clock::time_point> answer_by_;
   Parser parser_;
   std::unique_ptr<Connection> conn_;
   Cancellation::Registration reg_;  // after conn_: unregistered before the connection dies
@@ -324,6 +353,11 @@ const Url& HttpClient::origin() const noexcept { return impl_->origin; }
 std::size_t HttpClient::idle_connections() const noexcept { return impl_->idle.size(); }
 
 asio::awaitable<Result<StreamingResponse>> HttpClient::open(HttpRequest request, Cancellation& cancel) {
+  co_return co_await exchange(std::move(request), cancel, std::nullopt);
+}
+
+asio::awaitable<Result<StreamingResponse>> HttpClient::exchange(HttpRequest request, Cancellation& cancel,
+                                                                std::optional<std::chrono::steady_clock::time_point> answer_by) {
   auto self = impl_;
   auto wire = self->make_request(request);
   if (!wire) co_return std::move(wire).error();
@@ -335,7 +369,7 @@ asio::awaitable<Result<StreamingResponse>> HttpClient::open(HttpRequest request,
     auto conn = co_await self->acquire(cancel, attempt == 0);
     if (!conn) co_return std::move(conn).error();
     const bool reused = (*conn)->reused;
-    auto reader = std::make_unique<ConnectionBodyReader>(self, cancel);
+    auto reader = std::make_unique<ConnectionBodyReader>(self, cancel, answer_by);
     bool nothing_received = false;
     auto head = co_await reader->start(std::move(*conn), req, nothing_received);
     if (head) co_return StreamingResponse{std::move(head).value(), std::move(reader)};
@@ -345,23 +379,12 @@ asio::awaitable<Result<StreamingResponse>> HttpClient::open(HttpRequest request,
 }
 
 asio::awaitable<Result<FullResponse>> HttpClient::send(HttpRequest request, Cancellation& cancel) {
+  // The total bound is folded into each step's deadline (connect excepted:
+  // it has its own), so it costs nothing more than the step deadlines do.
   const auto total = impl_->options.total_timeout;
-  if (total.count() <= 0) co_return co_await read_all(std::move(request), cancel);
-  // This exchange runs under its own cancellation, fired by the caller's or
-  // by the deadline: either closes the socket, whatever step is under way.
-  Cancellation exchange;
-  auto forward = cancel.on_cancel([&exchange] { exchange.cancel(); });
-  Deadline deadline(impl_->executor, [&exchange] { exchange.cancel(); });
-  deadline.expire_after(total);
-  auto result = co_await read_all(std::move(request), exchange);
-  deadline.disarm();
-  if (!result && deadline.expired() && !cancel.cancelled())
-    co_return impl_->error(errc::upstream_timeout, "no complete answer within " + std::to_string(total.count()) + " ms");
-  co_return result;
-}
-
-asio::awaitable<Result<FullResponse>> HttpClient::read_all(HttpRequest request, Cancellation& cancel) {
-  auto response = co_await open(std::move(request), cancel);
+  std::optional<std::chrono::steady_clock::time_point> answer_by;
+  if (total.count() > 0) answer_by = std::chrono::steady_clock::now() + total;
+  auto response = co_await exchange(std::move(request), cancel, answer_by);
   if (!response) co_return std::move(response).error();
   FullResponse full{std::move(response->head), {}};
   for (;;) {

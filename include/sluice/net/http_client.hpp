@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -107,7 +108,8 @@ class HttpClient {
   struct Impl;
 
  private:
-  boost::asio::awaitable<Result<FullResponse>> read_all(HttpRequest request, Cancellation& cancel);
+  boost::asio::awaitable<Result<StreamingResponse>> exchange(
+      HttpRequest request, Cancellation& cancel, std::optional<std::chrono::steady_clock::time_point> answer_by);
 
   std::shared_ptr<Impl> impl_;
 };

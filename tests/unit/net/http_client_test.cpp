@@ -425,6 +425,12 @@ TEST(HttpClient, TotalTimeoutBoundsTheWholeAnswer) {
   EXPECT_NE(res.error().message.find("no complete answer within 150 ms"), std::string::npos) << res.error().message;
   EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
   EXPECT_FALSE(cancel.cancelled()) << "the caller's cancellation is not fired by the timeout";
+  // A body that keeps trickling in, each piece well within idle_timeout, is cut too.
+  auto trickle = run_coro(io, client.send(chat_request({{"chunk_delay_ms", 100}, {"stream_chunks", 10}}, true), cancel));
+  ASSERT_FALSE(trickle.ok());
+  EXPECT_EQ(trickle.error().code, errc::upstream_timeout) << trickle.error().message;
+  EXPECT_NE(trickle.error().message.find("no complete answer within 150 ms"), std::string::npos)
+      << trickle.error().message;
 }
 
 TEST(HttpClient, IdleTimeoutBetweenBodyPiecesIsUpstreamTimeout) {
