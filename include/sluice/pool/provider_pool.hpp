@@ -185,7 +185,6 @@ class ProviderPool {
   const PoolPolicy& policy() const noexcept { return *policy_; }
 
  private:
-  friend class Lease;
   struct Member {
     std::shared_ptr<Deployment> deployment;
     double weight;
