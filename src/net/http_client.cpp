@@ -275,8 +275,33 @@ class ConnectionBodyReader final : public BodyReader {
     co_return head;
   }
 
+  std::string_view take_buffered() override {
+    if (done_ || deferred_ || !conn_) return {};
+    parser_.get().body().data = chunk_.data();
+    parser_.get().body().size = chunk_.size();
+    while (conn_->buffer.size() > 0 && !parser_.is_done() && parser_.get().body().size > 0) {
+      error_code ec;
+      const std::size_t used = parser_.put(conn_->buffer.data(), ec);
+      conn_->buffer.consume(used);
+      if (ec == http::error::need_more || ec == http::error::need_buffer) break;
+      if (ec) {
+        deferred_ = ec;
+        break;
+      }
+      if (used == 0) break;
+    }
+    const std::size_t got = chunk_.size() - parser_.get().body().size;
+    if (parser_.is_done()) finish();
+    return {chunk_.data(), got};
+  }
+
   asio::awaitable<Result<std::string_view>> read_some() override {
     const auto& opt = client_->options;
+    if (deferred_) {
+      done_ = true;
+      conn_.reset();
+      co_return failure(deferred_, false, "reading the response body", opt.idle_timeout);
+    }
     while (!done_) {
       if (parser_.is_done()) {
         finish();
@@ -339,6 +364,7 @@ class ConnectionBodyReader final : public BodyReader {
   std::unique_ptr<Connection> conn_;
   Cancellation::Registration reg_;  // after conn_: unregistered before the connection dies
   std::array<char, kReadChunk> chunk_;
+  error_code deferred_;  // a parse error take_buffered() met, for read_some() to report
   bool done_ = false;
 };
 

@@ -45,6 +45,9 @@ class AnthropicChunkStream final : public ChunkStream {
       }
       framer_.feed(*piece, [&](std::string_view event) { translate(event, out); });
     }
+    if (!ended_ && !error_)  // a burst that has already arrived goes out in one write
+      for (std::string_view more = body_->take_buffered(); !more.empty() && !error_; more = body_->take_buffered())
+        framer_.feed(more, [&](std::string_view event) { translate(event, out); });
     if (out.empty() && error_) co_return *error_;
     co_return out;
   }

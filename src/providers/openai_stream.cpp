@@ -159,6 +159,11 @@ class OpenAiChunkStream final : public ChunkStream {
       }
       framer_.feed(*piece, [&](std::string_view event) { on_event(event, out); });
     }
+    // Whatever else has already arrived goes out with it: a burst the
+    // upstream sent at once becomes one client write, not one per chunk.
+    if (!ended_)
+      for (std::string_view more = body_->take_buffered(); !more.empty(); more = body_->take_buffered())
+        framer_.feed(more, [&](std::string_view event) { on_event(event, out); });
     co_return out;
   }
 

@@ -64,6 +64,11 @@ class BodyReader {
   // upstream_timeout (idle), upstream_unavailable (reset/closed early),
   // upstream_protocol, cancelled.
   virtual boost::asio::awaitable<Result<std::string_view>> read_some() = 0;
+  // More of the body that has already arrived, parsed without waiting on the
+  // network (empty when none is ready); valid until the next call. A stream
+  // relay uses it to send a burst of events in one client write instead of
+  // one write per upstream chunk. Errors are left for read_some() to report.
+  virtual std::string_view take_buffered() { return {}; }
 };
 
 struct StreamingResponse {

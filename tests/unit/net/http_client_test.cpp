@@ -11,6 +11,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <boost/asio/as_tuple.hpp>
@@ -431,6 +432,81 @@ TEST(HttpClient, TotalTimeoutBoundsTheWholeAnswer) {
   EXPECT_EQ(trickle.error().code, errc::upstream_timeout) << trickle.error().message;
   EXPECT_NE(trickle.error().message.find("no complete answer within 150 ms"), std::string::npos)
       << trickle.error().message;
+}
+
+// Events "data: e<from>" .. "data: e<to - 1>", as a client should see them.
+std::string sse_events(int from, int to) {
+  std::string out;
+  for (int i = from; i < to; ++i) out += "data: e" + std::to_string(i) + "\n\n";
+  return out;
+}
+
+// The same events as an upstream sends them: one HTTP chunk each; `last` ends the body.
+std::string chunked_events(int from, int to, bool last) {
+  std::string out;
+  for (int i = from; i < to; ++i) {
+    const std::string event = sse_events(i, i + 1);
+    char size[16];
+    std::snprintf(size, sizeof size, "%zx\r\n", event.size());
+    out += size + event + "\r\n";
+  }
+  if (last) out += "0\r\n\r\n";
+  return out;
+}
+
+const std::string kSseHead = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n";
+
+TEST(HttpClient, TakeBufferedHandsOutWhatHasArrivedWithoutWaiting) {
+  asio::io_context io;
+  Scripted state;
+  Script burst = [](tcp::socket& s) -> asio::awaitable<void> {
+    beast::flat_buffer buffer;
+    if (co_await read_one_request(s, buffer)) co_await write_raw(s, kSseHead + chunked_events(0, 20, true));
+  };
+  HttpClient client(io.get_executor(), url_of(start_scripted(io, {burst}, &state)), options());
+  Cancellation cancel;
+  HttpRequest req;
+  req.target = "/x";
+  auto opened = run_coro(io, client.open(req, cancel));
+  ASSERT_TRUE(opened.ok()) << opened.error().message;
+  auto first = run_coro(io, opened->body->read_some());
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(*first, sse_events(0, 1)) << "read_some hands out one chunk at a time";
+  std::string rest;
+  for (std::string_view more = opened->body->take_buffered(); !more.empty(); more = opened->body->take_buffered())
+    rest += more;
+  EXPECT_EQ(rest, sse_events(1, 20)) << "everything that had arrived, without waiting";
+  // The body is complete: the end comes without waiting, and the connection is reusable.
+  auto end = run_coro(io, opened->body->read_some());
+  ASSERT_TRUE(end.ok());
+  EXPECT_TRUE(end->empty());
+  EXPECT_EQ(client.idle_connections(), 1u);
+}
+
+TEST(HttpClient, TakeBufferedIsEmptyWhileNothingMoreHasArrived) {
+  asio::io_context io;
+  Scripted state;
+  Script paced = [](tcp::socket& s) -> asio::awaitable<void> {
+    beast::flat_buffer buffer;
+    if (!co_await read_one_request(s, buffer)) co_return;
+    co_await write_raw(s, kSseHead + chunked_events(0, 1, false));
+    asio::steady_timer pause(s.get_executor(), 200ms);
+    co_await pause.async_wait(kAwait);
+    co_await write_raw(s, chunked_events(1, 3, true));
+  };
+  HttpClient client(io.get_executor(), url_of(start_scripted(io, {paced}, &state)), options());
+  Cancellation cancel;
+  HttpRequest req;
+  req.target = "/x";
+  auto opened = run_coro(io, client.open(req, cancel));
+  ASSERT_TRUE(opened.ok()) << opened.error().message;
+  auto first = run_coro(io, opened->body->read_some());
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(*first, sse_events(0, 1));
+  EXPECT_TRUE(opened->body->take_buffered().empty()) << "the next chunk is 200 ms away";
+  const Drained rest = run_coro(io, drain(opened->body.get()));
+  EXPECT_FALSE(rest.error.has_value());
+  EXPECT_EQ(rest.all(), sse_events(1, 3));
 }
 
 TEST(HttpClient, IdleTimeoutBetweenBodyPiecesIsUpstreamTimeout) {
