@@ -45,9 +45,12 @@ class AnthropicChunkStream final : public ChunkStream {
       }
       framer_.feed(*piece, [&](std::string_view event) { translate(event, out); });
     }
-    if (!ended_ && !error_)  // a burst that has already arrived goes out in one write
+    // After the first events (time to first byte), a burst that has already
+    // arrived goes out in one write.
+    if (!ended_ && !error_ && started_)
       for (std::string_view more = body_->take_buffered(); !more.empty() && !error_; more = body_->take_buffered())
         framer_.feed(more, [&](std::string_view event) { translate(event, out); });
+    started_ = true;
     if (out.empty() && error_) co_return *error_;
     co_return out;
   }
@@ -65,6 +68,7 @@ class AnthropicChunkStream final : public ChunkStream {
   AnthropicStreamTranslator translator_;
   std::optional<Error> error_;
   bool ended_ = false;
+  bool started_ = false;  // the first events went out
 };
 
 }  // namespace

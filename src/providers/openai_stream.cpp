@@ -159,11 +159,13 @@ class OpenAiChunkStream final : public ChunkStream {
       }
       framer_.feed(*piece, [&](std::string_view event) { on_event(event, out); });
     }
-    // Whatever else has already arrived goes out with it: a burst the
+    // After the first events (which go out at once: time to first byte),
+    // whatever else has already arrived goes out together: a burst the
     // upstream sent at once becomes one client write, not one per chunk.
-    if (!ended_)
+    if (!ended_ && started_)
       for (std::string_view more = body_->take_buffered(); !more.empty(); more = body_->take_buffered())
         framer_.feed(more, [&](std::string_view event) { on_event(event, out); });
+    started_ = true;
     co_return out;
   }
 
@@ -200,6 +202,7 @@ class OpenAiChunkStream final : public ChunkStream {
   Usage usage_;
   bool saw_done_ = false;
   bool ended_ = false;
+  bool started_ = false;  // the first events went out
 };
 
 }  // namespace
