@@ -1,5 +1,9 @@
 #include "sluice/net/sse.hpp"
 
+#include <string.h>  // memmem
+
+#include <cstring>
+
 namespace sluice::net {
 
 // Finds the end of the first complete event after consumed_: the position just
@@ -19,11 +23,19 @@ std::size_t SseFramer::next_event_end() {
     }
   }
   while (i < b.size()) {
-    const char c = b[i];
-    if (c != '\n' && c != '\r') {
-      ++i;
-      continue;
+    // Jump to the next line break: memchr is vectorised, and lines (a whole
+    // JSON chunk each) are long.
+    const char* from = b.data() + i;
+    const std::size_t left = b.size() - i;
+    const char* lf = static_cast<const char*>(std::memchr(from, '\n', left));
+    const char* cr = static_cast<const char*>(std::memchr(from, '\r', lf ? static_cast<std::size_t>(lf - from) : left));
+    const char* line_break = cr ? cr : lf;
+    if (!line_break) {
+      i = b.size();
+      break;
     }
+    i = static_cast<std::size_t>(line_break - b.data());
+    const char c = *line_break;
     std::size_t next = i + 1;
     if (c == '\r') {
       // CRLF counts as one break; a CR at the very end may be the start of
@@ -62,7 +74,13 @@ std::string sse_data(std::string_view raw) {
   return data;
 }
 
-bool is_done_event(std::string_view raw) { return sse_data(raw) == "[DONE]"; }
+bool is_done_event(std::string_view raw) {
+  // Every event of a stream asks this: parse only those that contain the
+  // marker at all (memmem skips through the rest quickly).
+  constexpr std::string_view kDone = "[DONE]";
+  if (!::memmem(raw.data(), raw.size(), kDone.data(), kDone.size())) return false;
+  return sse_data(raw) == kDone;
+}
 
 std::string sse_event(std::string_view payload) {
   std::string out;

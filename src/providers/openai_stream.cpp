@@ -1,5 +1,7 @@
 #include "openai_stream.hpp"
 
+#include <string.h>  // memmem
+
 #include <algorithm>
 #include <vector>
 
@@ -25,6 +27,16 @@ struct Edit {
 
 constexpr std::string_view kStreamOptionsMember = R"("stream_options":{"include_usage":true},)";
 constexpr std::string_view kNullUsage = R"(,"usage":null)";
+
+// `needle` in `hay` from `from` on, or npos. glibc's memmem skips ahead on
+// the whole needle; std::string_view::find stops at every occurrence of the
+// needle's first byte, and a '"' or ',' occurs every few bytes in JSON
+// (profile of a burst stream: 13% of the gateway's CPU in memchr + memcmp).
+std::size_t find_bytes(std::string_view hay, std::string_view needle, std::size_t from = 0) {
+  if (from > hay.size()) return std::string_view::npos;
+  const void* at = ::memmem(hay.data() + from, hay.size() - from, needle.data(), needle.size());
+  return at ? static_cast<std::size_t>(static_cast<const char*>(at) - hay.data()) : std::string_view::npos;
+}
 
 std::string_view trim_right(std::string_view s) {
   while (!s.empty() && (s.back() == ' ' || s.back() == '\n' || s.back() == '\r' || s.back() == '\t')) s.remove_suffix(1);
@@ -116,7 +128,8 @@ std::size_t find_json_value(std::string_view event, std::string_view quoted_key)
     while (p < event.size() && (event[p] == ' ' || event[p] == '\t' || event[p] == '\n' || event[p] == '\r')) ++p;
     return p;
   };
-  for (std::size_t at = event.find(quoted_key); at != std::string_view::npos; at = event.find(quoted_key, at + 1)) {
+  for (std::size_t at = find_bytes(event, quoted_key); at != std::string_view::npos;
+       at = find_bytes(event, quoted_key, at + 1)) {
     if (at > 0 && event[at - 1] == '\\') continue;  // inside a string
     std::size_t p = skip_space(at + quoted_key.size());
     if (p < event.size() && event[p] == ':') return skip_space(p + 1);
@@ -192,7 +205,7 @@ class OpenAiChunkStream final : public ChunkStream {
     const std::size_t start = out.size();
     out.append(event);
     if (filter_.strip_usage)
-      if (const std::size_t p = out.find(kNullUsage, start); p != std::string::npos) out.erase(p, kNullUsage.size());
+      if (const std::size_t p = find_bytes(out, kNullUsage, start); p != std::string::npos) out.erase(p, kNullUsage.size());
   }
 
   std::unique_ptr<net::BodyReader> body_;
