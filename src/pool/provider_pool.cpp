@@ -192,41 +192,26 @@ bool ProviderPool::all_ejected(const Group& group, Clock::time_point now) const 
   return std::all_of(group.begin(), group.end(), [&](const Member& m) { return m.deployment->ejected(now); });
 }
 
+bool ProviderPool::eligible(const Member& m, const Demand& demand, Clock::time_point now, bool ignore_ejection) {
+  Deployment& d = *m.deployment;
+  return !d.cooling(now) && (ignore_ejection || !d.ejected(now)) &&
+         has_room(d, demand.tokens_on(*d.provider->config), now);
+}
+
 std::vector<Deployment*> ProviderPool::candidates(std::string_view name, const Demand& demand,
                                                   Clock::time_point now) {
   std::vector<Deployment*> out;
   const Group* group = find_group(name);
   if (!group) return out;
   const bool ignore_ejection = all_ejected(*group, now);
-  std::vector<const Member*> eligible;
-  eligible.reserve(group->size());
-  for (const Member& m : *group) {
-    Deployment& d = *m.deployment;
-    if (d.cooling(now) || (!ignore_ejection && d.ejected(now))) continue;
-    if (!has_room(d, demand.tokens_on(*d.provider->config), now)) continue;
-    eligible.push_back(&m);
-  }
-  // Lowest priority first; within a priority, weighted order without
-  // replacement: each pick is weighted random among those left, so the first
-  // candidate follows the weights exactly and the rest are the failover order.
-  std::stable_sort(eligible.begin(), eligible.end(),
-                   [](const Member* a, const Member* b) { return a->priority < b->priority; });
-  out.reserve(eligible.size());
-  auto level = eligible.begin();
-  while (level != eligible.end()) {
-    auto level_end =
-        std::find_if(level, eligible.end(), [&](const Member* m) { return m->priority != (*level)->priority; });
-    while (level != level_end) {
-      double total = 0;
-      for (auto it = level; it != level_end; ++it) total += (*it)->weight;
-      double point = std::uniform_real_distribution<double>(0.0, total)(random_);
-      auto pick = level;
-      while (pick + 1 != level_end && point >= (*pick)->weight) point -= (*pick++)->weight;
-      out.push_back((*pick)->deployment.get());
-      std::iter_swap(pick, level);  // the picked one leaves the draw
-      ++level;
-    }
-  }
+  // Weighted order without replacement: each candidate is a pick among those
+  // left, so the first follows the weights exactly and the rest are the
+  // failover order (lowest priority first, as every pick is).
+  auto left = [&](const Member& m) {
+    return std::find(out.begin(), out.end(), m.deployment.get()) == out.end() &&
+           eligible(m, demand, now, ignore_ejection);
+  };
+  while (Deployment* d = pick(*group, left)) out.push_back(d);
   return out;
 }
 
@@ -235,11 +220,6 @@ Lease ProviderPool::acquire(std::string_view group, const Demand& demand, Clock:
   const Group* g = find_group(group);
   if (!g) return Lease{};
   const bool ignore_ejection = all_ejected(*g, now);
-  auto eligible = [&](const Member& m) {
-    Deployment& d = *m.deployment;
-    return !d.cooling(now) && (ignore_ejection || !d.ejected(now)) &&
-           has_room(d, demand.tokens_on(*d.provider->config), now);
-  };
   auto listed = [](std::span<Deployment* const> list, const Member& m) {
     return std::find(list.begin(), list.end(), m.deployment.get()) != list.end();
   };
@@ -260,8 +240,10 @@ Lease ProviderPool::acquire(std::string_view group, const Demand& demand, Clock:
   };
   // The head of candidates() without building the list (this runs on every
   // request): untried deployments first, then those that may be retried.
-  if (Deployment* d = pick(*g, [&](const Member& m) { return !listed(avoid, m) && eligible(m); })) return take(*d);
-  if (Deployment* d = pick(*g, [&](const Member& m) { return listed(retry_ok, m) && eligible(m); })) return take(*d);
+  auto untried = [&](const Member& m) { return !listed(avoid, m) && eligible(m, demand, now, ignore_ejection); };
+  auto retriable = [&](const Member& m) { return listed(retry_ok, m) && eligible(m, demand, now, ignore_ejection); };
+  if (Deployment* d = pick(*g, untried)) return take(*d);
+  if (Deployment* d = pick(*g, retriable)) return take(*d);
   return Lease{};
 }
 

@@ -109,7 +109,6 @@ class Lease {
 
   explicit operator bool() const noexcept { return deployment_ != nullptr; }
   Deployment& deployment() const noexcept { return *deployment_; }
-  double reserved_tokens() const noexcept { return tokens_; }
 
   // The upstream answered: settle tokens with its usage (the estimate stays
   // charged when usage is unknown), re-calibrate from its remaining counts,
@@ -194,6 +193,8 @@ class ProviderPool {
 
   const Group* find_group(std::string_view name) const;
   bool has_room(Deployment& d, double tokens, Clock::time_point now);
+  // Not cooling, not ejected (unless the whole group is), room for `demand`.
+  bool eligible(const Member& m, const Demand& demand, Clock::time_point now, bool ignore_ejection);
   // Weighted random among the allowed members of the lowest priority that has any.
   template <class Allowed>
   Deployment* pick(const Group& group, Allowed allowed);
