@@ -184,6 +184,17 @@ class Failover : public ::testing::Test {
         .model_with("gpt-test", {{"first", "m1", {}}, {"second", "m2", {{"priority", "1"}}}})
         .yaml();
   }
+  // A streamed request through two_deployments() is answered whole by "second".
+  void expect_stream_served_by_second() {
+    Gateway gw(two_deployments());
+    ASSERT_TRUE(gw.started());
+    SseReader sse(gw.port(), "/v1/chat/completions", chat_body("gpt-test", {{"stream", true}}));
+    ASSERT_EQ(sse.status(), 200);
+    EXPECT_EQ(sse.headers().at("x-sluice-provider"), "second");
+    const auto events = sse.remaining_events();
+    ASSERT_FALSE(events.empty());
+    EXPECT_EQ(events.back(), "[DONE]");
+  }
   void first_answers(int status) {
     Behaviour b;
     b.status = status;
@@ -207,14 +218,7 @@ TEST_F(Failover, Retryable503MovesToTheNextDeployment) {
 
 TEST_F(Failover, StreamingRequestFailsOverBeforeTheFirstByte) {
   first_answers(500);
-  Gateway gw(two_deployments());
-  ASSERT_TRUE(gw.started());
-  SseReader sse(gw.port(), "/v1/chat/completions", chat_body("gpt-test", {{"stream", true}}));
-  ASSERT_EQ(sse.status(), 200);
-  EXPECT_EQ(sse.headers().at("x-sluice-provider"), "second");
-  const auto events = sse.remaining_events();
-  ASSERT_FALSE(events.empty());
-  EXPECT_EQ(events.back(), "[DONE]");
+  expect_stream_served_by_second();
 }
 
 TEST_F(Failover, StreamBreakingBeforeItsFirstEventFailsOver) {
@@ -222,14 +226,7 @@ TEST_F(Failover, StreamBreakingBeforeItsFirstEventFailsOver) {
   Behaviour broken;
   broken.drop_before_events = true;
   first.set_behaviour(broken);
-  Gateway gw(two_deployments());
-  ASSERT_TRUE(gw.started());
-  SseReader sse(gw.port(), "/v1/chat/completions", chat_body("gpt-test", {{"stream", true}}));
-  ASSERT_EQ(sse.status(), 200);
-  EXPECT_EQ(sse.headers().at("x-sluice-provider"), "second");
-  const auto events = sse.remaining_events();
-  ASSERT_FALSE(events.empty());
-  EXPECT_EQ(events.back(), "[DONE]");
+  expect_stream_served_by_second();
   EXPECT_EQ(first.request_count(), 1u);
   EXPECT_EQ(second.request_count(), 1u);
 }
