@@ -1,14 +1,24 @@
 #include "sluice/app/app.hpp"
 
+#include "sluice/core/clock.hpp"
+#include "sluice/pipeline/model_catalog.hpp"
 #include "sluice/pipeline/pipeline.hpp"
+#include "sluice/pool/provider_pool.hpp"
 #include "sluice/providers/provider.hpp"
 #include "sluice/server/server.hpp"
 
 namespace sluice {
 
+// The gateway's parts in dependency order: each one is built from those
+// above it and destroyed before them.
 struct App::Parts {
   Parts(boost::asio::io_context& io, GatewayConfig cfg)
-      : config(std::move(cfg)), providers(make_providers(io, config)), pipeline(config, providers),
+      : config(std::move(cfg)),
+        clock(std::make_shared<SteadyClock>()),
+        providers(make_providers(io, config)),
+        pool(config, clock->now()),
+        catalog(config, providers, pool, *clock),
+        pipeline(pool, catalog, providers, clock),
         server(io.get_executor(), config, pipeline) {}
 
   static pipeline::ProviderMap make_providers(boost::asio::io_context& io, const GatewayConfig& config) {
@@ -18,7 +28,10 @@ struct App::Parts {
   }
 
   GatewayConfig config;
+  std::shared_ptr<const Clock> clock;
   pipeline::ProviderMap providers;
+  pool::ProviderPool pool;
+  pipeline::ModelCatalog catalog;
   pipeline::Pipeline pipeline;
   server::Server server;
 };

@@ -13,27 +13,28 @@ struct Row {
   ErrorTraits traits;
 };
 
-// Statuses are those an OpenAI SDK maps to the right exception class; the
-// `retryable` column is what `x-should-retry` says.
+// Statuses are those an OpenAI SDK maps to the right exception class. The
+// last two columns: may the client retry (`x-should-retry`), does the gateway
+// try another deployment.
 constexpr Row kTable[] = {
-    {errc::bad_request, "bad_request", {400, "invalid_request_error", "", false}},
-    {errc::unsupported_encoding, "unsupported_encoding", {400, "invalid_request_error", "unsupported_transfer_encoding", false}},
-    {errc::unauthorized, "unauthorized", {401, "authentication_error", "invalid_api_key", false}},
-    {errc::not_found, "not_found", {404, "invalid_request_error", "unknown_url", false}},
-    {errc::model_not_found, "model_not_found", {404, "invalid_request_error", "model_not_found", false}},
-    {errc::method_not_allowed, "method_not_allowed", {405, "invalid_request_error", "method_not_allowed", false}},
-    {errc::request_timeout, "request_timeout", {408, "invalid_request_error", "request_timeout", true}},
-    {errc::payload_too_large, "payload_too_large", {413, "invalid_request_error", "request_too_large", false}},
-    {errc::headers_too_large, "headers_too_large", {431, "invalid_request_error", "headers_too_large", false}},
-    {errc::rate_limited, "rate_limited", {429, "rate_limit_exceeded", "rate_limit_exceeded", true}},
-    {errc::upstream_rejected, "upstream_rejected", {400, "invalid_request_error", "", false}},
-    {errc::upstream_rate_limited, "upstream_rate_limited", {429, "rate_limit_exceeded", "rate_limit_exceeded", true}},
-    {errc::upstream_unavailable, "upstream_unavailable", {502, "upstream_error", "upstream_unavailable", true}},
-    {errc::upstream_timeout, "upstream_timeout", {504, "upstream_error", "upstream_timeout", true}},
-    {errc::upstream_protocol, "upstream_protocol", {502, "upstream_error", "upstream_protocol_error", true}},
-    {errc::cancelled, "cancelled", {499, "request_cancelled", "", false}},
-    {errc::shutting_down, "shutting_down", {503, "server_error", "shutting_down", true}},
-    {errc::internal, "internal", {500, "server_error", "internal_error", true}},
+    {errc::bad_request, "bad_request", {400, "invalid_request_error", "", false, false}},
+    {errc::unsupported_encoding, "unsupported_encoding", {400, "invalid_request_error", "unsupported_transfer_encoding", false, false}},
+    {errc::unauthorized, "unauthorized", {401, "authentication_error", "invalid_api_key", false, false}},
+    {errc::not_found, "not_found", {404, "invalid_request_error", "unknown_url", false, false}},
+    {errc::model_not_found, "model_not_found", {404, "invalid_request_error", "model_not_found", false, false}},
+    {errc::method_not_allowed, "method_not_allowed", {405, "invalid_request_error", "method_not_allowed", false, false}},
+    {errc::request_timeout, "request_timeout", {408, "invalid_request_error", "request_timeout", true, false}},
+    {errc::payload_too_large, "payload_too_large", {413, "invalid_request_error", "request_too_large", false, false}},
+    {errc::headers_too_large, "headers_too_large", {431, "invalid_request_error", "headers_too_large", false, false}},
+    {errc::rate_limited, "rate_limited", {429, "rate_limit_exceeded", "rate_limit_exceeded", true, false}},
+    {errc::upstream_rejected, "upstream_rejected", {400, "invalid_request_error", "", false, false}},
+    {errc::upstream_rate_limited, "upstream_rate_limited", {429, "rate_limit_exceeded", "rate_limit_exceeded", true, true}},
+    {errc::upstream_unavailable, "upstream_unavailable", {502, "upstream_error", "upstream_unavailable", true, true}},
+    {errc::upstream_timeout, "upstream_timeout", {504, "upstream_error", "upstream_timeout", true, true}},
+    {errc::upstream_protocol, "upstream_protocol", {502, "upstream_error", "upstream_protocol_error", true, true}},
+    {errc::cancelled, "cancelled", {499, "request_cancelled", "", false, false}},
+    {errc::shutting_down, "shutting_down", {503, "server_error", "shutting_down", true, false}},
+    {errc::internal, "internal", {500, "server_error", "internal_error", true, false}},
 };
 
 const Row& row(errc code) noexcept {

@@ -113,12 +113,6 @@ std::string describe(const error_code& ec) { return ec.message(); }
 
 }  // namespace
 
-bool is_safe_header_value(std::string_view value) noexcept {
-  for (char c : value)
-    if (c == '\r' || c == '\n' || c == '\0') return false;
-  return true;
-}
-
 std::string_view ResponseHead::header(std::string_view lower_name) const noexcept {
   for (const Header& h : headers)
     if (h.name == lower_name) return h.value;

@@ -1,4 +1,4 @@
-#include "model_catalog.hpp"
+#include "sluice/pipeline/model_catalog.hpp"
 
 #include <algorithm>
 
@@ -8,15 +8,16 @@ namespace sluice::pipeline {
 
 namespace asio = boost::asio;
 
-ModelCatalog::ModelCatalog(const GatewayConfig& config, ProviderMap& providers, pool::ProviderPool& pool)
-    : config_(config), providers_(providers), pool_(pool) {
+ModelCatalog::ModelCatalog(const GatewayConfig& config, ProviderMap& providers, pool::ProviderPool& pool,
+                           const Clock& clock)
+    : config_(config), providers_(providers), pool_(pool), clock_(clock) {
   for (const ProviderConfig& p : config.providers)
     if (p.type == ProviderType::ollama) listings_.emplace(p.name, Listing{});
 }
 
 asio::awaitable<void> ModelCatalog::refresh(RequestContext& ctx) {
   for (auto& [name, listing] : listings_) {
-    const auto now = Clock::now();
+    const auto now = clock_.now();
     if (listing.ever && now - listing.fetched < kRefreshEvery) continue;
     listing.fetched = now;
     listing.ever = true;
@@ -57,7 +58,7 @@ asio::awaitable<bool> ModelCatalog::resolve(const std::string& model, RequestCon
   co_await refresh(ctx);
   for (const auto& [provider, listing] : listings_)
     if (std::find(listing.models.begin(), listing.models.end(), model) != listing.models.end())
-      co_return pool_.add_listed_group(model, provider, pool::Clock::now());
+      co_return pool_.add_listed_group(model, provider, clock_.now());
   co_return false;
 }
 

@@ -74,7 +74,7 @@ Error map_anthropic_error(std::string_view provider, int status, std::string_vie
 // Upstream headers a client should see: retry-after as is, and Anthropic's
 // anthropic-ratelimit-{requests,tokens}-{limit,remaining} renamed to OpenAI's
 // x-ratelimit-{limit,remaining}-{requests,tokens}.
-std::vector<net::Header> anthropic_surfaced_headers(const net::ResponseHead& head);
+std::vector<Header> anthropic_surfaced_headers(const net::ResponseHead& head);
 
 // Anthropic's token counts as a message reports them. OpenAI's prompt_tokens
 // is the whole prompt: input plus cache writes plus cache reads.

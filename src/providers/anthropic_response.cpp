@@ -97,17 +97,17 @@ Error map_anthropic_error(std::string_view provider, int status, std::string_vie
   return upstream_status_error(provider, status, std::move(detail), head);
 }
 
-std::vector<net::Header> anthropic_surfaced_headers(const net::ResponseHead& head) {
+std::vector<Header> anthropic_surfaced_headers(const net::ResponseHead& head) {
   static constexpr std::array<std::pair<std::string_view, std::string_view>, 4> kRenamed = {{
       {"anthropic-ratelimit-requests-limit", "x-ratelimit-limit-requests"},
       {"anthropic-ratelimit-requests-remaining", "x-ratelimit-remaining-requests"},
       {"anthropic-ratelimit-tokens-limit", "x-ratelimit-limit-tokens"},
       {"anthropic-ratelimit-tokens-remaining", "x-ratelimit-remaining-tokens"},
   }};
-  std::vector<net::Header> out = surfaced_headers(head);
+  std::vector<Header> out = surfaced_headers(head);
   for (const auto& [from, to] : kRenamed) {
     const std::string_view value = head.header(from);
-    if (!value.empty() && net::is_safe_header_value(value)) out.push_back({std::string(to), std::string(value)});
+    if (!value.empty() && is_safe_header_value(value)) out.push_back({std::string(to), std::string(value)});
   }
   return out;
 }

@@ -44,11 +44,11 @@ Usage parse_openai_usage(std::string_view json) {
   return usage;
 }
 
-std::vector<net::Header> surfaced_headers(const net::ResponseHead& head) {
-  std::vector<net::Header> out;
-  for (const net::Header& h : head.headers)
+std::vector<Header> surfaced_headers(const net::ResponseHead& head) {
+  std::vector<Header> out;
+  for (const Header& h : head.headers)
     if ((h.name.starts_with("x-ratelimit-") || h.name == "retry-after" || h.name == "retry-after-ms") &&
-        net::is_safe_header_value(h.value))
+        is_safe_header_value(h.value))
       out.push_back(h);
   return out;
 }
@@ -120,7 +120,7 @@ net::HttpRequest OpenAiProvider::make_request(const LlmRequest& req, std::string
   return r;
 }
 
-void OpenAiProvider::append_upstream_headers(std::vector<net::Header>& headers) const {
+void OpenAiProvider::append_upstream_headers(std::vector<Header>& headers) const {
   if (!dialect_.auth_header.empty()) headers.push_back({dialect_.auth_header, dialect_.auth_value});
   for (const auto& [name, value] : config_.headers) headers.push_back({name, value});
 }

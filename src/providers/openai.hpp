@@ -29,7 +29,7 @@ class OpenAiProvider final : public Provider {
   // `body` is what goes upstream; the target and headers come from the dialect.
   net::HttpRequest make_request(const LlmRequest& req, std::string_view upstream_model, std::string body) const;
   // The dialect's credential header, then the configured extra headers.
-  void append_upstream_headers(std::vector<net::Header>& headers) const;
+  void append_upstream_headers(std::vector<Header>& headers) const;
 
   ProviderConfig config_;
   net::Url base_;
@@ -52,7 +52,7 @@ boost::asio::awaitable<std::string> read_error_body(net::BodyReader& body);
 Usage parse_openai_usage(std::string_view json);
 
 // Upstream headers a client should see: x-ratelimit-*, retry-after, retry-after-ms.
-std::vector<net::Header> surfaced_headers(const net::ResponseHead& head);
+std::vector<Header> surfaced_headers(const net::ResponseHead& head);
 
 // The Error a non-2xx upstream status means, whatever the vendor's wire
 // format; `detail` is the upstream's own error message ("" when it sent none).

@@ -18,7 +18,7 @@ using tcp = asio::ip::tcp;
 struct Server::State {
   State(asio::any_io_executor ex, const GatewayConfig& config, pipeline::Pipeline& pipeline)
       : executor(ex), acceptor(ex), grace_timer(ex), slot_free(ex),
-        env(std::make_shared<SessionEnv>(SessionEnv{config, pipeline, {}, false, {}})) {}
+        env(std::make_shared<SessionEnv>(config, pipeline)) {}
 
   asio::any_io_executor executor;
   tcp::acceptor acceptor;

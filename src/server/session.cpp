@@ -13,9 +13,12 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/http.hpp>
 
+#include "reply.hpp"
 #include "request_id.hpp"
-#include "sluice/net/deadline.hpp"
+#include "routes.hpp"
 #include "sluice/core/log.hpp"
+#include "sluice/core/request_summary.hpp"
+#include "sluice/net/deadline.hpp"
 
 namespace sluice::server {
 
@@ -93,7 +96,7 @@ bool iequals(std::string_view a, std::string_view b) {
 // The response head, formatted by hand: Beast's serializer was the largest
 // user-space cost per request. Values copied from elsewhere are checked for
 // line breaks; names come from our own code.
-std::string response_head(int status, const pipeline::Reply& reply, std::string_view request_id, bool keep_alive,
+std::string response_head(int status, const Reply& reply, std::string_view request_id, bool keep_alive,
                           bool http10, std::string_view framing) {
   std::string h;
   h.reserve(256);
@@ -101,8 +104,8 @@ std::string response_head(int status, const pipeline::Reply& reply, std::string_
   h.append(http::obsolete_reason(static_cast<http::status>(status)));
   h.append("\r\nContent-Type: ").append(reply.content_type);
   h.append("\r\nx-request-id: ").append(request_id);
-  for (const net::Header& field : reply.headers)
-    if (net::is_safe_header_value(field.value)) h.append("\r\n").append(field.name).append(": ").append(field.value);
+  for (const Header& field : reply.headers)
+    if (is_safe_header_value(field.value)) h.append("\r\n").append(field.name).append(": ").append(field.value);
   h.append("\r\n").append(framing);
   if (!keep_alive) h.append("\r\nConnection: close");
   else if (http10) h.append("\r\nConnection: keep-alive");
@@ -267,29 +270,25 @@ asio::awaitable<bool> Session::serve_one() {
   auto& req = parser.get();
   http10_ = req.version() < 11;
   const bool keep_alive = req.keep_alive() && !closing_;
-  std::string target(req.target());
-  std::string path = target.substr(0, target.find('?'));
-  const std::string method(req.method_string());
+  const std::string_view target(req.target().data(), req.target().size());
+  const std::string_view method(req.method_string().data(), req.method_string().size());
+  head_only_ = method == "HEAD";
   const std::size_t bytes_in = req.body().size();
+  Inbound inbound{method, target.substr(0, target.find('?')),
+                  HeaderLookup(&req, [](const void* fields, std::string_view name) {
+                    const auto value = (*static_cast<const http::request<http::string_body>*>(fields))[name];
+                    return std::string_view(value.data(), value.size());
+                  }),
+                  std::move(req.body())};
 
-  pipeline::Reply reply;
+  Reply reply;
   current_ = &ctx;
-  if (path == "/healthz") {
-    reply.body = R"({"status":"ok"})";
-  } else if (path == "/readyz") {
-    if (env_->draining) reply = pipeline::Pipeline::error_reply(make_error(errc::shutting_down, "draining"));
-    else reply.body = R"({"status":"ready"})";
-  } else {
-    try {
-      DisconnectWatch watch(stream_.socket(), ctx.cancellation);
-      // Named, then moved: g++ 12 bitwise-copies prvalue class arguments into a
-      // coroutine frame, leaving SSO strings pointing into the caller's frame.
-      pipeline::ApiRequest api{method, path, std::move(req.body())};
-      reply = co_await env_->pipeline.handle(std::move(api), ctx);
-    } catch (const std::exception& e) {
-      log::error("request_failed", {{"request_id", ctx.request_id}, {"what", e.what()}});
-      reply = pipeline::Pipeline::error_reply(make_error(errc::internal, "internal error"));
-    }
+  try {
+    DisconnectWatch watch(stream_.socket(), ctx.cancellation);
+    reply = co_await env_->routes.handle(inbound, ctx);
+  } catch (const std::exception& e) {
+    log::error("request_failed", {{"request_id", ctx.request_id}, {"what", e.what()}});
+    reply = error_reply(make_error(errc::internal, "internal error"));
   }
 
   Outcome outcome;
@@ -304,38 +303,28 @@ asio::awaitable<bool> Session::serve_one() {
   }
   current_ = nullptr;
 
-  if (env_->config.logging.access_log && log::enabled(spdlog::level::info)) {
-    using ms = std::chrono::duration<double, std::milli>;
-    const Error* err = outcome.error ? &*outcome.error : (reply.error ? &*reply.error : nullptr);
-    log::info("request", {{"request_id", ctx.request_id},
-                          {"method", method},
-                          {"path", path},
-                          {"status", outcome.status},
-                          {"model", ctx.model},
-                          {"provider", ctx.provider},
-                          {"upstream_model", ctx.upstream_model},
-                          {"stream", outcome.stream},
-                          {"attempts", ctx.attempts},
-                          {"retries", ctx.retries},
-                          {"cooldowns", ctx.cooldowns},
-                          {"bytes_in", bytes_in},
-                          {"bytes_out", outcome.bytes_out},
-                          {"prompt_tokens", ctx.usage.prompt_tokens},
-                          {"completion_tokens", ctx.usage.completion_tokens},
-                          {"upstream_ms", ms(ctx.upstream_time).count()},
-                          {"total_ms", ms(RequestContext::Clock::now() - ctx.started).count()},
-                          {"error", err ? to_string(err->code) : std::string_view{}}});
-  }
+  if (env_->config.logging.access_log)
+    log_request({.ctx = ctx,
+                 .method = method,
+                 .path = inbound.path,
+                 .status = outcome.status,
+                 .stream = outcome.stream,
+                 .bytes_in = bytes_in,
+                 .bytes_out = outcome.bytes_out,
+                 .error = outcome.error ? &*outcome.error : (reply.error ? &*reply.error : nullptr),
+                 .total = RequestContext::Clock::now() - ctx.started});
   co_return keep_alive && !closing_;
 }
 
-asio::awaitable<void> Session::write_reply(pipeline::Reply& reply, RequestContext& ctx, bool keep_alive,
+asio::awaitable<void> Session::write_reply(Reply& reply, RequestContext& ctx, bool keep_alive,
                                            Outcome& outcome) {
   const std::string head = response_head(reply.status, reply, ctx.request_id, keep_alive && !closing_, http10_,
                                          "Content-Length: " + std::to_string(reply.body.size()));
   outcome.status = reply.status;
-  outcome.bytes_out = reply.body.size();
-  const std::array<asio::const_buffer, 2> buffers{asio::buffer(head), asio::buffer(reply.body)};
+  // HEAD: the head a GET would get, Content-Length included, and no body.
+  const std::size_t body_bytes = head_only_ ? 0 : reply.body.size();
+  outcome.bytes_out = body_bytes;
+  const std::array<asio::const_buffer, 2> buffers{asio::buffer(head), asio::buffer(reply.body.data(), body_bytes)};
   deadline_.expire_after(kWriteTimeout);
   auto [ec, n] = co_await asio::async_write(stream_, buffers, kUse);
   deadline_.disarm();
@@ -345,7 +334,7 @@ asio::awaitable<void> Session::write_reply(pipeline::Reply& reply, RequestContex
 // Relays the SSE stream chunk by chunk as the provider yields it. After the
 // first byte a failure can no longer change the status: it becomes an SSE
 // error event, then the stream ends and the connection closes.
-asio::awaitable<void> Session::write_stream(pipeline::Reply& reply, RequestContext& ctx, bool keep_alive,
+asio::awaitable<void> Session::write_stream(Reply& reply, RequestContext& ctx, bool keep_alive,
                                             Outcome& outcome) {
   outcome.stream = true;
   DisconnectWatch watch(stream_.socket(), ctx.cancellation);
@@ -364,7 +353,7 @@ asio::awaitable<void> Session::write_stream(pipeline::Reply& reply, RequestConte
     }
     log::warn("stream_failed", {{"request_id", ctx.request_id}, {"provider", ctx.provider},
                                 {"error", to_string(error.code)}, {"before_first_byte", true}});
-    pipeline::Reply failed = pipeline::Pipeline::error_reply(std::move(error));
+    Reply failed = error_reply(std::move(error));
     outcome.error = failed.error;
     co_await write_reply(failed, ctx, keep_alive, outcome);
     co_return;
@@ -389,7 +378,7 @@ asio::awaitable<void> Session::write_stream(pipeline::Reply& reply, RequestConte
       }
       log::warn("stream_failed", {{"request_id", ctx.request_id}, {"provider", ctx.provider},
                                   {"error", to_string(batch.error().code)}});
-      failure = pipeline::Pipeline::stream_error_event(batch.error());
+      failure = stream_error_event(batch.error());
       outcome.error = std::move(batch).error();
       closing_ = true;
     }
@@ -417,7 +406,7 @@ asio::awaitable<void> Session::write_stream(pipeline::Reply& reply, RequestConte
 
 // Answers a request that never reached the pipeline, then the connection closes.
 asio::awaitable<void> Session::refuse(const Error& error, std::string_view given_id) {
-  pipeline::Reply reply = pipeline::Pipeline::error_reply(error);
+  Reply reply = error_reply(error);
   const std::string request_id = given_id.empty() ? new_request_id() : std::string(given_id);
   const std::string head = response_head(reply.status, reply, request_id, false, http10_,
                                          "Content-Length: " + std::to_string(reply.body.size()));

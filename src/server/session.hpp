@@ -14,19 +14,23 @@
 #include "sluice/core/config.hpp"
 #include "sluice/core/request_context.hpp"
 #include "sluice/net/deadline.hpp"
+#include "reply.hpp"
+#include "routes.hpp"
 #include "sluice/pipeline/pipeline.hpp"
 
 namespace sluice::server {
 
 class Session;
 
-// What sessions share: configuration, the pipeline, and the server's view of
-// its connections (for graceful shutdown).
+// What sessions share: configuration, the route table, and the server's view
+// of its connections (for graceful shutdown).
 struct SessionEnv {
+  SessionEnv(const GatewayConfig& c, pipeline::Pipeline& pipeline) : config(c), routes(pipeline, draining) {}
+
   const GatewayConfig& config;
-  pipeline::Pipeline& pipeline;
+  bool draining = false;  // before `routes`, which reads it
+  Routes routes;
   std::unordered_set<Session*> sessions;
-  bool draining = false;
   std::function<void()> on_session_closed;  // lets shutdown notice the last one
 };
 
@@ -46,9 +50,9 @@ class Session : public std::enable_shared_from_this<Session> {
  private:
   struct Outcome;
   boost::asio::awaitable<bool> serve_one();
-  boost::asio::awaitable<void> write_reply(pipeline::Reply& reply, RequestContext& ctx, bool keep_alive,
+  boost::asio::awaitable<void> write_reply(Reply& reply, RequestContext& ctx, bool keep_alive,
                                            Outcome& outcome);
-  boost::asio::awaitable<void> write_stream(pipeline::Reply& reply, RequestContext& ctx, bool keep_alive,
+  boost::asio::awaitable<void> write_stream(Reply& reply, RequestContext& ctx, bool keep_alive,
                                             Outcome& outcome);
   // By reference: temporaries in the caller's co_await expression outlive it.
   boost::asio::awaitable<void> refuse(const Error& error, std::string_view request_id);
@@ -61,6 +65,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool closing_ = false;     // answer the current request, then close
   bool first_request_ = true;
   bool http10_ = false;      // the current request is HTTP/1.0
+  bool head_only_ = false;   // the current request is HEAD: no body goes out
   bool linger_ = false;      // a refused request may still be arriving: drain before close
   RequestContext* current_ = nullptr;  // the request in progress, for force_close
 };

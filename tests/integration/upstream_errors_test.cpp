@@ -38,14 +38,18 @@ class UpstreamErrors : public ::testing::Test {
   FakeUpstream fake;
 };
 
-TEST_F(UpstreamErrors, ServerErrorsBecome502Retryable) {
+TEST_F(UpstreamErrors, ServerErrorsBecome502AfterTheGatewaysOwnRetries) {
+  // One retry layer: the gateway makes 1 + max_retries (2) attempts, then
+  // tells the SDK not to multiply them (its own 2 retries would make 9 calls).
   Gateway gw(single_openai_yaml(fake.base_url()));
   ASSERT_TRUE(gw.started());
   for (int status : {500, 503}) {
+    const std::size_t before = fake.request_count();
     HttpResponse res = chat(gw.port(), {{"status", status}});
     EXPECT_EQ(res.status, 502) << status << ": " << res.body;
     expect_openai_error(res);
-    EXPECT_EQ(res.headers["x-should-retry"], "true");
+    EXPECT_EQ(fake.request_count() - before, 3u);
+    EXPECT_EQ(res.headers["x-should-retry"], "false");
     EXPECT_NE(parse_json(res.body)["error"]["message"].get<std::string>().find("up"), std::string::npos);
   }
 }
@@ -105,7 +109,7 @@ TEST_F(UpstreamErrors, FirstByteTimeoutGives504) {
   const auto elapsed = Clock::now() - t0;
   EXPECT_EQ(res.status, 504) << res.error << res.body;
   expect_openai_error(res);
-  EXPECT_EQ(res.headers["x-should-retry"], "true");
+  EXPECT_EQ(res.headers["x-should-retry"], "false") << "the gateway retried already";
   EXPECT_GE(elapsed, 250ms);
   EXPECT_LT(elapsed, 2s);
   EXPECT_TRUE(fake.wait_for_closed(1, 1s)) << "the timed-out upstream connection is closed, not pooled";
@@ -144,7 +148,7 @@ TEST_F(UpstreamErrors, StreamFailingBeforeItsFirstEventGetsARealStatus) {
                                   chat_body("gpt-test", {{"stream", true}, {"x_fake", {{"drop_before_events", true}}}}));
   EXPECT_EQ(res.status, 502) << res.body;
   expect_openai_error(res);
-  EXPECT_EQ(res.headers["x-should-retry"], "true");
+  EXPECT_EQ(res.headers["x-should-retry"], "false") << "the gateway retried already";
   EXPECT_FALSE(res.headers["x-request-id"].empty());
 }
 
@@ -160,6 +164,15 @@ TEST_F(UpstreamErrors, UnreachableUpstreamGives502NamingTheProvider) {
   expect_openai_error(res);
   EXPECT_NE(parse_json(res.body)["error"]["message"].get<std::string>().find("deadprov"), std::string::npos)
       << res.body;
+  EXPECT_EQ(res.headers["x-should-retry"], "false") << "the gateway retried already";
+}
+
+TEST_F(UpstreamErrors, WithoutGatewayRetriesTheClientIsInvitedToRetry) {
+  Gateway gw(single_openai_yaml(fake.base_url(), "gpt-test", {{"max_retries", "0"}}));
+  ASSERT_TRUE(gw.started());
+  HttpResponse res = chat(gw.port(), {{"status", 503}});
+  EXPECT_EQ(res.status, 502) << res.body;
+  EXPECT_EQ(fake.request_count(), 1u);
   EXPECT_EQ(res.headers["x-should-retry"], "true");
 }
 

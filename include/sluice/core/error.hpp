@@ -33,14 +33,18 @@ enum class errc {
   internal,              // a bug (500)
 };
 
-// What an error code means on the wire. `retryable` says whether the same
-// request may succeed if sent again (to this gateway by the client, or to the
-// next deployment by the gateway); it drives `x-should-retry`.
+// What an error code means on the wire, and the two retry notions, which
+// differ: `client_retry` says whether the client sending the same request
+// again may succeed (it becomes `x-should-retry`); `fails_over` whether the
+// gateway should try the request on another deployment (a provider's outage
+// may not be the next one's; a bug in the gateway or a refused request would
+// fail the same way everywhere).
 struct ErrorTraits {
   int http_status;
   std::string_view type;  // OpenAI error.type
   std::string_view code;  // OpenAI error.code; empty means null
-  bool retryable;
+  bool client_retry;
+  bool fails_over;
 };
 
 const ErrorTraits& traits(errc code) noexcept;
@@ -56,9 +60,14 @@ struct Error {
   int http_status = 0;
   std::int64_t retry_after_ms = -1;  // how long a retry should wait (Retry-After); -1 = not said
   std::string upstream_body;  // an upstream's own OpenAI-shaped error body, relayed as is
+  // The gateway has already retried this request: a client retrying too
+  // would multiply the attempts (3 gateway x 3 SDK attempts = 9 upstream
+  // calls), so the answer says x-should-retry: false.
+  bool retries_spent = false;
 
   int status() const noexcept { return http_status ? http_status : traits(code).http_status; }
-  bool retryable() const noexcept { return traits(code).retryable; }
+  bool client_may_retry() const noexcept { return traits(code).client_retry && !retries_spent; }
+  bool fails_over() const noexcept { return traits(code).fails_over; }
 };
 
 inline Error make_error(errc code, std::string message, std::string param = {}) {

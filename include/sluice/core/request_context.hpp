@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -68,6 +69,17 @@ class Cancellation {
   std::uint64_t handler_id_ = 0;
 };
 
+// The limits of a model group as a client sees them: the sum over its
+// deployments, each bounded by its provider's account limit. Unset when some
+// deployment has no such limit (the group as a whole is then unlimited).
+struct GroupLimits {
+  std::optional<std::int64_t> limit_requests, remaining_requests;
+  std::optional<std::int64_t> limit_tokens, remaining_tokens;
+};
+
+// What the cache stage decided, for x-sluice-cache and the access log.
+enum class CacheDecision { none, bypass, miss, hit_exact, hit_semantic };
+
 struct RequestContext {
   using Clock = std::chrono::steady_clock;
 
@@ -75,14 +87,21 @@ struct RequestContext {
   Clock::time_point started = Clock::now();
   Cancellation cancellation;
 
-  // Decisions, for x-sluice-* headers and the access log.
+  // Decisions, each filled by the stage that makes it, for the x-sluice-*
+  // headers, the access log and (later) metrics.
+  std::string tenant;           // who is calling (authentication)
   std::string model;            // what the client asked for
+  std::string group;            // the model group that serves it (the router's choice for an alias)
+  std::string tier;             // the router's complexity tier; empty when not routed
+  CacheDecision cache = CacheDecision::none;
   std::string provider;         // provider that answered
   std::string upstream_model;   // model name sent to that provider
   int attempts = 0;             // upstream attempts made
   int retries = 0;              // attempts after a failure (5xx, timeout, connect error)
   int cooldowns = 0;            // deployments put into cooldown by a 429 on the way
+  GroupLimits limits;           // the group's capacity after this request, for x-ratelimit-*
   Usage usage;
+  Clock::duration queued{};         // time spent waiting in the overflow queue
   Clock::duration upstream_time{};  // request sent -> response head (first byte for streams)
 };
 

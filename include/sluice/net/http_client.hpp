@@ -21,19 +21,11 @@
 #include <boost/asio/awaitable.hpp>
 
 #include "sluice/core/error.hpp"
+#include "sluice/core/header.hpp"
 #include "sluice/core/request_context.hpp"
 #include "sluice/net/url.hpp"
 
 namespace sluice::net {
-
-struct Header {
-  std::string name;
-  std::string value;
-};
-
-// Header values we copy from one side to the other must not smuggle a line
-// break (Beast writes CR/LF in values without complaint).
-bool is_safe_header_value(std::string_view value) noexcept;
 
 struct HttpRequest {
   std::string method = "POST";

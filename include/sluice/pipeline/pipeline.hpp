@@ -1,84 +1,69 @@
-// Pipeline: the fixed sequence of stages one API request goes through.
-//   admission (parse, validate) -> model lookup -> pool (choose a deployment,
-//   reserve capacity) -> provider -> answer or stream; on a 429 the next
-//   candidate at once, on a retryable failure the next after a backoff.
-// Stages do not call each other; this class owns the order. Beast-free: the
-// front door turns HTTP into ApiRequest and writes the Reply.
+// Pipeline: the fixed order of stages one call goes through, written once in
+// serve(). It takes a Call (a parsed, provider-neutral request, whatever the
+// inbound dialect) and returns data: a complete answer or a stream, never
+// HTTP. The front door renders the answer; a drain loop can run the same
+// stages for a queued call.
+//
+// Stages do not call each other; the pipeline owns the order. It owns none of
+// them either: the composition root builds the pool, the model catalog, the
+// providers and the clock and hands them in, so tests inject fakes.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <memory>
-#include <optional>
 #include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <boost/asio/awaitable.hpp>
 
-#include "sluice/core/config.hpp"
+#include "sluice/core/answer.hpp"
+#include "sluice/core/call.hpp"
+#include "sluice/core/clock.hpp"
 #include "sluice/core/error.hpp"
 #include "sluice/core/request_context.hpp"
-#include "sluice/net/http_client.hpp"
+#include "sluice/pipeline/model_catalog.hpp"
 #include "sluice/pool/provider_pool.hpp"
 #include "sluice/providers/provider.hpp"
 
 namespace sluice::pipeline {
 
-struct ApiRequest {
-  std::string method;
-  std::string path;  // without the query string
-  std::string body;
-};
-
-struct Reply {
-  int status = 200;
-  std::string content_type = "application/json";
-  std::string body;
-  std::vector<net::Header> headers;
-  // When set, the answer is this SSE stream (status 200, body empty): the
-  // writer pulls events from it until it ends or fails.
-  std::unique_ptr<providers::ChunkStream> stream;
-  std::optional<Error> error;  // what went wrong, for the access log
-};
-
-using ProviderMap = std::map<std::string, std::unique_ptr<providers::Provider>, std::less<>>;
-
-class ModelCatalog;
-
 class Pipeline {
  public:
-  // `config` and `providers` must outlive the pipeline. Tests may fix the
-  // pool's policy and random seed.
-  Pipeline(const GatewayConfig& config, ProviderMap& providers, pool::PoolPolicy policy = {},
-           std::uint64_t seed = std::random_device{}());
-  ~Pipeline();
+  // The references must outlive the pipeline; streams it returned may
+  // outlive it (they share the clock and their pool deployment). `seed`
+  // drives the backoff jitter.
+  Pipeline(pool::ProviderPool& pool, ModelCatalog& catalog, ProviderMap& providers,
+           std::shared_ptr<const Clock> clock, std::uint64_t seed = std::random_device{}());
   Pipeline(const Pipeline&) = delete;
   Pipeline& operator=(const Pipeline&) = delete;
 
-  // Handles one request under /v1/. Never throws for a client's mistake or an
-  // upstream failure: those become error replies.
-  boost::asio::awaitable<Reply> handle(ApiRequest request, RequestContext& ctx);
+  // Serves one call. Fills ctx with what was decided on the way (group,
+  // provider, attempts, usage, the group's limits). Errors: model_not_found;
+  // rate_limited when no deployment has capacity (retry_after_ms says when
+  // one will); the last upstream error when failover gave up (retries_spent
+  // when the gateway retried); cancelled when the client left. Never throws
+  // for a client's mistake or an upstream failure.
+  boost::asio::awaitable<Result<Answer>> serve(Call call, RequestContext& ctx);
 
-  // The reply for an error: OpenAI error body, status, x-should-retry, and
-  // Retry-After on 429/503.
-  static Reply error_reply(Error error);
-
-  // The SSE event that ends a stream that failed after its first byte.
-  static std::string stream_error_event(const Error& error);
+  // The models clients may ask for (GET /v1/models).
+  boost::asio::awaitable<std::vector<ModelEntry>> models(RequestContext& ctx);
 
  private:
-  boost::asio::awaitable<Reply> dispatch(Endpoint endpoint, std::string body, RequestContext& ctx);
-  // One attempt on one deployment: the reply, or the error that decides what next.
-  boost::asio::awaitable<Result<Reply>> attempt(const LlmRequest& req, pool::Lease& lease, RequestContext& ctx);
+  // Walks the group's deployments: the pool's weighted order, the next one at
+  // once after a 429, after a backoff after a failure, while retries last.
+  boost::asio::awaitable<Result<Answer>> failover(const LlmRequest& req, std::string_view group,
+                                                  RequestContext& ctx);
+  // One attempt on one deployment: the answer, or the error that decides what next.
+  boost::asio::awaitable<Result<Answer>> attempt(const LlmRequest& req, pool::Lease& lease, RequestContext& ctx);
   boost::asio::awaitable<bool> back_off(int retry, RequestContext& ctx);
-  void add_limit_headers(Reply& reply, std::string_view group);
-  boost::asio::awaitable<Reply> list_models(RequestContext& ctx);
-  boost::asio::awaitable<Reply> get_model(const std::string& id, RequestContext& ctx);
 
-  const GatewayConfig& config_;
+  pool::ProviderPool& pool_;
+  ModelCatalog& catalog_;
   ProviderMap& providers_;
-  pool::ProviderPool pool_;
-  std::unique_ptr<ModelCatalog> catalog_;
+  std::shared_ptr<const Clock> clock_;
   std::minstd_rand jitter_;
 };
 

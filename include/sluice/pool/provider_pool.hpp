@@ -33,11 +33,13 @@
 
 #include "sluice/core/config.hpp"
 #include "sluice/core/request.hpp"
-#include "sluice/pool/token_bucket.hpp"
+#include "sluice/core/clock.hpp"
+#include "sluice/core/request_context.hpp"
+#include "sluice/core/token_bucket.hpp"
 
 namespace sluice::pool {
 
-using Clock = TokenBucket::Clock;
+using Clock = sluice::Clock;  // time is passed in, never read here
 
 // Timing policy. The defaults are what the gateway runs with; tests may pass
 // others. Cooldowns come from the provider (Retry-After) or its `cooldown`.
@@ -135,14 +137,6 @@ class Lease {
   double tokens_ = 0;                 // the estimate
   double provider_tokens_ = 0;        // taken from each TPM bucket (a bucket
   double deployment_tokens_ = 0;      // never takes more than its capacity)
-};
-
-// The limits of a model group as a client sees them: the sum over its
-// deployments, each bounded by its provider's account limit. Unset when some
-// deployment has no such limit (the group as a whole is then unlimited).
-struct GroupLimits {
-  std::optional<std::int64_t> limit_requests, remaining_requests;
-  std::optional<std::int64_t> limit_tokens, remaining_tokens;
 };
 
 class ProviderPool {

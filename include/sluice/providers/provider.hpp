@@ -12,6 +12,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 
+#include "sluice/core/answer.hpp"
 #include "sluice/core/config.hpp"
 #include "sluice/core/error.hpp"
 #include "sluice/core/request.hpp"
@@ -25,24 +26,13 @@ namespace sluice::providers {
 struct ProviderResponse {
   int status = 200;
   std::string body;
-  std::vector<net::Header> headers;  // upstream rate-limit headers worth surfacing
+  std::vector<Header> headers;  // upstream rate-limit headers worth surfacing
   Usage usage;
   RateLimitInfo limits;              // for the pool's buckets
 };
 
-// A streamed answer, pulled by the writer: each next() yields whole SSE events
-// in OpenAI's chat.completion.chunk format, ready to relay, and an empty
-// string once the stream has ended cleanly (after `data: [DONE]`). An error
-// means the stream broke; destroying the stream cancels the upstream request.
-class ChunkStream {
- public:
-  virtual ~ChunkStream() = default;
-  virtual boost::asio::awaitable<Result<std::string>> next() = 0;
-  virtual Usage usage() const = 0;  // as reported so far
-};
-
 struct StreamStart {
-  std::vector<net::Header> headers;
+  std::vector<Header> headers;
   std::unique_ptr<ChunkStream> stream;
   RateLimitInfo limits;
 };

@@ -1,5 +1,5 @@
-// The one table from error code to HTTP status, OpenAI error type and
-// retryability, and the OpenAI error body rendered from it.
+// The one table from error code to HTTP status, OpenAI error type and the
+// two retry notions (client, failover), and the OpenAI error body rendered from it.
 #include "sluice/core/error.hpp"
 
 #include <gtest/gtest.h>
@@ -20,30 +20,31 @@ struct Row {
   int status;
   std::string_view type;
   std::string_view code_text;  // "" = null
-  bool retryable;
+  bool client_retry;
+  bool fails_over;
 };
 
 // What each code must mean on the wire. Written out independently of the
 // table in error.cpp so that a changed row fails here.
 constexpr Row kExpected[] = {
-    {errc::bad_request, "bad_request", 400, "invalid_request_error", "", false},
-    {errc::unsupported_encoding, "unsupported_encoding", 400, "invalid_request_error", "unsupported_transfer_encoding", false},
-    {errc::unauthorized, "unauthorized", 401, "authentication_error", "invalid_api_key", false},
-    {errc::not_found, "not_found", 404, "invalid_request_error", "unknown_url", false},
-    {errc::model_not_found, "model_not_found", 404, "invalid_request_error", "model_not_found", false},
-    {errc::method_not_allowed, "method_not_allowed", 405, "invalid_request_error", "method_not_allowed", false},
-    {errc::request_timeout, "request_timeout", 408, "invalid_request_error", "request_timeout", true},
-    {errc::payload_too_large, "payload_too_large", 413, "invalid_request_error", "request_too_large", false},
-    {errc::headers_too_large, "headers_too_large", 431, "invalid_request_error", "headers_too_large", false},
-    {errc::rate_limited, "rate_limited", 429, "rate_limit_exceeded", "rate_limit_exceeded", true},
-    {errc::upstream_rejected, "upstream_rejected", 400, "invalid_request_error", "", false},
-    {errc::upstream_rate_limited, "upstream_rate_limited", 429, "rate_limit_exceeded", "rate_limit_exceeded", true},
-    {errc::upstream_unavailable, "upstream_unavailable", 502, "upstream_error", "upstream_unavailable", true},
-    {errc::upstream_timeout, "upstream_timeout", 504, "upstream_error", "upstream_timeout", true},
-    {errc::upstream_protocol, "upstream_protocol", 502, "upstream_error", "upstream_protocol_error", true},
-    {errc::cancelled, "cancelled", 499, "request_cancelled", "", false},
-    {errc::shutting_down, "shutting_down", 503, "server_error", "shutting_down", true},
-    {errc::internal, "internal", 500, "server_error", "internal_error", true},
+    {errc::bad_request, "bad_request", 400, "invalid_request_error", "", false, false},
+    {errc::unsupported_encoding, "unsupported_encoding", 400, "invalid_request_error", "unsupported_transfer_encoding", false, false},
+    {errc::unauthorized, "unauthorized", 401, "authentication_error", "invalid_api_key", false, false},
+    {errc::not_found, "not_found", 404, "invalid_request_error", "unknown_url", false, false},
+    {errc::model_not_found, "model_not_found", 404, "invalid_request_error", "model_not_found", false, false},
+    {errc::method_not_allowed, "method_not_allowed", 405, "invalid_request_error", "method_not_allowed", false, false},
+    {errc::request_timeout, "request_timeout", 408, "invalid_request_error", "request_timeout", true, false},
+    {errc::payload_too_large, "payload_too_large", 413, "invalid_request_error", "request_too_large", false, false},
+    {errc::headers_too_large, "headers_too_large", 431, "invalid_request_error", "headers_too_large", false, false},
+    {errc::rate_limited, "rate_limited", 429, "rate_limit_exceeded", "rate_limit_exceeded", true, false},
+    {errc::upstream_rejected, "upstream_rejected", 400, "invalid_request_error", "", false, false},
+    {errc::upstream_rate_limited, "upstream_rate_limited", 429, "rate_limit_exceeded", "rate_limit_exceeded", true, true},
+    {errc::upstream_unavailable, "upstream_unavailable", 502, "upstream_error", "upstream_unavailable", true, true},
+    {errc::upstream_timeout, "upstream_timeout", 504, "upstream_error", "upstream_timeout", true, true},
+    {errc::upstream_protocol, "upstream_protocol", 502, "upstream_error", "upstream_protocol_error", true, true},
+    {errc::cancelled, "cancelled", 499, "request_cancelled", "", false, false},
+    {errc::shutting_down, "shutting_down", 503, "server_error", "shutting_down", true, false},
+    {errc::internal, "internal", 500, "server_error", "internal_error", true, false},
 };
 
 void PrintTo(const Row& r, std::ostream* os) { *os << r.name; }
@@ -56,7 +57,8 @@ TEST_P(ErrorTable, TraitsMatch) {
   EXPECT_EQ(t.http_status, r.status) << r.name;
   EXPECT_EQ(t.type, r.type) << r.name;
   EXPECT_EQ(t.code, r.code_text) << r.name;
-  EXPECT_EQ(t.retryable, r.retryable) << r.name;
+  EXPECT_EQ(t.client_retry, r.client_retry) << r.name;
+  EXPECT_EQ(t.fails_over, r.fails_over) << r.name;
   EXPECT_EQ(to_string(r.code), r.name);
 }
 
@@ -64,7 +66,8 @@ TEST_P(ErrorTable, ErrorUsesTheTable) {
   const Row& r = GetParam();
   const Error e = make_error(r.code, "m");
   EXPECT_EQ(e.status(), r.status) << r.name;
-  EXPECT_EQ(e.retryable(), r.retryable) << r.name;
+  EXPECT_EQ(e.client_may_retry(), r.client_retry) << r.name;
+  EXPECT_EQ(e.fails_over(), r.fails_over) << r.name;
 }
 
 TEST_P(ErrorTable, BodyIsOpenAiShaped) {
@@ -99,7 +102,20 @@ TEST(Error, HttpStatusOverridesTheTable) {
   Error e = make_error(errc::upstream_rejected, "nope");
   e.http_status = 422;
   EXPECT_EQ(e.status(), 422);
-  EXPECT_FALSE(e.retryable());
+  EXPECT_FALSE(e.client_may_retry());
+  EXPECT_FALSE(e.fails_over());
+}
+
+TEST(Error, RetriesSpentByTheGatewayAreNotTheClientsToRepeat) {
+  Error e = make_error(errc::upstream_unavailable, "down");
+  EXPECT_TRUE(e.client_may_retry());
+  e.retries_spent = true;
+  EXPECT_FALSE(e.client_may_retry());
+  EXPECT_TRUE(e.fails_over()) << "what the gateway may still do is a separate question";
+}
+
+TEST(Error, ABugInTheGatewayIsNeverFailedOver) {
+  EXPECT_FALSE(make_error(errc::internal, "provider 'x' is not running").fails_over());
 }
 
 TEST(ErrorBody, ParamIsAStringWhenSet) {

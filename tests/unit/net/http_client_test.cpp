@@ -26,7 +26,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 
-#include "run_coro.hpp"
+#include "support/run_coro.hpp"
 #include "support/fake_upstream.hpp"
 
 namespace sluice::net {
@@ -386,7 +386,7 @@ TEST(HttpClient, ConnectRefusedIsUpstreamUnavailable) {
   auto res = run_coro(io, client.send(chat_request(), cancel));
   ASSERT_FALSE(res.ok());
   EXPECT_EQ(res.error().code, errc::upstream_unavailable);
-  EXPECT_TRUE(res.error().retryable());
+  EXPECT_TRUE(res.error().fails_over());
   EXPECT_NE(res.error().message.find("provider 'fake'"), std::string::npos) << res.error().message;
   EXPECT_NE(res.error().message.find("connect"), std::string::npos) << res.error().message;
 }

@@ -379,7 +379,7 @@ TEST(ToAnthropicRequest, WhatWouldChangeTheAnswersShapeIsRefused) {
     const Error e = refusal(body);
     EXPECT_EQ(e.code, errc::bad_request) << c.field;
     EXPECT_EQ(e.param, c.field);
-    EXPECT_FALSE(e.retryable());
+    EXPECT_FALSE(e.fails_over());
   }
 }
 

@@ -115,7 +115,7 @@ TEST(ToOpenAiFinishReason, Table) {
 
 // --- map_anthropic_error ----------------------------------------------------
 
-Error mapped(int status, std::vector<net::Header> headers = {}) {
+Error mapped(int status, std::vector<Header> headers = {}) {
   // A CDN's HTML page reads the same in front of any vendor.
   const std::string file = status == 502 ? "openai/error.502.html" : "anthropic/error." + std::to_string(status) + ".json";
   return map_anthropic_error("claude", status, read_fixture("providers/" + file), head_with(std::move(headers), status));
@@ -125,7 +125,7 @@ TEST(MapAnthropicError, InvalidRequestIsRelayedInOpenAiShape) {
   const Error e = mapped(400);
   EXPECT_EQ(e.code, errc::upstream_rejected);
   EXPECT_EQ(e.status(), 400);
-  EXPECT_FALSE(e.retryable());
+  EXPECT_FALSE(e.fails_over());
   EXPECT_TRUE(e.upstream_body.empty()) << "Anthropic's own body is not OpenAI-shaped";
   const json body = json::parse(error_body(e));
   EXPECT_EQ(body["error"]["type"], "invalid_request_error");
@@ -140,7 +140,7 @@ TEST(MapAnthropicError, CredentialErrorsAre502AndNeverQuoteTheProvider) {
     const Error e = mapped(status);
     EXPECT_EQ(e.code, errc::upstream_unavailable) << status;
     EXPECT_EQ(e.status(), 502);
-    EXPECT_TRUE(e.retryable());
+    EXPECT_TRUE(e.fails_over());
     EXPECT_EQ(error_body(e).find("sk-ant"), std::string::npos) << error_body(e);
     EXPECT_EQ(error_body(e).find("x-api-key"), std::string::npos) << error_body(e);
     EXPECT_NE(e.message.find("provider 'claude' answered " + std::to_string(status)), std::string::npos) << e.message;
@@ -152,7 +152,7 @@ TEST(MapAnthropicError, NotFoundAndTooLargeKeepTheirStatus) {
     const Error e = mapped(status);
     EXPECT_EQ(e.code, errc::upstream_rejected) << status;
     EXPECT_EQ(e.status(), status);
-    EXPECT_FALSE(e.retryable());
+    EXPECT_FALSE(e.fails_over());
   }
   EXPECT_EQ(mapped(404).message, "model: claude-nonexistent");
 }
@@ -161,7 +161,7 @@ TEST(MapAnthropicError, RateLimitedWithRetryAfter) {
   const Error e = mapped(429, {{"retry-after", "7"}, {"anthropic-ratelimit-requests-remaining", "0"}});
   EXPECT_EQ(e.code, errc::upstream_rate_limited);
   EXPECT_EQ(e.status(), 429);
-  EXPECT_TRUE(e.retryable());
+  EXPECT_TRUE(e.fails_over());
   EXPECT_EQ(e.retry_after_ms, 7000);
   EXPECT_NE(e.message.find("50 requests per minute"), std::string::npos) << e.message;
   EXPECT_EQ(mapped(429).retry_after_ms, -1) << "no header: the pool's default cooldown applies";
@@ -172,7 +172,7 @@ TEST(MapAnthropicError, ServerErrorsAndOverloadAreRetryable502s) {
     const Error e = mapped(status);
     EXPECT_EQ(e.code, errc::upstream_unavailable) << status;
     EXPECT_EQ(e.status(), 502) << status;
-    EXPECT_TRUE(e.retryable()) << status;
+    EXPECT_TRUE(e.fails_over()) << status;
     EXPECT_TRUE(e.upstream_body.empty());
   }
   EXPECT_EQ(mapped(529).message, "provider 'claude' answered 529: Overloaded");
@@ -334,7 +334,7 @@ TEST(AnthropicStream, ErrorEventFailsTheStreamAfterWhatCameBefore) {
   const Translated out = run(t, read_fixture("providers/anthropic/error_event.stream.txt"));
   ASSERT_TRUE(out.error);
   EXPECT_EQ(out.error->code, errc::upstream_unavailable);
-  EXPECT_TRUE(out.error->retryable());
+  EXPECT_TRUE(out.error->fails_over());
   EXPECT_NE(out.error->message.find("overloaded_error"), std::string::npos) << out.error->message;
   EXPECT_NE(out.error->message.find("Overloaded"), std::string::npos) << out.error->message;
   EXPECT_EQ(joined_content(out), "Partial");

@@ -10,7 +10,7 @@
 
 #include <boost/asio/io_context.hpp>
 
-#include "../net/run_coro.hpp"
+#include "support/run_coro.hpp"
 #include "fixture.hpp"
 #include "provider_test_util.hpp"
 #include "scripted_upstream.hpp"

@@ -12,7 +12,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include "../../../src/providers/openai.hpp"
-#include "../net/run_coro.hpp"
+#include "support/run_coro.hpp"
 #include "fixture.hpp"
 #include "provider_test_util.hpp"
 #include "support/fake_upstream.hpp"
@@ -107,7 +107,7 @@ TEST(MapAzureError, ContentFilterIsAClear400) {
   const Error e = map_azure_error("az", Endpoint::chat_completions, 400, body, head_with({}, 400));
   EXPECT_EQ(e.code, errc::upstream_rejected);
   EXPECT_EQ(e.status(), 400);
-  EXPECT_FALSE(e.retryable());
+  EXPECT_FALSE(e.fails_over());
   const json j = json::parse(error_body(e));
   EXPECT_EQ(j["error"]["code"], "content_filter");
   EXPECT_EQ(j["error"]["type"], "invalid_request_error");
@@ -152,7 +152,7 @@ TEST(MapAzureError, DeploymentNotFoundIs404WithAzuresMessage) {
   const Error e = map_azure_error("az", Endpoint::chat_completions, 404, body, head_with({}, 404));
   EXPECT_EQ(e.code, errc::upstream_rejected);
   EXPECT_EQ(e.status(), 404);
-  EXPECT_FALSE(e.retryable());
+  EXPECT_FALSE(e.fails_over());
   EXPECT_EQ(e.message,
             "The API deployment for this resource does not exist. If you created the deployment within the last 5 "
             "minutes, please wait a moment and try again.");
@@ -169,7 +169,7 @@ TEST(MapAzureError, RateLimitUsesRetryAfterMs) {
                                   head_with({{"retry-after", "6"}, {"retry-after-ms", "5400"}}, 429));
   EXPECT_EQ(e.code, errc::upstream_rate_limited);
   EXPECT_EQ(e.status(), 429);
-  EXPECT_TRUE(e.retryable());
+  EXPECT_TRUE(e.fails_over());
   EXPECT_EQ(e.retry_after_ms, 5400);
   EXPECT_NE(e.message.find("exceeded token rate limit"), std::string::npos) << e.message;
 }
@@ -309,7 +309,7 @@ TEST_F(AzureProviderTest, ContentFilterRefusalOnCompleteAndStream) {
   auto res = run_coro(io_, p.complete(req, "dep", ctx_));
   ASSERT_FALSE(res.ok());
   EXPECT_EQ(res.error().status(), 400);
-  EXPECT_FALSE(res.error().retryable());
+  EXPECT_FALSE(res.error().fails_over());
   EXPECT_EQ(json::parse(error_body(res.error()))["error"]["code"], "content_filter");
 
   const Collected c = stream_through(io_, p, streaming(chat(x_fake)), "dep", ctx_);

@@ -13,7 +13,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 
-#include "../net/run_coro.hpp"
+#include "support/run_coro.hpp"
 #include "sluice/core/base64.hpp"
 #include "sluice/net/sse.hpp"
 

@@ -12,7 +12,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include "../../../src/providers/openai.hpp"
-#include "../net/run_coro.hpp"
+#include "support/run_coro.hpp"
 #include "fixture.hpp"
 #include "provider_test_util.hpp"
 #include "support/fake_upstream.hpp"
@@ -90,7 +90,7 @@ TEST(ParseOllamaTags, OtherShapesAreUnreadable) {
 void expect_unknown_model(const Error& e, const std::string& message) {
   EXPECT_EQ(e.code, errc::upstream_rejected);
   EXPECT_EQ(e.status(), 404);
-  EXPECT_FALSE(e.retryable());
+  EXPECT_FALSE(e.fails_over());
   EXPECT_EQ(e.message, message);
   const json j = json::parse(error_body(e));
   EXPECT_EQ(j["error"]["message"], message);
@@ -126,7 +126,7 @@ TEST(MapOllamaError, ServerErrorIs502WithTheReason) {
                                    read_fixture("providers/ollama/error.500.native.json"), head_with({}, 500));
   EXPECT_EQ(e.code, errc::upstream_unavailable);
   EXPECT_EQ(e.status(), 502);
-  EXPECT_TRUE(e.retryable());
+  EXPECT_TRUE(e.fails_over());
   EXPECT_EQ(e.message, "provider 'local' answered 500: llama runner process has terminated: exit status 2");
 }
 

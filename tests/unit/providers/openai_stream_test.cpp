@@ -11,7 +11,7 @@
 
 #include <boost/asio/io_context.hpp>
 
-#include "../net/run_coro.hpp"
+#include "support/run_coro.hpp"
 #include "fixture.hpp"
 #include "provider_test_util.hpp"
 

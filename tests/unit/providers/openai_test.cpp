@@ -10,7 +10,7 @@
 
 #include <boost/asio/io_context.hpp>
 
-#include "../net/run_coro.hpp"
+#include "support/run_coro.hpp"
 #include "fixture.hpp"
 #include "provider_test_util.hpp"
 #include "scripted_upstream.hpp"
@@ -131,7 +131,7 @@ TEST(MapUpstreamError, OpenAiShaped400IsRelayedWithItsStatus) {
   const Error e = map_upstream_error("openai", 400, body, head_with({}, 400));
   EXPECT_EQ(e.code, errc::upstream_rejected);
   EXPECT_EQ(e.status(), 400);
-  EXPECT_FALSE(e.retryable());
+  EXPECT_FALSE(e.fails_over());
   EXPECT_EQ(e.upstream_body, body);
   EXPECT_EQ(error_body(e), body);
   EXPECT_EQ(e.message, "Invalid value for 'temperature': expected a number between 0 and 2, got 7.");
@@ -142,7 +142,7 @@ TEST(MapUpstreamError, OpenAiShaped404IsRelayedWithItsStatus) {
   const Error e = map_upstream_error("openai", 404, body, head_with({}, 404));
   EXPECT_EQ(e.code, errc::upstream_rejected);
   EXPECT_EQ(e.status(), 404);
-  EXPECT_FALSE(e.retryable());
+  EXPECT_FALSE(e.fails_over());
   EXPECT_EQ(error_body(e), body);
 }
 
@@ -151,7 +151,7 @@ TEST(MapUpstreamError, Other4xxKeepTheirStatus) {
     const Error e = map_upstream_error("p", status, R"({"error":{"message":"nope"}})", head_with({}, status));
     EXPECT_EQ(e.code, errc::upstream_rejected) << status;
     EXPECT_EQ(e.status(), status);
-    EXPECT_FALSE(e.retryable());
+    EXPECT_FALSE(e.fails_over());
   }
 }
 
@@ -161,7 +161,7 @@ TEST(MapUpstreamError, CredentialProblemsAre502NotTheClientsFault) {
     const Error e = map_upstream_error("openai", status, body, head_with({}, status));
     EXPECT_EQ(e.code, errc::upstream_unavailable) << status;
     EXPECT_EQ(e.status(), 502);
-    EXPECT_TRUE(e.retryable());
+    EXPECT_TRUE(e.fails_over());
     EXPECT_TRUE(e.upstream_body.empty()) << "the provider's auth error must not reach the client as its own";
     EXPECT_NE(e.message.find("provider 'openai' answered " + std::to_string(status)), std::string::npos) << e.message;
     const json j = json::parse(error_body(e));
@@ -192,7 +192,7 @@ TEST(MapUpstreamError, RateLimitedWithRetryAfter) {
   Error e = map_upstream_error("openai", 429, body, head_with({{"retry-after", "3"}}, 429));
   EXPECT_EQ(e.code, errc::upstream_rate_limited);
   EXPECT_EQ(e.status(), 429);
-  EXPECT_TRUE(e.retryable());
+  EXPECT_TRUE(e.fails_over());
   EXPECT_EQ(e.retry_after_ms, 3000);
   EXPECT_TRUE(e.upstream_body.empty());
   EXPECT_NE(e.message.find("Rate limit reached"), std::string::npos) << e.message;
@@ -201,7 +201,7 @@ TEST(MapUpstreamError, RateLimitedWithRetryAfter) {
 
 TEST(MapUpstreamError, RetryAfterMsWins) {
   struct Case {
-    std::vector<net::Header> headers;
+    std::vector<Header> headers;
     std::int64_t ms;
   };
   const Case cases[] = {
@@ -225,7 +225,7 @@ TEST(MapUpstreamError, ServerErrorsAre502) {
     const Error e = map_upstream_error("p", status, R"({"error":{"message":"overloaded"}})", head_with({}, status));
     EXPECT_EQ(e.code, errc::upstream_unavailable) << status;
     EXPECT_EQ(e.status(), 502) << status;
-    EXPECT_TRUE(e.retryable());
+    EXPECT_TRUE(e.fails_over());
     EXPECT_TRUE(e.upstream_body.empty());
     EXPECT_EQ(e.message, "provider 'p' answered " + std::to_string(status) + ": overloaded");
   }
@@ -261,7 +261,7 @@ TEST(MapUpstreamError, NonOpenAiJsonIsNotRelayed) {
 TEST(MapUpstreamError, ConflictMayBeRetriedElsewhere) {
   const Error e = map_upstream_error("p", 409, R"({"error":{"message":"lock timeout"}})", head_with({}, 409));
   EXPECT_EQ(e.code, errc::upstream_unavailable);
-  EXPECT_TRUE(e.retryable()) << "SDKs retry 409, and so does the pool";
+  EXPECT_TRUE(e.fails_over()) << "SDKs retry 409, and so does the pool";
   EXPECT_NE(e.message.find("answered 409: lock timeout"), std::string::npos) << e.message;
 }
 
@@ -269,7 +269,7 @@ TEST(MapUpstreamError, RequestTimeoutIsUpstreamTimeout) {
   const Error e = map_upstream_error("p", 408, "", head_with({}, 408));
   EXPECT_EQ(e.code, errc::upstream_timeout);
   EXPECT_EQ(e.status(), 504);
-  EXPECT_TRUE(e.retryable());
+  EXPECT_TRUE(e.fails_over());
 }
 
 TEST(MapUpstreamError, UnexpectedNonErrorStatusIs502) {

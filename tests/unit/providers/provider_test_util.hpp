@@ -22,7 +22,7 @@
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
 
-#include "../net/run_coro.hpp"
+#include "support/run_coro.hpp"
 #include "sluice/core/request.hpp"
 #include "sluice/net/http_client.hpp"
 #include "sluice/net/sse.hpp"
@@ -38,7 +38,7 @@ inline std::vector<std::string> frame(const std::string& stream) {
   return events;
 }
 
-inline net::ResponseHead head_with(std::vector<net::Header> headers, int status = 200) {
+inline net::ResponseHead head_with(std::vector<Header> headers, int status = 200) {
   net::ResponseHead head;
   head.status = status;
   head.headers = std::move(headers);
@@ -76,7 +76,7 @@ struct Collected {
   Usage usage;       // the stream's usage() at the end
 };
 
-inline boost::asio::awaitable<Collected> collect(providers::ChunkStream* stream) {
+inline boost::asio::awaitable<Collected> collect(ChunkStream* stream) {
   Collected c;
   for (;;) {
     auto piece = co_await stream->next();

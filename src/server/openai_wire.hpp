@@ -1,5 +1,6 @@
-// The downstream OpenAI wire format: validating a client's JSON body into an
-// LlmRequest, and the small rewrites answers may need. Pure functions.
+// The OpenAI inbound dialect (Chat Completions, Completions, Embeddings):
+// validating a client's JSON body into an LlmRequest, and the small rewrites
+// answers may need on the way back. Pure functions.
 #pragma once
 
 #include <optional>
@@ -9,13 +10,14 @@
 #include "sluice/core/error.hpp"
 #include "sluice/core/request.hpp"
 
-namespace sluice::pipeline {
+namespace sluice::server {
 
 // Validates `body` for `endpoint` and extracts what the gateway needs. Every
 // problem is a bad_request naming the offending field in `param`: invalid
 // UTF-8, malformed JSON, a body that is not an object, duplicate top-level
 // keys, a missing or mistyped model / messages / prompt / input, a bad
-// stream, max_tokens, encoding_format or dimensions.
+// stream, max_tokens, encoding_format or dimensions. Linear in the body's
+// size, whatever its shape (a body is client input: no quadratic corner).
 Result<LlmRequest> parse_request(Endpoint endpoint, std::string body);
 
 // Embeddings: when the upstream answered floats but the client asked for
@@ -25,4 +27,4 @@ Result<LlmRequest> parse_request(Endpoint endpoint, std::string body);
 // float array.
 std::optional<std::string> convert_embeddings(std::string_view body, EncodingFormat wanted);
 
-}  // namespace sluice::pipeline
+}  // namespace sluice::server

@@ -1,11 +1,16 @@
-#include "sluice/pipeline/wire.hpp"
+#include "openai_wire.hpp"
+
+#include <algorithm>
+#include <array>
+#include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 #include <simdjson.h>
 
 #include "sluice/core/base64.hpp"
 
-namespace sluice::pipeline {
+namespace sluice::server {
 
 namespace dom = simdjson::dom;
 
@@ -123,6 +128,30 @@ std::optional<Error> read_options(const dom::object& root, LlmRequest& req) {
   return std::nullopt;
 }
 
+// A key that appears twice among the object's keys, if any. Comparing every
+// pair is quadratic: 40,000 keys stalled the event loop for seconds. A
+// request's handful of keys is compared pairwise in place; more are sorted
+// (O(n log n)).
+std::optional<std::string_view> first_duplicate_key(const dom::object& object) {
+  constexpr std::size_t kPairwiseUpTo = 16;
+  std::array<std::string_view, kPairwiseUpTo> few;
+  std::size_t n = 0;
+  for (auto field : object) {
+    if (n == kPairwiseUpTo) break;
+    for (std::size_t i = 0; i < n; ++i)
+      if (few[i] == field.key) return field.key;
+    few[n++] = field.key;
+  }
+  if (n < kPairwiseUpTo) return std::nullopt;
+  std::vector<std::string_view> keys;
+  keys.reserve(object.size());
+  for (auto field : object) keys.push_back(field.key);
+  std::sort(keys.begin(), keys.end());
+  const auto twice = std::adjacent_find(keys.begin(), keys.end());
+  if (twice == keys.end()) return std::nullopt;
+  return *twice;
+}
+
 // The byte span of the top-level "model" value, so the body can be forwarded
 // with only that token replaced.
 void locate_model(const std::string& body, LlmRequest& req) {
@@ -161,9 +190,8 @@ Result<LlmRequest> parse_request(Endpoint endpoint, std::string body) {
 
   // Duplicate keys would let the gateway route on one value while the
   // upstream obeys another.
-  for (auto a = root.begin(); a != root.end(); ++a)
-    for (auto b = root.begin(); b != a; ++b)
-      if (a.key() == b.key()) return invalid("duplicate key '" + std::string(a.key()) + "' in request body", std::string(a.key()));
+  if (auto duplicate = first_duplicate_key(root))
+    return invalid("duplicate key '" + std::string(*duplicate) + "' in request body", std::string(*duplicate));
 
   LlmRequest req;
   req.endpoint = endpoint;
@@ -211,4 +239,4 @@ std::optional<std::string> convert_embeddings(std::string_view body, EncodingFor
   return doc.dump();
 }
 
-}  // namespace sluice::pipeline
+}  // namespace sluice::server

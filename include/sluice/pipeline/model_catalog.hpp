@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,11 +17,16 @@
 #include <boost/asio/awaitable.hpp>
 
 #include "sluice/core/config.hpp"
+#include "sluice/core/clock.hpp"
 #include "sluice/core/request_context.hpp"
-#include "sluice/pipeline/pipeline.hpp"
 #include "sluice/pool/provider_pool.hpp"
+#include "sluice/providers/provider.hpp"
 
 namespace sluice::pipeline {
+
+// The running providers by name; only the pipeline maps the pool's provider
+// names to adapters.
+using ProviderMap = std::map<std::string, std::unique_ptr<providers::Provider>, std::less<>>;
 
 struct ModelEntry {
   std::string id;
@@ -29,11 +35,10 @@ struct ModelEntry {
 
 class ModelCatalog {
  public:
-  using Clock = std::chrono::steady_clock;
   static constexpr auto kRefreshEvery = std::chrono::seconds(10);
 
   // All references must outlive the catalog.
-  ModelCatalog(const GatewayConfig& config, ProviderMap& providers, pool::ProviderPool& pool);
+  ModelCatalog(const GatewayConfig& config, ProviderMap& providers, pool::ProviderPool& pool, const Clock& clock);
 
   // Configured groups first (in configuration order), then listed models.
   boost::asio::awaitable<std::vector<ModelEntry>> list(RequestContext& ctx);
@@ -55,6 +60,7 @@ class ModelCatalog {
   const GatewayConfig& config_;
   ProviderMap& providers_;
   pool::ProviderPool& pool_;
+  const Clock& clock_;
   std::map<std::string, Listing, std::less<>> listings_;  // per listing provider
 };
 

@@ -1,8 +1,8 @@
-#include "sluice/pool/token_bucket.hpp"
+#include "sluice/core/token_bucket.hpp"
 
 #include <gtest/gtest.h>
 
-namespace sluice::pool {
+namespace sluice {
 namespace {
 
 using namespace std::chrono_literals;
@@ -90,4 +90,4 @@ TEST(TokenBucket, TimeGoingBackwardsChangesNothing) {
 }
 
 }  // namespace
-}  // namespace sluice::pool
+}  // namespace sluice

@@ -1,9 +1,9 @@
-#include "sluice/pool/token_bucket.hpp"
+#include "sluice/core/token_bucket.hpp"
 
 #include <algorithm>
 #include <cmath>
 
-namespace sluice::pool {
+namespace sluice {
 
 TokenBucket::TokenBucket(double capacity, Clock::duration period, Clock::time_point now)
     : capacity_(capacity),
@@ -61,4 +61,4 @@ void TokenBucket::set_available(double remaining, Clock::time_point now) {
   level_ = std::clamp(remaining, -capacity_, capacity_);
 }
 
-}  // namespace sluice::pool
+}  // namespace sluice

@@ -1,6 +1,6 @@
 // TokenBucket: the capacity arithmetic behind a provider's RPM and TPM limits.
 // Pure: time is passed in, so tests drive it without sleeping, and the
-// caller (the pool) owns the clock.
+// caller (the pool) reads the clock.
 //
 // A bucket holds up to `capacity` tokens and refills continuously at
 // `capacity / period`. Reserve first, settle after: take() is all-or-nothing,
@@ -11,11 +11,13 @@
 
 #include <chrono>
 
-namespace sluice::pool {
+#include "sluice/core/clock.hpp"
+
+namespace sluice {
 
 class TokenBucket {
  public:
-  using Clock = std::chrono::steady_clock;
+  using Clock = sluice::Clock;
 
   // capacity <= 0 means unlimited: every take succeeds.
   TokenBucket(double capacity, Clock::duration period, Clock::time_point now);
@@ -47,4 +49,4 @@ class TokenBucket {
   Clock::time_point last_;
 };
 
-}  // namespace sluice::pool
+}  // namespace sluice

@@ -1,8 +1,10 @@
 // parse_request: what admission accepts, every rejection with its `param`,
 // the exact span of the "model" token; convert_embeddings both ways.
-#include "sluice/pipeline/wire.hpp"
+#include "openai_wire.hpp"
 
 #include <gtest/gtest.h>
+
+#include <chrono>
 
 #include <nlohmann/json.hpp>
 #include <ostream>
@@ -11,7 +13,7 @@
 
 #include "sluice/core/base64.hpp"
 
-namespace sluice::pipeline {
+namespace sluice::server {
 namespace {
 
 using json = nlohmann::json;
@@ -348,6 +350,39 @@ TEST(ParseRequest, DuplicateKeysInsideNestedObjectsAreNotTopLevelDuplicates) {
   EXPECT_EQ(r.messages.size(), 2u);
 }
 
+// A body is client input: 40,000 top-level keys made the old pairwise
+// duplicate check stall the event loop for 3-4 s.
+std::string body_with_keys(int n, std::string_view last_key) {
+  std::string body = R"({"model":"m","messages":[{"role":"user","content":"x"}])";
+  for (int i = 0; i < n; ++i) body += ",\"k" + std::to_string(i) + "\":0";
+  body += ",\"" + std::string(last_key) + "\":1}";
+  return body;
+}
+
+TEST(ParseRequest, DuplicateKeysAreFoundAmongManyKeys) {
+  for (int n : {3, 14, 15, 16, 17, 100}) {
+    auto r = parse_request(kC, body_with_keys(n, "k1"));
+    ASSERT_FALSE(r.ok()) << n;
+    EXPECT_EQ(r.error().param, "k1") << n;
+    EXPECT_TRUE(parse_request(kC, body_with_keys(n, "other")).ok()) << n;
+  }
+  auto r = parse_request(kC, body_with_keys(40, "model"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().param, "model");
+}
+
+TEST(ParseRequest, ManyKeysCostLinearTimeNotQuadratic) {
+  const std::string distinct = body_with_keys(40'000, "other");
+  const std::string duplicate = body_with_keys(40'000, "k39999");
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(parse_request(kC, distinct).ok());
+  EXPECT_FALSE(parse_request(kC, duplicate).ok());
+  const auto spent = std::chrono::steady_clock::now() - start;
+  // About 10 ms here; the pairwise check took seconds. The bound is loose
+  // so that a busy machine does not fail it.
+  EXPECT_LT(spent, std::chrono::milliseconds(750));
+}
+
 // --- convert_embeddings ---------------------------------------------------
 
 const std::string kFloats =
@@ -407,4 +442,4 @@ TEST(ConvertEmbeddings, NoOpOnBodiesItCannotRead) {
 }
 
 }  // namespace
-}  // namespace sluice::pipeline
+}  // namespace sluice::server

@@ -1,0 +1,30 @@
+// RequestSummary: one request's record, built once when its answer has been
+// written, from what every stage decided (RequestContext) and what the front
+// door saw. It feeds the access log now and metrics later, so both always
+// tell the same story.
+#pragma once
+
+#include <cstddef>
+#include <string_view>
+
+#include "sluice/core/error.hpp"
+#include "sluice/core/request_context.hpp"
+
+namespace sluice {
+
+struct RequestSummary {
+  const RequestContext& ctx;
+  std::string_view method;
+  std::string_view path;
+  int status = 0;                 // as written; 499 when the client left first
+  bool stream = false;            // answered as an SSE stream
+  std::size_t bytes_in = 0;       // request body
+  std::size_t bytes_out = 0;      // response body
+  const Error* error = nullptr;   // what went wrong, if anything
+  RequestContext::Clock::duration total{};  // first byte read -> answer written
+};
+
+// Writes the access-log line (event "request") when the info level is on.
+void log_request(const RequestSummary& summary);
+
+}  // namespace sluice

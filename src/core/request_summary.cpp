@@ -1,0 +1,31 @@
+#include "sluice/core/request_summary.hpp"
+
+#include "sluice/core/log.hpp"
+
+namespace sluice {
+
+void log_request(const RequestSummary& s) {
+  if (!log::enabled(spdlog::level::info)) return;
+  using ms = std::chrono::duration<double, std::milli>;
+  const RequestContext& ctx = s.ctx;
+  log::info("request", {{"request_id", ctx.request_id},
+                        {"method", s.method},
+                        {"path", s.path},
+                        {"status", s.status},
+                        {"model", ctx.model},
+                        {"provider", ctx.provider},
+                        {"upstream_model", ctx.upstream_model},
+                        {"stream", s.stream},
+                        {"attempts", ctx.attempts},
+                        {"retries", ctx.retries},
+                        {"cooldowns", ctx.cooldowns},
+                        {"bytes_in", s.bytes_in},
+                        {"bytes_out", s.bytes_out},
+                        {"prompt_tokens", ctx.usage.prompt_tokens},
+                        {"completion_tokens", ctx.usage.completion_tokens},
+                        {"upstream_ms", ms(ctx.upstream_time).count()},
+                        {"total_ms", ms(s.total).count()},
+                        {"error", s.error ? to_string(s.error->code) : std::string_view{}}});
+}
+
+}  // namespace sluice

@@ -1,0 +1,62 @@
+#include "reply.hpp"
+
+#include "sluice/net/sse.hpp"
+
+namespace sluice::server {
+
+Reply json_reply(std::string body) {
+  Reply reply;
+  reply.body = std::move(body);
+  return reply;
+}
+
+Reply error_reply(Error error) {
+  Reply reply;
+  reply.status = error.status();
+  reply.body = error_body(error);
+  reply.headers.push_back({"x-should-retry", error.client_may_retry() ? "true" : "false"});
+  if (reply.status == 429 || reply.status == 503) {
+    // Whole seconds for Retry-After (rounded up: never invite a retry too
+    // early); the OpenAI SDKs prefer the exact retry-after-ms when present.
+    const std::int64_t ms = error.retry_after_ms >= 0 ? error.retry_after_ms : 1000;
+    reply.headers.push_back({"retry-after", std::to_string((ms + 999) / 1000)});
+    reply.headers.push_back({"retry-after-ms", std::to_string(ms)});
+  }
+  reply.error = std::move(error);
+  return reply;
+}
+
+std::string stream_error_event(const Error& error) { return net::sse_event(error_body(error)); }
+
+Reply answer_reply(Answer answer, const RequestContext& ctx) {
+  Reply reply;
+  reply.status = answer.status;
+  reply.headers = std::move(answer.headers);
+  if (answer.stream) {
+    reply.content_type = "text/event-stream";
+    reply.stream = std::move(answer.stream);
+  } else {
+    reply.body = std::move(answer.body);
+  }
+  reply.headers.push_back({"x-sluice-provider", ctx.provider});
+  reply.headers.push_back({"x-sluice-model", ctx.upstream_model});
+  add_limit_headers(reply, ctx);
+  return reply;
+}
+
+void add_limit_headers(Reply& reply, const RequestContext& ctx) {
+  const GroupLimits& limits = ctx.limits;
+  if (!limits.limit_requests && !limits.limit_tokens) return;
+  // The group's limits replace the upstream's own: a client of the gateway
+  // sees the capacity of the model group, not of one account behind it.
+  std::erase_if(reply.headers, [](const Header& h) { return h.name.starts_with("x-ratelimit-"); });
+  auto add = [&](const char* name, std::optional<std::int64_t> value) {
+    if (value) reply.headers.push_back({name, std::to_string(*value)});
+  };
+  add("x-ratelimit-limit-requests", limits.limit_requests);
+  add("x-ratelimit-remaining-requests", limits.remaining_requests);
+  add("x-ratelimit-limit-tokens", limits.limit_tokens);
+  add("x-ratelimit-remaining-tokens", limits.remaining_tokens);
+}
+
+}  // namespace sluice::server

@@ -1,0 +1,190 @@
+#include "routes.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+#include "openai_wire.hpp"
+#include "sluice/core/json_text.hpp"
+
+namespace sluice::server {
+
+namespace asio = boost::asio;
+using pipeline::ModelEntry;
+
+// Every endpoint the gateway serves. A path may appear with several methods;
+// a known path asked with another method is a 405 that lists them.
+const Routes::Route Routes::kTable[] = {
+    {"GET", "/healthz", &Routes::health},
+    {"GET", "/readyz", &Routes::ready},
+    {"POST", "/v1/chat/completions", &Routes::chat_completions},
+    {"POST", "/v1/completions", &Routes::completions},
+    {"POST", "/v1/embeddings", &Routes::embeddings},
+    {"GET", "/v1/models", &Routes::list_models},
+    {"GET", "/v1/models/", &Routes::get_model},
+};
+
+namespace {
+
+bool path_matches(std::string_view pattern, std::string_view path) {
+  if (pattern.ends_with('/')) return path.size() > pattern.size() && path.starts_with(pattern);
+  return path == pattern;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+// Whether the comma-separated header value lists `token` (case-insensitive;
+// a token may carry parameters, `no-store; x=1` or `respond-async, wait=5`).
+bool lists_token(std::string_view value, std::string_view token) {
+  while (!value.empty()) {
+    const std::size_t comma = value.find(',');
+    std::string_view item = value.substr(0, comma);
+    value = comma == std::string_view::npos ? std::string_view{} : value.substr(comma + 1);
+    item = item.substr(0, item.find(';'));
+    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+    if (iequals(item, token)) return true;
+  }
+  return false;
+}
+
+std::string model_object(const ModelEntry& model) {
+  std::string out = R"({"id":)";
+  append_json_string(out, model.id);
+  out += R"(,"object":"model","created":0,"owned_by":)";
+  append_json_string(out, model.owned_by);
+  out += '}';
+  return out;
+}
+
+Error model_not_found(std::string_view model) {
+  return make_error(errc::model_not_found,
+                    "The model `" + std::string(model) + "` does not exist or you do not have access to it.", "model");
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+}  // namespace
+
+std::optional<std::string> percent_decode(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '%') {
+      out.push_back(text[i]);
+      continue;
+    }
+    if (i + 2 >= text.size()) return std::nullopt;
+    const int hi = hex_value(text[i + 1]), lo = hex_value(text[i + 2]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    const auto c = static_cast<unsigned char>(hi * 16 + lo);
+    if (c < 0x20 || c == 0x7f) return std::nullopt;
+    out.push_back(static_cast<char>(c));
+    i += 2;
+  }
+  return out;
+}
+
+void read_call_headers(const HeaderLookup& header, Call& call) {
+  constexpr std::string_view kBearer = "Bearer ";
+  const std::string_view authorization = header("authorization");
+  if (authorization.size() > kBearer.size() && iequals(authorization.substr(0, kBearer.size()), kBearer))
+    call.credential = authorization.substr(kBearer.size());
+  else if (const std::string_view key = header("x-api-key"); !key.empty())
+    call.credential = key;
+  if (const std::string_view cache = header("cache-control"); !cache.empty()) {
+    if (lists_token(cache, "no-store")) call.cache = CacheDirective::no_store;
+    else if (lists_token(cache, "no-cache")) call.cache = CacheDirective::no_cache;
+  }
+  call.respond_async = lists_token(header("prefer"), "respond-async");
+}
+
+Routes::Routes(pipeline::Pipeline& pipeline, const bool& draining) : pipeline_(pipeline), draining_(draining) {}
+
+asio::awaitable<Reply> Routes::handle(Inbound& request, RequestContext& ctx) {
+  const std::string_view method = request.method == "HEAD" ? std::string_view("GET") : request.method;
+  std::string allowed;  // methods of the routes whose path matched
+  for (const Route& route : kTable) {
+    if (!path_matches(route.path, request.path)) continue;
+    if (route.method == method) co_return co_await (this->*route.handler)(request, ctx);
+    if (!allowed.empty()) allowed += ", ";
+    allowed += route.method;
+    if (route.method == "GET") allowed += ", HEAD";
+  }
+  if (allowed.empty())
+    co_return error_reply(make_error(errc::not_found, "Invalid URL (" + std::string(request.method) + " " +
+                                                          std::string(request.path) + ")"));
+  Reply reply = error_reply(make_error(errc::method_not_allowed, "Use " + allowed + " for " + std::string(request.path)));
+  reply.headers.push_back({"allow", std::move(allowed)});
+  co_return reply;
+}
+
+asio::awaitable<Reply> Routes::health(Inbound&, RequestContext&) { co_return json_reply(R"({"status":"ok"})"); }
+
+asio::awaitable<Reply> Routes::ready(Inbound&, RequestContext&) {
+  if (draining_) co_return error_reply(make_error(errc::shutting_down, "draining"));
+  co_return json_reply(R"({"status":"ready"})");
+}
+
+asio::awaitable<Reply> Routes::chat_completions(Inbound& request, RequestContext& ctx) {
+  co_return co_await openai_call(Endpoint::chat_completions, request, ctx);
+}
+
+asio::awaitable<Reply> Routes::completions(Inbound& request, RequestContext& ctx) {
+  co_return co_await openai_call(Endpoint::completions, request, ctx);
+}
+
+asio::awaitable<Reply> Routes::embeddings(Inbound& request, RequestContext& ctx) {
+  co_return co_await openai_call(Endpoint::embeddings, request, ctx);
+}
+
+asio::awaitable<Reply> Routes::openai_call(Endpoint endpoint, Inbound& request, RequestContext& ctx) {
+  auto parsed = parse_request(endpoint, std::move(request.body));
+  if (!parsed) co_return error_reply(std::move(parsed).error());
+  const EncodingFormat encoding = parsed->encoding_format;
+  Call call{std::move(parsed).value()};
+  read_call_headers(request.header, call);
+  auto answer = co_await pipeline_.serve(std::move(call), ctx);
+  if (!answer) {
+    Reply reply = error_reply(std::move(answer).error());
+    add_limit_headers(reply, ctx);
+    co_return reply;
+  }
+  // The OpenAI SDKs ask embeddings for base64 by default and silently misread
+  // a float array: answer in the encoding that was asked for.
+  if (endpoint == Endpoint::embeddings)
+    if (auto converted = convert_embeddings(answer->body, encoding)) answer->body = std::move(*converted);
+  co_return answer_reply(std::move(answer).value(), ctx);
+}
+
+asio::awaitable<Reply> Routes::list_models(Inbound&, RequestContext& ctx) {
+  const std::vector<ModelEntry> models = co_await pipeline_.models(ctx);
+  std::string body = R"({"object":"list","data":[)";
+  for (std::size_t i = 0; i < models.size(); ++i) {
+    if (i) body += ',';
+    body += model_object(models[i]);
+  }
+  body += "]}";
+  co_return json_reply(std::move(body));
+}
+
+asio::awaitable<Reply> Routes::get_model(Inbound& request, RequestContext& ctx) {
+  // The SDKs percent-encode the id: `meta-llama/Llama-3.1-8B` arrives as
+  // `meta-llama%2FLlama-3.1-8B`.
+  const auto id = percent_decode(request.path.substr(std::string_view("/v1/models/").size()));
+  if (!id) co_return error_reply(make_error(errc::bad_request, "the model id in the path is not validly percent-encoded"));
+  const std::vector<ModelEntry> models = co_await pipeline_.models(ctx);
+  auto it = std::find_if(models.begin(), models.end(), [&](const ModelEntry& m) { return m.id == *id; });
+  if (it == models.end()) co_return error_reply(model_not_found(*id));
+  co_return json_reply(model_object(*it));
+}
+
+}  // namespace sluice::server

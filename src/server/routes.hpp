@@ -1,0 +1,84 @@
+// Routes: the front door's route table, every endpoint in one place, and the
+// thin handlers behind it. A handler parses the request in its dialect into a
+// Call, runs the pipeline and renders the answer; the session only reads and
+// writes. Beast-free, so handlers and their tests build fast.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "reply.hpp"
+#include "sluice/core/call.hpp"
+#include "sluice/core/request_context.hpp"
+#include "sluice/pipeline/pipeline.hpp"
+
+namespace sluice::server {
+
+// Reads a request header by name (case-insensitive), "" when absent. A view
+// of the session's parsed request; valid while the request is handled.
+class HeaderLookup {
+ public:
+  using Get = std::string_view (*)(const void* fields, std::string_view name);
+  HeaderLookup(const void* fields, Get get) : fields_(fields), get_(get) {}
+  std::string_view operator()(std::string_view name) const { return get_(fields_, name); }
+
+ private:
+  const void* fields_;
+  Get get_;
+};
+
+// One request as the session read it.
+struct Inbound {
+  std::string_view method;
+  std::string_view path;  // the target without its query string
+  HeaderLookup header;
+  std::string body;
+};
+
+// What the stages need from a request's headers: the gateway key
+// (`Authorization: Bearer`, else `x-api-key`), Cache-Control's no-cache /
+// no-store, Prefer's respond-async.
+void read_call_headers(const HeaderLookup& header, Call& call);
+
+class Routes {
+ public:
+  // `draining` is the server's flag; both references must outlive the routes.
+  Routes(pipeline::Pipeline& pipeline, const bool& draining);
+
+  // Answers one request: a route's handler, 404 for an unknown path, 405
+  // (with Allow) for a known path and another method. HEAD is answered as
+  // GET; the session leaves the body out. Never throws for a client's
+  // mistake or an upstream failure.
+  boost::asio::awaitable<Reply> handle(Inbound& request, RequestContext& ctx);
+
+ private:
+  using Handler = boost::asio::awaitable<Reply> (Routes::*)(Inbound&, RequestContext&);
+  struct Route {
+    std::string_view method;
+    std::string_view path;  // ends in '/' for a prefix whose rest is the route's parameter
+    Handler handler;
+  };
+  static const Route kTable[];
+
+  boost::asio::awaitable<Reply> health(Inbound&, RequestContext&);
+  boost::asio::awaitable<Reply> ready(Inbound&, RequestContext&);
+  boost::asio::awaitable<Reply> chat_completions(Inbound&, RequestContext&);
+  boost::asio::awaitable<Reply> completions(Inbound&, RequestContext&);
+  boost::asio::awaitable<Reply> embeddings(Inbound&, RequestContext&);
+  boost::asio::awaitable<Reply> list_models(Inbound&, RequestContext&);
+  boost::asio::awaitable<Reply> get_model(Inbound&, RequestContext&);
+
+  // The OpenAI dialect's LLM endpoints: parse, serve, render.
+  boost::asio::awaitable<Reply> openai_call(Endpoint endpoint, Inbound& request, RequestContext& ctx);
+
+  pipeline::Pipeline& pipeline_;
+  const bool& draining_;
+};
+
+// "%2F" -> "/", "+" kept as is (a path, not a form); nullopt for a broken
+// escape or an escape that decodes to a NUL or a control character.
+std::optional<std::string> percent_decode(std::string_view text);
+
+}  // namespace sluice::server

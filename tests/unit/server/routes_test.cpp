@@ -1,0 +1,251 @@
+// The route table and its handlers over a real pipeline with scripted
+// providers: 404 / 405, HEAD, health and readiness, the OpenAI endpoints from
+// body to reply (400 before any provider, errors and limits rendered,
+// embeddings in the asked encoding), the model list, and the request headers
+// a call takes.
+#include "routes.hpp"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include <boost/asio/io_context.hpp>
+
+#include "sluice/core/base64.hpp"
+#include "support/manual_clock.hpp"
+#include "support/run_coro.hpp"
+#include "support/scripted_provider.hpp"
+
+namespace sluice::server {
+namespace {
+
+using json = nlohmann::json;
+using test::ScriptedProvider;
+
+using Headers = std::map<std::string, std::string>;
+
+HeaderLookup lookup(const Headers& headers) {
+  return HeaderLookup(&headers, [](const void* fields, std::string_view name) -> std::string_view {
+    const auto& map = *static_cast<const Headers*>(fields);
+    const auto it = map.find(std::string(name));
+    return it == map.end() ? std::string_view{} : std::string_view(it->second);
+  });
+}
+
+std::string header(const Reply& r, std::string_view name) {
+  for (const auto& h : r.headers)
+    if (h.name == name) return h.value;
+  return {};
+}
+
+std::string chat(std::string model) {
+  return json{{"model", model}, {"messages", {{{"role", "user"}, {"content", "hi"}}}}}.dump();
+}
+
+class RoutesTest : public ::testing::Test {
+ protected:
+  RoutesTest() {
+    ProviderConfig p;
+    p.name = "a";
+    p.type = ProviderType::mock;
+    config_.providers.push_back(p);
+    config_.models = {{"chat", {{"a", "model-a"}}}, {"meta-llama/Llama-3.1-8B", {{"a", "llama"}}}};
+    auto a = std::make_unique<ScriptedProvider>("a");
+    a_ = a.get();
+    providers_.emplace("a", std::move(a));
+  }
+
+  Reply handle(std::string method, std::string path, std::string body = {}, Headers headers = {}) {
+    if (!routes_) {
+      pool_ = std::make_unique<pool::ProviderPool>(config_, clock_->now(), pool::PoolPolicy{}, 1);
+      catalog_ = std::make_unique<pipeline::ModelCatalog>(config_, providers_, *pool_, *clock_);
+      pipeline_ = std::make_unique<pipeline::Pipeline>(*pool_, *catalog_, providers_, clock_, 1);
+      routes_ = std::make_unique<Routes>(*pipeline_, draining_);
+    }
+    headers_ = std::move(headers);
+    Inbound inbound{method, path, lookup(headers_), std::move(body)};
+    ctx_ = std::make_unique<RequestContext>();
+    return test::run_coro(io_, routes_->handle(inbound, *ctx_));
+  }
+
+  boost::asio::io_context io_;
+  GatewayConfig config_;
+  std::shared_ptr<test::ManualClock> clock_ = std::make_shared<test::ManualClock>();
+  pipeline::ProviderMap providers_;
+  ScriptedProvider* a_ = nullptr;
+  std::unique_ptr<pool::ProviderPool> pool_;
+  std::unique_ptr<pipeline::ModelCatalog> catalog_;
+  std::unique_ptr<pipeline::Pipeline> pipeline_;
+  bool draining_ = false;
+  std::unique_ptr<Routes> routes_;
+  Headers headers_;
+  std::unique_ptr<RequestContext> ctx_;
+};
+
+TEST_F(RoutesTest, UnknownPathIs404) {
+  const Reply r = handle("POST", "/v1/nothing", "{}");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(json::parse(r.body)["error"]["code"], "unknown_url");
+  EXPECT_EQ(header(r, "x-should-retry"), "false");
+}
+
+TEST_F(RoutesTest, AKnownPathWithAnotherMethodIs405ThatSaysWhichMethodsAreAllowed) {
+  Reply r = handle("GET", "/v1/chat/completions");
+  EXPECT_EQ(r.status, 405);
+  EXPECT_EQ(header(r, "allow"), "POST");
+  EXPECT_TRUE(a_->calls.empty());
+  r = handle("POST", "/healthz");
+  EXPECT_EQ(r.status, 405) << "health is GET (and HEAD) only";
+  EXPECT_EQ(header(r, "allow"), "GET, HEAD");
+}
+
+TEST_F(RoutesTest, HeadIsAnsweredLikeGet) {
+  const Reply r = handle("HEAD", "/v1/models");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_FALSE(r.body.empty()) << "the session sends the head with this body's Content-Length";
+}
+
+TEST_F(RoutesTest, HealthAndReadiness) {
+  EXPECT_EQ(handle("GET", "/healthz").body, R"({"status":"ok"})");
+  EXPECT_EQ(handle("GET", "/readyz").status, 200);
+  draining_ = true;
+  const Reply r = handle("GET", "/readyz");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(header(r, "retry-after"), "1");
+  EXPECT_EQ(handle("GET", "/healthz").status, 200) << "a draining gateway is still alive";
+}
+
+TEST_F(RoutesTest, ChatCompletionIsServedAndCarriesTheDecisions) {
+  const Reply r = handle("POST", "/v1/chat/completions", chat("chat"));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, a_->response.body);
+  EXPECT_EQ(header(r, "x-sluice-provider"), "a");
+  EXPECT_EQ(header(r, "x-sluice-model"), "model-a");
+  ASSERT_EQ(a_->calls.size(), 1u);
+  EXPECT_EQ(json::parse(a_->calls[0].body)["model"], "model-a");
+}
+
+TEST_F(RoutesTest, AnInvalidBodyIs400BeforeAnyProvider) {
+  const Reply r = handle("POST", "/v1/chat/completions", R"({"model":"chat"})");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(json::parse(r.body)["error"]["param"], "messages");
+  EXPECT_TRUE(a_->calls.empty());
+  EXPECT_EQ(ctx_->attempts, 0);
+}
+
+TEST_F(RoutesTest, AnUnknownModelIs404) {
+  const Reply r = handle("POST", "/v1/chat/completions", chat("gpt-9"));
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(json::parse(r.body)["error"]["code"], "model_not_found");
+}
+
+TEST_F(RoutesTest, NoCapacityIsA429WithRetryAfterAndTheGroupsLimits) {
+  config_.models[0].deployments[0].rpm = 1;
+  EXPECT_EQ(handle("POST", "/v1/chat/completions", chat("chat")).status, 200);
+  const Reply r = handle("POST", "/v1/chat/completions", chat("chat"));
+  EXPECT_EQ(r.status, 429);
+  EXPECT_EQ(header(r, "retry-after"), "60");
+  EXPECT_EQ(header(r, "x-should-retry"), "true");
+  EXPECT_EQ(header(r, "x-ratelimit-limit-requests"), "1");
+  EXPECT_EQ(header(r, "x-ratelimit-remaining-requests"), "0");
+  EXPECT_EQ(json::parse(r.body)["error"]["code"], "rate_limit_exceeded");
+}
+
+TEST_F(RoutesTest, AfterTheGatewaysOwnRetriesTheClientIsToldNotToRetry) {
+  for (int i = 0; i < 3; ++i) a_->errors.push_back(make_error(errc::upstream_unavailable, "down"));
+  const Reply r = handle("POST", "/v1/chat/completions", chat("chat"));
+  EXPECT_EQ(r.status, 502);
+  EXPECT_EQ(header(r, "x-should-retry"), "false");
+  EXPECT_EQ(a_->calls.size(), 3u);
+}
+
+TEST_F(RoutesTest, EmbeddingsAreAnsweredInTheEncodingAskedFor) {
+  config_.models.push_back({"embed", {{"a", "emb-a"}}});
+  a_->response.body = R"({"object":"list","data":[{"object":"embedding","index":0,"embedding":[1.0,-0.5]}]})";
+  Reply r = handle("POST", "/v1/embeddings", R"({"model":"embed","input":"x","encoding_format":"base64"})");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(json::parse(r.body)["data"][0]["embedding"], floats_to_base64({1.0f, -0.5f}));
+  r = handle("POST", "/v1/embeddings", R"({"model":"embed","input":"x","encoding_format":"float"})");
+  EXPECT_EQ(r.body, a_->response.body) << "already in the asked format: relayed verbatim";
+}
+
+TEST_F(RoutesTest, ListsTheModels) {
+  const Reply r = handle("GET", "/v1/models");
+  EXPECT_EQ(r.status, 200);
+  const json j = json::parse(r.body);
+  EXPECT_EQ(j["object"], "list");
+  ASSERT_EQ(j["data"].size(), 2u);
+  EXPECT_EQ(j["data"][0]["id"], "chat");
+  EXPECT_EQ(j["data"][0]["object"], "model");
+  EXPECT_EQ(j["data"][0]["owned_by"], "sluice");
+}
+
+TEST_F(RoutesTest, GetsOneModel) {
+  Reply r = handle("GET", "/v1/models/chat");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(json::parse(r.body)["id"], "chat");
+  r = handle("GET", "/v1/models/nope");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(json::parse(r.body)["error"]["code"], "model_not_found");
+  EXPECT_EQ(json::parse(r.body)["error"]["param"], "model");
+}
+
+TEST_F(RoutesTest, AModelIdIsPercentDecoded) {
+  // client.models.retrieve('meta-llama/Llama-3.1-8B') in the OpenAI SDKs.
+  const Reply r = handle("GET", "/v1/models/meta-llama%2FLlama-3.1-8B");
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(json::parse(r.body)["id"], "meta-llama/Llama-3.1-8B");
+  EXPECT_EQ(handle("GET", "/v1/models/bad%2").status, 400);
+}
+
+TEST(PercentDecode, DecodesEscapesAndRefusesBrokenOnes) {
+  EXPECT_EQ(percent_decode("a%2Fb%20c"), "a/b c");
+  EXPECT_EQ(percent_decode("a%2fb"), "a/b");
+  EXPECT_EQ(percent_decode("plain+text"), "plain+text");
+  EXPECT_EQ(percent_decode("%"), std::nullopt);
+  EXPECT_EQ(percent_decode("%4"), std::nullopt);
+  EXPECT_EQ(percent_decode("%zz"), std::nullopt);
+  EXPECT_EQ(percent_decode("a%00b"), std::nullopt);
+  EXPECT_EQ(percent_decode("a%0Ab"), std::nullopt);
+}
+
+TEST(ReadCallHeaders, TheGatewayKeyComesFromBearerOrXApiKey) {
+  Call call;
+  read_call_headers(lookup({{"authorization", "Bearer sk-gw-1"}, {"x-api-key", "other"}}), call);
+  EXPECT_EQ(call.credential, "sk-gw-1");
+  call = {};
+  read_call_headers(lookup({{"authorization", "bearer sk-gw-2"}}), call);
+  EXPECT_EQ(call.credential, "sk-gw-2") << "the scheme is case-insensitive";
+  call = {};
+  read_call_headers(lookup({{"x-api-key", "sk-ant-3"}}), call);
+  EXPECT_EQ(call.credential, "sk-ant-3") << "the Anthropic SDKs' header";
+  call = {};
+  read_call_headers(lookup({{"authorization", "Basic dXNlcg=="}}), call);
+  EXPECT_EQ(call.credential, "");
+  call = {};
+  read_call_headers(lookup({}), call);
+  EXPECT_EQ(call.credential, "");
+}
+
+TEST(ReadCallHeaders, CacheControlAndPrefer) {
+  Call call;
+  read_call_headers(lookup({}), call);
+  EXPECT_EQ(call.cache, CacheDirective::normal);
+  EXPECT_FALSE(call.respond_async);
+  read_call_headers(lookup({{"cache-control", "max-age=0, No-Cache"}}), call);
+  EXPECT_EQ(call.cache, CacheDirective::no_cache);
+  call = {};
+  read_call_headers(lookup({{"cache-control", "no-cache, no-store"}}), call);
+  EXPECT_EQ(call.cache, CacheDirective::no_store) << "no-store is the stronger";
+  call = {};
+  read_call_headers(lookup({{"cache-control", "no-cachex"}}), call);
+  EXPECT_EQ(call.cache, CacheDirective::normal) << "whole tokens only";
+  read_call_headers(lookup({{"prefer", "return=minimal, respond-async; wait=10"}}), call);
+  EXPECT_TRUE(call.respond_async);
+}
+
+}  // namespace
+}  // namespace sluice::server
