@@ -1,7 +1,7 @@
 // Checks on configuration values that need no YAML: ${VAR} expansion and the
 // syntax of addresses, URLs, header names and names. Private to core; used by
-// config_load.cpp. Every message returned here is free of the checked value,
-// so the caller decides what (if anything) may be echoed.
+// the config_*.cpp readers. Every message returned here is free of the checked
+// value, so the caller decides what (if anything) may be echoed.
 #pragma once
 
 #include <cstddef>

@@ -1,0 +1,69 @@
+// The `models` config section: each client-visible model name and the
+// deployments (provider + upstream model) that serve it (ModelConfig), and
+// the check that every deployment names a configured provider.
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "config_sections.hpp"
+
+namespace sluice::config_reader {
+
+namespace {
+
+void read_deployment(Reader& r, const Slot& at, DeploymentConfig& c, std::vector<ProviderRef>& refs) {
+  r.mapping(at, {
+      {"provider",
+       [&](const Slot& s) {
+         if (r.non_empty_string(s, c.provider)) refs.push_back({c.provider, s});
+       },
+       true},
+      {"model", [&](const Slot& s) { r.non_empty_string(s, c.model); }, true},
+      {"weight", [&](const Slot& s) { r.integer(s, 1, 1000, c.weight); }},
+      {"priority", [&](const Slot& s) { r.integer(s, 0, 1000, c.priority); }},
+      {"rpm", [&](const Slot& s) { r.integer(s, 0, INT_MAX, c.rpm); }},
+      {"tpm", [&](const Slot& s) { r.integer(s, 0, INT_MAX, c.tpm); }},
+  });
+}
+
+}  // namespace
+
+void read_model(Reader& r, const Slot& at, ModelConfig& c, KeyLines& names,
+                std::vector<ProviderRef>& refs) {
+  r.mapping(at, {
+      {"name",
+       [&](const Slot& s) {
+         if (r.non_empty_string(s, c.name)) check_unique(r, s, c.name, "model", names);
+       },
+       true},
+      {"deployments",
+       [&](const Slot& s) {
+         const auto items = r.list(s);
+         if (items.empty() && (s.node.IsNull() || s.node.IsSequence())) {
+           r.problem(s, "must list at least one deployment");
+         }
+         for (const auto& item : items) read_deployment(r, item, c.deployments.emplace_back(), refs);
+       },
+       true},
+  });
+}
+
+// Skipped when there are no providers or some provider's name could not be
+// read: that problem is reported already, and one more per deployment would
+// only bury it.
+void check_provider_refs(Reader& r, const GatewayConfig& config, const std::vector<ProviderRef>& refs) {
+  std::vector<std::string> names;
+  for (const auto& provider : config.providers) {
+    if (provider.name.empty()) return;
+    if (std::find(names.begin(), names.end(), provider.name) == names.end()) {
+      names.push_back(provider.name);
+    }
+  }
+  for (const auto& ref : refs) {
+    if (names.empty() || config.find_provider(ref.name)) continue;
+    r.problem(ref.slot, "unknown provider " + quote(ref.name) + "; configured providers: " +
+                            join_names(names));
+  }
+}
+
+}  // namespace sluice::config_reader

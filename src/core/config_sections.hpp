@@ -1,0 +1,40 @@
+// The readers of the top-level config sections, one config_<section>.cpp
+// each; config_load.cpp's read_root dispatches to them. Private to core.
+//
+// Each reader fills the struct it is given from `at` and records every
+// problem in `r` (see config_reader.hpp for the rules on messages). Defaults
+// are whatever the struct holds before a key is read. A new section is one
+// new file, one declaration here and one line in read_root.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "config_reader.hpp"
+#include "sluice/core/config.hpp"
+
+namespace sluice::config_reader {
+
+void read_server(Reader& r, const Slot& at, ServerConfig& c);    // config_server.cpp
+void read_logging(Reader& r, const Slot& at, LoggingConfig& c);  // config_logging.cpp
+
+// config_providers.cpp. One item of `providers`; `names` holds the names of
+// the items read before it, for the duplicate check.
+void read_provider(Reader& r, const Slot& at, ProviderConfig& c, KeyLines& names);
+
+// A deployment's provider name, checked once every provider is known.
+struct ProviderRef {
+  std::string name;
+  Slot slot;
+};
+
+// config_models.cpp. One item of `models`; each deployment's provider name is
+// appended to `refs` for check_provider_refs.
+void read_model(Reader& r, const Slot& at, ModelConfig& c, KeyLines& names,
+                std::vector<ProviderRef>& refs);
+
+// Reports each ref naming no configured provider. Call it after the whole
+// document is read, and only when `providers` was a list.
+void check_provider_refs(Reader& r, const GatewayConfig& config, const std::vector<ProviderRef>& refs);
+
+}  // namespace sluice::config_reader
