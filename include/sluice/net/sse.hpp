@@ -2,6 +2,7 @@
 // never forwards half an event), reading an event's data, and formatting.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -11,6 +12,8 @@ namespace sluice::net {
 // each complete event (its lines plus the blank line ending it) comes out as
 // raw text, exactly as received. Lines may end in LF, CRLF or CR, also split
 // across feeds.
+//
+// The work is linear in the bytes fed, however finely an event is cut.
 class SseFramer {
  public:
   // Appends `bytes`, then calls on_event(std::string_view raw_event) for each
@@ -36,18 +39,27 @@ class SseFramer {
       on_event(rest);
       consumed_ = buffer_.size();
       scanned_ = 0;
+      line_start_ = 0;
     }
   }
 
   // Bytes of an event not yet complete.
   std::size_t pending() const noexcept { return buffer_.size() - consumed_; }
 
+  // Bytes examined while looking for line breaks, since construction: stays
+  // within about twice the bytes fed (tests hold the framer to that).
+  std::size_t bytes_scanned() const noexcept { return bytes_scanned_; }
+
  private:
   std::size_t next_event_end();
 
   std::string buffer_;
-  std::size_t consumed_ = 0;  // start of the first incomplete event
-  std::size_t scanned_ = 0;   // bytes of that event already searched for a blank line
+  // Offsets into buffer_; scanned_ and line_start_ count from consumed_, so
+  // they survive feed() dropping the consumed bytes in front.
+  std::size_t consumed_ = 0;    // start of the first incomplete event
+  std::size_t scanned_ = 0;     // bytes of that event already searched for a blank line
+  std::size_t line_start_ = 0;  // where its current (unfinished) line began
+  std::size_t bytes_scanned_ = 0;
 };
 
 // The event's data: its `data:` lines joined by '\n' (one leading space after
