@@ -57,6 +57,20 @@ std::size_t SseFramer::next_event_end() {
   return std::string::npos;
 }
 
+bool SseFramer::overflow() {
+  overflowed_ = true;
+  // The stream is over: give back what the oversize event took.
+  std::string().swap(buffer_);
+  consumed_ = scanned_ = line_start_ = 0;
+  return false;
+}
+
+Error SseFramer::overflow_error(std::string_view provider) const {
+  return make_error(errc::upstream_protocol, "provider '" + std::string(provider) +
+                                                 "': upstream sent an SSE event larger than " +
+                                                 std::to_string(max_event_bytes_) + " bytes");
+}
+
 std::string sse_data(std::string_view raw) {
   std::string data;
   bool first = true;
