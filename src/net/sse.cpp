@@ -7,51 +7,68 @@
 namespace sluice::net {
 
 // Finds the end of the first complete event after consumed_: the position just
-// past the blank line that ends it. Resumes where the last search stopped, so
-// an event arriving in many pieces is scanned once.
+// past the blank line that ends it. Resumes where the last search stopped
+// (scanned_, line_start_), so an event arriving in many pieces is scanned
+// once: re-deriving the line start by walking back made a long line fed in
+// small pieces quadratic.
 std::size_t SseFramer::next_event_end() {
-  const std::string_view b(buffer_);
+  const char* const b = buffer_.data();
+  const std::size_t size = buffer_.size();
   std::size_t i = consumed_ + scanned_;
-  // `line_start` is where the current line began; a line that ends where it
-  // began is blank and ends the event.
-  std::size_t line_start = consumed_;
-  // Re-derive line_start for a resumed scan: the last line break before i.
-  for (std::size_t j = i; j > consumed_; --j) {
-    if (b[j - 1] == '\n' || b[j - 1] == '\r') {
-      line_start = j;
+  // A line that ends where it began is blank and ends the event.
+  std::size_t line_start = consumed_ + line_start_;
+  // Lines (a whole JSON chunk each) are long: jump between breaks with
+  // memchr, which is vectorised. The LF found is kept while the CR search
+  // walks towards it, so CR-only lines do not each search to the next LF.
+  std::size_t lf = 0;
+  bool lf_known = false;
+  while (i < size) {
+    if (!lf_known || lf < i) {
+      const void* at = std::memchr(b + i, '\n', size - i);
+      lf = at ? static_cast<std::size_t>(static_cast<const char*>(at) - b) : size;
+      bytes_scanned_ += lf - i;
+      lf_known = true;
+    }
+    const void* cr = std::memchr(b + i, '\r', lf - i);
+    const std::size_t line_break = cr ? static_cast<std::size_t>(static_cast<const char*>(cr) - b) : lf;
+    bytes_scanned_ += line_break - i;
+    if (line_break == size) {
+      i = size;
       break;
     }
-  }
-  while (i < b.size()) {
-    // Jump to the next line break: memchr is vectorised, and lines (a whole
-    // JSON chunk each) are long.
-    const char* from = b.data() + i;
-    const std::size_t left = b.size() - i;
-    const char* lf = static_cast<const char*>(std::memchr(from, '\n', left));
-    const char* cr = static_cast<const char*>(std::memchr(from, '\r', lf ? static_cast<std::size_t>(lf - from) : left));
-    const char* line_break = cr ? cr : lf;
-    if (!line_break) {
-      i = b.size();
-      break;
-    }
-    i = static_cast<std::size_t>(line_break - b.data());
-    const char c = *line_break;
+    i = line_break;
     std::size_t next = i + 1;
-    if (c == '\r') {
+    if (b[i] == '\r') {
       // CRLF counts as one break; a CR at the very end may be the start of
       // a CRLF whose LF has not arrived: wait for more bytes.
-      if (next == b.size()) break;
+      if (next == size) break;
       if (b[next] == '\n') ++next;
     }
     if (i == line_start) {  // a blank line ends the event
       scanned_ = 0;
+      line_start_ = 0;
       return next;
     }
     line_start = next;
     i = next;
   }
   scanned_ = i - consumed_;
+  line_start_ = line_start - consumed_;
   return std::string::npos;
+}
+
+bool SseFramer::overflow() {
+  overflowed_ = true;
+  // The stream is over: give back what the oversize event took.
+  std::string().swap(buffer_);
+  consumed_ = scanned_ = line_start_ = 0;
+  return false;
+}
+
+Error SseFramer::overflow_error(std::string_view provider) const {
+  return make_error(errc::upstream_protocol, "provider '" + std::string(provider) +
+                                                 "': upstream sent an SSE event larger than " +
+                                                 std::to_string(max_event_bytes_) + " bytes");
 }
 
 std::string sse_data(std::string_view raw) {

@@ -24,7 +24,7 @@ std::int64_t unix_now() {
 class AnthropicChunkStream final : public ChunkStream {
  public:
   AnthropicChunkStream(std::unique_ptr<net::BodyReader> body, std::string provider, bool include_usage)
-      : body_(std::move(body)), translator_(std::move(provider), include_usage, unix_now()) {}
+      : body_(std::move(body)), provider_(provider), translator_(std::move(provider), include_usage, unix_now()) {}
 
   asio::awaitable<Result<std::string>> next() override {
     std::string out;
@@ -43,13 +43,13 @@ class AnthropicChunkStream final : public ChunkStream {
         if (Status end = translator_.finish(); !end && !error_) error_ = std::move(end).error();
         break;
       }
-      framer_.feed(*piece, [&](std::string_view event) { translate(event, out); });
+      feed(*piece, out);
     }
     // After the first events (time to first byte), a burst that has already
     // arrived goes out in one write.
     if (!ended_ && !error_ && started_)
       for (std::string_view more = body_->take_buffered(); !more.empty() && !error_; more = body_->take_buffered())
-        framer_.feed(more, [&](std::string_view event) { translate(event, out); });
+        feed(more, out);
     started_ = true;
     if (out.empty() && error_) co_return *error_;
     co_return out;
@@ -58,6 +58,12 @@ class AnthropicChunkStream final : public ChunkStream {
   Usage usage() const override { return translator_.usage(); }
 
  private:
+  // An oversize event, like an error event, ends the stream after the events before it.
+  void feed(std::string_view bytes, std::string& out) {
+    if (!framer_.feed(bytes, [&](std::string_view event) { translate(event, out); }) && !error_)
+      error_ = framer_.overflow_error(provider_);
+  }
+
   void translate(std::string_view event, std::string& out) {
     if (error_) return;
     if (Status s = translator_.feed(event, out); !s) error_ = std::move(s).error();
@@ -65,6 +71,7 @@ class AnthropicChunkStream final : public ChunkStream {
 
   std::unique_ptr<net::BodyReader> body_;
   net::SseFramer framer_;
+  std::string provider_;
   AnthropicStreamTranslator translator_;
   std::optional<Error> error_;
   bool ended_ = false;

@@ -159,26 +159,30 @@ class OpenAiChunkStream final : public ChunkStream {
 
   asio::awaitable<Result<std::string>> next() override {
     std::string out;
-    while (out.empty() && !ended_) {
+    auto relay = [&](std::string_view event) { on_event(event, out); };
+    while (out.empty() && !ended_ && !framer_.overflowed()) {
       auto piece = co_await body_->read_some();
       if (!piece) co_return std::move(piece).error();
       if (piece->empty()) {
-        framer_.finish([&](std::string_view event) { on_event(event, out); });
+        framer_.finish(relay);
         ended_ = true;
         if (!saw_done_)
           co_return make_error(errc::upstream_protocol,
                                "provider '" + provider_ + "': stream ended before data: [DONE]");
         break;
       }
-      framer_.feed(*piece, [&](std::string_view event) { on_event(event, out); });
+      if (!framer_.feed(*piece, relay)) break;
     }
     // After the first events (which go out at once: time to first byte),
     // whatever else has already arrived goes out together: a burst the
     // upstream sent at once becomes one client write, not one per chunk.
-    if (!ended_ && started_)
+    if (!ended_ && started_ && !framer_.overflowed())
       for (std::string_view more = body_->take_buffered(); !more.empty(); more = body_->take_buffered())
-        framer_.feed(more, [&](std::string_view event) { on_event(event, out); });
+        if (!framer_.feed(more, relay)) break;
     started_ = true;
+    // An oversize event ends the stream after the whole events before it; the
+    // framer stays overflowed, so every later next() repeats the error.
+    if (out.empty() && framer_.overflowed()) co_return framer_.overflow_error(provider_);
     co_return out;
   }
 

@@ -14,7 +14,7 @@ using Events = std::vector<std::string>;
 
 Events feed_all(SseFramer& f, std::string_view bytes) {
   Events out;
-  f.feed(bytes, [&](std::string_view e) { out.emplace_back(e); });
+  EXPECT_TRUE(f.feed(bytes, [&](std::string_view e) { out.emplace_back(e); }));
   return out;
 }
 
@@ -179,7 +179,7 @@ TEST(SseFramer, FinishReleasesAnEventEndedByALoneCr) {
   SseFramer framer;
   Events got;
   auto collect = [&](std::string_view e) { got.emplace_back(e); };
-  framer.feed("data: 1\r\rdata: [DONE]\r\r", collect);
+  EXPECT_TRUE(framer.feed("data: 1\r\rdata: [DONE]\r\r", collect));
   EXPECT_EQ(got, (Events{"data: 1\r\r"}));
   framer.finish(collect);
   EXPECT_EQ(got, (Events{"data: 1\r\r", "data: [DONE]\r\r"}));
@@ -190,7 +190,7 @@ TEST(SseFramer, FinishKeepsAnIncompleteEvent) {
   SseFramer framer;
   Events got;
   auto collect = [&](std::string_view e) { got.emplace_back(e); };
-  framer.feed("data: 1\r", collect);
+  EXPECT_TRUE(framer.feed("data: 1\r", collect));
   framer.finish(collect);
   EXPECT_TRUE(got.empty());
 }
@@ -207,6 +207,82 @@ TEST(SseFramer, LargeEventInManyPieces) {
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[0], event);
   EXPECT_EQ(sse_data(got[0]), payload);
+}
+
+// Linear work: bytes_scanned() counts what the line-break search examined,
+// so these hold without timing anything. Re-deriving the start of the
+// current line on every feed made an 8 MiB line fed 1 KiB at a time cost
+// about 16 s (32 GiB examined).
+TEST(SseFramer, LongLineFedInSmallPiecesIsScannedOnce) {
+  const std::string event = "data: " + std::string(8u << 20, 'x') + "\n\n";
+  SseFramer f(16u << 20);
+  Events got;
+  for (std::size_t i = 0; i < event.size(); i += 1024) {
+    Events more = feed_all(f, std::string_view(event).substr(i, 1024));
+    got.insert(got.end(), more.begin(), more.end());
+  }
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].size(), event.size());
+  EXPECT_LE(f.bytes_scanned(), 2 * event.size());
+}
+
+TEST(SseFramer, CrEndedLinesInOneFeedAreScannedOnce) {
+  // No LF anywhere: the search for one must not run to the end once per line.
+  std::string stream;
+  std::string data;
+  for (int i = 0; i < 20'000; ++i) {
+    stream += "data: " + std::to_string(i) + "\r";
+    if (i) data += '\n';
+    data += std::to_string(i);
+  }
+  stream += "\rx";
+  SseFramer f;
+  const Events got = feed_all(f, stream);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(sse_data(got[0]), data);
+  EXPECT_LE(f.bytes_scanned(), 2 * stream.size());
+}
+
+TEST(SseFramer, EventOfExactlyTheLimitIsReleased) {
+  SseFramer f(9);
+  EXPECT_EQ(feed_all(f, "data: a\n\n"), (Events{"data: a\n\n"}));
+  EXPECT_FALSE(f.overflowed());
+}
+
+TEST(SseFramer, IncompleteEventOverTheLimitOverflows) {
+  SseFramer f(16);
+  Events got;
+  auto collect = [&](std::string_view e) { got.emplace_back(e); };
+  EXPECT_TRUE(f.feed("data: 0123456789", collect));  // 16 bytes: still fits
+  EXPECT_FALSE(f.feed("a", collect));
+  EXPECT_TRUE(f.overflowed());
+  EXPECT_EQ(f.pending(), 0u) << "what the oversize event held is dropped";
+  // It stays overflowed: the rest of the stream cannot be split reliably.
+  EXPECT_FALSE(f.feed("\n\ndata: b\n\n", collect));
+  f.finish(collect);
+  EXPECT_TRUE(got.empty());
+}
+
+TEST(SseFramer, EventsBeforeAnOversizeOneAreReleased) {
+  SseFramer f(16);
+  Events got;
+  EXPECT_FALSE(f.feed("data: a\n\ndata: 0123456789abcdef", [&](std::string_view e) { got.emplace_back(e); }));
+  EXPECT_EQ(got, (Events{"data: a\n\n"}));
+  EXPECT_TRUE(f.overflowed());
+}
+
+TEST(SseFramer, CompleteEventOverTheLimitIsNotReleased) {
+  SseFramer f(16);
+  Events got;
+  EXPECT_FALSE(f.feed("data: 0123456789abcdef\n\n", [&](std::string_view e) { got.emplace_back(e); }));
+  EXPECT_TRUE(got.empty());
+}
+
+TEST(SseFramer, DefaultLimitAndOverflowError) {
+  EXPECT_EQ(SseFramer().max_event_bytes(), 4u << 20);
+  const Error e = SseFramer(16).overflow_error("up");
+  EXPECT_EQ(e.code, errc::upstream_protocol);
+  EXPECT_EQ(e.message, "provider 'up': upstream sent an SSE event larger than 16 bytes");
 }
 
 TEST(SseData, StripsOneLeadingSpaceOnly) {

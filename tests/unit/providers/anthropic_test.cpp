@@ -248,6 +248,24 @@ TEST_F(AnthropicProviderTest, StreamEndingWithoutMessageStopIsAProtocolError) {
   for (const std::string& e : frame(c.text)) EXPECT_TRUE(json::accept(net::sse_data(e))) << e;
 }
 
+TEST_F(AnthropicProviderTest, OversizeEventIsAProtocolErrorAfterTheEventsBeforeIt) {
+  const std::string events = read_fixture("providers/anthropic/text.stream.txt");
+  const std::size_t first_end = events.find("\n\n") + 2;  // message_start
+  const std::string huge = "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,"
+                           "\"delta\":{\"type\":\"text_delta\",\"text\":\"" +
+                           std::string(net::SseFramer::kDefaultMaxEventBytes, 'x') + "\"}}\n\n";
+  upstream_.answer(http_response(200, kSse, events.substr(0, first_end) + huge + events.substr(first_end)));
+  auto started = stream(chat_body(true));
+  ASSERT_TRUE(started.ok()) << started.error().message;
+  const Collected c = run_coro(io_, collect(started->stream.get()));
+  ASSERT_TRUE(c.error.has_value());
+  EXPECT_EQ(c.error->code, errc::upstream_protocol);
+  EXPECT_EQ(c.error->message, "provider 'claude': upstream sent an SSE event larger than 4194304 bytes");
+  const auto sent = frame(c.text);
+  ASSERT_EQ(sent.size(), 1u) << "the role chunk from message_start, nothing of the oversize event";
+  EXPECT_EQ(json::parse(net::sse_data(sent[0]))["choices"][0]["delta"]["role"], "assistant");
+}
+
 TEST_F(AnthropicProviderTest, StreamCutByTheConnectionIsUpstreamUnavailable) {
   const std::string events = read_fixture("providers/anthropic/text.stream.txt");
   // The head promises the whole stream; the connection closes after half of it.

@@ -147,7 +147,7 @@ class MockProviderTest : public ::testing::Test {
     if (usage) *usage = started->stream->usage();
     std::vector<std::string> events;
     net::SseFramer framer;
-    framer.feed(all, [&](std::string_view e) { events.emplace_back(e); });
+    EXPECT_TRUE(framer.feed(all, [&](std::string_view e) { events.emplace_back(e); }));
     EXPECT_EQ(framer.pending(), 0u);
     return events;
   }

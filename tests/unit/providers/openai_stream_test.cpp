@@ -231,5 +231,22 @@ TEST(ChunkStreamFilter, ReadErrorsPassThrough) {
   EXPECT_EQ(c.calls, 0) << "a dropped chunk is not an empty answer";
 }
 
+TEST(ChunkStreamLimit, OversizeEventEndsTheStreamAfterTheEventsBeforeIt) {
+  const std::string first = "data: {\"choices\":[{\"delta\":{\"content\":\"Hi\"}}]}\n\n";
+  const std::string huge = "data: {\"choices\":[{\"delta\":{\"content\":\"" +
+                           std::string(net::SseFramer::kDefaultMaxEventBytes, 'x') + "\"}}]}\n\n";
+  asio::io_context io;
+  auto stream = make_openai_chunk_stream(
+      std::make_unique<ScriptedBody>(ScriptedBody::split(first + huge + "data: [DONE]\n\n", 64u << 10)), "up", {});
+  const Collected c = run_coro(io, collect(stream.get()));
+  EXPECT_EQ(c.text, first);
+  ASSERT_TRUE(c.error.has_value());
+  EXPECT_EQ(c.error->code, errc::upstream_protocol);
+  EXPECT_EQ(c.error->message, "provider 'up': upstream sent an SSE event larger than 4194304 bytes");
+  auto again = run_coro(io, stream->next());
+  ASSERT_FALSE(again.ok()) << "the stream stays broken";
+  EXPECT_EQ(again.error().code, errc::upstream_protocol);
+}
+
 }  // namespace
 }  // namespace sluice::providers

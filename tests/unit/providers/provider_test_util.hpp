@@ -20,6 +20,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
+#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "support/run_coro.hpp"
@@ -34,7 +35,7 @@ namespace sluice::test {
 inline std::vector<std::string> frame(const std::string& stream) {
   std::vector<std::string> events;
   net::SseFramer framer;
-  framer.feed(stream, [&](std::string_view e) { events.emplace_back(e); });
+  EXPECT_TRUE(framer.feed(stream, [&](std::string_view e) { events.emplace_back(e); })) << "an event over the limit";
   return events;
 }
 
