@@ -128,6 +128,7 @@ int main(int argc, char** argv) {
   });
   io.run();
   sluice::log::info("stopped", {});
+  sluice::log::flush();  // the access lines of the last second, before the flusher thread goes
   spdlog::shutdown();
   return kExitOk;
 }

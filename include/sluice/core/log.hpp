@@ -3,8 +3,12 @@
 // Never pass prompts, completions or keys as field values: log sizes and ids.
 #pragma once
 
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
 #include <cstdint>
 #include <initializer_list>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -42,10 +46,18 @@ struct Field {
 };
 
 // Configures the process-wide logger (stdout). Safe to call again on reload.
+// Lines are buffered (up to 64 KiB) and written in batches: when the buffer is
+// full, by spdlog's flusher thread every second, at once for warn and above,
+// and by flush(), which init() also registers to run at exit().
 void init(const LoggingConfig& config);
 
-// Formats and writes one event if `level` is enabled.
+// Formats and writes one event if `level` is enabled. Safe from any thread:
+// each line reaches stdout whole, in the order the calls took the buffer.
 void write(spdlog::level::level_enum level, std::string_view event, std::initializer_list<Field> fields);
+
+// Writes every line logged so far to stdout before returning. The daemon calls
+// it before spdlog::shutdown(); it is also registered with atexit().
+void flush();
 
 bool enabled(spdlog::level::level_enum level);
 
@@ -56,5 +68,47 @@ inline void error(std::string_view e, std::initializer_list<Field> f = {}) { wri
 
 // Renders the event and fields without the timestamp/level prefix; exposed for tests.
 std::string render(LogFormat format, std::string_view event, std::initializer_list<Field> fields);
+
+// Appends one whole line to `out`, as write() emits it: JSON
+// `{"ts":"2026-11-21T10:23:45.123456Z","level":"info","event":...}` or text
+// `2026-11-21T10:23:45.123456Z info event k=v`, ending in '\n'. The same bytes
+// as spdlog's pattern formatter made before (UTC, microseconds); exposed for tests.
+void format_line(std::string& out, LogFormat format, spdlog::level::level_enum level,
+                 std::chrono::system_clock::time_point time, std::string_view event,
+                 std::initializer_list<Field> fields);
+
+// Collects whole lines and writes them to a file descriptor in batches: one
+// write(2) when the next line would not fit in `capacity` (or a line alone
+// fills it), and on flush(). Thread-safe; the thread that ends a batch writes
+// it, outside the lock, while further lines collect in a second buffer, so
+// other appenders wait only if that one fills too. Batches are written in
+// order and never overlap, so lines are never torn or interleaved. Write
+// errors drop the batch (there is nowhere to report them); EINTR, EAGAIN and
+// short writes are retried. The destructor flushes.
+class LineWriter {
+ public:
+  static constexpr std::size_t kDefaultCapacity = 64 * 1024;
+
+  explicit LineWriter(int fd, std::size_t capacity = kDefaultCapacity);
+  ~LineWriter();
+  LineWriter(const LineWriter&) = delete;
+  LineWriter& operator=(const LineWriter&) = delete;
+
+  // `line` must be whole (end in '\n'); with `flush_now` it is written before return.
+  void append(std::string_view line, bool flush_now = false);
+  // Writes everything appended before the call.
+  void flush();
+
+ private:
+  void write_batch(std::unique_lock<std::mutex>& lock);
+
+  const int fd_;
+  const std::size_t capacity_;
+  std::mutex mutex_;
+  std::condition_variable idle_;  // signalled when an out-of-lock write ends
+  std::string pending_;           // lines not yet handed to write(2)
+  std::string writing_;           // the batch being written, outside the lock
+  bool busy_ = false;             // a thread is writing `writing_`
+};
 
 }  // namespace sluice::log
