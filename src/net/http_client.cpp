@@ -6,12 +6,14 @@
 
 #include <array>
 #include <optional>
+#include <tuple>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
+#include <boost/beast/core/buffers_suffix.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
@@ -83,6 +85,22 @@ template <class Stream>
 asio::awaitable<error_code> write_request(Stream& s, const WireRequest& req) {
   const std::array<asio::const_buffer, 2> buffers{asio::buffer(req.head), asio::buffer(req.body)};
   auto [ec, n] = co_await asio::async_write(s, buffers, kUseAwaitable);
+  co_return ec;
+}
+
+// A plain connection's socket is non-blocking: the request is sent straight
+// away (it almost always fits the send buffer; async_write's completion would
+// be a posted handler, a scheduler round trip, even then), the rest if any
+// asynchronously.
+asio::awaitable<error_code> write_request(beast::tcp_stream& s, const WireRequest& req) {
+  const std::array<asio::const_buffer, 2> buffers{asio::buffer(req.head), asio::buffer(req.body)};
+  error_code ec;
+  const std::size_t sent = s.socket().write_some(buffers, ec);
+  if (ec && ec != asio::error::would_block) co_return ec;
+  beast::buffers_suffix<std::array<asio::const_buffer, 2>> rest(buffers);
+  rest.consume(sent);
+  if (beast::buffer_bytes(rest) == 0) co_return error_code{};
+  std::tie(ec, std::ignore) = co_await asio::async_write(s, rest, kUseAwaitable);
   co_return ec;
 }
 
@@ -183,8 +201,9 @@ struct HttpClient::Impl : std::enable_shared_from_this<HttpClient::Impl> {
     c->tcp().expires_after(options.connect_timeout);
     auto [cec, ep] = co_await c->tcp().async_connect(endpoints, kUseAwaitable);
     if (cec) co_return transport_error(cec, cancel, "connect", options.connect_timeout);
-    error_code nodelay_ec;  // best effort; a dead socket shows up on the write
-    c->tcp().socket().set_option(tcp::no_delay(true), nodelay_ec);
+    error_code option_ec;  // best effort; a dead socket shows up on the write
+    c->tcp().socket().set_option(tcp::no_delay(true), option_ec);
+    if (c->plain) c->tcp().socket().non_blocking(true, option_ec);  // see write_request()
 
     if (c->tls) {
       if (Status s = prepare_tls_session(c->tls->native_handle(), origin.host, is_ip_literal(origin.host)); !s)
@@ -408,13 +427,19 @@ asio::awaitable<Result<FullResponse>> HttpClient::send(HttpRequest request, Canc
   if (!response) co_return std::move(response).error();
   FullResponse full{std::move(response->head), {}};
   for (;;) {
-    auto piece = co_await response->body->read_some();
-    if (!piece) co_return std::move(piece).error();
-    if (piece->empty()) break;
-    if (full.body.size() + piece->size() > impl_->options.max_response_bytes)
+    // Most answers arrive with their head: take what is buffered without a
+    // trip through the scheduler, and await the socket only for the rest.
+    std::string_view piece = response->body->take_buffered();
+    if (piece.empty()) {
+      auto more = co_await response->body->read_some();
+      if (!more) co_return std::move(more).error();
+      if (more->empty()) break;
+      piece = *more;
+    }
+    if (full.body.size() + piece.size() > impl_->options.max_response_bytes)
       co_return impl_->error(errc::upstream_protocol, "response larger than " +
                                                           std::to_string(impl_->options.max_response_bytes) + " bytes");
-    full.body.append(*piece);
+    full.body.append(piece);
   }
   co_return full;
 }

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <charconv>
+#include <tuple>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -11,6 +12,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/buffers_suffix.hpp>
 #include <boost/beast/http.hpp>
 
 #include "reply.hpp"
@@ -113,6 +115,43 @@ std::string response_head(int status, const Reply& reply, std::string_view reque
   return h;
 }
 
+// Writes all of `buffers`, first straight to the (non-blocking) socket: a
+// reply almost always fits the socket's send buffer, and async_write's
+// completion is a posted handler, a scheduler round trip, even when every
+// byte went out at once. What did not fit goes asynchronously.
+template <class Buffers>
+asio::awaitable<error_code> write_all(beast::tcp_stream& stream, const Buffers& buffers) {
+  error_code ec;
+  const std::size_t sent = stream.socket().write_some(buffers, ec);
+  if (ec && ec != asio::error::would_block) co_return ec;
+  beast::buffers_suffix<Buffers> rest(buffers);
+  rest.consume(sent);
+  if (beast::buffer_bytes(rest) == 0) co_return error_code{};
+  std::tie(ec, std::ignore) = co_await asio::async_write(stream, rest, kUse);
+  co_return ec;
+}
+
+enum class Until { header, message };
+
+// Parses what `buffer` already holds, without I/O: a typical request arrives
+// whole in the first read, and Beast's async_read on bytes already there
+// completes through a posted handler, a scheduler round trip each. Returns
+// need_more when the socket must be read (the caller then awaits Beast's
+// read, which continues from the parser's state); the parser's limits apply
+// as they do there.
+template <class Parser>
+error_code parse_buffered(Parser& parser, beast::flat_buffer& buffer, Until until) {
+  auto done = [&] { return until == Until::header ? parser.is_header_done() : parser.is_done(); };
+  while (!done() && buffer.size() > 0) {
+    error_code ec;
+    const std::size_t used = parser.put(buffer.data(), ec);
+    buffer.consume(used);
+    if (ec) return ec;  // need_more included
+    if (used == 0) break;
+  }
+  return done() ? error_code{} : error_code(http::error::need_more);
+}
+
 // "<size in hex>\r\n" opening one chunk of a chunked body.
 std::string chunk_size_line(std::size_t size) {
   char buf[24];
@@ -139,6 +178,8 @@ Session::Session(asio::ip::tcp::socket socket, std::shared_ptr<SessionEnv> env)
         error_code ignored;
         stream_.socket().cancel(ignored);
       }) {
+  error_code ec;  // the socket may already be closed by the peer: then writes fail, as they should
+  stream_.socket().non_blocking(true, ec);  // write_all() tries a plain send first
   env_->sessions.insert(this);
 }
 
@@ -210,7 +251,8 @@ asio::awaitable<bool> Session::serve_one() {
   parser.header_limit(static_cast<std::uint32_t>(cfg.max_header_bytes));
   parser.body_limit(cfg.max_body_bytes);
   deadline_.expire_after(cfg.header_timeout);
-  auto [hec, hn] = co_await http::async_read_header(stream_, buffer_, parser, kUse);
+  error_code hec = parse_buffered(parser, buffer_, Until::header);
+  if (hec == http::error::need_more) std::tie(hec, std::ignore) = co_await http::async_read_header(stream_, buffer_, parser, kUse);
   if (hec && deadline_.expired()) hec = beast::error::timeout;
   if (hec) deadline_.disarm();
   if (hec) {
@@ -253,7 +295,8 @@ asio::awaitable<bool> Session::serve_one() {
     auto [wec, wn] = co_await asio::async_write(stream_, asio::buffer(kContinue), kUse);
     if (wec) co_return false;
   }
-  auto [bec, bn] = co_await http::async_read(stream_, buffer_, parser, kUse);
+  error_code bec = parse_buffered(parser, buffer_, Until::message);
+  if (bec == http::error::need_more) std::tie(bec, std::ignore) = co_await http::async_read(stream_, buffer_, parser, kUse);
   deadline_.disarm();
   if (bec && deadline_.expired()) bec = beast::error::timeout;
   if (bec) {
@@ -326,7 +369,7 @@ asio::awaitable<void> Session::write_reply(Reply& reply, RequestContext& ctx, bo
   outcome.bytes_out = body_bytes;
   const std::array<asio::const_buffer, 2> buffers{asio::buffer(head), asio::buffer(reply.body.data(), body_bytes)};
   deadline_.expire_after(kWriteTimeout);
-  auto [ec, n] = co_await asio::async_write(stream_, buffers, kUse);
+  const error_code ec = co_await write_all(stream_, buffers);
   deadline_.disarm();
   if (ec) closing_ = true;
 }
@@ -389,7 +432,7 @@ asio::awaitable<void> Session::write_stream(Reply& reply, RequestContext& ctx, b
         asio::buffer(head), asio::buffer(size_line), asio::buffer(bytes),
         asio::buffer("\r\n", chunked && !bytes.empty() ? 2 : 0), asio::buffer("0\r\n\r\n", chunked && ended ? 5 : 0)};
     deadline_.expire_after(kWriteTimeout);
-    auto [ec, n] = co_await asio::async_write(stream_, buffers, kUse);
+    const error_code ec = co_await write_all(stream_, buffers);
     deadline_.disarm();
     head.clear();
     if (ec) {
@@ -412,7 +455,7 @@ asio::awaitable<void> Session::refuse(const Error& error, std::string_view given
                                          "Content-Length: " + std::to_string(reply.body.size()));
   const std::array<asio::const_buffer, 2> buffers{asio::buffer(head), asio::buffer(reply.body)};
   deadline_.expire_after(std::chrono::seconds(5));
-  co_await asio::async_write(stream_, buffers, kUse);
+  co_await write_all(stream_, buffers);
   deadline_.disarm();
   log::info("request_refused", {{"request_id", request_id},
                                 {"status", reply.status},
