@@ -5,8 +5,10 @@
 #include <sys/socket.h>
 
 #include <array>
+#include <memory>
 #include <optional>
 #include <tuple>
+#include <vector>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -72,6 +74,40 @@ struct Connection {
     const ssize_t n = ::recv(tcp().socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
     return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
   }
+};
+
+// A body reader's 16 KiB chunk, recycled through a per-thread free list: one
+// reader per upstream request allocated (and freed) 16 KiB each time.
+class ChunkBuffer {
+ public:
+  ChunkBuffer() : block_(take()) {}
+  ~ChunkBuffer() { give_back(std::move(block_)); }
+  ChunkBuffer(const ChunkBuffer&) = delete;
+  ChunkBuffer& operator=(const ChunkBuffer&) = delete;
+
+  char* data() noexcept { return block_.get(); }
+  static constexpr std::size_t size() noexcept { return kReadChunk; }
+
+ private:
+  using Block = std::unique_ptr<char[]>;
+  static constexpr std::size_t kMaxKept = 64;  // 1 MiB per event loop at most
+
+  static std::vector<Block>& kept() {
+    thread_local std::vector<Block> blocks;
+    return blocks;
+  }
+  static Block take() {
+    auto& blocks = kept();
+    if (blocks.empty()) return Block(new char[kReadChunk]);
+    Block b = std::move(blocks.back());
+    blocks.pop_back();
+    return b;
+  }
+  static void give_back(Block b) {
+    if (b && kept().size() < kMaxKept) kept().push_back(std::move(b));
+  }
+
+  Block block_;
 };
 
 // A request ready for the wire. The head is formatted by hand: Beast's
@@ -280,6 +316,7 @@ class ConnectionBodyReader final : public BodyReader {
     }
     ResponseHead head;
     head.status = static_cast<int>(parser_.get().result_int());
+    head.headers.reserve(16);
     for (const auto& field : parser_.get()) {
       std::string name(field.name_string());
       for (char& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
@@ -376,7 +413,7 @@ class ConnectionBodyReader final : public BodyReader {
   Parser parser_;
   std::unique_ptr<Connection> conn_;
   Cancellation::Registration reg_;  // after conn_: unregistered before the connection dies
-  std::array<char, kReadChunk> chunk_;
+  ChunkBuffer chunk_;
   error_code deferred_;  // a parse error take_buffered() met, for read_some() to report
   bool done_ = false;
 };

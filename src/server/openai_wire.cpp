@@ -14,6 +14,8 @@ namespace sluice::server {
 
 namespace dom = simdjson::dom;
 
+static_assert(kBodyPadding >= simdjson::SIMDJSON_PADDING);
+
 namespace {
 
 Error invalid(std::string message, std::string param = {}) {
@@ -22,18 +24,22 @@ Error invalid(std::string message, std::string param = {}) {
 
 bool is_integer(const dom::element& e) { return e.is_int64() || e.is_uint64(); }
 
+// "messages[3]", for an error's `param`: built only when there is an error.
+std::string message_param(std::size_t index) { return "messages[" + std::to_string(index) + "]"; }
+
 // Text of a message's content: a string, an array of parts (text parts
 // joined), or null (assistant messages carrying only tool calls).
-std::optional<Error> read_content(const dom::element& content, const std::string& param, std::string& text) {
+std::optional<Error> read_content(const dom::element& content, std::size_t index, std::string& text) {
+  auto param = [index] { return message_param(index) + ".content"; };
   if (content.is_null()) return std::nullopt;
   if (content.is_string()) {
     text = std::string(content.get_string().value_unsafe());
     return std::nullopt;
   }
-  if (!content.is_array()) return invalid("'content' must be a string, an array of content parts, or null", param);
+  if (!content.is_array()) return invalid("'content' must be a string, an array of content parts, or null", param());
   const dom::array parts = content.get_array().value_unsafe();
   for (dom::element part : parts) {
-    if (!part.is_object()) return invalid("each content part must be an object", param);
+    if (!part.is_object()) return invalid("each content part must be an object", param());
     std::string_view part_text;
     if (!part["text"].get_string().get(part_text)) {
       if (!text.empty()) text += '\n';
@@ -49,16 +55,18 @@ std::optional<Error> read_messages(const dom::object& root, LlmRequest& req) {
   if (!messages.is_array()) return invalid("'messages' must be an array of message objects", "messages");
   dom::array list = messages.get_array().value_unsafe();
   if (list.size() == 0) return invalid("'messages' must contain at least one message", "messages");
+  req.messages.reserve(std::min<std::size_t>(list.size(), 64));  // client input: never reserve its claim
   std::size_t i = 0;
   for (dom::element m : list) {
-    const std::string param = "messages[" + std::to_string(i++) + "]";
-    if (!m.is_object()) return invalid(param + " must be an object", param);
+    const std::size_t index = i++;
+    if (!m.is_object()) return invalid(message_param(index) + " must be an object", message_param(index));
     std::string_view role;
-    if (m["role"].get_string().get(role)) return invalid(param + ".role must be a string", param + ".role");
+    if (m["role"].get_string().get(role))
+      return invalid(message_param(index) + ".role must be a string", message_param(index) + ".role");
     Message msg{std::string(role), {}};
     dom::element content;
     if (!m["content"].get(content))
-      if (auto e = read_content(content, param + ".content", msg.text)) return e;
+      if (auto e = read_content(content, index, msg.text)) return e;
     req.messages.push_back(std::move(msg));
   }
   return std::nullopt;

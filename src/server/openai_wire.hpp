@@ -12,6 +12,11 @@
 
 namespace sluice::server {
 
+// Bytes of spare capacity parse_request wants behind a body (the JSON
+// parser reads past the end): a body read with this much room is validated
+// in place, without a copy.
+inline constexpr std::size_t kBodyPadding = 64;
+
 // Validates `body` for `endpoint` and extracts what the gateway needs. Every
 // problem is a bad_request naming the offending field in `param`: invalid
 // UTF-8, malformed JSON, a body that is not an object, duplicate top-level

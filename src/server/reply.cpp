@@ -32,6 +32,7 @@ Reply answer_reply(Answer answer, const RequestContext& ctx) {
   Reply reply;
   reply.status = answer.status;
   reply.headers = std::move(answer.headers);
+  reply.headers.reserve(reply.headers.size() + 6);  // ours: provider, model, up to 4 limits
   if (answer.stream) {
     reply.content_type = "text/event-stream";
     reply.stream = std::move(answer.stream);

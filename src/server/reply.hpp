@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "sluice/core/answer.hpp"
@@ -17,7 +18,7 @@ namespace sluice::server {
 
 struct Reply {
   int status = 200;
-  std::string content_type = "application/json";
+  std::string_view content_type = "application/json";  // a static string
   std::string body;
   std::vector<Header> headers;
   // When set, the answer is this SSE stream (status 200, body empty): the

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <charconv>
+#include <cstring>
 #include <tuple>
 
 #include <boost/asio/as_tuple.hpp>
@@ -15,6 +16,7 @@
 #include <boost/beast/core/buffers_suffix.hpp>
 #include <boost/beast/http.hpp>
 
+#include "openai_wire.hpp"
 #include "reply.hpp"
 #include "request_id.hpp"
 #include "routes.hpp"
@@ -131,6 +133,35 @@ asio::awaitable<error_code> write_all(beast::tcp_stream& stream, const Buffers& 
   co_return ec;
 }
 
+// A request body as a std::string with room for the JSON parser's padding
+// behind it (kBodyPadding), so the body is validated where it was read
+// instead of being copied into a larger buffer; string_body reserves exactly
+// Content-Length.
+struct PaddedStringBody : http::string_body {
+  class reader {
+   public:
+    template <bool isRequest, class Fields>
+    reader(http::header<isRequest, Fields>& header, std::string& body) : inner_(header, body), body_(body) {}
+
+    void init(const boost::optional<std::uint64_t>& length, error_code& ec) {
+      ec = {};
+      if (!length || *length == 0) return;  // chunked: grows as it comes; none: nothing to hold
+      if (*length > body_.max_size() - kBodyPadding) {
+        ec = http::error::buffer_overflow;
+        return;
+      }
+      body_.reserve(static_cast<std::size_t>(*length) + kBodyPadding);
+    }
+    template <class Buffers>
+    std::size_t put(const Buffers& buffers, error_code& ec) { return inner_.put(buffers, ec); }
+    void finish(error_code& ec) { inner_.finish(ec); }
+
+   private:
+    http::string_body::reader inner_;
+    std::string& body_;
+  };
+};
+
 enum class Until { header, message };
 
 // Parses what `buffer` already holds, without I/O: a typical request arrives
@@ -151,6 +182,21 @@ error_code parse_buffered(Parser& parser, beast::flat_buffer& buffer, Until unti
   }
   return done() ? error_code{} : error_code(http::error::need_more);
 }
+
+// "Content-Length: N", formatted without a heap allocation.
+class ContentLength {
+ public:
+  explicit ContentLength(std::size_t n) {
+    constexpr std::string_view kName = "Content-Length: ";
+    std::memcpy(text_, kName.data(), kName.size());
+    size_ = static_cast<std::size_t>(std::to_chars(text_ + kName.size(), text_ + sizeof text_, n).ptr - text_);
+  }
+  std::string_view view() const { return {text_, size_}; }
+
+ private:
+  char text_[40];
+  std::size_t size_;
+};
 
 // "<size in hex>\r\n" opening one chunk of a chunked body.
 std::string chunk_size_line(std::size_t size) {
@@ -247,7 +293,7 @@ asio::awaitable<bool> Session::serve_one() {
 
   // The whole request (head and body) must arrive within header_timeout:
   // slow senders get a 408 and are cut off.
-  http::request_parser<http::string_body> parser;
+  http::request_parser<PaddedStringBody> parser;
   parser.header_limit(static_cast<std::uint32_t>(cfg.max_header_bytes));
   parser.body_limit(cfg.max_body_bytes);
   deadline_.expire_after(cfg.header_timeout);
@@ -319,7 +365,7 @@ asio::awaitable<bool> Session::serve_one() {
   const std::size_t bytes_in = req.body().size();
   Inbound inbound{method, target.substr(0, target.find('?')),
                   HeaderLookup(&req, [](const void* fields, std::string_view name) {
-                    const auto value = (*static_cast<const http::request<http::string_body>*>(fields))[name];
+                    const auto value = (*static_cast<const http::request<PaddedStringBody>*>(fields))[name];
                     return std::string_view(value.data(), value.size());
                   }),
                   std::move(req.body())};
@@ -362,7 +408,7 @@ asio::awaitable<bool> Session::serve_one() {
 asio::awaitable<void> Session::write_reply(Reply& reply, RequestContext& ctx, bool keep_alive,
                                            Outcome& outcome) {
   const std::string head = response_head(reply.status, reply, ctx.request_id, keep_alive && !closing_, http10_,
-                                         "Content-Length: " + std::to_string(reply.body.size()));
+                                         ContentLength(reply.body.size()).view());
   outcome.status = reply.status;
   // HEAD: the head a GET would get, Content-Length included, and no body.
   const std::size_t body_bytes = head_only_ ? 0 : reply.body.size();
@@ -452,7 +498,7 @@ asio::awaitable<void> Session::refuse(const Error& error, std::string_view given
   Reply reply = error_reply(error);
   const std::string request_id = given_id.empty() ? new_request_id() : std::string(given_id);
   const std::string head = response_head(reply.status, reply, request_id, false, http10_,
-                                         "Content-Length: " + std::to_string(reply.body.size()));
+                                         ContentLength(reply.body.size()).view());
   const std::array<asio::const_buffer, 2> buffers{asio::buffer(head), asio::buffer(reply.body)};
   deadline_.expire_after(std::chrono::seconds(5));
   co_await write_all(stream_, buffers);
