@@ -3,6 +3,7 @@
 #include <string.h>  // memmem
 
 #include <cstring>
+#include <optional>
 
 namespace sluice::net {
 
@@ -71,29 +72,69 @@ Error SseFramer::overflow_error(std::string_view provider) const {
                                                  std::to_string(max_event_bytes_) + " bytes");
 }
 
-std::string sse_data(std::string_view raw) {
-  std::string data;
-  bool first = true;
-  while (!raw.empty()) {
-    std::size_t eol = raw.find_first_of("\r\n");
-    std::string_view line = raw.substr(0, eol);
-    if (eol == std::string_view::npos) raw = {};
-    else raw.remove_prefix(eol + ((raw[eol] == '\r' && eol + 1 < raw.size() && raw[eol + 1] == '\n') ? 2 : 1));
-    if (!line.starts_with("data")) continue;
-    std::string_view value = line.substr(4);
-    if (!value.empty() && value.front() != ':') continue;  // a field named "dataX"
-    if (!value.empty()) value.remove_prefix(1);
-    if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-    if (!first) data += '\n';
-    data += value;
-    first = false;
+namespace {
+
+// Calls on_line(line) for each line of `raw`, without its break (LF, CRLF or
+// CR). memchr jumps between breaks (a line is a whole JSON chunk; a byte-wise
+// search for either break byte cost ~5 ns a byte), and the LF found is kept
+// while CR-only lines are split before it, so the work stays linear.
+template <class OnLine>
+void for_each_line(std::string_view raw, OnLine&& on_line) {
+  const char* p = raw.data();
+  const char* const end = p + raw.size();
+  const char* lf = nullptr;
+  while (p < end) {
+    if (!lf || lf < p) {
+      lf = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
+      if (!lf) lf = end;
+    }
+    const char* cr = static_cast<const char*>(std::memchr(p, '\r', static_cast<std::size_t>(lf - p)));
+    const char* line_end = cr ? cr : lf;
+    on_line(std::string_view(p, static_cast<std::size_t>(line_end - p)));
+    p = line_end + 1;
+    if (cr && p < end && *p == '\n') ++p;
   }
-  return data;
+}
+
+// The value of a `data` field line ("data", "data:x", "data: x"); nullopt for
+// any other line.
+std::optional<std::string_view> data_value(std::string_view line) {
+  if (!line.starts_with("data")) return std::nullopt;
+  std::string_view value = line.substr(4);
+  if (value.empty()) return value;
+  if (value.front() != ':') return std::nullopt;  // a field named "dataX"
+  value.remove_prefix(1);
+  if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+  return value;
+}
+
+}  // namespace
+
+std::string_view sse_data(std::string_view raw, std::string& scratch) {
+  std::string_view first;
+  int lines = 0;
+  for_each_line(raw, [&](std::string_view line) {
+    const auto value = data_value(line);
+    if (!value) return;
+    if (++lines == 1) {
+      first = *value;
+      return;
+    }
+    if (lines == 2) scratch.assign(first);
+    scratch += '\n';
+    scratch += *value;
+  });
+  return lines > 1 ? std::string_view(scratch) : first;
+}
+
+std::string sse_data(std::string_view raw) {
+  std::string scratch;
+  return std::string(sse_data(raw, scratch));
 }
 
 bool is_done_event(std::string_view raw) {
-  // Every event of a stream asks this: parse only those that contain the
-  // marker at all (memmem skips through the rest quickly).
+  // Parse only events that contain the marker at all (memmem skips through
+  // the rest quickly).
   constexpr std::string_view kDone = "[DONE]";
   if (!::memmem(raw.data(), raw.size(), kDone.data(), kDone.size())) return false;
   return sse_data(raw) == kDone;

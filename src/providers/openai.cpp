@@ -27,7 +27,33 @@ std::string upstream_message(std::string_view body, bool& openai_shaped) {
   return std::string(message);
 }
 
+// A 2xx whose body is not JSON: upstream_protocol, which fails over (the next
+// deployment may be healthy). The message says what came instead; the body
+// itself is not quoted (it may be a cut-off answer).
+Error not_json_error(std::string_view provider, int status, const net::FullResponse& response) {
+  std::string message = "provider '" + std::string(provider) + "': the upstream answered " + std::to_string(status) +
+                        " with a body that is not JSON (";
+  const std::string_view type = response.head.header("content-type");
+  if (!type.empty() && type.size() <= 100 && is_safe_header_value(type)) message.append(type).append(", ");
+  message += std::to_string(response.body.size()) + " bytes)";
+  return make_error(errc::upstream_protocol, std::move(message));
+}
+
 }  // namespace
+
+bool is_json_object(std::string_view text) {
+  // Validation is the DOM parser's whole stage 1 and 2; ondemand would check
+  // only the values it is asked for. The parser copies the text into its own
+  // padded buffer, so any string_view will do.
+  static constexpr std::size_t kKeptCapacity = 1u << 20;
+  thread_local simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  const bool ok = !parser.parse(text.data(), text.size()).get(root) && root.is_object();
+  // Its buffers are about 15 times the text; a rare large one (embeddings of
+  // a big batch) does not get to keep them.
+  if (parser.capacity() > kKeptCapacity) parser = simdjson::dom::parser{};
+  return ok;
+}
 
 Usage parse_openai_usage(std::string_view json) {
   static thread_local simdjson::ondemand::parser parser;
@@ -134,6 +160,10 @@ asio::awaitable<Result<ProviderResponse>> OpenAiProvider::complete(const LlmRequ
   const int status = response->head.status;
   if (status < 200 || status > 299)
     co_return dialect_.map_error(config_.name, req.endpoint, status, response->body, response->head);
+  // Every endpoint answers a JSON object. What counts is the body, not its
+  // Content-Type: servers label JSON text/plain or leave it out, while a CDN's
+  // error page or a proxy's text would reach the client as a 200 answer.
+  if (!is_json_object(response->body)) co_return not_json_error(config_.name, status, *response);
   ProviderResponse out{status, std::move(response->body), surfaced_headers(response->head), {},
                        parse_rate_limits(response->head)};
   out.usage = parse_openai_usage(out.body);

@@ -160,13 +160,13 @@ class OpenAiChunkStream final : public ChunkStream {
   asio::awaitable<Result<std::string>> next() override {
     std::string out;
     auto relay = [&](std::string_view event) { on_event(event, out); };
-    while (out.empty() && !ended_ && !framer_.overflowed()) {
+    while (out.empty() && !ended_ && !broken()) {
       auto piece = co_await body_->read_some();
       if (!piece) co_return std::move(piece).error();
       if (piece->empty()) {
         framer_.finish(relay);
         ended_ = true;
-        if (!saw_done_)
+        if (!saw_done_ && !malformed_)
           co_return make_error(errc::upstream_protocol,
                                "provider '" + provider_ + "': stream ended before data: [DONE]");
         break;
@@ -176,30 +176,44 @@ class OpenAiChunkStream final : public ChunkStream {
     // After the first events (which go out at once: time to first byte),
     // whatever else has already arrived goes out together: a burst the
     // upstream sent at once becomes one client write, not one per chunk.
-    if (!ended_ && started_ && !framer_.overflowed())
-      for (std::string_view more = body_->take_buffered(); !more.empty(); more = body_->take_buffered())
+    if (!ended_ && started_ && !broken())
+      for (std::string_view more = body_->take_buffered(); !more.empty() && !broken(); more = body_->take_buffered())
         if (!framer_.feed(more, relay)) break;
     started_ = true;
-    // An oversize event ends the stream after the whole events before it; the
-    // framer stays overflowed, so every later next() repeats the error.
+    // An oversize or malformed event ends the stream after the whole events
+    // before it; the stream stays broken, so every later next() repeats the error.
     if (out.empty() && framer_.overflowed()) co_return framer_.overflow_error(provider_);
+    if (out.empty() && malformed_)
+      co_return make_error(errc::upstream_protocol,
+                           "provider '" + provider_ + "': the upstream sent a stream event whose data is not JSON");
     co_return out;
   }
 
   Usage usage() const override { return usage_; }
 
  private:
-  // Byte checks first: only the one chunk carrying a usage object is parsed.
+  // No more events are relayed: an oversize or malformed event came.
+  bool broken() const noexcept { return malformed_ || framer_.overflowed(); }
+
+  // Every event's data is validated (a client's SDK parses it and throws on
+  // anything but JSON); the filters are byte checks, and only the one chunk
+  // carrying a usage object is parsed for its numbers.
   void on_event(std::string_view event, std::string& out) {
-    if (saw_done_) return;  // nothing may follow [DONE]
-    if (net::is_done_event(event)) {
+    if (saw_done_ || malformed_) return;  // nothing may follow [DONE] or a broken event
+    const std::string_view data = net::sse_data(event, data_scratch_);
+    if (data == "[DONE]") {
       saw_done_ = true;
       out.append(event);
       return;
     }
+    // Comments (": ping") and events without data carry nothing to parse.
+    if (!data.empty() && !is_json_object(data)) {
+      malformed_ = true;
+      return;
+    }
     bool usage_object = false;
     if (has_usage_object(event)) {
-      const Usage u = parse_openai_usage(net::sse_data(event));
+      const Usage u = parse_openai_usage(data);
       if (u.known) usage_ = u;
       usage_object = u.known;
     }
@@ -216,8 +230,10 @@ class OpenAiChunkStream final : public ChunkStream {
   std::string provider_;
   StreamFilter filter_;
   net::SseFramer framer_;
+  std::string data_scratch_;  // an event's data lines joined, when it has several
   Usage usage_;
   bool saw_done_ = false;
+  bool malformed_ = false;  // an event whose data is not JSON came: the stream ends there
   bool ended_ = false;
   bool started_ = false;  // the first events went out
 };

@@ -49,7 +49,9 @@ bool has_usage_object(std::string_view event);
 // Relays an OpenAI SSE stream event by event (never half an event), noting
 // usage and insisting on the terminating `data: [DONE]`: a stream that just
 // stops is an error, because SDKs would accept it silently as complete. An
-// event over SseFramer's limit ends the stream with upstream_protocol.
+// event whose data is neither `[DONE]` nor a JSON object, or one over
+// SseFramer's limit, ends the stream with upstream_protocol after the events
+// before it (comments and events without data pass).
 std::unique_ptr<ChunkStream> make_openai_chunk_stream(std::unique_ptr<net::BodyReader> body, std::string provider,
                                                       StreamFilter filter);
 

@@ -184,6 +184,49 @@ TEST_F(UpstreamErrors, TruncatedNonStreamBodyGives502) {
   expect_openai_error(res);
 }
 
+// What a CDN in front of an upstream answers in place of the answer.
+const std::string kHtmlPage = "<html>\n<head><title>502 Bad Gateway</title></head>\n<body>cloudflare</body>\n</html>\n";
+
+TEST_F(UpstreamErrors, Html200Becomes502NotAnAnswer) {
+  Gateway gw(single_openai_yaml(fake.base_url()));
+  ASSERT_TRUE(gw.started());
+  HttpResponse res = chat(gw.port(), {{"success_body", kHtmlPage}, {"content_type", "text/html"}});
+  EXPECT_EQ(res.status, 502) << res.body;
+  expect_openai_error(res);
+  EXPECT_EQ(res.body.find("<html>"), std::string::npos) << res.body;
+  const json error = parse_json(res.body)["error"];
+  EXPECT_EQ(error["code"], "upstream_protocol_error");
+  EXPECT_NE(error["message"].get<std::string>().find("not JSON"), std::string::npos) << res.body;
+  EXPECT_EQ(fake.request_count(), 3u) << "an upstream protocol error is retried like an outage";
+  EXPECT_EQ(res.headers["x-should-retry"], "false");
+}
+
+TEST_F(UpstreamErrors, NonJsonStreamEventFirstGets502) {
+  Gateway gw(single_openai_yaml(fake.base_url()));
+  ASSERT_TRUE(gw.started());
+  HttpResponse res = http_request(gw.port(), "POST", "/v1/chat/completions",
+                                  chat_body("gpt-test", {{"stream", true}, {"x_fake", {{"garbage_event_at", 0}}}}));
+  EXPECT_EQ(res.status, 502) << res.body;
+  expect_openai_error(res);
+  EXPECT_EQ(parse_json(res.body)["error"]["code"], "upstream_protocol_error");
+}
+
+TEST_F(UpstreamErrors, NonJsonStreamEventLaterEndsWithErrorEvent) {
+  Gateway gw(single_openai_yaml(fake.base_url()));
+  ASSERT_TRUE(gw.started());
+  // Events: role, c0, then the broken one.
+  SseReader sse(gw.port(), "/v1/chat/completions",
+                chat_body("gpt-test", {{"stream", true}, {"x_fake", {{"garbage_event_at", 2}}}}), {}, 5s);
+  ASSERT_EQ(sse.status(), 200);
+  const auto events = sse.remaining_events(3s);
+  EXPECT_FALSE(sse.timed_out());
+  ASSERT_EQ(events.size(), 3u) << sse.body();
+  EXPECT_EQ(parse_json(events[1])["choices"][0]["delta"]["content"], "c0");
+  ASSERT_TRUE(is_error_event(events.back())) << events.back();
+  EXPECT_EQ(parse_json(events.back())["error"]["code"], "upstream_protocol_error");
+  EXPECT_EQ(sse.body().find("<html>"), std::string::npos) << sse.body();
+}
+
 // ---------------------------------------------------------------------------
 // Failover
 
@@ -242,6 +285,29 @@ TEST_F(Failover, StreamBreakingBeforeItsFirstEventFailsOver) {
   expect_stream_served_by_second();
   EXPECT_EQ(first.request_count(), 1u);
   EXPECT_EQ(second.request_count(), 1u);
+}
+
+TEST_F(Failover, Html200MovesToTheNextDeployment) {
+  Behaviour html;
+  html.success_body = kHtmlPage;
+  html.content_type = "text/html";
+  first.set_behaviour(html);
+  Gateway gw(two_deployments());
+  ASSERT_TRUE(gw.started());
+  HttpResponse res = http_request(gw.port(), "POST", "/v1/chat/completions", chat_body("gpt-test"));
+  ASSERT_EQ(res.status, 200) << res.body;
+  EXPECT_EQ(res.headers["x-sluice-provider"], "second");
+  EXPECT_EQ(parse_json(res.body)["model"], "m2");
+  EXPECT_EQ(first.request_count(), 1u);
+  EXPECT_EQ(second.request_count(), 1u);
+}
+
+TEST_F(Failover, StreamWhoseFirstEventIsNotJsonFailsOver) {
+  Behaviour garbage;
+  garbage.garbage_event_at = 0;
+  first.set_behaviour(garbage);
+  expect_stream_served_by_second();
+  EXPECT_EQ(first.request_count(), 1u);
 }
 
 TEST_F(Failover, UnreachableFirstDeploymentMovesOn) {

@@ -116,8 +116,15 @@ std::string apply_overrides(const json& x, Behaviour& b) {
     else if (key == "drop_before_events") ok = set_bool(b.drop_before_events);
     else if (key == "close_after_response") ok = set_bool(b.close_after_response);
     else if (key == "azure_prompt_filter") ok = set_bool(b.azure_prompt_filter);
+    else if (key == "garbage_event_at") ok = set_int(b.garbage_event_at);
     else if (key == "error_body" && value.is_string()) {
       b.error_body = value.get<std::string>();
+      ok = true;
+    } else if (key == "success_body" && value.is_string()) {
+      b.success_body = value.get<std::string>();
+      ok = true;
+    } else if (key == "content_type" && value.is_string()) {
+      b.content_type = value.get<std::string>();
       ok = true;
     } else {
       return "fake: unknown x_fake field or bad type: " + key;
@@ -318,6 +325,10 @@ Reply make_reply(const Request& req, const Behaviour& defaults, long number) {
     reply.status = b.status;
     reply.body = b.error_body.empty() ? error_json(b.status, "fake error " + std::to_string(b.status))
                                       : b.error_body;
+    return reply;
+  }
+  if (!b.success_body.empty()) {
+    reply.body = b.success_body;
     return reply;
   }
   if (path == "/v1/models") {
@@ -587,6 +598,17 @@ class Connection : public ConnectionBase {
     co_return co_await write(chunk.str());
   }
 
+  // write_event, preceded by an event whose data is not JSON where the
+  // behaviour's garbage_event_at says.
+  asio::awaitable<bool> write_stream_event(std::string payload, int garbage_at) {
+    if (events_sent_++ == garbage_at) {  // no co_await inside && : g++ 12 miscompiles it
+      const bool written = co_await write_event("<html>Bad Gateway</html>");
+      if (!written) co_return false;
+    }
+    const bool written = co_await write_event(std::move(payload));
+    co_return written;
+  }
+
   asio::awaitable<std::optional<Request>> read_request() {
     http::request_parser<http::string_body> parser;
     parser.header_limit(64 * 1024);
@@ -642,7 +664,7 @@ class Connection : public ConnectionBase {
     res.keep_alive(keep_alive);
     if (reply.stream) co_return co_await stream(std::move(res), reply) && keep_alive;
 
-    res.set(http::field::content_type, "application/json");
+    res.set(http::field::content_type, b.content_type.empty() ? "application/json" : b.content_type);
     res.body() = reply.body;
     res.prepare_payload();
     std::ostringstream os;
@@ -668,22 +690,23 @@ class Connection : public ConnectionBase {
       mark_closed();
       co_return false;
     }
+    events_sent_ = 0;
     for (const std::string& event : reply.lead) {
-      if (!co_await write_event(event)) co_return false;
+      if (!co_await write_stream_event(event, b.garbage_event_at)) co_return false;
     }
     for (std::size_t i = 0; i < reply.content.size(); ++i) {
       if (b.drop_after >= 0 && i == static_cast<std::size_t>(b.drop_after)) break;
       if (!co_await sleep_ms(b.chunk_delay_ms)) co_return false;
-      if (!co_await write_event(reply.content[i])) co_return false;
+      if (!co_await write_stream_event(reply.content[i], b.garbage_event_at)) co_return false;
     }
     if (b.drop_after >= 0 && static_cast<std::size_t>(b.drop_after) <= reply.content.size()) {
       mark_closed();  // abrupt: no terminating chunk, no [DONE]
       co_return false;
     }
     for (const std::string& event : reply.tail) {
-      if (!co_await write_event(event)) co_return false;
+      if (!co_await write_stream_event(event, b.garbage_event_at)) co_return false;
     }
-    if (!b.no_done && !co_await write_event("[DONE]")) co_return false;
+    if (!b.no_done && !co_await write_stream_event("[DONE]", b.garbage_event_at)) co_return false;
     co_return co_await write("0\r\n\r\n");
   }
 
@@ -694,6 +717,7 @@ class Connection : public ConnectionBase {
   asio::steady_timer wake_;    // cancelled when input arrives or the socket closes
   asio::steady_timer delay_;   // response delays; cancelled on close
   bool closed_ = false;
+  int events_sent_ = 0;        // of the stream being written
 };
 
 void log_exception(std::exception_ptr error) {

@@ -46,6 +46,13 @@ struct Behaviour {
   bool no_done = false;        // stream ends with the final HTTP chunk but no "data: [DONE]"
   bool drop_before_events = false;  // stream: send the 200 head, then close before any event
   std::string error_body;      // non-empty: the exact body for non-200 statuses
+  // Non-empty: the exact body of a 200 answer, sent whole (not as a stream)
+  // even when a stream was asked for, e.g. a CDN's HTML page.
+  std::string success_body;
+  std::string content_type;    // of a non-stream answer; empty: application/json
+  // Stream: at this index among all events (0: the first), an extra event
+  // whose data is not JSON.
+  int garbage_event_at = -1;
   bool close_after_response = false;  // answer with Connection: close, then close
   // Stream: open with Azure's chunk whose "choices" is empty (prompt_filter_results).
   bool azure_prompt_filter = false;

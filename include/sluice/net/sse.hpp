@@ -98,6 +98,10 @@ class SseFramer {
 // The event's data: its `data:` lines joined by '\n' (one leading space after
 // the colon removed, per the SSE spec). Empty if there are none.
 std::string sse_data(std::string_view raw_event);
+// The same without a copy for the usual event of one data line: a view into
+// raw_event, or, for several data lines, into `scratch`, which holds them
+// joined. Valid while both are.
+std::string_view sse_data(std::string_view raw_event, std::string& scratch);
 
 // True when the event is the OpenAI stream terminator `data: [DONE]`.
 bool is_done_event(std::string_view raw_event);

@@ -316,6 +316,29 @@ TEST(SseData, WorksWithoutTheTrailingBlankLine) { EXPECT_EQ(sse_data("data: tail
 
 TEST(SseData, KeepsColonsInTheValue) { EXPECT_EQ(sse_data("data: {\"a\":\"b:c\"}\n\n"), "{\"a\":\"b:c\"}"); }
 
+TEST(SseData, OneDataLineIsAViewIntoTheEventSeveralAreJoinedInScratch) {
+  std::string scratch = "old";
+  const std::string event = "event: x\ndata: {\"a\":1}\n: c\n\n";
+  const std::string_view one = sse_data(event, scratch);
+  EXPECT_EQ(one, "{\"a\":1}");
+  EXPECT_TRUE(one.data() >= event.data() && one.data() + one.size() <= event.data() + event.size());
+  EXPECT_EQ(sse_data("data: a\r\ndata: b\rdata:c\n\n", scratch), "a\nb\nc");
+  EXPECT_EQ(scratch, "a\nb\nc");
+  EXPECT_EQ(sse_data(": ping\n\n", scratch), "");
+  EXPECT_EQ(sse_data("data\n\n", scratch), "");
+}
+
+TEST(SseData, ManyCrOnlyLinesBeforeAnLfAreSplitInLinearTime) {
+  // Each CR-terminated line must not search on to the far LF again: 300,000
+  // lines would then scan ~360 GB.
+  std::string event;
+  for (int i = 0; i < 300000; ++i) event += "data: a\r";
+  event += "\n\n";
+  const std::string data = sse_data(event);
+  EXPECT_EQ(data.size(), 300000u * 2 - 1);
+  EXPECT_EQ(data.substr(0, 5), "a\na\na");
+}
+
 TEST(IsDoneEvent, RecognisesTheTerminator) {
   EXPECT_TRUE(is_done_event("data: [DONE]\n\n"));
   EXPECT_TRUE(is_done_event("data:[DONE]\n\n"));

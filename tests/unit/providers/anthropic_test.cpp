@@ -266,6 +266,32 @@ TEST_F(AnthropicProviderTest, OversizeEventIsAProtocolErrorAfterTheEventsBeforeI
   EXPECT_EQ(json::parse(net::sse_data(sent[0]))["choices"][0]["delta"]["role"], "assistant");
 }
 
+TEST_F(AnthropicProviderTest, HtmlWithStatus200IsAProtocolErrorThatFailsOver) {
+  upstream_.answer(http_response(200, "text/html", read_fixture("providers/openai/error.502.html")));
+  auto res = complete(chat_body());
+  ASSERT_FALSE(res.ok()) << res->body;
+  EXPECT_EQ(res.error().code, errc::upstream_protocol);
+  EXPECT_EQ(res.error().status(), 502);
+  EXPECT_TRUE(res.error().fails_over());
+  EXPECT_EQ(res.error().message.find("<html>"), std::string::npos) << res.error().message;
+}
+
+TEST_F(AnthropicProviderTest, NonJsonEventFirstOrLaterEndsTheStreamThere) {
+  const std::string events = read_fixture("providers/anthropic/text.stream.txt");
+  const std::size_t first_end = events.find("\n\n") + 2;  // message_start
+  const std::string garbage = "event: content_block_delta\ndata: <html>Bad Gateway</html>\n\n";
+  for (const std::size_t at : {std::size_t{0}, first_end}) {
+    upstream_.answer(http_response(200, kSse, events.substr(0, at) + garbage + events.substr(at)));
+    auto started = stream(chat_body(true));
+    ASSERT_TRUE(started.ok()) << started.error().message;
+    const Collected c = run_coro(io_, collect(started->stream.get()));
+    ASSERT_TRUE(c.error.has_value()) << at;
+    EXPECT_EQ(c.error->code, errc::upstream_protocol) << at;
+    EXPECT_EQ(frame(c.text).size(), at == 0 ? 0u : 1u) << "only the role chunk of message_start, if it came first";
+    EXPECT_EQ(c.text.find("<html>"), std::string::npos);
+  }
+}
+
 TEST_F(AnthropicProviderTest, StreamCutByTheConnectionIsUpstreamUnavailable) {
   const std::string events = read_fixture("providers/anthropic/text.stream.txt");
   // The head promises the whole stream; the connection closes after half of it.

@@ -248,5 +248,62 @@ TEST(ChunkStreamLimit, OversizeEventEndsTheStreamAfterTheEventsBeforeIt) {
   EXPECT_EQ(again.error().code, errc::upstream_protocol);
 }
 
+
+// --- events whose data is not JSON ------------------------------------------
+
+const std::string kChunk = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"}}]}\n\n";
+
+TEST(ChunkStreamMalformed, NonJsonDataEndsTheStreamAfterTheEventsBeforeIt) {
+  for (const std::string bad : {"data: <html>\n\n", "data: {\"choices\":[\n\n", "data: Hello\n\n", "data: [1,2]\n\n",
+                                "data: null\n\n", "data: {\"a\":1}\ndata: x\n\n"}) {
+    const std::string upstream = kChunk + kChunk + bad + kChunk + "data: [DONE]\n\n";
+    for (std::size_t piece : {std::size_t{1}, std::size_t{7}, upstream.size()}) {
+      const Collected c = relay(upstream, {}, piece);
+      ASSERT_TRUE(c.error.has_value()) << bad << " piece " << piece;
+      EXPECT_EQ(c.error->code, errc::upstream_protocol) << bad;
+      EXPECT_EQ(c.error->message, "provider 'up': the upstream sent a stream event whose data is not JSON");
+      EXPECT_EQ(c.text, kChunk + kChunk) << bad << " piece " << piece;
+    }
+  }
+}
+
+TEST(ChunkStreamMalformed, FirstEventNotJsonIsAnErrorWithNothingRelayed) {
+  asio::io_context io;
+  auto stream = make_openai_chunk_stream(
+      std::make_unique<ScriptedBody>(std::vector<std::string>{"data: oops\n\n" + kChunk + "data: [DONE]\n\n"}), "up", {});
+  auto first = run_coro(io, stream->next());
+  ASSERT_FALSE(first.ok()) << "relayed: " << *first;
+  EXPECT_EQ(first.error().code, errc::upstream_protocol);
+  auto again = run_coro(io, stream->next());
+  ASSERT_FALSE(again.ok()) << "the stream stays broken";
+  EXPECT_EQ(again.error().code, errc::upstream_protocol);
+}
+
+TEST(ChunkStreamMalformed, FilteredEventsAreCheckedBeforeTheyAreDropped) {
+  // A cut-off Azure prompt-filter chunk still has "choices":[] in its bytes.
+  const std::string cut = "data: {\"choices\":[],\"prompt_filter_results\":[{\"prompt_index\":0\n\n";
+  const Collected c = relay(cut + kChunk + "data: [DONE]\n\n", {.drop_empty_choices = true, .strip_usage = true}, 5);
+  ASSERT_TRUE(c.error.has_value());
+  EXPECT_EQ(c.error->code, errc::upstream_protocol);
+  EXPECT_EQ(c.text, "");
+}
+
+TEST(ChunkStreamMalformed, EndWithoutDoneAfterAMalformedEventReportsTheMalformedEvent) {
+  const Collected c = relay(kChunk + "data: {\n\n", {}, 3);
+  ASSERT_TRUE(c.error.has_value());
+  EXPECT_NE(c.error->message.find("not JSON"), std::string::npos) << c.error->message;
+  EXPECT_EQ(c.text, kChunk);
+}
+
+TEST(ChunkStreamMalformed, RecordedStreamsStayValid) {
+  for (const char* fixture : {"providers/openai/chat.stream.txt", "providers/azure/chat.stream.txt",
+                              "providers/ollama/chat.stream.txt"}) {
+    const std::string recorded = read_fixture(fixture);
+    const Collected c = relay(recorded, {}, 11);
+    ASSERT_FALSE(c.error.has_value()) << fixture << ": " << c.error->message;
+    EXPECT_EQ(c.text, recorded) << fixture;
+  }
+}
+
 }  // namespace
 }  // namespace sluice::providers

@@ -570,5 +570,129 @@ TEST(OpenAiProviderReplay, NothingIsRelayedAfterDone) {
   EXPECT_EQ(c.text, "data: {\"a\":1}\n\ndata: [DONE]\n\n");
 }
 
+
+// --- malformed 2xx answers ------------------------------------------------
+//
+// A 2xx whose body is not what the protocol promises is the upstream's fault
+// (a CDN's page, a proxy's text, a cut-off body): upstream_protocol, which
+// fails over and ends as 502, never relayed as if it were an answer.
+
+class OpenAiProviderMalformed : public ::testing::Test {
+ protected:
+  OpenAiProviderMalformed() : provider_(provider_config(upstream_.base_url("/v1")), io_.get_executor()) {}
+
+  Result<ProviderResponse> complete_with(std::string raw_response, Endpoint endpoint = Endpoint::chat_completions) {
+    upstream_.answer(std::move(raw_response));
+    const json body = endpoint == Endpoint::embeddings ? json{{"model", "alias"}, {"input", "hi"}}
+                      : endpoint == Endpoint::completions ? json{{"model", "alias"}, {"prompt", "hi"}}
+                                                            : chat_body();
+    const LlmRequest req = make_llm_request(body, endpoint);
+    return run_coro(io_, provider_.complete(req, "gpt-upstream", ctx_));
+  }
+  // Streams `sse` (a 200 text/event-stream answer) to its end or error.
+  Collected stream_with(const std::string& sse) {
+    upstream_.answer(test::http_response(200, "text/event-stream", sse));
+    return test::stream_through(io_, provider_, chat_body(nullptr, true), "gpt-upstream", ctx_);
+  }
+
+  RequestContext ctx_;
+  asio::io_context io_;
+  test::ScriptedUpstream upstream_{io_};
+  OpenAiProvider provider_;
+};
+
+void expect_not_json(const Result<ProviderResponse>& res, std::string_view what, int status = 200) {
+  ASSERT_FALSE(res.ok()) << what << ": relayed as " << res->body;
+  EXPECT_EQ(res.error().code, errc::upstream_protocol) << what;
+  EXPECT_EQ(res.error().status(), 502) << what;
+  EXPECT_TRUE(res.error().fails_over()) << what;
+  EXPECT_TRUE(res.error().upstream_body.empty()) << what;
+  EXPECT_TRUE(res.error().message.starts_with("provider 'up': the upstream answered " + std::to_string(status) +
+                                              " with a body that is not JSON ("))
+      << what << ": " << res.error().message;
+}
+
+TEST_F(OpenAiProviderMalformed, HtmlBodyWithStatus200IsAProtocolError) {
+  const std::string html = read_fixture("providers/openai/error.502.html");
+  auto res = complete_with(test::http_response(200, "text/html", html));
+  expect_not_json(res, "html");
+  ASSERT_FALSE(res.ok());
+  // What came instead, for the operator; never the body itself.
+  EXPECT_EQ(res.error().message, "provider 'up': the upstream answered 200 with a body that is not JSON (text/html, " +
+                                     std::to_string(html.size()) + " bytes)");
+}
+
+TEST_F(OpenAiProviderMalformed, NonJsonBodiesAreProtocolErrorsWhateverTheirContentType) {
+  const std::string chat = read_fixture("providers/openai/chat.response.json");
+  for (const std::string& body : {std::string("<html><body>Bad Gateway</body></html>"), std::string(""),
+                                  std::string("OK"), chat.substr(0, chat.size() / 2), std::string("[]"),
+                                  std::string("\"text\""), std::string("null"), std::string("{\"a\":1} trailing"),
+                                  std::string("{\"a\":\"\xff\"}")}) {
+    expect_not_json(complete_with(test::http_response(200, "application/json", body)), body);
+  }
+  expect_not_json(complete_with(test::http_response(201, "application/json", "created")), "201", 201);
+}
+
+TEST_F(OpenAiProviderMalformed, JsonWithAnotherContentTypeIsRelayed) {
+  // What matters is the body: some servers label JSON text/plain or not at all.
+  const std::string chat = read_fixture("providers/openai/chat.response.json");
+  auto res = complete_with(test::http_response(200, "text/plain; charset=utf-8", chat));
+  ASSERT_TRUE(res.ok()) << res.error().message;
+  EXPECT_EQ(res->body, chat);
+  EXPECT_TRUE(res->usage.known);
+}
+
+TEST_F(OpenAiProviderMalformed, EmbeddingsAndCompletionsBodiesAreCheckedToo) {
+  const std::string html = read_fixture("providers/openai/error.502.html");
+  for (Endpoint endpoint : {Endpoint::embeddings, Endpoint::completions})
+    expect_not_json(complete_with(test::http_response(200, "text/html", html), endpoint), html);
+  auto res = complete_with(
+      test::http_response(200, "application/json", read_fixture("providers/openai/embeddings.response.json")),
+      Endpoint::embeddings);
+  ASSERT_TRUE(res.ok()) << res.error().message;
+}
+
+const std::string kRole = R"(data: {"choices":[{"index":0,"delta":{"role":"assistant","content":""}}]})" "\n\n";
+const std::string kHello = R"(data: {"choices":[{"index":0,"delta":{"content":"Hello"}}]})" "\n\n";
+const std::string kDone = "data: [DONE]\n\n";
+
+TEST_F(OpenAiProviderMalformed, NonJsonFirstEventFailsTheStreamBeforeAnythingIsRelayed) {
+  // Before the first event went out, the pipeline can still fail over.
+  const Collected c = stream_with("data: <html>Bad Gateway</html>\n\n" + kRole + kHello + kDone);
+  ASSERT_TRUE(c.started);
+  ASSERT_TRUE(c.error.has_value()) << c.text;
+  EXPECT_EQ(c.error->code, errc::upstream_protocol);
+  EXPECT_TRUE(c.error->fails_over());
+  EXPECT_EQ(c.error->message, "provider 'up': the upstream sent a stream event whose data is not JSON");
+  EXPECT_EQ(c.text, "") << "nothing of a broken stream reaches the client";
+  EXPECT_EQ(c.calls, 0);
+}
+
+TEST_F(OpenAiProviderMalformed, NonJsonLaterEventEndsTheStreamAfterTheEventsBeforeIt) {
+  const std::string truncated = R"(data: {"choices":[{"index":0,"delta":{"content":"Wor)" "\n\n";
+  const Collected c = stream_with(kRole + kHello + truncated + kHello + kDone);
+  ASSERT_TRUE(c.error.has_value()) << c.text;
+  EXPECT_EQ(c.error->code, errc::upstream_protocol);
+  EXPECT_EQ(c.text, kRole + kHello) << "whole events before it, nothing from it on";
+}
+
+TEST_F(OpenAiProviderMalformed, HtmlInsteadOfAnEventStreamIsAnError) {
+  upstream_.answer(test::http_response(200, "text/html", read_fixture("providers/openai/error.502.html")));
+  const Collected c = test::stream_through(io_, provider_, chat_body(nullptr, true), "gpt-upstream", ctx_);
+  ASSERT_TRUE(c.error.has_value()) << c.text;
+  EXPECT_EQ(c.error->code, errc::upstream_protocol);
+  EXPECT_EQ(c.text, "");
+}
+
+TEST_F(OpenAiProviderMalformed, CommentsAndEventsWithoutDataAreRelayed) {
+  const std::string multi_line = "data: {\"choices\":[{\"index\":0,\n"
+                                 "data: \"delta\":{\"content\":\"!\"}}]}\n\n";
+  const std::string stream = ": ping\n\n" + kRole + "event: keepalive\n\n" + "id: 7\nretry: 100\n\n" + kHello +
+                             multi_line + ": OPENROUTER PROCESSING\n\n" + kDone;
+  const Collected c = stream_with(stream);
+  ASSERT_FALSE(c.error.has_value()) << c.error->message;
+  EXPECT_EQ(c.text, stream);
+}
+
 }  // namespace
 }  // namespace sluice::providers
