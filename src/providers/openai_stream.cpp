@@ -161,9 +161,15 @@ class OpenAiChunkStream final : public ChunkStream {
     std::string out;
     auto relay = [&](std::string_view event) { on_event(event, out); };
     while (out.empty() && !ended_ && !broken()) {
-      auto piece = co_await body_->read_some();
-      if (!piece) co_return std::move(piece).error();
-      if (piece->empty()) {
+      // Bytes that came with the head or an earlier read are taken without
+      // a trip through the scheduler; the socket is awaited only for more.
+      std::string_view piece = body_->take_buffered();
+      if (piece.empty()) {
+        auto more = co_await body_->read_some();
+        if (!more) co_return std::move(more).error();
+        piece = *more;
+      }
+      if (piece.empty()) {
         framer_.finish(relay);
         ended_ = true;
         if (!saw_done_ && !malformed_)
@@ -171,7 +177,7 @@ class OpenAiChunkStream final : public ChunkStream {
                                "provider '" + provider_ + "': stream ended before data: [DONE]");
         break;
       }
-      if (!framer_.feed(*piece, relay)) break;
+      if (!framer_.feed(piece, relay)) break;
     }
     // After the first events (which go out at once: time to first byte),
     // whatever else has already arrived goes out together: a burst the
