@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdint>
+#include <optional>
 
 #include <simdjson.h>
 
@@ -41,18 +42,43 @@ Error not_json_error(std::string_view provider, int status, const net::FullRespo
 
 }  // namespace
 
-bool is_json_object(std::string_view text) {
-  // Validation is the DOM parser's whole stage 1 and 2; ondemand would check
-  // only the values it is asked for. The parser copies the text into its own
-  // padded buffer, so any string_view will do.
+namespace {
+
+// Validates `text` as JSON and calls `use(root)` on its root when it is an
+// object; false otherwise. Validation is the DOM parser's whole stage 1 and
+// 2; ondemand would check only the values it is asked for. The parser copies
+// the text into its own padded buffer, so any string_view will do.
+template <class Use>
+bool with_json_object(std::string_view text, Use&& use) {
   static constexpr std::size_t kKeptCapacity = 1u << 20;
   thread_local simdjson::dom::parser parser;
   simdjson::dom::element root;
   const bool ok = !parser.parse(text.data(), text.size()).get(root) && root.is_object();
+  if (ok) use(root);
   // Its buffers are about 15 times the text; a rare large one (embeddings of
   // a big batch) does not get to keep them.
   if (parser.capacity() > kKeptCapacity) parser = simdjson::dom::parser{};
   return ok;
+}
+
+}  // namespace
+
+bool is_json_object(std::string_view text) {
+  return with_json_object(text, [](const simdjson::dom::element&) {});
+}
+
+std::optional<Usage> json_object_usage(std::string_view text) {
+  Usage usage;
+  const bool ok = with_json_object(text, [&](const simdjson::dom::element& root) {
+    simdjson::dom::object u;
+    if (root["usage"].get_object().get(u)) return;
+    std::int64_t prompt = 0, completion = 0;
+    if (!u["prompt_tokens"].get_int64().get(prompt)) usage.prompt_tokens = prompt;
+    if (!u["completion_tokens"].get_int64().get(completion)) usage.completion_tokens = completion;
+    usage.known = true;
+  });
+  if (!ok) return std::nullopt;
+  return usage;
 }
 
 Usage parse_openai_usage(std::string_view json) {
@@ -163,11 +189,11 @@ asio::awaitable<Result<ProviderResponse>> OpenAiProvider::complete(const LlmRequ
   // Every endpoint answers a JSON object. What counts is the body, not its
   // Content-Type: servers label JSON text/plain or leave it out, while a CDN's
   // error page or a proxy's text would reach the client as a 200 answer.
-  if (!is_json_object(response->body)) co_return not_json_error(config_.name, status, *response);
-  ProviderResponse out{status, std::move(response->body), surfaced_headers(response->head), {},
-                       parse_rate_limits(response->head)};
-  out.usage = parse_openai_usage(out.body);
-  co_return out;
+  // One parse validates the body and reads its usage.
+  const std::optional<Usage> usage = json_object_usage(response->body);
+  if (!usage) co_return not_json_error(config_.name, status, *response);
+  co_return ProviderResponse{status, std::move(response->body), surfaced_headers(response->head), *usage,
+                             parse_rate_limits(response->head)};
 }
 
 asio::awaitable<Result<StreamStart>> OpenAiProvider::stream(const LlmRequest& req, std::string upstream_model,

@@ -6,6 +6,9 @@
 // the error mapping every HTTP provider shares.
 #pragma once
 
+#include <optional>
+#include <string_view>
+
 #include "dialect.hpp"
 #include "sluice/net/http_client.hpp"
 #include "sluice/providers/provider.hpp"
@@ -53,6 +56,9 @@ boost::asio::awaitable<std::string> read_error_body(net::BodyReader& body);
 // for a stream chunk's data), with one parser per thread reused: it keeps its
 // buffers for texts up to 1 MiB; a larger text's are released after it.
 bool is_json_object(std::string_view text);
+// The usage of a JSON object answer (unknown when it has none); nullopt when
+// `text` is not a JSON object. One parse for both questions.
+std::optional<Usage> json_object_usage(std::string_view text);
 
 // --- mapping functions (pure; tested on fixtures) ---
 

@@ -85,6 +85,28 @@ TEST(ParseOpenAiUsage, UsageAfterOtherFields) {
   EXPECT_EQ(u.completion_tokens, 4);
 }
 
+// --- json_object_usage: validation and usage in one parse ------------------
+
+TEST(JsonObjectUsage, AgreesWithParseOpenAiUsageOnObjects) {
+  for (const std::string& text :
+       {read_fixture("providers/openai/chat.response.json"), read_fixture("providers/openai/embeddings.response.json"),
+        std::string(R"({"usage":null})"), std::string(R"({})"), std::string(R"({"usage":"12"})"),
+        std::string(R"({"usage":{"prompt_tokens":3,"completion_tokens":"x"}})"),
+        std::string(R"({"id":"x","choices":[{"usage":{"prompt_tokens":99}}],"usage":{"completion_tokens":4,"prompt_tokens":2}})")}) {
+    const auto u = json_object_usage(text);
+    ASSERT_TRUE(u.has_value()) << text;
+    const Usage expected = parse_openai_usage(text);
+    EXPECT_EQ(u->known, expected.known) << text;
+    EXPECT_EQ(u->prompt_tokens, expected.prompt_tokens) << text;
+    EXPECT_EQ(u->completion_tokens, expected.completion_tokens) << text;
+  }
+}
+
+TEST(JsonObjectUsage, AnythingButAJsonObjectIsNone) {
+  for (const char* text : {"", " ", "garbage", "{", "[]", "null", "42", "[DONE]", "<html>{}</html>", R"({"a":1} x)"})
+    EXPECT_FALSE(json_object_usage(text).has_value()) << text;
+}
+
 // --- surfaced_headers -----------------------------------------------------
 
 TEST(SurfacedHeaders, KeepsRateLimitAndRetryHeadersOnly) {
