@@ -27,10 +27,14 @@
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/spdlog.h>
 
+#include "support/stdout_capture.hpp"
+
 namespace sluice::log {
 namespace {
 
 using json = nlohmann::json;
+using test::StdoutTo;
+using test::TempFile;
 
 // The production pattern wraps render() output in {"ts":..,"level":..,<here>}.
 json as_json_line(const std::string& rendered) {
@@ -215,32 +219,6 @@ TEST(RenderJson, PlainAndEscapedStringsAtEveryLength) {
 
 // --- LineWriter ------------------------------------------------------------------
 
-// A temporary file to write into and read back.
-class TempFile {
- public:
-  TempFile() {
-    std::string tmpl = ::testing::TempDir() + "sluice_log_test.XXXXXX";
-    fd_ = ::mkstemp(tmpl.data());
-    path_ = tmpl;
-  }
-  ~TempFile() {
-    ::close(fd_);
-    ::unlink(path_.c_str());
-  }
-  int fd() const { return fd_; }
-  const std::string& path() const { return path_; }
-  std::string contents() const {
-    std::ifstream in(path_, std::ios::binary);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-  }
-
- private:
-  int fd_ = -1;
-  std::string path_;
-};
-
 TEST(LineWriter, HoldsLinesUntilFullOrFlushed) {
   TempFile file;
   LineWriter writer(file.fd(), 16);
@@ -334,22 +312,6 @@ TEST(LineWriter, ConcurrentWritersNeverTearOrLoseLines) {
 }
 
 // --- the process-wide logger on stdout ----------------------------------------------
-
-// Points stdout at `fd` for the lifetime of the object.
-class StdoutTo {
- public:
-  explicit StdoutTo(int fd) : saved_(::dup(STDOUT_FILENO)) {
-    std::fflush(stdout);
-    ::dup2(fd, STDOUT_FILENO);
-  }
-  ~StdoutTo() {
-    ::dup2(saved_, STDOUT_FILENO);
-    ::close(saved_);
-  }
-
- private:
-  int saved_;
-};
 
 LoggingConfig logging(const char* level, LogFormat format = LogFormat::json) {
   LoggingConfig c;
