@@ -32,6 +32,9 @@ constexpr Row kTable[] = {
     {errc::upstream_unavailable, "upstream_unavailable", {502, "upstream_error", "upstream_unavailable", true, true}},
     {errc::upstream_timeout, "upstream_timeout", {504, "upstream_error", "upstream_timeout", true, true}},
     {errc::upstream_protocol, "upstream_protocol", {502, "upstream_error", "upstream_protocol_error", true, true}},
+    // Another deployment (another account, another key) may serve; this one
+    // is not asked again, and a client retry would meet the same refusal.
+    {errc::upstream_auth, "upstream_auth", {502, "upstream_error", "upstream_credentials_refused", false, true}},
     {errc::cancelled, "cancelled", {499, "request_cancelled", "", false, false}},
     {errc::shutting_down, "shutting_down", {503, "server_error", "shutting_down", true, false}},
     {errc::internal, "internal", {500, "server_error", "internal_error", true, false}},

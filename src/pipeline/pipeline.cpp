@@ -112,6 +112,17 @@ asio::awaitable<Result<Answer>> Pipeline::failover(const LlmRequest& req, std::s
       last = std::move(error);
       continue;
     }
+    if (error.code == errc::upstream_auth) {
+      // The provider refused the gateway's own credentials: this deployment
+      // would refuse every retry, another account may serve at once. An
+      // operator must fix the key; the line names the provider, never the key.
+      lease.credentials_refused(now);
+      log::error("upstream_credentials_refused", {{"request_id", ctx.request_id},
+                                                  {"provider", ctx.provider},
+                                                  {"status", error.upstream_status}});
+      last = std::move(error);
+      continue;
+    }
     if (!error.fails_over()) {  // the request itself was refused, or a bug: it would fail the same everywhere
       lease.rejected(now);
       co_return error;

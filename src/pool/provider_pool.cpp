@@ -119,6 +119,13 @@ void Lease::rejected(Clock::time_point now) {
   settle(0, now);
 }
 
+void Lease::credentials_refused(Clock::time_point now) {
+  if (!deployment_) return;
+  Deployment& d = *deployment_;
+  settle(0, now);
+  d.ejected_until = std::max(d.ejected_until, now + d.policy->credentials_ejection);
+}
+
 // --- ProviderPool --------------------------------------------------------------
 
 ProviderPool::ProviderPool(const GatewayConfig& config, Clock::time_point now, PoolPolicy policy,

@@ -103,8 +103,9 @@ class AnthropicStreamTranslator {
   // Feeds one raw SSE event as SseFramer cut it; appends the OpenAI events it
   // yields to `out`. Errors: upstream_protocol for unparsable or out-of-order
   // events; an Anthropic `error` event becomes upstream_unavailable
-  // (overloaded_error, api_error, unknown types), upstream_rate_limited or
-  // upstream_rejected. Events after message_stop are ignored.
+  // (overloaded_error, api_error, unknown types), upstream_rate_limited,
+  // upstream_rejected or upstream_auth (authentication_error,
+  // permission_error). Events after message_stop are ignored.
   Status feed(std::string_view raw_event, std::string& out);
   // The upstream body ended: upstream_protocol unless message_stop was seen.
   Status finish() const;

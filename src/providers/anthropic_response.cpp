@@ -94,7 +94,9 @@ Error map_anthropic_error(std::string_view provider, int status, std::string_vie
   const json parsed = json::parse(body, nullptr, false);
   const json* error = member(parsed, "error");
   std::string detail(error ? string_member(*error, "message") : std::string_view{});
-  return upstream_status_error(provider, status, std::move(detail), head);
+  Error e = upstream_status_error(provider, status, std::move(detail), head);
+  e.upstream_status = status;
+  return e;
 }
 
 std::vector<Header> anthropic_surfaced_headers(const net::ResponseHead& head) {
@@ -228,13 +230,15 @@ void AnthropicStreamTranslator::on_message_stop(std::string& out) {
 Error AnthropicStreamTranslator::on_error(const nlohmann::json& event) const {
   const json* error = member(event, "error");
   const std::string_view type = error ? string_member(*error, "type") : std::string_view{};
+  // As with HTTP 401/403 (Anthropic's statuses for these two types), words
+  // about the gateway's credentials are not relayed.
+  if (type == "authentication_error") return credentials_refused(provider_, 401);
+  if (type == "permission_error") return credentials_refused(provider_, 403);
   errc code = errc::upstream_unavailable;  // overloaded_error, api_error, and types yet unknown
   if (type == "rate_limit_error") code = errc::upstream_rate_limited;
   else if (type == "invalid_request_error" || type == "request_too_large") code = errc::upstream_rejected;
-  // As with HTTP 401/403, words about the gateway's credentials are not relayed.
-  const bool quiet = type == "authentication_error" || type == "permission_error";
   std::string what = "an error event (" + std::string(type.empty() ? "unknown" : type) + ")";
-  if (const std::string_view message = error ? string_member(*error, "message") : ""; !message.empty() && !quiet)
+  if (const std::string_view message = error ? string_member(*error, "message") : ""; !message.empty())
     what += ": " + std::string(message);
   return fail(code, what);
 }

@@ -105,6 +105,15 @@ std::vector<Header> surfaced_headers(const net::ResponseHead& head) {
   return out;
 }
 
+Error credentials_refused(std::string_view provider, int status) {
+  Error e = make_error(errc::upstream_auth, "provider '" + std::string(provider) + "' answered " +
+                                                std::to_string(status) +
+                                                ": it refused the gateway's credentials (an operator must fix the "
+                                                "gateway's configuration; retrying will not help)");
+  e.upstream_status = status;
+  return e;
+}
+
 Error upstream_status_error(std::string_view provider, int status, std::string detail, const net::ResponseHead& head) {
   std::string prefix = "provider '" + std::string(provider) + "' answered " + std::to_string(status);
   std::string message = detail.empty() ? prefix : prefix + ": " + detail;
@@ -115,8 +124,7 @@ Error upstream_status_error(std::string_view provider, int status, std::string d
   }
   // The upstream's words about the gateway's own credentials can quote part of
   // the key ("Incorrect API key provided: sk-...abcd"): never relay them.
-  if (status == 401 || status == 403)
-    return make_error(errc::upstream_unavailable, prefix + ": the provider rejected the gateway's credentials");
+  if (status == 401 || status == 403) return credentials_refused(provider, status);
   // 409 is a conflict on the provider's side (OpenAI: a lock timeout), not
   // the request's fault: as a 5xx, another attempt may succeed.
   if (status >= 500 || status == 409) return make_error(errc::upstream_unavailable, std::move(message));
@@ -130,6 +138,7 @@ Error map_upstream_error(std::string_view provider, int status, std::string_view
   bool openai_shaped = false;
   std::string detail = upstream_message(body, openai_shaped);
   Error e = upstream_status_error(provider, status, std::move(detail), head);
+  e.upstream_status = status;
   if (openai_shaped && e.code == errc::upstream_rejected) e.upstream_body = std::string(body);
   return e;
 }

@@ -71,16 +71,21 @@ std::vector<Header> surfaced_headers(const net::ResponseHead& head);
 // The Error a non-2xx upstream status means, whatever the vendor's wire
 // format; `detail` is the upstream's own error message ("" when it sent none).
 // 429 -> upstream_rate_limited with the upstream's Retry-After; 5xx ->
-// upstream_unavailable (502); 401/403 -> upstream_unavailable too, and
-// `detail` is dropped (it may quote the key); 408 -> upstream_timeout; other
+// upstream_unavailable (502); 401/403 -> upstream_auth (credentials_refused;
+// `detail` is dropped: it may quote the key); 408 -> upstream_timeout; other
 // 4xx -> upstream_rejected with the upstream status and `detail` as message.
 Error upstream_status_error(std::string_view provider, int status, std::string detail, const net::ResponseHead& head);
 
+// upstream_auth: `provider` refused the gateway's own credentials with
+// `status` (401/403). The message says so without the upstream's words.
+Error credentials_refused(std::string_view provider, int status);
+
 // The Error for a non-2xx upstream answer. 429 -> upstream_rate_limited with
 // the upstream's Retry-After; 5xx -> upstream_unavailable (502); 401/403 ->
-// upstream_unavailable too (the gateway's provider credentials are wrong, not
-// the client's); other 4xx -> upstream_rejected with the upstream status and,
-// when it is OpenAI-shaped, the upstream's own error body.
+// upstream_auth (502: the gateway's provider credentials are wrong, not the
+// client's); other 4xx -> upstream_rejected with the upstream status and,
+// when it is OpenAI-shaped, the upstream's own error body. Error::upstream_status
+// is `status`.
 Error map_upstream_error(std::string_view provider, int status, std::string_view body, const net::ResponseHead& head);
 
 }  // namespace sluice::providers

@@ -3,9 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 #include "gateway_fixture.hpp"
 #include "support/fake_upstream.hpp"
+#include "support/stdout_capture.hpp"
 #include "support/test_client.hpp"
 
 namespace sluice::test {
@@ -176,6 +178,54 @@ TEST_F(UpstreamErrors, WithoutGatewayRetriesTheClientIsInvitedToRetry) {
   EXPECT_EQ(res.headers["x-should-retry"], "true");
 }
 
+// The provider refused the gateway's own key: the client can do nothing about
+// it, and neither can a retry on the same deployment. One upstream call, a
+// 502 that says why without naming a host or the key, x-should-retry: false,
+// and an error line for the operator.
+TEST_F(UpstreamErrors, RefusedCredentialsAreNeverRetried) {
+  const std::string key = "sk-wrong-key-0123456789";
+  Gateway gw(single_openai_yaml(fake.base_url(), "gpt-test", {{"api_key", key}}), {.log_level = "warn"});
+  ASSERT_TRUE(gw.started());
+  std::string logs;
+  std::vector<HttpResponse> answers;
+  std::vector<std::size_t> calls;
+  {
+    StdoutCapture capture;
+    for (int status : {401, 403}) {
+      const std::size_t before = fake.request_count();
+      answers.push_back(chat(gw.port(), {{"status", status}}));
+      calls.push_back(fake.request_count() - before);
+    }
+    logs = capture.contents();
+  }
+  for (std::size_t i = 0; i < answers.size(); ++i) {
+    const HttpResponse& res = answers[i];
+    EXPECT_EQ(res.status, 502) << res.body;
+    expect_openai_error(res);
+    EXPECT_EQ(calls[i], 1u) << "not retried by the gateway";
+    EXPECT_EQ(res.headers.at("x-should-retry"), "false") << "nor by the client";
+    const json error = parse_json(res.body)["error"];
+    EXPECT_EQ(error["code"], "upstream_credentials_refused") << res.body;
+    EXPECT_NE(error["message"].get<std::string>().find("credentials"), std::string::npos) << res.body;
+    EXPECT_EQ(res.body.find(key), std::string::npos) << res.body;
+    EXPECT_EQ(res.body.find("127.0.0.1"), std::string::npos) << res.body;
+  }
+  // One error line per refusal, naming the provider and the status, never the key.
+  EXPECT_EQ(logs.find(key), std::string::npos) << logs;
+  int lines = 0;
+  for (std::size_t at = logs.find("upstream_credentials_refused"); at != std::string::npos;
+       at = logs.find("upstream_credentials_refused", at + 1)) {
+    const std::size_t start = logs.rfind('\n', at) + 1;
+    const std::string line = logs.substr(start, logs.find('\n', at) - start);
+    EXPECT_NE(line.find(" error "), std::string::npos) << line;
+    EXPECT_NE(line.find("provider=up"), std::string::npos) << line;
+    EXPECT_NE(line.find("status=" + std::to_string(lines == 0 ? 401 : 403)), std::string::npos) << line;
+    EXPECT_NE(line.find("request_id="), std::string::npos) << line;
+    ++lines;
+  }
+  EXPECT_EQ(lines, 2) << logs;
+}
+
 TEST_F(UpstreamErrors, TruncatedNonStreamBodyGives502) {
   Gateway gw(single_openai_yaml(fake.base_url()));
   ASSERT_TRUE(gw.started());
@@ -341,6 +391,21 @@ TEST_F(Failover, ClientError400IsNotRetried) {
   EXPECT_EQ(first.request_count(), 1u);
   EXPECT_EQ(second.request_count(), 0u) << "a 4xx would fail the same way elsewhere";
   EXPECT_EQ(res.headers["x-should-retry"], "false");
+}
+
+TEST_F(Failover, RefusedCredentialsMoveToAnotherAccountAndTakeTheDeploymentOut) {
+  // Another provider account has another key: it may serve. The refused
+  // deployment is out for later requests too, instead of being asked again.
+  first_answers(401);
+  Gateway gw(two_deployments());
+  ASSERT_TRUE(gw.started());
+  for (int i = 0; i < 3; ++i) {
+    HttpResponse res = http_request(gw.port(), "POST", "/v1/chat/completions", chat_body("gpt-test"));
+    ASSERT_EQ(res.status, 200) << res.body;
+    EXPECT_EQ(res.headers["x-sluice-provider"], "second");
+  }
+  EXPECT_EQ(first.request_count(), 1u);
+  EXPECT_EQ(second.request_count(), 3u);
 }
 
 TEST_F(Failover, AllDeploymentsFailingGivesTheLastError) {

@@ -28,6 +28,7 @@ enum class errc {
   upstream_unavailable,  // connect failure, reset, or provider 5xx (502)
   upstream_timeout,      // connect / first byte / idle deadline passed (504)
   upstream_protocol,     // provider sent something that is not valid HTTP / JSON / SSE (502)
+  upstream_auth,         // provider refused the gateway's own credentials, 401/403 (502; never retried there)
   cancelled,             // the client went away; nobody will read the answer
   shutting_down,         // the gateway is draining (503)
   internal,              // a bug (500)
@@ -60,6 +61,7 @@ struct Error {
   int http_status = 0;
   std::int64_t retry_after_ms = -1;  // how long a retry should wait (Retry-After); -1 = not said
   std::string upstream_body;  // an upstream's own OpenAI-shaped error body, relayed as is
+  int upstream_status = 0;    // the upstream's HTTP status when the error is its answer; for logs
   // The gateway has already retried this request: a client retrying too
   // would multiply the attempts (3 gateway x 3 SDK attempts = 9 upstream
   // calls), so the answer says x-should-retry: false.

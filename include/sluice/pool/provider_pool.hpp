@@ -4,10 +4,10 @@
 // upstream model), each with a weight. Every deployment has an RPM and a TPM
 // token bucket of its own, and every provider one pair for the whole account;
 // a request must fit in all four. Choosing is weighted random among eligible
-// deployments: healthy (not ejected after repeated failures), not cooling down
-// (after a 429), with room in their buckets; a lower `priority` goes first
-// (primary and fallback deployments). The choice returns an ordered
-// candidate list, so failover simply walks it.
+// deployments: healthy (not ejected after repeated failures or refused
+// credentials), not cooling down (after a 429), with room in their buckets; a
+// lower `priority` goes first (primary and fallback deployments). The choice
+// returns an ordered candidate list, so failover simply walks it.
 //
 // Capacity is reserved before the call (one request; prompt estimate plus the
 // completion budget in tokens) and settled with the real usage afterwards, in
@@ -48,6 +48,8 @@ struct PoolPolicy {
   Clock::duration first_ejection = std::chrono::seconds(5);   // doubles with every ejection in a row
   Clock::duration max_ejection = std::chrono::minutes(5);
   Clock::duration max_cooldown = std::chrono::minutes(5);     // cap on a provider's Retry-After
+  // Out of choice after the provider refused the gateway's credentials (401/403).
+  Clock::duration credentials_ejection = std::chrono::minutes(5);
   // Pause before retrying after a failure: doubles per retry up to the cap,
   // the second half random (jitter).
   Clock::duration backoff_base = std::chrono::milliseconds(50);
@@ -76,7 +78,7 @@ struct Deployment : std::enable_shared_from_this<Deployment> {
   TokenBucket rpm;
   TokenBucket tpm;
   Clock::time_point cooldown_until{};  // after a 429
-  Clock::time_point ejected_until{};   // after repeated failures
+  Clock::time_point ejected_until{};   // after repeated failures, or refused credentials
   int consecutive_failures = 0;
   int ejections = 0;                   // in a row; reset by a success
 
@@ -127,6 +129,13 @@ class Lease {
   // The upstream refused the request itself (a 4xx other than 408/409/429):
   // the deployment is fine; unused tokens go back.
   void rejected(Clock::time_point now);
+  // The upstream refused the gateway's own credentials (401/403): every
+  // request would meet the same refusal, so the deployment is ejected at
+  // once, for the policy's credentials_ejection (not the growing ejection of
+  // failures: a key is fixed by an operator, not by waiting). The tokens go
+  // back. As for any ejection, a group whose every deployment is ejected
+  // ignores it.
+  void credentials_refused(Clock::time_point now);
 
  private:
   friend class ProviderPool;

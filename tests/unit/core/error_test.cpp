@@ -42,6 +42,7 @@ constexpr Row kExpected[] = {
     {errc::upstream_unavailable, "upstream_unavailable", 502, "upstream_error", "upstream_unavailable", true, true},
     {errc::upstream_timeout, "upstream_timeout", 504, "upstream_error", "upstream_timeout", true, true},
     {errc::upstream_protocol, "upstream_protocol", 502, "upstream_error", "upstream_protocol_error", true, true},
+    {errc::upstream_auth, "upstream_auth", 502, "upstream_error", "upstream_credentials_refused", false, true},
     {errc::cancelled, "cancelled", 499, "request_cancelled", "", false, false},
     {errc::shutting_down, "shutting_down", 503, "server_error", "shutting_down", true, false},
     {errc::internal, "internal", 500, "server_error", "internal_error", true, false},
@@ -112,6 +113,14 @@ TEST(Error, RetriesSpentByTheGatewayAreNotTheClientsToRepeat) {
   e.retries_spent = true;
   EXPECT_FALSE(e.client_may_retry());
   EXPECT_TRUE(e.fails_over()) << "what the gateway may still do is a separate question";
+}
+
+TEST(Error, RefusedCredentialsFailOverButAreNeverTheClientsToRetry) {
+  // Another deployment has other credentials; the client's retry would meet the same refusal.
+  const Error e = make_error(errc::upstream_auth, "refused");
+  EXPECT_TRUE(e.fails_over());
+  EXPECT_FALSE(e.client_may_retry());
+  EXPECT_EQ(e.status(), 502) << "the gateway's credentials, not the client's: never a 401";
 }
 
 TEST(Error, ABugInTheGatewayIsNeverFailedOver) {

@@ -209,6 +209,28 @@ TEST_F(PipelineServe, AFailedDeploymentIsRetriedWithinTheBudgetThenItsErrorAnswe
   EXPECT_EQ(ctx_->cooldowns, 1);
 }
 
+TEST_F(PipelineServe, RefusedCredentialsGoToAnotherAccountAtOnceAndTakeTheDeploymentOut) {
+  a_->errors.push_back(make_error(errc::upstream_auth, "a refused the gateway's key"));
+  const auto r = serve(chat_call("chat"));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(ctx_->provider, "b");
+  EXPECT_EQ(ctx_->retries, 0) << "not a retry of a: failover to another account";
+  EXPECT_TRUE(serve(chat_call("chat")));
+  EXPECT_EQ(a_->calls.size(), 1u) << "a is out until its key is fixed";
+  EXPECT_EQ(b_->calls.size(), 2u);
+}
+
+TEST_F(PipelineServe, RefusedCredentialsAreNeverRetriedOnTheSameDeployment) {
+  for (int i = 0; i < 3; ++i) b_->errors.push_back(make_error(errc::upstream_auth, "b refused the gateway's key"));
+  const auto r = serve(chat_call("solo"));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, errc::upstream_auth);
+  EXPECT_EQ(r.error().status(), 502);
+  EXPECT_FALSE(r.error().client_may_retry());
+  EXPECT_EQ(b_->calls.size(), 1u);
+  EXPECT_EQ(ctx_->retries, 0);
+}
+
 TEST_F(PipelineServe, AfterItsOwnRetriesTheGatewayTellsTheClientNotToRetry) {
   // 3 gateway attempts x 3 SDK attempts would be 9 upstream calls.
   for (int i = 0; i < 3; ++i) b_->errors.push_back(make_error(errc::upstream_timeout, "slow"));

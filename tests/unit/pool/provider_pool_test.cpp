@@ -408,6 +408,43 @@ TEST(Ejection, AGroupIsNeverEjectedWhole) {
   EXPECT_EQ(p.pool.wait_hint("m", demand(1), t0), Clock::duration::zero());
 }
 
+TEST(Ejection, RefusedCredentialsEjectAtOnceForTheirOwnPeriod) {
+  PoolPolicy policy;
+  policy.credentials_ejection = 10min;
+  const GatewayConfig cfg = config({provider("a", 0, 1000), provider("b")},
+                                   {ModelConfig{"m", {deployment("a", "m"), deployment("b", "m")}}});
+  ProviderPool pool(cfg, t0, policy, 1);
+  Deployment* a = nullptr;
+  for (;;) {  // acquire until "a" is chosen
+    Lease lease = pool.acquire("m", demand(300, 100), t0);
+    ASSERT_TRUE(lease);
+    if (lease.deployment().provider_name() != "a") {
+      lease.succeeded({}, {}, {}, t0);
+      continue;
+    }
+    a = &lease.deployment();
+    lease.credentials_refused(t0);
+    break;
+  }
+  EXPECT_TRUE(a->ejected(t0)) << "one refusal is enough: every request would meet it";
+  EXPECT_EQ(a->provider->tpm.available(t0), 1000) << "the refused request used no tokens";
+  EXPECT_EQ(names(pool.candidates("m", demand(1), t0 + 10min - 1ms)), std::vector<std::string>{"b/m"});
+  EXPECT_EQ(pool.candidates("m", demand(1), t0 + 10min).size(), 2u);
+}
+
+TEST(Ejection, RefusedCredentialsDoNotTakeAWholeGroupOut) {
+  // A group with no other deployment still reaches its upstream, once per
+  // request: refusing without asking would hide a key that was fixed meanwhile.
+  const GatewayConfig cfg = config({provider("a")}, {ModelConfig{"m", {deployment("a", "m")}}});
+  ProviderPool pool(cfg, t0, {}, 1);
+  Lease lease = pool.acquire("m", demand(1), t0);
+  Deployment& a = lease.deployment();
+  lease.credentials_refused(t0);
+  EXPECT_TRUE(a.ejected(t0 + 5min - 1ms));
+  EXPECT_FALSE(a.ejected(t0 + 5min)) << "the default period";
+  EXPECT_TRUE(pool.acquire("m", demand(1), t0 + 1s));
+}
+
 // --- acquire(): failover order ------------------------------------------------------
 
 TEST(Acquire, AvoidsDeploymentsTriedInThisRequestUnlessTheyMayBeRetried) {

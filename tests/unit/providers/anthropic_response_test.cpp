@@ -138,9 +138,11 @@ TEST(MapAnthropicError, InvalidRequestIsRelayedInOpenAiShape) {
 TEST(MapAnthropicError, CredentialErrorsAre502AndNeverQuoteTheProvider) {
   for (int status : {401, 403}) {
     const Error e = mapped(status);
-    EXPECT_EQ(e.code, errc::upstream_unavailable) << status;
+    EXPECT_EQ(e.code, errc::upstream_auth) << status;
     EXPECT_EQ(e.status(), 502);
     EXPECT_TRUE(e.fails_over());
+    EXPECT_FALSE(e.client_may_retry());
+    EXPECT_EQ(e.upstream_status, status);
     EXPECT_EQ(error_body(e).find("sk-ant"), std::string::npos) << error_body(e);
     EXPECT_EQ(error_body(e).find("x-api-key"), std::string::npos) << error_body(e);
     EXPECT_NE(e.message.find("provider 'claude' answered " + std::to_string(status)), std::string::npos) << e.message;
@@ -356,15 +358,17 @@ TEST(AnthropicStream, ErrorEventTypesMapToTheirCodes) {
   for (const Case c : {Case{"api_error", errc::upstream_unavailable}, Case{"overloaded_error", errc::upstream_unavailable},
                        Case{"rate_limit_error", errc::upstream_rate_limited},
                        Case{"invalid_request_error", errc::upstream_rejected},
-                       Case{"authentication_error", errc::upstream_unavailable},
+                       Case{"authentication_error", errc::upstream_auth},
+                       Case{"permission_error", errc::upstream_auth},
                        Case{"brand_new_error", errc::upstream_unavailable}}) {
     AnthropicStreamTranslator t("claude", false, kCreated);
     const Translated out = run(t, start_event() + data_event(std::string(R"({"type":"error","error":{"type":")") +
                                                              c.type + R"(","message":"key sk-ant-123 said no"}})"));
     ASSERT_TRUE(out.error) << c.type;
     EXPECT_EQ(out.error->code, c.code) << c.type;
-    if (std::string(c.type) == "authentication_error") {
+    if (c.code == errc::upstream_auth) {
       EXPECT_EQ(out.error->message.find("sk-ant"), std::string::npos) << out.error->message;
+      EXPECT_EQ(out.error->upstream_status, std::string(c.type) == "authentication_error" ? 401 : 403);
     }
   }
 }

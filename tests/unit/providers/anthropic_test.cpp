@@ -160,7 +160,8 @@ TEST_F(AnthropicProviderTest, UpstreamErrorsAreMappedForCompleteAndStream) {
   };
   const Case cases[] = {
       {400, "", errc::upstream_rejected, 400, -1},
-      {401, "", errc::upstream_unavailable, 502, -1},
+      {401, "", errc::upstream_auth, 502, -1},
+      {403, "", errc::upstream_auth, 502, -1},
       {404, "", errc::upstream_rejected, 404, -1},
       {413, "", errc::upstream_rejected, 413, -1},
       {429, "retry-after: 4\r\n", errc::upstream_rate_limited, 429, 4000},

@@ -140,6 +140,18 @@ TEST(MapOllamaError, PlainTextIsMappedByStatus) {
   EXPECT_EQ(limited.retry_after_ms, 2000);
 }
 
+TEST(MapOllamaError, AnAuthenticatingProxyRefusingTheKeyIsUpstreamAuth) {
+  // Ollama has no keys of its own; a proxy in front of it may refuse the gateway's.
+  for (int status : {401, 403}) {
+    const Error e = map_ollama_error("local", Endpoint::chat_completions, status,
+                                     R"({"error":"invalid token sk-local-0123456789"})", head_with({}, status));
+    EXPECT_EQ(e.code, errc::upstream_auth) << status;
+    EXPECT_EQ(e.status(), 502);
+    EXPECT_FALSE(e.client_may_retry());
+    EXPECT_EQ(error_body(e).find("sk-local"), std::string::npos) << error_body(e);
+  }
+}
+
 // --- the provider against FakeUpstream --------------------------------------
 
 class OllamaProviderTest : public ::testing::Test {

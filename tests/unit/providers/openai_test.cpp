@@ -181,14 +181,17 @@ TEST(MapUpstreamError, CredentialProblemsAre502NotTheClientsFault) {
   const std::string body = read_fixture("providers/openai/error.401.json");
   for (int status : {401, 403}) {
     const Error e = map_upstream_error("openai", status, body, head_with({}, status));
-    EXPECT_EQ(e.code, errc::upstream_unavailable) << status;
+    EXPECT_EQ(e.code, errc::upstream_auth) << status;
     EXPECT_EQ(e.status(), 502);
-    EXPECT_TRUE(e.fails_over());
+    EXPECT_TRUE(e.fails_over()) << "another account may serve";
+    EXPECT_FALSE(e.client_may_retry()) << "a retry meets the same refusal";
+    EXPECT_EQ(e.upstream_status, status);
     EXPECT_TRUE(e.upstream_body.empty()) << "the provider's auth error must not reach the client as its own";
     EXPECT_NE(e.message.find("provider 'openai' answered " + std::to_string(status)), std::string::npos) << e.message;
+    EXPECT_NE(e.message.find("refused the gateway's credentials"), std::string::npos) << e.message;
     const json j = json::parse(error_body(e));
     EXPECT_EQ(j["error"]["type"], "upstream_error");
-    EXPECT_EQ(j["error"]["code"], "upstream_unavailable");
+    EXPECT_EQ(j["error"]["code"], "upstream_credentials_refused");
   }
 }
 
