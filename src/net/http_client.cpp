@@ -165,6 +165,18 @@ bool is_http_error(const error_code& ec) {
 
 std::string describe(const error_code& ec) { return ec.message(); }
 
+// What a client is told when the exchange with `provider` fails: which
+// (configured, logical) provider and what kind of failure, never where it
+// lives nor the system's words.
+std::string client_message(errc code, const std::string& provider) {
+  switch (code) {
+    case errc::upstream_timeout: return "provider '" + provider + "' did not answer in time";
+    case errc::upstream_protocol: return "provider '" + provider + "' sent an invalid response";
+    case errc::upstream_unavailable: return "the connection to provider '" + provider + "' failed";
+    default: return "provider '" + provider + "' could not be called";
+  }
+}
+
 }  // namespace
 
 std::string_view ResponseHead::header(std::string_view lower_name) const noexcept {
@@ -186,8 +198,12 @@ struct HttpClient::Impl : std::enable_shared_from_this<HttpClient::Impl> {
     if (origin.tls) tls = make_client_tls_context(options.ca_file);
   }
 
+  // The client's message is generic; the address and `what` are the
+  // operator's, logged with the request id (Error::detail).
   Error error(errc code, std::string what) const {
-    return make_error(code, "provider '" + options.name + "' (" + host_header + "): " + std::move(what));
+    Error e = make_error(code, client_message(code, options.name));
+    e.detail = "provider '" + options.name + "' (" + host_header + "): " + std::move(what);
+    return e;
   }
 
   // Maps a transport error to the error the caller reports.

@@ -29,7 +29,7 @@ asio::awaitable<void> ModelCatalog::refresh(RequestContext& ctx) {
       log::warn("model_list_failed", {{"request_id", ctx.request_id},
                                       {"provider", name},
                                       {"error", to_string(models.error().code)},
-                                      {"detail", models.error().message}});
+                                      {"detail", models.error().logged()}});
       continue;
     }
     listing.models = std::move(models).value();

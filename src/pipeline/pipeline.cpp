@@ -20,14 +20,25 @@ Error model_not_found(std::string_view model) {
                     "The model `" + std::string(model) + "` does not exist or you do not have access to it.", "model");
 }
 
+// An attempt's failure, with what only the operator may read (Error::detail).
+void log_attempt_failed(std::string_view request_id, std::string_view provider, int attempt, const Error& error) {
+  log::warn("upstream_attempt_failed", {{"request_id", request_id},
+                                        {"provider", provider},
+                                        {"error", to_string(error.code)},
+                                        {"attempt", attempt},
+                                        {"detail", error.logged()}});
+}
+
 // Relays a provider's stream whose first events were read ahead, and settles
 // the pool lease when it ends: with the real usage on a clean end, as a
-// failure when it breaks. A stream its client abandoned keeps the estimate.
+// failure when it breaks (logged like any failed attempt; the client gets
+// only the error's message). A stream its client abandoned keeps the estimate.
 class LeasedStream final : public ChunkStream {
  public:
   LeasedStream(std::unique_ptr<ChunkStream> inner, std::string first, pool::Lease lease,
-               providers::RateLimitInfo limits, std::shared_ptr<const Clock> clock)
-      : inner_(std::move(inner)), first_(std::move(first)), lease_(std::move(lease)), limits_(limits), clock_(std::move(clock)) {}
+               providers::RateLimitInfo limits, std::shared_ptr<const Clock> clock, const RequestContext& ctx)
+      : inner_(std::move(inner)), first_(std::move(first)), lease_(std::move(lease)), limits_(limits),
+        clock_(std::move(clock)), request_id_(ctx.request_id), provider_(ctx.provider), attempt_(ctx.attempts) {}
 
   asio::awaitable<Result<std::string>> next() override {
     if (first_) {
@@ -38,7 +49,10 @@ class LeasedStream final : public ChunkStream {
     }
     auto events = co_await inner_->next();
     if (!events) {
-      if (events.error().code != errc::cancelled) lease_.failed(clock_->now(), true);
+      if (events.error().code != errc::cancelled) {
+        lease_.failed(clock_->now(), true);
+        log_attempt_failed(request_id_, provider_, attempt_, events.error());
+      }
     } else if (events->empty()) {
       settle_clean_end();
     }
@@ -57,6 +71,8 @@ class LeasedStream final : public ChunkStream {
   pool::Lease lease_;
   providers::RateLimitInfo limits_;
   std::shared_ptr<const Clock> clock_;  // shared: a stream may outlive the gateway's parts
+  std::string request_id_, provider_;  // for the log: the stream may outlive its request's context
+  int attempt_;
 };
 
 }  // namespace
@@ -125,13 +141,11 @@ asio::awaitable<Result<Answer>> Pipeline::failover(const LlmRequest& req, std::s
     }
     if (!error.fails_over()) {  // the request itself was refused, or a bug: it would fail the same everywhere
       lease.rejected(now);
+      if (error.code == errc::internal) log_attempt_failed(ctx.request_id, ctx.provider, ctx.attempts, error);
       co_return error;
     }
     lease.failed(now);
-    log::warn("upstream_attempt_failed", {{"request_id", ctx.request_id},
-                                          {"provider", ctx.provider},
-                                          {"error", to_string(error.code)},
-                                          {"attempt", ctx.attempts}});
+    log_attempt_failed(ctx.request_id, ctx.provider, ctx.attempts, error);
     if (retries >= dep.provider->config->max_retries) {
       error.retries_spent = ctx.attempts > 1;
       co_return error;
@@ -178,7 +192,7 @@ asio::awaitable<Result<Answer>> Pipeline::attempt(const LlmRequest& req, pool::L
     if (!first) co_return std::move(first).error();
     answer.headers = std::move(started->headers);
     answer.stream = std::make_unique<LeasedStream>(std::move(started->stream), std::move(first).value(),
-                                                   std::move(lease), started->limits, clock_);
+                                                   std::move(lease), started->limits, clock_, ctx);
   } else {
     auto response = co_await provider.complete(req, dep.model, ctx);
     ctx.upstream_time = clock_->now() - sent;

@@ -114,6 +114,15 @@ std::string mock_yaml(YamlPairs mock, YamlPairs server) {
       .yaml();
 }
 
+std::string log_line(const std::string& logs, std::string_view event, const std::string& request_id) {
+  for (std::size_t at = logs.find(event); at != std::string::npos; at = logs.find(event, at + 1)) {
+    const std::size_t start = logs.rfind('\n', at) + 1;  // npos + 1 == 0 on the first line
+    const std::string line = logs.substr(start, logs.find('\n', at) - start);
+    if (line.find(" request_id=" + request_id + " ") != std::string::npos) return line;
+  }
+  return {};
+}
+
 // ---------------------------------------------------------------------------
 // Gateway
 

@@ -84,6 +84,10 @@ std::string single_openai_yaml(const std::string& base_url, const std::string& m
 // text-embedding-3-small.
 std::string mock_yaml(YamlPairs mock = {}, YamlPairs server = {});
 
+// The line of `event` in `logs` (the gateway's text-format log, as a
+// StdoutCapture took it) that carries `request_id`; "" when there is none.
+std::string log_line(const std::string& logs, std::string_view event, const std::string& request_id);
+
 // ---------------------------------------------------------------------------
 
 struct GatewayOptions {

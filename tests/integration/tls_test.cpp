@@ -8,6 +8,7 @@
 
 #include "gateway_fixture.hpp"
 #include "support/fake_upstream.hpp"
+#include "support/stdout_capture.hpp"
 #include "support/test_client.hpp"
 
 namespace sluice::test {
@@ -16,6 +17,24 @@ namespace {
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return s;
+}
+
+// A chat request, and the upstream_attempt_failed line the gateway logged for it.
+struct Answered {
+  HttpResponse response;
+  std::string attempt_log;
+};
+
+Answered request_logged(Gateway& gw) {
+  Answered a;
+  std::string logs;
+  {
+    StdoutCapture capture;
+    a.response = http_request(gw.port(), "POST", "/v1/chat/completions", chat_body("gpt-test"));
+    logs = capture.contents();
+  }
+  a.attempt_log = log_line(logs, "upstream_attempt_failed", a.response.headers["x-request-id"]);
+  return a;
 }
 
 class Tls : public ::testing::Test {
@@ -50,26 +69,26 @@ TEST_F(Tls, TrustedCertificateForLocalhostWorks) {
 }
 
 TEST_F(Tls, HostNameMismatchIsRefused) {
-  Gateway gw(single_openai_yaml(url("127.0.0.1"), "gpt-test", {{"ca_file", ca_file_yaml()}}));
+  Gateway gw(single_openai_yaml(url("127.0.0.1"), "gpt-test", {{"ca_file", ca_file_yaml()}}), {.log_level = "warn"});
   ASSERT_TRUE(gw.started());
-  HttpResponse res = http_request(gw.port(), "POST", "/v1/chat/completions", chat_body("gpt-test"));
-  EXPECT_EQ(res.status, 502) << res.body;
-  const std::string message = lower(parse_json(res.body)["error"]["message"].get<std::string>());
-  EXPECT_TRUE(message.find("certificate") != std::string::npos || message.find("host") != std::string::npos ||
-              message.find("verif") != std::string::npos)
-      << message;
-  EXPECT_NE(message.find("'up'"), std::string::npos) << message;
+  const Answered a = request_logged(gw);
+  EXPECT_EQ(a.response.status, 502) << a.response.body;
+  EXPECT_EQ(parse_json(a.response.body)["error"]["message"], "the connection to provider 'up' failed") << a.response.body;
+  const std::string line = lower(a.attempt_log);
+  EXPECT_TRUE(line.find("certificate") != std::string::npos || line.find("host") != std::string::npos ||
+              line.find("verif") != std::string::npos)
+      << a.attempt_log;
   EXPECT_EQ(fake.request_count(), 0u) << "nothing may be sent to an unverified peer";
 }
 
 TEST_F(Tls, SelfSignedCertificateWithoutCaFileIsRefused) {
-  Gateway gw(single_openai_yaml(fake.base_url(), "gpt-test", {{"api_key", "sk-must-not-leak"}}));
+  Gateway gw(single_openai_yaml(fake.base_url(), "gpt-test", {{"api_key", "sk-must-not-leak"}}), {.log_level = "warn"});
   ASSERT_TRUE(gw.started());
-  HttpResponse res = http_request(gw.port(), "POST", "/v1/chat/completions", chat_body("gpt-test"));
-  EXPECT_EQ(res.status, 502) << res.body;
-  const std::string message = lower(parse_json(res.body)["error"]["message"].get<std::string>());
-  EXPECT_NE(message.find("certificate"), std::string::npos) << message;
-  EXPECT_EQ(res.body.find("sk-must-not-leak"), std::string::npos);
+  const Answered a = request_logged(gw);
+  EXPECT_EQ(a.response.status, 502) << a.response.body;
+  EXPECT_NE(lower(a.attempt_log).find("certificate"), std::string::npos) << a.attempt_log;
+  EXPECT_EQ(a.response.body.find("sk-must-not-leak"), std::string::npos);
+  EXPECT_EQ(a.attempt_log.find("sk-must-not-leak"), std::string::npos);
   EXPECT_EQ(fake.request_count(), 0u);
 }
 

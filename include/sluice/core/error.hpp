@@ -54,9 +54,13 @@ std::string_view to_string(errc code) noexcept;
 // An error with a message for the client. `param` names the offending request
 // field (OpenAI error.param), empty when none. `http_status` overrides the
 // table for errors passed through from an upstream (0 = use the table).
+// `detail` is for the operator only: what the client must not learn (the
+// upstream's address, the system's words); logged under the request id,
+// never sent.
 struct Error {
   errc code = errc::internal;
   std::string message;
+  std::string detail;
   std::string param;
   int http_status = 0;
   std::int64_t retry_after_ms = -1;  // how long a retry should wait (Retry-After); -1 = not said
@@ -70,10 +74,14 @@ struct Error {
   int status() const noexcept { return http_status ? http_status : traits(code).http_status; }
   bool client_may_retry() const noexcept { return traits(code).client_retry && !retries_spent; }
   bool fails_over() const noexcept { return traits(code).fails_over; }
+  // What a log line says about the error: the detail, else the message.
+  const std::string& logged() const noexcept { return detail.empty() ? message : detail; }
 };
 
 inline Error make_error(errc code, std::string message, std::string param = {}) {
-  return Error{code, std::move(message), std::move(param)};
+  Error e{code, std::move(message)};
+  e.param = std::move(param);
+  return e;
 }
 
 // Renders the OpenAI error body {"error":{"message","type","param","code"}}
