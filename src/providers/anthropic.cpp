@@ -83,7 +83,8 @@ class AnthropicChunkStream final : public ChunkStream {
 AnthropicProvider::AnthropicProvider(const ProviderConfig& config, asio::any_io_executor executor)
     : config_(config),
       base_(net::parse_url(config.base_url).value()),
-      client_(std::move(executor), base_, client_options(config)) {}
+      client_(std::move(executor), base_, client_options(config)),
+      redactor_(make_redactor(config)) {}
 
 Result<net::HttpRequest> AnthropicProvider::make_request(const LlmRequest& req, std::string_view upstream_model) const {
   if (req.endpoint != Endpoint::chat_completions)
@@ -113,15 +114,17 @@ asio::awaitable<Result<ProviderResponse>> AnthropicProvider::complete(const LlmR
   auto response = co_await client_.send(std::move(http), ctx.cancellation);
   if (!response) co_return std::move(response).error();
   const int status = response->head.status;
-  if (status < 200 || status > 299) co_return map_anthropic_error(config_.name, status, response->body, response->head);
+  if (status < 200 || status > 299)
+    co_return redacted(map_anthropic_error(config_.name, status, response->body, response->head), *redactor_);
   auto translated = to_openai_response(response->body, unix_now());
   if (!translated) {
     Error e = std::move(translated).error();
     e.message = "provider '" + config_.name + "': " + e.message;
-    co_return e;
+    co_return redacted(std::move(e), *redactor_);
   }
   ProviderResponse out{status, std::move(translated->body), anthropic_surfaced_headers(response->head),
                        translated->usage, parse_rate_limits(response->head)};
+  redactor_->redact_json(out.body);
   co_return out;
 }
 
@@ -135,10 +138,12 @@ asio::awaitable<Result<StreamStart>> AnthropicProvider::stream(const LlmRequest&
   const int status = response->head.status;
   if (status < 200 || status > 299) {
     const std::string body = co_await read_error_body(*response->body);
-    co_return map_anthropic_error(config_.name, status, body, response->head);
+    co_return redacted(map_anthropic_error(config_.name, status, body, response->head), *redactor_);
   }
   co_return StreamStart{anthropic_surfaced_headers(response->head),
-                        std::make_unique<AnthropicChunkStream>(std::move(response->body), config_.name, req.include_usage),
+                        redacting(std::make_unique<AnthropicChunkStream>(std::move(response->body), config_.name,
+                                                                         req.include_usage),
+                                  redactor_),
                         parse_rate_limits(response->head)};
 }
 

@@ -8,12 +8,14 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "sluice/core/redact.hpp"
 #include "sluice/net/http_client.hpp"
 #include "sluice/providers/provider.hpp"
 
@@ -38,6 +40,7 @@ class AnthropicProvider final : public Provider {
   ProviderConfig config_;
   net::Url base_;
   net::HttpClient client_;
+  std::shared_ptr<const Redactor> redactor_;  // see make_redactor (openai.hpp)
 };
 
 // --- mapping functions (pure; tested on fixtures) ---

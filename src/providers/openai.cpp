@@ -153,6 +153,42 @@ net::ClientOptions client_options(const ProviderConfig& config) {
                             .ca_file = config.ca_file};
 }
 
+std::shared_ptr<const Redactor> make_redactor(const ProviderConfig& config) {
+  std::vector<std::string> secrets{config.api_key};
+  for (const auto& [name, value] : config.headers) secrets.push_back(value);
+  return std::make_shared<const Redactor>(std::move(secrets));
+}
+
+namespace {
+
+class RedactingStream final : public ChunkStream {
+ public:
+  RedactingStream(std::unique_ptr<ChunkStream> inner, std::shared_ptr<const Redactor> redactor)
+      : inner_(std::move(inner)), redactor_(std::move(redactor)) {}
+
+  // Batches are whole events (the streams never split one), so a secret
+  // inside an event is never cut in two.
+  asio::awaitable<Result<std::string>> next() override {
+    auto batch = co_await inner_->next();
+    if (!batch) co_return redacted(std::move(batch).error(), *redactor_);
+    redactor_->redact_json(*batch);
+    co_return batch;
+  }
+
+  Usage usage() const override { return inner_->usage(); }
+
+ private:
+  std::unique_ptr<ChunkStream> inner_;
+  std::shared_ptr<const Redactor> redactor_;
+};
+
+}  // namespace
+
+std::unique_ptr<ChunkStream> redacting(std::unique_ptr<ChunkStream> stream, std::shared_ptr<const Redactor> redactor) {
+  if (redactor->empty()) return stream;
+  return std::make_unique<RedactingStream>(std::move(stream), std::move(redactor));
+}
+
 asio::awaitable<std::string> read_error_body(net::BodyReader& body) {
   std::string out;
   for (;;) {  // error bodies are small; a bounded read is enough for the message
@@ -167,7 +203,8 @@ OpenAiProvider::OpenAiProvider(const ProviderConfig& config, asio::any_io_execut
     : config_(config),
       base_(net::parse_url(config.base_url).value()),
       dialect_(make_dialect(config, base_.path)),
-      client_(std::move(executor), base_, client_options(config)) {}
+      client_(std::move(executor), base_, client_options(config)),
+      redactor_(make_redactor(config)) {}
 
 net::HttpRequest OpenAiProvider::make_request(const LlmRequest& req, std::string_view upstream_model,
                                               std::string body) const {
@@ -194,13 +231,15 @@ asio::awaitable<Result<ProviderResponse>> OpenAiProvider::complete(const LlmRequ
   if (!response) co_return std::move(response).error();
   const int status = response->head.status;
   if (status < 200 || status > 299)
-    co_return dialect_.map_error(config_.name, req.endpoint, status, response->body, response->head);
+    co_return redacted(dialect_.map_error(config_.name, req.endpoint, status, response->body, response->head),
+                       *redactor_);
   // Every endpoint answers a JSON object. What counts is the body, not its
   // Content-Type: servers label JSON text/plain or leave it out, while a CDN's
   // error page or a proxy's text would reach the client as a 200 answer.
   // One parse validates the body and reads its usage.
   const std::optional<Usage> usage = json_object_usage(response->body);
   if (!usage) co_return not_json_error(config_.name, status, *response);
+  redactor_->redact_json(response->body);
   co_return ProviderResponse{status, std::move(response->body), surfaced_headers(response->head), *usage,
                              parse_rate_limits(response->head)};
 }
@@ -219,10 +258,10 @@ asio::awaitable<Result<StreamStart>> OpenAiProvider::stream(const LlmRequest& re
   const int status = response->head.status;
   if (status < 200 || status > 299) {
     const std::string error_body = co_await read_error_body(*response->body);
-    co_return dialect_.map_error(config_.name, req.endpoint, status, error_body, response->head);
+    co_return redacted(dialect_.map_error(config_.name, req.endpoint, status, error_body, response->head), *redactor_);
   }
   co_return StreamStart{surfaced_headers(response->head),
-                        make_openai_chunk_stream(std::move(response->body), config_.name, filter),
+                        redacting(make_openai_chunk_stream(std::move(response->body), config_.name, filter), redactor_),
                         parse_rate_limits(response->head)};
 }
 
@@ -237,7 +276,9 @@ asio::awaitable<Result<std::vector<std::string>>> OpenAiProvider::list_models(Re
   if (!response) co_return std::move(response).error();
   const int status = response->head.status;
   if (status < 200 || status > 299)
-    co_return dialect_.map_error(config_.name, Endpoint::chat_completions, status, response->body, response->head);
+    co_return redacted(
+        dialect_.map_error(config_.name, Endpoint::chat_completions, status, response->body, response->head),
+        *redactor_);
   auto names = dialect_.parse_models(response->body);
   if (!names) co_return make_error(errc::upstream_protocol, "provider '" + config_.name + "': unreadable model list");
   co_return std::move(*names);

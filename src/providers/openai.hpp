@@ -6,10 +6,12 @@
 // the error mapping every HTTP provider shares.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string_view>
 
 #include "dialect.hpp"
+#include "sluice/core/redact.hpp"
 #include "sluice/net/http_client.hpp"
 #include "sluice/providers/provider.hpp"
 
@@ -38,12 +40,26 @@ class OpenAiProvider final : public Provider {
   net::Url base_;
   Dialect dialect_;
   net::HttpClient client_;
+  std::shared_ptr<const Redactor> redactor_;  // shared with the streams, which may outlive the provider
 };
 
 // --- shared by the HTTP providers ---
 
 // The HttpClient options a provider's config asks for.
 net::ClientOptions client_options(const ProviderConfig& config);
+
+// What the provider's upstream says is redacted of the secrets the gateway
+// sends it (api_key and every configured header value) before it reaches a
+// client or a log: error messages, relayed error bodies, answers and stream
+// events. The upstream may quote the request it got.
+std::shared_ptr<const Redactor> make_redactor(const ProviderConfig& config);
+inline Error redacted(Error error, const Redactor& redactor) {
+  redactor.redact(error);
+  return error;
+}
+// `stream` with each batch of events redacted as JSON lines and each error
+// as an Error; `stream` itself when the redactor has no secrets.
+std::unique_ptr<ChunkStream> redacting(std::unique_ptr<ChunkStream> stream, std::shared_ptr<const Redactor> redactor);
 
 // The body of a non-2xx streamed answer, for its error message: read to the
 // end or to about 64 KiB, whichever comes first; a read error ends it early.

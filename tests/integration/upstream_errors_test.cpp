@@ -68,6 +68,50 @@ TEST_F(UpstreamErrors, OpenAiShaped400IsRelayedAsIs) {
   EXPECT_FALSE(res.headers["x-request-id"].empty());
 }
 
+// An upstream that quotes the request's headers back (a proxy, a debugging
+// server) would hand the gateway's own key to whoever asked. Every configured
+// secret is taken out of what the upstream says, and the relayed body stays
+// the JSON it was.
+TEST_F(UpstreamErrors, SecretsTheUpstreamEchoesNeverReachTheClientOrTheLog) {
+  const std::string key = "sk-live-0123456789abcdef";
+  const std::string header_secret = "tenant-token-9876543210";
+  Gateway gw(single_openai_yaml(fake.base_url(), "gpt-test",
+                                {{"api_key", key}, {"headers", "{X-Tenant-Token: " + header_secret + "}"}}),
+             {.log_level = "warn"});
+  ASSERT_TRUE(gw.started());
+  const std::string quoting = "Invalid header 'Authorization: Bearer " + key + "' (x-tenant-token: " + header_secret + ")";
+  const std::string upstream_400 = json{{"error", {{"message", quoting}, {"type", "invalid_request_error"},
+                                                   {"param", nullptr}, {"code", "bad_header"}}}}.dump();
+  const std::string upstream_503 = json{{"error", {{"message", quoting}, {"type", "server_error"}}}}.dump();
+  std::string logs;
+  std::vector<HttpResponse> answers;
+  {
+    StdoutCapture capture;
+    for (bool stream : {false, true}) {
+      answers.push_back(http_request(gw.port(), "POST", "/v1/chat/completions",
+                                     chat_body("gpt-test", {{"stream", stream},
+                                                            {"x_fake", {{"status", 400}, {"error_body", upstream_400}}}})));
+      answers.push_back(http_request(gw.port(), "POST", "/v1/chat/completions",
+                                     chat_body("gpt-test", {{"stream", stream},
+                                                            {"x_fake", {{"status", 503}, {"error_body", upstream_503}}}})));
+    }
+    logs = capture.contents();
+  }
+  for (const HttpResponse& res : answers) {
+    EXPECT_TRUE(res.status == 400 || res.status == 502) << res.status << res.body;
+    expect_openai_error(res);
+    EXPECT_EQ(res.body.find(key), std::string::npos) << res.body;
+    EXPECT_EQ(res.body.find(header_secret), std::string::npos) << res.body;
+    const std::string message = parse_json(res.body)["error"]["message"];
+    EXPECT_NE(message.find("'Authorization: Bearer [redacted]' (x-tenant-token: [redacted])"), std::string::npos)
+        << message;
+  }
+  EXPECT_EQ(parse_json(answers[0].body)["error"]["code"], "bad_header") << "the upstream's body, redacted: " << answers[0].body;
+  EXPECT_NE(logs.find("upstream_attempt_failed"), std::string::npos) << logs;
+  EXPECT_EQ(logs.find(key), std::string::npos) << logs;
+  EXPECT_EQ(logs.find(header_secret), std::string::npos) << logs;
+}
+
 TEST_F(UpstreamErrors, UpstreamNotFoundStatusIsPassedThrough) {
   Gateway gw(single_openai_yaml(fake.base_url()));
   ASSERT_TRUE(gw.started());

@@ -64,7 +64,7 @@ struct Error {
   std::string param;
   int http_status = 0;
   std::int64_t retry_after_ms = -1;  // how long a retry should wait (Retry-After); -1 = not said
-  std::string upstream_body;  // an upstream's own OpenAI-shaped error body, relayed as is
+  std::string upstream_body;  // an upstream's own OpenAI-shaped error body, relayed as is (secrets redacted)
   int upstream_status = 0;    // the upstream's HTTP status when the error is its answer; for logs
   // The gateway has already retried this request: a client retrying too
   // would multiply the attempts (3 gateway x 3 SDK attempts = 9 upstream

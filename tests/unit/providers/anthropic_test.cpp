@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 #include <boost/asio/io_context.hpp>
@@ -75,6 +76,17 @@ class AnthropicProviderTest : public ::testing::Test {
     if (!provider_) make();
     const LlmRequest req = make_llm_request(body);
     return run_coro(io_, provider_->stream(req, "claude-sonnet-4-20250514", ctx_));
+  }
+  // The error complete() or stream() (of chat_body()) answers with; none when it succeeded.
+  std::optional<Error> failure(bool streamed) {
+    if (streamed) {
+      auto started = stream(chat_body(true));
+      if (!started.ok()) return started.error();
+    } else {
+      auto res = complete(chat_body());
+      if (!res.ok()) return res.error();
+    }
+    return std::nullopt;
   }
   // The stream's events until its end or error; the upstream's whole answer.
   Collected stream_fixture(const std::string& fixture, bool include_usage = true) {
@@ -172,14 +184,7 @@ TEST_F(AnthropicProviderTest, UpstreamErrorsAreMappedForCompleteAndStream) {
     for (bool streamed : {false, true}) {
       const std::string body = read_fixture("providers/anthropic/error." + std::to_string(c.status) + ".json");
       upstream_.answer(http_response(c.status, kJson, body, c.headers));
-      std::optional<Error> e;
-      if (streamed) {
-        auto started = stream(chat_body(true));
-        if (!started.ok()) e = started.error();
-      } else {
-        auto res = complete(chat_body());
-        if (!res.ok()) e = res.error();
-      }
+      const std::optional<Error> e = failure(streamed);
       ASSERT_TRUE(e.has_value()) << c.status;
       EXPECT_EQ(e->code, c.code) << c.status << (streamed ? " stream" : "");
       EXPECT_EQ(e->status(), c.client_status) << c.status;
@@ -239,6 +244,30 @@ TEST_F(AnthropicProviderTest, ErrorEventEndsTheStreamWithAnErrorAfterTheTextBefo
   auto again = run_coro(io_, stream_->next());
   ASSERT_FALSE(again.ok()) << "a broken stream stays broken";
   EXPECT_EQ(again.error().code, errc::upstream_unavailable);
+}
+
+TEST_F(AnthropicProviderTest, SecretsTheUpstreamEchoesAreRedacted) {
+  // anthropic_config sends x-api-key: sk-ant-test-key and an anthropic-beta header.
+  const std::string quoting = R"({"type":"error","error":{"type":"invalid_request_error","message":)"
+                              R"("x-api-key sk-ant-test-key cannot use anthropic-beta: prompt-caching-2024-07-31"}})";
+  for (bool streamed : {false, true}) {
+    upstream_.answer(http_response(400, kJson, quoting));
+    const std::optional<Error> e = failure(streamed);
+    ASSERT_TRUE(e.has_value());
+    EXPECT_EQ(e->message, "x-api-key [redacted] cannot use anthropic-beta: [redacted]") << streamed;
+  }
+  // In a stream: the text before an error event, and the error event's words.
+  std::string events = read_fixture("providers/anthropic/error_event.stream.txt");
+  events.replace(events.find("\"Partial\""), 9, "\"Partial sk-ant-test-key\"");
+  events.replace(events.find("\"Overloaded\""), 12, "\"Overloaded for sk-ant-test-key\"");
+  upstream_.answer(http_response(200, kSse, events));
+  auto started = stream(chat_body(true));
+  ASSERT_TRUE(started.ok()) << started.error().message;
+  const Collected c = run_coro(io_, collect(started->stream.get()));
+  ASSERT_TRUE(c.error.has_value());
+  EXPECT_NE(c.text.find("Partial [redacted]"), std::string::npos) << c.text;
+  EXPECT_EQ(c.text.find("sk-ant-test-key"), std::string::npos) << c.text;
+  EXPECT_NE(c.error->message.find("Overloaded for [redacted]"), std::string::npos) << c.error->message;
 }
 
 TEST_F(AnthropicProviderTest, StreamEndingWithoutMessageStopIsAProtocolError) {

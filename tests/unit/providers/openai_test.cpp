@@ -581,6 +581,71 @@ TEST(OpenAiProviderReplay, BrokenStreamRelaysWholeEventsThenFails) {
   EXPECT_FALSE(started->stream->usage().known);
 }
 
+TEST(OpenAiProviderReplay, SecretsTheUpstreamEchoesInAStreamAreRedacted) {
+  // provider_config sends "Bearer sk-test-123" (too short to be taken for a
+  // secret: see Redactor) and OpenAI-Organization: org-1; these have keys worth the name.
+  const std::string key = "sk-live-0123456789abcdef";
+  const std::string org = "org-0123456789";
+  const std::string body = "data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}]}\n\n"
+                           "data: {\"error\":{\"message\":\"Bearer " + key + " (org " + org + ") expired\"}}\n\n"
+                           "data: [DONE]\n\n";
+  RequestContext ctx;
+  asio::io_context io;
+  test::ScriptedUpstream upstream(io);
+  ProviderConfig config = provider_config(start_replay(upstream, body));
+  config.api_key = key;
+  config.headers = {{"OpenAI-Organization", org}};
+  OpenAiProvider provider(config, io.get_executor());
+  const LlmRequest req = make_llm_request(chat_body(nullptr, true));
+  auto started = run_coro(io, provider.stream(req, "m", ctx));
+  ASSERT_TRUE(started.ok()) << started.error().message;
+  const Collected c = run_coro(io, collect(started->stream.get()));
+  ASSERT_FALSE(c.error.has_value()) << c.error->message;
+  const auto events = frame(c.text);
+  ASSERT_EQ(events.size(), 3u) << c.text;
+  EXPECT_EQ(json::parse(net::sse_data(events[1]))["error"]["message"], "Bearer [redacted] (org [redacted]) expired");
+  EXPECT_EQ(c.text.find(key), std::string::npos);
+}
+
+TEST_F(OpenAiProviderTest, SecretsQuotedInAnErrorAreRedactedForCompleteAndStream) {
+  const std::string key = "sk-live-0123456789abcdef";
+  ProviderConfig config = provider_config(fake_.base_url());
+  config.api_key = key;
+  OpenAiProvider provider(config, io_.get_executor());
+  const std::string quoting =
+      json{{"error", {{"message", "Invalid header: Bearer " + key}, {"type", "invalid_request_error"}}}}.dump();
+  for (bool streamed : {false, true}) {
+    const LlmRequest req = make_llm_request(chat_body({{"status", 400}, {"error_body", quoting}}, streamed));
+    std::optional<Error> e;
+    if (streamed) {
+      auto r = run_coro(io_, provider.stream(req, "m", ctx_));
+      if (!r.ok()) e = r.error();
+    } else {
+      auto r = run_coro(io_, provider.complete(req, "m", ctx_));
+      if (!r.ok()) e = r.error();
+    }
+    ASSERT_TRUE(e.has_value()) << streamed;
+    EXPECT_EQ(e->status(), 400);
+    EXPECT_EQ(json::parse(e->upstream_body)["error"]["message"], "Invalid header: Bearer [redacted]") << streamed;
+    EXPECT_EQ(e->message, "Invalid header: Bearer [redacted]") << streamed;
+  }
+}
+
+TEST(OpenAiProviderReplay, SecretsInAnAnswerAreRedacted) {
+  const std::string key = "sk-live-0123456789abcdef";
+  RequestContext ctx;
+  asio::io_context io;
+  test::ScriptedUpstream upstream(io);
+  upstream.answer(test::http_response(200, "application/json",
+                                      R"({"choices":[{"message":{"content":"you sent )" + key + R"("}}]})"));
+  ProviderConfig config = provider_config(upstream.base_url("/v1"));
+  config.api_key = key;
+  OpenAiProvider provider(config, io.get_executor());
+  auto res = run_coro(io, provider.complete(make_llm_request(chat_body()), "m", ctx));
+  ASSERT_TRUE(res.ok()) << res.error().message;
+  EXPECT_EQ(json::parse(res->body)["choices"][0]["message"]["content"], "you sent [redacted]");
+}
+
 TEST(OpenAiProviderReplay, NothingIsRelayedAfterDone) {
   const std::string body = "data: {\"a\":1}\n\ndata: [DONE]\n\ndata: {\"late\":true}\n\n";
   RequestContext ctx;
