@@ -256,14 +256,21 @@ test('Anthropic errors reach the client in OpenAI shape with the right class', a
       assert.equal(err.error?.message, 'messages.0: rejected for the test');
       return true;
     });
+  // One retry layer: the gateway retried the overloaded upstream itself
+  // (1 + max_retries 2 attempts), so it tells the SDK not to multiply them.
+  // This client keeps the SDK's default of 2 retries: it must not use them.
+  const retrying = new OpenAI({ baseURL: sluice.baseURL, apiKey: 'unused', timeout: 10_000 });
+  const overloadsBefore = received.filter((r) => JSON.stringify(r.body).includes('overload')).length;
   await assert.rejects(
-    client.chat.completions.create({ model: 'claude-sonnet', messages: [{ role: 'user', content: 'overload' }], stream: true }),
+    retrying.chat.completions.create({ model: 'claude-sonnet', messages: [{ role: 'user', content: 'overload' }], stream: true }),
     (err) => {
       assert.ok(err instanceof OpenAI.InternalServerError, `got ${err?.constructor?.name}: ${err?.message}`);
       assert.equal(err.status, 502);
-      assert.equal(err.headers.get('x-should-retry'), 'true');
+      assert.equal(err.headers.get('x-should-retry'), 'false');
       return true;
     });
+  const overloads = received.filter((r) => JSON.stringify(r.body).includes('overload')).length - overloadsBefore;
+  assert.equal(overloads, 3, 'gateway attempts x SDK attempts must stay at 3, not 9');
   await assert.rejects(
     client.chat.completions.create({ model: 'claude-sonnet', messages: PROMPT, n: 2 }),
     (err) => {
