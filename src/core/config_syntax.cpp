@@ -163,6 +163,18 @@ std::optional<std::string> check_base_url(std::string_view url) {
   return std::nullopt;
 }
 
+std::optional<std::string> check_origin(std::string_view origin) {
+  if (origin == "*") return std::nullopt;
+  std::string_view rest;
+  if (origin.starts_with("http://")) rest = origin.substr(7);
+  else if (origin.starts_with("https://")) rest = origin.substr(8);
+  else return "expected http(s)://host[:port] as a browser sends it in Origin, or *";
+  if (rest.find_first_of("/?#@ ") != std::string_view::npos)
+    return "an origin has no path, query, user or spaces: http(s)://host[:port]";
+  if (auto bad = check_host_port(rest, false, 1)) return "invalid host: " + *bad;
+  return std::nullopt;
+}
+
 bool is_http_token(std::string_view name) {
   constexpr std::string_view kSymbols = "!#$%&'*+-.^_`|~";
   return !name.empty() && std::all_of(name.begin(), name.end(), [&](char c) {

@@ -29,6 +29,8 @@ Expanded expand_env(std::string_view raw, const EnvLookup& env);
 std::optional<std::string> check_listen(std::string_view host_port);  // port 0..65535 required
 std::optional<std::string> check_base_url(std::string_view url);      // http(s)://host[:port]/...
 std::optional<std::string> check_readable_file(const std::string& path);
+// An origin as browsers send it: http(s)://host[:port], no path; or "*".
+std::optional<std::string> check_origin(std::string_view origin);
 
 bool is_http_token(std::string_view name);  // RFC 9110 token (header names)
 bool is_name(std::string_view name);        // [A-Za-z0-9._-]*

@@ -36,6 +36,7 @@ constexpr Row kTable[] = {
     // is not asked again, and a client retry would meet the same refusal.
     {errc::upstream_auth, "upstream_auth", {502, "upstream_error", "upstream_credentials_refused", false, true}},
     {errc::cancelled, "cancelled", {499, "request_cancelled", "", false, false}},
+    {errc::overloaded, "overloaded", {503, "server_error", "overloaded", true, false}},
     {errc::shutting_down, "shutting_down", {503, "server_error", "shutting_down", true, false}},
     {errc::internal, "internal", {500, "server_error", "internal_error", true, false}},
 };

@@ -207,6 +207,32 @@ std::string chunk_size_line(std::size_t size) {
   return std::string(buf, end);
 }
 
+// A chunked body grew past what BodyBudget had left (see read_body).
+const error_code kOverBudget = make_error_code(boost::system::errc::not_enough_memory);
+
+Error body_budget_error() {
+  return make_error(errc::overloaded, "the gateway is buffering too many request bodies; retry shortly");
+}
+
+// Reads what parse_buffered left of the request body. A body of known length
+// is already counted in `hold` (its Content-Length, reserved before reading);
+// a chunked one is counted as it grows, and reading stops with kOverBudget as
+// soon as it no longer fits.
+template <class Parser>
+asio::awaitable<error_code> read_body(beast::tcp_stream& stream, beast::flat_buffer& buffer, Parser& parser,
+                                      BodyBudget::Hold& hold) {
+  if (!parser.chunked()) {
+    auto [ec, n] = co_await http::async_read(stream, buffer, parser, kUse);
+    co_return ec;
+  }
+  while (!parser.is_done()) {
+    if (!hold.grow_to(parser.get().body().size())) co_return kOverBudget;
+    auto [ec, n] = co_await http::async_read_some(stream, buffer, parser, kUse);
+    if (ec) co_return ec;
+  }
+  co_return hold.grow_to(parser.get().body().size()) ? error_code{} : kOverBudget;
+}
+
 }  // namespace
 
 struct Session::Outcome {
@@ -336,13 +362,22 @@ asio::awaitable<bool> Session::serve_one() {
                     ctx.request_id);
     co_return false;
   }
+  // The declared body counts against the process-wide budget before any of
+  // it is read (and before 100 Continue invites it).
+  BodyBudget::Hold body_hold = env_->body_budget.hold();
+  if (!body_hold.grow_to(parser.content_length().value_or(0))) {
+    deadline_.disarm();
+    co_await refuse(body_budget_error(), ctx.request_id);
+    co_return false;
+  }
   if (iequals(head[http::field::expect], "100-continue")) {
     static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
     auto [wec, wn] = co_await asio::async_write(stream_, asio::buffer(kContinue), kUse);
     if (wec) co_return false;
   }
   error_code bec = parse_buffered(parser, buffer_, Until::message);
-  if (bec == http::error::need_more) std::tie(bec, std::ignore) = co_await http::async_read(stream_, buffer_, parser, kUse);
+  if (bec == http::error::need_more) bec = co_await read_body(stream_, buffer_, parser, body_hold);
+  else if (!bec && !body_hold.grow_to(parser.get().body().size())) bec = kOverBudget;  // a chunked body read whole
   deadline_.disarm();
   if (bec && deadline_.expired()) bec = beast::error::timeout;
   if (bec) {
@@ -352,6 +387,8 @@ asio::awaitable<bool> Session::serve_one() {
     else if (bec == beast::error::timeout)
       co_await refuse(make_error(errc::request_timeout, "request body not received within the header timeout"),
                       ctx.request_id);
+    else if (bec == kOverBudget)
+      co_await refuse(body_budget_error(), ctx.request_id);
     else if (is_http_error(bec))
       co_await refuse(make_error(errc::bad_request, "malformed HTTP request body: " + bec.message()), ctx.request_id);
     co_return false;
@@ -379,6 +416,9 @@ asio::awaitable<bool> Session::serve_one() {
     log::error("request_failed", {{"request_id", ctx.request_id}, {"what", e.what()}});
     reply = error_reply(make_error(errc::internal, "internal error"));
   }
+  // The handler is done with the body: its bytes leave the budget.
+  std::string().swap(inbound.body);
+  body_hold.release();
 
   Outcome outcome;
   if (ctx.cancellation.cancelled()) {

@@ -14,6 +14,7 @@
 #include "sluice/core/config.hpp"
 #include "sluice/core/request_context.hpp"
 #include "sluice/net/deadline.hpp"
+#include "body_budget.hpp"
 #include "reply.hpp"
 #include "routes.hpp"
 #include "sluice/pipeline/pipeline.hpp"
@@ -25,11 +26,13 @@ class Session;
 // What sessions share: configuration, the route table, and the server's view
 // of its connections (for graceful shutdown).
 struct SessionEnv {
-  SessionEnv(const GatewayConfig& c, pipeline::Pipeline& pipeline) : config(c), routes(pipeline, draining) {}
+  SessionEnv(const GatewayConfig& c, pipeline::Pipeline& pipeline)
+      : config(c), routes(pipeline, draining), body_budget(c.server.max_buffered_body_bytes) {}
 
   const GatewayConfig& config;
   bool draining = false;  // before `routes`, which reads it
   Routes routes;
+  BodyBudget body_budget;  // request bodies buffered by all sessions
   std::unordered_set<Session*> sessions;
   std::function<void()> on_session_closed;  // lets shutdown notice the last one
 };

@@ -16,14 +16,28 @@ namespace sluice {
 
 using Millis = std::chrono::milliseconds;
 
+// Cross-origin requests from browsers (server.cors). Off while
+// allowed_origins is empty.
+struct CorsConfig {
+  std::vector<std::string> allowed_origins;  // "scheme://host[:port]" as browsers send Origin, or "*" for any
+  Millis max_age{600'000};                   // how long a browser may reuse a preflight answer, 0 .. 24h
+
+  bool enabled() const { return !allowed_origins.empty(); }
+};
+
 struct ServerConfig {
   std::string listen = "127.0.0.1:8080";    // host:port; port 0 picks a free port
   std::size_t max_body_bytes = 8u << 20;     // 1 KiB .. 1 GiB; larger bodies get 413
+  // Request body bytes buffered at once over all connections; a body that
+  // would pass it gets 503 + Retry-After. max_body_bytes .. 64 GiB; when not
+  // set, 64 MiB or max_body_bytes if that is larger.
+  std::size_t max_buffered_body_bytes = 64u << 20;
   std::size_t max_header_bytes = 16u << 10;  // 1 KiB .. 1 MiB; larger header blocks get 431
   Millis header_timeout{10'000};             // whole request head + body must arrive within this
   Millis keepalive_timeout{60'000};          // idle keep-alive connection closed after this
   Millis shutdown_grace{30'000};             // SIGTERM: in-flight requests get this long to finish
   int max_connections = 10'000;              // accepted connections beyond this wait in the backlog
+  CorsConfig cors;
 };
 
 enum class ProviderType { openai, azure, anthropic, ollama, mock };

@@ -30,6 +30,7 @@ enum class errc {
   upstream_protocol,     // provider sent something that is not valid HTTP / JSON / SSE (502)
   upstream_auth,         // provider refused the gateway's own credentials, 401/403 (502; never retried there)
   cancelled,             // the client went away; nobody will read the answer
+  overloaded,            // the gateway is at a limit of its own, e.g. buffered request bodies (503)
   shutting_down,         // the gateway is draining (503)
   internal,              // a bug (500)
 };

@@ -139,6 +139,9 @@ TEST(ConfigLoad, DefaultsComeFromTheStructs) {
   EXPECT_EQ(config.server.keepalive_timeout, server.keepalive_timeout);
   EXPECT_EQ(config.server.shutdown_grace, server.shutdown_grace);
   EXPECT_EQ(config.server.max_connections, server.max_connections);
+  EXPECT_EQ(config.server.max_buffered_body_bytes, 64u << 20);
+  EXPECT_FALSE(config.server.cors.enabled());
+  EXPECT_EQ(config.server.cors.max_age, Millis{600'000});
 
   const ProviderConfig provider;
   const ProviderConfig& up = config.providers[1];
@@ -220,6 +223,26 @@ TEST(ConfigLoad, AcceptsEveryBoundAtItsEdge) {
   EXPECT_EQ(config.logging.level, "off");
   EXPECT_EQ(config.logging.format, LogFormat::text);
   EXPECT_FALSE(config.logging.access_log);
+}
+
+TEST(ConfigLoad, BodyBudgetIsAtLeastOneBodyAtTheLimit) {
+  const auto given = load(server_with("max_buffered_body_bytes: 16777216"));
+  ASSERT_TRUE(given.config.has_value()) << listing(given);
+  EXPECT_EQ(given.config->server.max_buffered_body_bytes, 16777216u);
+  // Unset, it follows a max_body_bytes larger than its default.
+  const auto big_bodies = load(server_with("max_body_bytes: 536870912"));
+  ASSERT_TRUE(big_bodies.config.has_value()) << listing(big_bodies);
+  EXPECT_EQ(big_bodies.config->server.max_buffered_body_bytes, 536870912u);
+}
+
+TEST(ConfigLoad, CorsOriginsAreKeptInLowerCase) {
+  const auto result = load(server_with(
+      "cors: { allowed_origins: [\"https://App.Example\", \"http://localhost:3000\", \"*\"], max_age: 0 }"));
+  ASSERT_TRUE(result.config.has_value()) << listing(result);
+  const CorsConfig& cors = result.config->server.cors;
+  EXPECT_TRUE(cors.enabled());
+  EXPECT_EQ(cors.allowed_origins, (std::vector<std::string>{"https://app.example", "http://localhost:3000", "*"}));
+  EXPECT_EQ(cors.max_age, Millis{0});
 }
 
 TEST(ConfigLoad, AnthropicAndOllamaHaveADefaultBaseUrl) {
@@ -307,6 +330,26 @@ INSTANTIATE_TEST_SUITE_P(
                  "must be between 1 and 1000000"},
         Rejected{server_with("max_connections: 1000001"), "server.max_connections", 2,
                  "must be between 1 and 1000000"},
+        Rejected{server_with("max_buffered_body_bytes: 1023"), "server.max_buffered_body_bytes", 2,
+                 "must be between 1024 and 68719476736"},
+        Rejected{server_with("max_buffered_body_bytes: 68719476737"), "server.max_buffered_body_bytes", 2,
+                 "must be between 1024 and 68719476736"},
+        Rejected{"server:\n  max_buffered_body_bytes: 4096\n  max_body_bytes: 8192\n" + kValid,
+                 "server.max_buffered_body_bytes", 2, "must be at least server.max_body_bytes (8192)"},
+        Rejected{server_with("cors: { allowed_origins: [\"https://app.example/\"] }"),
+                 "server.cors.allowed_origins[0]", 2,
+                 "invalid origin 'https://app.example/': an origin has no path, query, user or spaces: "
+                 "http(s)://host[:port]"},
+        Rejected{server_with("cors: { allowed_origins: [app.example] }"), "server.cors.allowed_origins[0]", 2,
+                 "invalid origin 'app.example': expected http(s)://host[:port] as a browser sends it in Origin, "
+                 "or *"},
+        Rejected{server_with("cors: { allowed_origins: [\"http://a:0\"] }"), "server.cors.allowed_origins[0]", 2,
+                 "invalid origin 'http://a:0': invalid host: port must be a number between 1 and 65535"},
+        Rejected{server_with("cors: { allowed_origins: \"*\" }"), "server.cors.allowed_origins", 2,
+                 "expected a list"},
+        Rejected{server_with("cors: { max_age: 25h }"), "server.cors.max_age", 2, "must be between 0 and 24h"},
+        Rejected{server_with("cors: { origins: [\"*\"] }"), "server.cors.origins", 2,
+                 "unknown key 'origins'"},
         Rejected{"server: [listen]\n" + kValid, "server", 1, "expected a mapping"}));
 
 INSTANTIATE_TEST_SUITE_P(

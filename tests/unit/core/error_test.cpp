@@ -44,6 +44,7 @@ constexpr Row kExpected[] = {
     {errc::upstream_protocol, "upstream_protocol", 502, "upstream_error", "upstream_protocol_error", true, true},
     {errc::upstream_auth, "upstream_auth", 502, "upstream_error", "upstream_credentials_refused", false, true},
     {errc::cancelled, "cancelled", 499, "request_cancelled", "", false, false},
+    {errc::overloaded, "overloaded", 503, "server_error", "overloaded", true, false},
     {errc::shutting_down, "shutting_down", 503, "server_error", "shutting_down", true, false},
     {errc::internal, "internal", 500, "server_error", "internal_error", true, false},
 };
