@@ -36,6 +36,9 @@ namespace {
 constexpr auto kUse = asio::as_tuple(asio::use_awaitable);
 // A client that does not read what we write for this long is gone.
 constexpr auto kWriteTimeout = std::chrono::seconds(60);
+// A stream cut at the end of shutdown_grace still gets its error event and
+// chunked terminator, if the client takes them within this.
+constexpr auto kCutWriteTimeout = std::chrono::seconds(1);
 
 // Watches the client socket while the gateway waits on an upstream: a client
 // that closes its connection fires the request's cancellation, which closes
@@ -207,6 +210,10 @@ std::string chunk_size_line(std::size_t size) {
   return std::string(buf, end);
 }
 
+Error stream_cut_error() {
+  return make_error(errc::shutting_down, "the gateway is shutting down; the stream was cut at the end of its grace period");
+}
+
 // A chunked body grew past what BodyBudget had left (see read_body).
 const error_code kOverBudget = make_error_code(boost::system::errc::not_enough_memory);
 
@@ -269,9 +276,21 @@ void Session::drain() {
 void Session::force_close() {
   closing_ = true;
   if (current_) current_->cancellation.cancel();
+  if (stream_started_) {
+    cut_stream();
+    return;
+  }
   error_code ec;
   stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
   stream_.socket().close(ec);
+}
+
+// The upstream is cancelled already; write_stream ends the stream itself (an
+// SSE error event, the chunked terminator) and the connection closes. A write
+// in progress gets kCutWriteTimeout to finish, as do the last bytes.
+void Session::cut_stream() {
+  cut_ = true;
+  if (deadline_.armed()) deadline_.expire_after(kCutWriteTimeout);
 }
 
 asio::awaitable<void> Session::run() {
@@ -495,12 +514,15 @@ asio::awaitable<void> Session::write_stream(Reply& reply, RequestContext& ctx, b
   std::string head = response_head(200, reply, ctx.request_id, keep_alive && !closing_, http10_,
                                    chunked ? "Cache-Control: no-cache\r\nTransfer-Encoding: chunked"
                                            : "Cache-Control: no-cache");
+  stream_started_ = true;
   for (;;) {
     // After the first byte a failure can no longer change the status: it
     // becomes an SSE error event, then the stream ends and the connection closes.
     std::string failure;
+    if (cut_ && !batch) batch = stream_cut_error();
     if (!batch) {
-      if (batch.error().code == errc::cancelled) {
+      if (batch.error().code == errc::cancelled) {  // the client left mid-stream
+        outcome.status = 499;
         outcome.error = std::move(batch).error();
         closing_ = true;
         break;
@@ -517,11 +539,15 @@ asio::awaitable<void> Session::write_stream(Reply& reply, RequestContext& ctx, b
     const std::array<asio::const_buffer, 5> buffers{
         asio::buffer(head), asio::buffer(size_line), asio::buffer(bytes),
         asio::buffer("\r\n", chunked && !bytes.empty() ? 2 : 0), asio::buffer("0\r\n\r\n", chunked && ended ? 5 : 0)};
-    deadline_.expire_after(kWriteTimeout);
+    deadline_.expire_after(cut_ ? kCutWriteTimeout : kWriteTimeout);
     const error_code ec = co_await write_all(stream_, buffers);
     deadline_.disarm();
     head.clear();
     if (ec) {
+      if (!cut_) {  // the client left, or stopped reading for kWriteTimeout
+        outcome.status = 499;
+        outcome.error = make_error(errc::cancelled, "client disconnected");
+      }
       closing_ = true;
       break;
     }
@@ -529,6 +555,7 @@ asio::awaitable<void> Session::write_stream(Reply& reply, RequestContext& ctx, b
     if (ended) break;
     batch = co_await reply.stream->next();
   }
+  stream_started_ = false;
   ctx.usage = reply.stream->usage();
   reply.stream.reset();  // closes the upstream if it did not finish
 }

@@ -47,12 +47,15 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // Graceful: close now if waiting for a request, else after the current response.
   void drain();
-  // Immediate: close the socket and cancel any upstream work.
+  // Immediate: cancel any upstream work and close the socket; a stream whose
+  // head went out is first ended properly (SSE error event, chunked
+  // terminator) within a short bound.
   void force_close();
 
  private:
   struct Outcome;
   boost::asio::awaitable<bool> serve_one();
+  void cut_stream();
   boost::asio::awaitable<void> write_reply(Reply& reply, RequestContext& ctx, bool keep_alive,
                                            Outcome& outcome);
   boost::asio::awaitable<void> write_stream(Reply& reply, RequestContext& ctx, bool keep_alive,
@@ -70,6 +73,8 @@ class Session : public std::enable_shared_from_this<Session> {
   bool http10_ = false;      // the current request is HTTP/1.0
   bool head_only_ = false;   // the current request is HEAD: no body goes out
   bool linger_ = false;      // a refused request may still be arriving: drain before close
+  bool stream_started_ = false;  // a stream's head is written or being written
+  bool cut_ = false;         // shutdown_grace ended mid-stream: end the stream with an error event
   RequestContext* current_ = nullptr;  // the request in progress, for force_close
 };
 

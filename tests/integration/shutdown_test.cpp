@@ -98,6 +98,44 @@ TEST(Shutdown, GraceExpiryCutsLongStreams) {
   EXPECT_TRUE(fake.wait_for_closed(1, 1s)) << "the upstream request is cancelled with it";
 }
 
+// A stream cut when the grace period ends is ended properly: an SSE error
+// event saying why (SDKs raise on it; a bare close reads as a complete
+// answer), the chunked terminator, then the close.
+TEST(Shutdown, AStreamCutAtGraceExpiryGetsAnErrorEventAndAChunkedEnd) {
+  Gateway gw(mock_yaml({{"stream_chunks", "5"}, {"chunk_interval", "10s"}}, {{"shutdown_grace", "300ms"}}));
+  ASSERT_TRUE(gw.started());
+  SseReader sse(gw.port(), "/v1/chat/completions", chat_body("gpt-4o-mini", {{"stream", true}}));
+  ASSERT_EQ(sse.status(), 200);
+  ASSERT_TRUE(sse.next_event(2s).has_value());  // the role event; the content is 10 s away
+
+  gw.begin_shutdown();
+  const auto rest = sse.remaining_events(3s);
+  EXPECT_FALSE(sse.timed_out());
+  ASSERT_FALSE(rest.empty()) << "no error event before the close: " << sse.body();
+  EXPECT_TRUE(is_error_event(rest.back())) << rest.back();
+  EXPECT_EQ(parse_json(rest.back())["error"]["code"], "shutting_down") << rest.back();
+  for (const auto& e : rest) EXPECT_NE(e, "[DONE]");
+  EXPECT_TRUE(sse.ended_cleanly()) << "the chunked body ends with its terminator: " << sse.body();
+  ASSERT_TRUE(gw.wait_shutdown(2s));
+  EXPECT_LT(gw.shutdown_done_at() - gw.shutdown_started_at(), 1s);
+}
+
+TEST(Shutdown, AStreamCutWithZeroGraceAlsoEndsProperly) {
+  FakeUpstream fake;
+  Gateway gw(single_openai_yaml(fake.base_url(), "gpt-test", {}, {{"shutdown_grace", "0s"}}));
+  ASSERT_TRUE(gw.started());
+  SseReader sse(gw.port(), "/v1/chat/completions", slow_stream(3, 10'000));
+  ASSERT_EQ(sse.status(), 200);
+  ASSERT_TRUE(sse.next_event(2s).has_value());
+  gw.begin_shutdown();
+  const auto rest = sse.remaining_events(2s);
+  ASSERT_FALSE(rest.empty()) << sse.body();
+  EXPECT_EQ(parse_json(rest.back())["error"]["code"], "shutting_down") << rest.back();
+  EXPECT_TRUE(sse.ended_cleanly()) << sse.body();
+  EXPECT_TRUE(fake.wait_for_closed(1, 1s)) << "the upstream request is cancelled";
+  EXPECT_TRUE(gw.wait_shutdown(2s));
+}
+
 TEST(Shutdown, ZeroGraceCutsAtOnce) {
   FakeUpstream fake;
   Gateway gw(single_openai_yaml(fake.base_url(), "gpt-test", {}, {{"shutdown_grace", "0s"}}));
