@@ -74,6 +74,24 @@ int hex_value(char c) {
 
 }  // namespace
 
+std::string_view request_path(std::string_view target) {
+  if (!target.starts_with('/')) {
+    // absolute-form: scheme "://" authority [path] ["?" query]
+    const std::size_t scheme_end = target.find("://");
+    const bool is_scheme = scheme_end != std::string_view::npos && scheme_end > 0 &&
+                           std::all_of(target.begin(), target.begin() + scheme_end, [](char c) {
+                             return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '-' || c == '.';
+                           });
+    if (is_scheme) {
+      const std::string_view rest = target.substr(scheme_end + 3);
+      const std::size_t path_at = rest.find_first_of("/?");
+      target = path_at == std::string_view::npos ? std::string_view{} : rest.substr(path_at);
+      if (!target.starts_with('/')) return "/";
+    }
+  }
+  return target.substr(0, target.find('?'));
+}
+
 std::optional<std::string> percent_decode(std::string_view text) {
   std::string out;
   out.reserve(text.size());

@@ -77,6 +77,12 @@ class Routes {
   const bool& draining_;
 };
 
+// The path a request target names, without its query string. An
+// absolute-form target (`http://host/v1/models`, RFC 9112 section 3.2.2,
+// which servers must accept) gives its path; an empty path is "/". The view
+// points into `target` (or at a static "/").
+std::string_view request_path(std::string_view target);
+
 // "%2F" -> "/", "+" kept as is (a path, not a form); nullopt for a broken
 // escape or an escape that decodes to a NUL or a control character.
 std::optional<std::string> percent_decode(std::string_view text);

@@ -2,9 +2,11 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cstring>
+#include <optional>
 #include <tuple>
 
 #include <boost/asio/as_tuple.hpp>
@@ -210,6 +212,15 @@ std::string chunk_size_line(std::size_t size) {
   return std::string(buf, end);
 }
 
+// RFC 9112 section 3.2: an HTTP/1.1 request carries exactly one Host header;
+// a server must answer 400 otherwise.
+std::optional<Error> host_problem(const http::request_header<>& head) {
+  if (head.version() < 11 || head.count(http::field::host) == 1) return std::nullopt;
+  return make_error(errc::bad_request, head.count(http::field::host) == 0
+                                           ? "an HTTP/1.1 request must have a Host header"
+                                           : "a request must not have more than one Host header");
+}
+
 Error stream_cut_error() {
   return make_error(errc::shutting_down, "the gateway is shutting down; the stream was cut at the end of its grace period");
 }
@@ -285,6 +296,16 @@ void Session::force_close() {
   stream_.socket().close(ec);
 }
 
+// header_timeout for the head and body of the request about to be read. A
+// connection's first request had the same bound for its first byte, so its
+// window counts from the accept: a client cannot stretch it to twice by
+// sending its first byte late.
+net::Deadline::Clock::duration Session::head_window(Millis header_timeout) const {
+  if (!first_request_) return header_timeout;
+  const auto left = connected_at_ + header_timeout - net::Deadline::Clock::now();
+  return std::max(left, net::Deadline::Clock::duration::zero());
+}
+
 // The upstream is cancelled already; write_stream ends the stream itself (an
 // SSE error event, the chunked terminator) and the connection closes. A write
 // in progress gets kCutWriteTimeout to finish, as do the last bytes.
@@ -334,14 +355,14 @@ asio::awaitable<bool> Session::serve_one() {
     buffer_.commit(n);
   }
   idle_ = false;
-  first_request_ = false;
 
   // The whole request (head and body) must arrive within header_timeout:
   // slow senders get a 408 and are cut off.
   http::request_parser<PaddedStringBody> parser;
   parser.header_limit(static_cast<std::uint32_t>(cfg.max_header_bytes));
   parser.body_limit(cfg.max_body_bytes);
-  deadline_.expire_after(cfg.header_timeout);
+  deadline_.expire_after(head_window(cfg.header_timeout));
+  first_request_ = false;
   error_code hec = parse_buffered(parser, buffer_, Until::header);
   if (hec == http::error::need_more) std::tie(hec, std::ignore) = co_await http::async_read_header(stream_, buffer_, parser, kUse);
   if (hec && deadline_.expired()) hec = beast::error::timeout;
@@ -379,6 +400,11 @@ asio::awaitable<bool> Session::serve_one() {
     co_await refuse(make_error(errc::unsupported_encoding,
                                "Transfer-Encoding '" + std::string(te.substr(0, 64)) + "' is not supported; use chunked"),
                     ctx.request_id);
+    co_return false;
+  }
+  if (auto bad = host_problem(head)) {
+    deadline_.disarm();
+    co_await refuse(*bad, ctx.request_id);
     co_return false;
   }
   // The declared body counts against the process-wide budget before any of
@@ -419,7 +445,7 @@ asio::awaitable<bool> Session::serve_one() {
   const std::string_view method(req.method_string().data(), req.method_string().size());
   head_only_ = method == "HEAD";
   const std::size_t bytes_in = req.body().size();
-  Inbound inbound{method, target.substr(0, target.find('?')),
+  Inbound inbound{method, request_path(target),
                   HeaderLookup(&req, [](const void* fields, std::string_view name) {
                     const auto value = (*static_cast<const http::request<PaddedStringBody>*>(fields))[name];
                     return std::string_view(value.data(), value.size());

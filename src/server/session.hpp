@@ -56,6 +56,7 @@ class Session : public std::enable_shared_from_this<Session> {
   struct Outcome;
   boost::asio::awaitable<bool> serve_one();
   void cut_stream();
+  net::Deadline::Clock::duration head_window(Millis header_timeout) const;
   boost::asio::awaitable<void> write_reply(Reply& reply, RequestContext& ctx, bool keep_alive,
                                            Outcome& outcome);
   boost::asio::awaitable<void> write_stream(Reply& reply, RequestContext& ctx, bool keep_alive,
@@ -70,6 +71,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool idle_ = true;         // waiting for the next request's first byte
   bool closing_ = false;     // answer the current request, then close
   bool first_request_ = true;
+  net::Deadline::Clock::time_point connected_at_ = net::Deadline::Clock::now();
   bool http10_ = false;      // the current request is HTTP/1.0
   bool head_only_ = false;   // the current request is HEAD: no body goes out
   bool linger_ = false;      // a refused request may still be arriving: drain before close

@@ -201,6 +201,26 @@ TEST_F(RoutesTest, AModelIdIsPercentDecoded) {
   EXPECT_EQ(handle("GET", "/v1/models/bad%2").status, 400);
 }
 
+TEST(RequestPath, OriginFormLosesItsQuery) {
+  EXPECT_EQ(request_path("/v1/models"), "/v1/models");
+  EXPECT_EQ(request_path("/v1/chat/completions?api-version=1"), "/v1/chat/completions");
+  EXPECT_EQ(request_path("/"), "/");
+}
+
+TEST(RequestPath, AbsoluteFormGivesItsPath) {
+  EXPECT_EQ(request_path("http://127.0.0.1:8080/v1/models"), "/v1/models");
+  EXPECT_EQ(request_path("HTTPS://gateway.example/v1/chat/completions?x=1"), "/v1/chat/completions");
+  EXPECT_EQ(request_path("http://[::1]:8080/healthz"), "/healthz");
+  EXPECT_EQ(request_path("http://host"), "/");
+  EXPECT_EQ(request_path("http://host?x=/v1/models"), "/");
+}
+
+TEST(RequestPath, OtherFormsAreLeftForTheRouteTableToRefuse) {
+  EXPECT_EQ(request_path("*"), "*");                    // asterisk-form: 404
+  EXPECT_EQ(request_path("host:443"), "host:443");      // authority-form (CONNECT): 404
+  EXPECT_EQ(request_path("://x/v1/models"), "://x/v1/models");
+}
+
 TEST(PercentDecode, DecodesEscapesAndRefusesBrokenOnes) {
   EXPECT_EQ(percent_decode("a%2Fb%20c"), "a/b c");
   EXPECT_EQ(percent_decode("a%2fb"), "a/b");
