@@ -1,8 +1,11 @@
 // The front door's HTTP/1.1 details end to end: Host is required, absolute-form
 // targets are routed by their path, header_timeout counts from a connection's
-// first wait.
+// first wait, HEAD answers keep the connection in step, and a huge flat body
+// does not stall the event loop.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -16,6 +19,21 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
 constexpr const char* kChat = "/v1/chat/completions";
+
+// The value of header `name` (lower-case) in the first response head of `raw`.
+std::string head_value(const std::string& raw, const std::string& name) {
+  const std::string head = raw.substr(0, raw.find("\r\n\r\n"));
+  std::istringstream lines(head);
+  for (std::string line; std::getline(lines, line);) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    const auto colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    std::string key = line.substr(0, colon);
+    for (char& c : key) c = char(std::tolower(static_cast<unsigned char>(c)));
+    if (key == name) return line.substr(line.find_first_not_of(' ', colon + 1));
+  }
+  return {};
+}
 
 // ---------------------------------------------------------------------------
 // Host and the request target (RFC 9112 section 3.2)
@@ -88,6 +106,75 @@ TEST(HeaderTimeout, AKeepAliveConnectionGetsAFullWindowForItsNextHead) {
   std::this_thread::sleep_for(500ms);  // idle within keepalive_timeout
   ASSERT_TRUE(s.send("GET /healthz HTTP/1.1\r\nHost: x\r\nx-request-id: second\r\n\r\n"));
   EXPECT_TRUE(s.read_until("x-request-id: second", 2s)) << s.received();
+}
+
+// ---------------------------------------------------------------------------
+// HEAD on a keep-alive connection (regression: the body must not go out)
+
+TEST(Head, HeadersOnlyWithTheGetsContentLengthAndTheConnectionStaysInStep) {
+  Gateway gw(mock_yaml());
+  ASSERT_TRUE(gw.started());
+  const std::pair<std::string, std::string> cases[] = {{"/healthz", "{\"status\":\"ok\"}"}, {"/v1/models", "]}"}};
+  for (const auto& [path, body_end] : cases) {
+    SCOPED_TRACE(path);
+    RawSocket s(gw.port());
+    ASSERT_TRUE(s.connected());
+    // HEAD and GET pipelined: if the HEAD answer carried a body, the GET's
+    // status line would not follow its blank line directly.
+    ASSERT_TRUE(s.send("HEAD " + path + " HTTP/1.1\r\nHost: x\r\n\r\nGET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n"));
+    ASSERT_TRUE(s.read_until(body_end, 2s)) << s.received();
+    const std::size_t head_end = s.received().find("\r\n\r\n") + 4;
+    const std::string second = s.received().substr(head_end);
+    const std::string first = s.received().substr(0, head_end);
+    EXPECT_TRUE(first.starts_with("HTTP/1.1 200")) << first;
+    EXPECT_TRUE(second.starts_with("HTTP/1.1 200")) << "the HEAD answer had a body:\n" << s.received();
+    const std::string head_length = head_value(first, "content-length");
+    const std::string get_length = head_value(second, "content-length");
+    EXPECT_FALSE(head_length.empty());
+    EXPECT_EQ(head_length, get_length) << "HEAD announces the GET's Content-Length";
+    const std::size_t body_at = second.find("\r\n\r\n") + 4;
+    EXPECT_EQ(second.size() - body_at, std::stoul(get_length)) << "nothing after the GET's body";
+    EXPECT_FALSE(parse_json(second.substr(body_at)).is_discarded()) << second;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// A body with very many distinct top-level keys (regression: the duplicate-key
+// check was quadratic and stalled the event loop for seconds)
+
+TEST(HugeFlatBody, FortyThousandKeysAreAnsweredQuicklyWhileHealthzStaysFast) {
+  Gateway gw(mock_yaml());
+  ASSERT_TRUE(gw.started());
+  std::string body = R"({"model":"no-such-model","messages":[{"role":"user","content":"hi"}])";
+  for (int i = 0; i < 40'000; ++i) body += ",\"k" + std::to_string(i) + "\":0";
+  body += '}';
+
+  Connection health(gw.port());
+  ASSERT_EQ(health.request("GET", "/healthz").status, 200);
+
+  std::atomic<bool> done{false};
+  HttpResponse big;
+  Clock::duration big_took{};
+  std::thread sender([&] {
+    const auto t0 = Clock::now();
+    big = http_request(gw.port(), "POST", kChat, body, {}, 10s);
+    big_took = Clock::now() - t0;
+    done = true;
+  });
+  Clock::duration slowest_health{};
+  int probes = 0;
+  while (!done || probes == 0) {
+    const auto t0 = Clock::now();
+    const HttpResponse h = health.request("GET", "/healthz", {}, {}, 5s);
+    slowest_health = std::max(slowest_health, Clock::now() - t0);
+    ++probes;
+    EXPECT_EQ(h.status, 200) << h.error;
+    if (h.status != 200) break;
+  }
+  sender.join();
+  EXPECT_TRUE(big.status == 400 || big.status == 404) << big.status << " " << big.error << big.body.substr(0, 300);
+  EXPECT_LT(big_took, 500ms);
+  EXPECT_LT(slowest_health, 250ms) << "over " << probes << " probes";
 }
 
 }  // namespace
