@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "cors.hpp"
 #include "openai_wire.hpp"
 #include "sluice/core/json_text.hpp"
 
@@ -125,9 +126,18 @@ void read_call_headers(const HeaderLookup& header, Call& call) {
   call.respond_async = lists_token(header("prefer"), "respond-async");
 }
 
-Routes::Routes(pipeline::Pipeline& pipeline, const bool& draining) : pipeline_(pipeline), draining_(draining) {}
+Routes::Routes(pipeline::Pipeline& pipeline, const bool& draining, const CorsConfig& cors)
+    : pipeline_(pipeline), draining_(draining), cors_(cors) {}
 
 asio::awaitable<Reply> Routes::handle(Inbound& request, RequestContext& ctx) {
+  if (!cors_.enabled()) co_return co_await route(request, ctx);
+  if (is_preflight(request.method, request.header)) co_return preflight_reply(cors_, request.header);
+  Reply reply = co_await route(request, ctx);
+  add_cors_headers(cors_, request.header, reply);
+  co_return reply;
+}
+
+asio::awaitable<Reply> Routes::route(Inbound& request, RequestContext& ctx) {
   const std::string_view method = request.method == "HEAD" ? std::string_view("GET") : request.method;
   std::string allowed;  // methods of the routes whose path matched
   for (const Route& route : kTable) {

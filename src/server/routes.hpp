@@ -11,6 +11,7 @@
 
 #include "reply.hpp"
 #include "sluice/core/call.hpp"
+#include "sluice/core/config.hpp"
 #include "sluice/core/request_context.hpp"
 #include "sluice/pipeline/pipeline.hpp"
 
@@ -44,16 +45,19 @@ void read_call_headers(const HeaderLookup& header, Call& call);
 
 class Routes {
  public:
-  // `draining` is the server's flag; both references must outlive the routes.
-  Routes(pipeline::Pipeline& pipeline, const bool& draining);
+  // `draining` is the server's flag; the references must outlive the routes.
+  Routes(pipeline::Pipeline& pipeline, const bool& draining, const CorsConfig& cors);
 
   // Answers one request: a route's handler, 404 for an unknown path, 405
   // (with Allow) for a known path and another method. HEAD is answered as
-  // GET; the session leaves the body out. Never throws for a client's
-  // mistake or an upstream failure.
+  // GET; the session leaves the body out. With CORS on, a preflight is
+  // answered before the route table and every answer gets the CORS headers
+  // (cors.hpp). Never throws for a client's mistake or an upstream failure.
   boost::asio::awaitable<Reply> handle(Inbound& request, RequestContext& ctx);
 
  private:
+  boost::asio::awaitable<Reply> route(Inbound& request, RequestContext& ctx);
+
   using Handler = boost::asio::awaitable<Reply> (Routes::*)(Inbound&, RequestContext&);
   struct Route {
     std::string_view method;
@@ -75,6 +79,7 @@ class Routes {
 
   pipeline::Pipeline& pipeline_;
   const bool& draining_;
+  const CorsConfig& cors_;
 };
 
 // The path a request target names, without its query string. An

@@ -111,11 +111,11 @@ std::string response_head(int status, const Reply& reply, std::string_view reque
   h.reserve(256);
   h.append("HTTP/1.1 ").append(std::to_string(status)).append(" ");
   h.append(http::obsolete_reason(static_cast<http::status>(status)));
-  h.append("\r\nContent-Type: ").append(reply.content_type);
+  if (!reply.content_type.empty()) h.append("\r\nContent-Type: ").append(reply.content_type);
   h.append("\r\nx-request-id: ").append(request_id);
   for (const Header& field : reply.headers)
     if (is_safe_header_value(field.value)) h.append("\r\n").append(field.name).append(": ").append(field.value);
-  h.append("\r\n").append(framing);
+  if (!framing.empty()) h.append("\r\n").append(framing);
   if (!keep_alive) h.append("\r\nConnection: close");
   else if (http10) h.append("\r\nConnection: keep-alive");
   h.append("\r\n\r\n");
@@ -492,8 +492,10 @@ asio::awaitable<bool> Session::serve_one() {
 
 asio::awaitable<void> Session::write_reply(Reply& reply, RequestContext& ctx, bool keep_alive,
                                            Outcome& outcome) {
+  // A 204 has no body and must not say Content-Length (RFC 9110 section 8.6).
   const std::string head = response_head(reply.status, reply, ctx.request_id, keep_alive && !closing_, http10_,
-                                         ContentLength(reply.body.size()).view());
+                                         reply.status == 204 ? std::string_view()
+                                                             : ContentLength(reply.body.size()).view());
   outcome.status = reply.status;
   // HEAD: the head a GET would get, Content-Length included, and no body.
   const std::size_t body_bytes = head_only_ ? 0 : reply.body.size();

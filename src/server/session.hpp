@@ -27,7 +27,7 @@ class Session;
 // of its connections (for graceful shutdown).
 struct SessionEnv {
   SessionEnv(const GatewayConfig& c, pipeline::Pipeline& pipeline)
-      : config(c), routes(pipeline, draining), body_budget(c.server.max_buffered_body_bytes) {}
+      : config(c), routes(pipeline, draining, c.server.cors), body_budget(c.server.max_buffered_body_bytes) {}
 
   const GatewayConfig& config;
   bool draining = false;  // before `routes`, which reads it

@@ -63,7 +63,7 @@ class RoutesTest : public ::testing::Test {
       pool_ = std::make_unique<pool::ProviderPool>(config_, clock_->now(), pool::PoolPolicy{}, 1);
       catalog_ = std::make_unique<pipeline::ModelCatalog>(config_, providers_, *pool_, *clock_);
       pipeline_ = std::make_unique<pipeline::Pipeline>(*pool_, *catalog_, providers_, clock_, 1);
-      routes_ = std::make_unique<Routes>(*pipeline_, draining_);
+      routes_ = std::make_unique<Routes>(*pipeline_, draining_, config_.server.cors);
     }
     headers_ = std::move(headers);
     Inbound inbound{method, path, lookup(headers_), std::move(body)};
@@ -116,6 +116,29 @@ TEST_F(RoutesTest, HealthAndReadiness) {
   EXPECT_EQ(r.status, 503);
   EXPECT_EQ(header(r, "retry-after"), "1");
   EXPECT_EQ(handle("GET", "/healthz").status, 200) << "a draining gateway is still alive";
+}
+
+TEST_F(RoutesTest, WithCorsOffAPreflightIsJustAnotherMethod) {
+  const Reply r = handle("OPTIONS", "/v1/chat/completions", {},
+                         {{"origin", "https://app.example"}, {"access-control-request-method", "POST"}});
+  EXPECT_EQ(r.status, 405);
+  EXPECT_TRUE(header(r, "access-control-allow-origin").empty());
+}
+
+TEST_F(RoutesTest, WithCorsOnPreflightsAreAnsweredBeforeTheRouteTable) {
+  config_.server.cors.allowed_origins = {"https://app.example"};
+  const Reply pre = handle("OPTIONS", "/v1/nothing-here", {},
+                           {{"origin", "https://app.example"}, {"access-control-request-method", "POST"}});
+  EXPECT_EQ(pre.status, 204);
+  EXPECT_EQ(header(pre, "access-control-allow-origin"), "https://app.example");
+  // Not a preflight: the route table answers, with the CORS headers.
+  const Reply plain = handle("OPTIONS", "/v1/chat/completions", {}, {{"origin", "https://app.example"}});
+  EXPECT_EQ(plain.status, 405);
+  EXPECT_EQ(header(plain, "access-control-allow-origin"), "https://app.example");
+  const Reply error = handle("POST", "/v1/chat/completions", "{oops", {{"origin", "https://app.example"}});
+  EXPECT_EQ(error.status, 400);
+  EXPECT_EQ(header(error, "access-control-allow-origin"), "https://app.example");
+  EXPECT_TRUE(a_->calls.empty());
 }
 
 TEST_F(RoutesTest, ChatCompletionIsServedAndCarriesTheDecisions) {
