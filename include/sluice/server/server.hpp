@@ -28,9 +28,11 @@ class Server {
   // The bound port (useful with port 0).
   std::uint16_t port() const;
 
-  // Graceful shutdown: stop accepting, /readyz answers 503, idle keep-alive
+  // Graceful shutdown: stop accepting (new connections, probes included, are
+  // refused; a /readyz already being read answers 503), idle keep-alive
   // connections close now, busy ones after their current response; after
-  // server.shutdown_grace the rest are cut. `done` runs when no connection remains.
+  // server.shutdown_grace the rest are cut, a stream after its SSE error
+  // event and chunked terminator. `done` runs when no connection remains.
   void shutdown(std::function<void()> done);
 
   bool draining() const;
