@@ -4,27 +4,17 @@
 
 #include <gtest/gtest.h>
 
-#include <map>
 #include <string>
+#include <vector>
+
+#include "reply_fields.hpp"
 
 namespace sluice::server {
 namespace {
 
-using Headers = std::map<std::string, std::string>;
-
-HeaderLookup lookup(const Headers& headers) {
-  return HeaderLookup(&headers, [](const void* fields, std::string_view name) -> std::string_view {
-    const auto& map = *static_cast<const Headers*>(fields);
-    const auto it = map.find(std::string(name));
-    return it == map.end() ? std::string_view{} : std::string_view(it->second);
-  });
-}
-
-std::string header(const Reply& r, std::string_view name) {
-  for (const auto& h : r.headers)
-    if (h.name == name) return h.value;
-  return {};
-}
+using test_fields::Headers;
+using test_fields::header;
+using test_fields::lookup;
 
 CorsConfig origins(std::vector<std::string> list) {
   CorsConfig c;

@@ -14,6 +14,7 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include "reply_fields.hpp"
 #include "sluice/core/base64.hpp"
 #include "support/manual_clock.hpp"
 #include "support/run_coro.hpp"
@@ -25,21 +26,9 @@ namespace {
 using json = nlohmann::json;
 using test::ScriptedProvider;
 
-using Headers = std::map<std::string, std::string>;
-
-HeaderLookup lookup(const Headers& headers) {
-  return HeaderLookup(&headers, [](const void* fields, std::string_view name) -> std::string_view {
-    const auto& map = *static_cast<const Headers*>(fields);
-    const auto it = map.find(std::string(name));
-    return it == map.end() ? std::string_view{} : std::string_view(it->second);
-  });
-}
-
-std::string header(const Reply& r, std::string_view name) {
-  for (const auto& h : r.headers)
-    if (h.name == name) return h.value;
-  return {};
-}
+using test_fields::Headers;
+using test_fields::header;
+using test_fields::lookup;
 
 std::string chat(std::string model) {
   return json{{"model", model}, {"messages", {{{"role", "user"}, {"content", "hi"}}}}}.dump();
