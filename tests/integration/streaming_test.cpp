@@ -3,18 +3,16 @@
 // failures after the first byte turned into an SSE error event, and the
 // access-log status of a stream the client abandoned.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
-#include <cstdio>
-#include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "gateway_fixture.hpp"
-#include "sluice/core/log.hpp"
 #include "support/fake_upstream.hpp"
+#include "support/stdout_capture.hpp"
 #include "support/test_client.hpp"
 
 namespace sluice::test {
@@ -304,67 +302,36 @@ TEST(Streaming, ErrorEventClosesTheClientConnection) {
 // ---------------------------------------------------------------------------
 // The access log of a stream the client abandoned: 499, not 200
 
-// Sends the process's stdout (where the gateway's log lines go) to a file
-// until stop(); the test's own output must wait until then.
-class StdoutCapture {
- public:
-  StdoutCapture() {
-    std::fflush(stdout);
-    log::flush();
-    char name[] = "/tmp/sluice-log-XXXXXX";
-    fd_ = ::mkstemp(name);
-    path_ = name;
-    saved_ = ::dup(STDOUT_FILENO);
-    ::dup2(fd_, STDOUT_FILENO);
-  }
-  ~StdoutCapture() {
-    stop();
-    ::close(fd_);
-    std::remove(path_.c_str());
-  }
-  // Waits until a captured line contains every one of `parts`; returns it.
-  std::string wait_for_line(const std::vector<std::string>& parts, std::chrono::milliseconds timeout) {
-    const auto deadline = Clock::now() + timeout;
-    do {
-      log::flush();
-      std::ifstream in(path_);
-      for (std::string line; std::getline(in, line);) {
-        bool all = true;
-        for (const auto& p : parts) all = all && line.find(p) != std::string::npos;
-        if (all) return line;
-      }
-      std::this_thread::sleep_for(20ms);
-    } while (Clock::now() < deadline);
-    return {};
-  }
-  void stop() {
-    if (saved_ < 0) return;
-    log::flush();
-    ::dup2(saved_, STDOUT_FILENO);
-    ::close(saved_);
-    saved_ = -1;
-  }
-
- private:
-  int fd_ = -1;
-  int saved_ = -1;
-  std::string path_;
-};
+// The line of the captured log that contains every one of `parts`, waiting
+// (bounded) for the gateway to write it; "" when none came.
+std::string wait_for_line(StdoutCapture& capture, const std::vector<std::string>& parts,
+                          std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  do {
+    std::istringstream lines(capture.contents());
+    for (std::string line; std::getline(lines, line);) {
+      bool all = true;
+      for (const auto& p : parts) all = all && line.find(p) != std::string::npos;
+      if (all) return line;
+    }
+    std::this_thread::sleep_for(20ms);
+  } while (Clock::now() < deadline);
+  return {};
+}
 
 TEST(AccessLog, AStreamTheClientAbandonedIsLoggedAs499) {
   Gateway gw(mock_yaml({{"stream_chunks", "5"}, {"chunk_interval", "2s"}}), GatewayOptions{.log_level = "info"});
   ASSERT_TRUE(gw.started());
-  StdoutCapture capture;
   std::string line;
   {
+    StdoutCapture capture;
     SseReader sse(gw.port(), "/v1/chat/completions", chat_body("gpt-4o-mini", {{"stream", true}}),
                   {{"x-request-id", "gone-mid-stream"}});
     if (sse.status() == 200 && sse.next_event(2s)) {
       sse.disconnect();
-      line = capture.wait_for_line({"request_id=gone-mid-stream", " request "}, 3s);
+      line = wait_for_line(capture, {"request_id=gone-mid-stream", " request "}, 3s);
     }
   }
-  capture.stop();
   ASSERT_FALSE(line.empty()) << "no access-log line for the abandoned stream";
   EXPECT_NE(line.find("status=499"), std::string::npos) << line;
   EXPECT_NE(line.find("stream=true"), std::string::npos) << line;
