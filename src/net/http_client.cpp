@@ -15,7 +15,6 @@
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
-#include <boost/beast/core/buffers_suffix.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
@@ -121,22 +120,6 @@ template <class Stream>
 asio::awaitable<error_code> write_request(Stream& s, const WireRequest& req) {
   const std::array<asio::const_buffer, 2> buffers{asio::buffer(req.head), asio::buffer(req.body)};
   auto [ec, n] = co_await asio::async_write(s, buffers, kUseAwaitable);
-  co_return ec;
-}
-
-// A plain connection's socket is non-blocking: the request is sent straight
-// away (it almost always fits the send buffer; async_write's completion would
-// be a posted handler, a scheduler round trip, even then), the rest if any
-// asynchronously.
-asio::awaitable<error_code> write_request(beast::tcp_stream& s, const WireRequest& req) {
-  const std::array<asio::const_buffer, 2> buffers{asio::buffer(req.head), asio::buffer(req.body)};
-  error_code ec;
-  const std::size_t sent = s.socket().write_some(buffers, ec);
-  if (ec && ec != asio::error::would_block) co_return ec;
-  beast::buffers_suffix<std::array<asio::const_buffer, 2>> rest(buffers);
-  rest.consume(sent);
-  if (beast::buffer_bytes(rest) == 0) co_return error_code{};
-  std::tie(ec, std::ignore) = co_await asio::async_write(s, rest, kUseAwaitable);
   co_return ec;
 }
 
@@ -255,7 +238,6 @@ struct HttpClient::Impl : std::enable_shared_from_this<HttpClient::Impl> {
     if (cec) co_return transport_error(cec, cancel, "connect", options.connect_timeout);
     error_code option_ec;  // best effort; a dead socket shows up on the write
     c->tcp().socket().set_option(tcp::no_delay(true), option_ec);
-    if (c->plain) c->tcp().socket().non_blocking(true, option_ec);  // see write_request()
 
     if (c->tls) {
       if (Status s = prepare_tls_session(c->tls->native_handle(), origin.host, is_ip_literal(origin.host)); !s)

@@ -15,7 +15,6 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
-#include <boost/beast/core/buffers_suffix.hpp>
 #include <boost/beast/http.hpp>
 
 #include "openai_wire.hpp"
@@ -120,22 +119,6 @@ std::string response_head(int status, const Reply& reply, std::string_view reque
   else if (http10) h.append("\r\nConnection: keep-alive");
   h.append("\r\n\r\n");
   return h;
-}
-
-// Writes all of `buffers`, first straight to the (non-blocking) socket: a
-// reply almost always fits the socket's send buffer, and async_write's
-// completion is a posted handler, a scheduler round trip, even when every
-// byte went out at once. What did not fit goes asynchronously.
-template <class Buffers>
-asio::awaitable<error_code> write_all(beast::tcp_stream& stream, const Buffers& buffers) {
-  error_code ec;
-  const std::size_t sent = stream.socket().write_some(buffers, ec);
-  if (ec && ec != asio::error::would_block) co_return ec;
-  beast::buffers_suffix<Buffers> rest(buffers);
-  rest.consume(sent);
-  if (beast::buffer_bytes(rest) == 0) co_return error_code{};
-  std::tie(ec, std::ignore) = co_await asio::async_write(stream, rest, kUse);
-  co_return ec;
 }
 
 // A request body as a std::string with room for the JSON parser's padding
@@ -268,8 +251,6 @@ Session::Session(asio::ip::tcp::socket socket, std::shared_ptr<SessionEnv> env)
         error_code ignored;
         stream_.socket().cancel(ignored);
       }) {
-  error_code ec;  // the socket may already be closed by the peer: then writes fail, as they should
-  stream_.socket().non_blocking(true, ec);  // write_all() tries a plain send first
   env_->sessions.insert(this);
 }
 
@@ -502,7 +483,7 @@ asio::awaitable<void> Session::write_reply(Reply& reply, RequestContext& ctx, bo
   outcome.bytes_out = body_bytes;
   const std::array<asio::const_buffer, 2> buffers{asio::buffer(head), asio::buffer(reply.body.data(), body_bytes)};
   deadline_.expire_after(kWriteTimeout);
-  const error_code ec = co_await write_all(stream_, buffers);
+  auto [ec, n] = co_await asio::async_write(stream_, buffers, kUse);
   deadline_.disarm();
   if (ec) closing_ = true;
 }
@@ -568,7 +549,7 @@ asio::awaitable<void> Session::write_stream(Reply& reply, RequestContext& ctx, b
         asio::buffer(head), asio::buffer(size_line), asio::buffer(bytes),
         asio::buffer("\r\n", chunked && !bytes.empty() ? 2 : 0), asio::buffer("0\r\n\r\n", chunked && ended ? 5 : 0)};
     deadline_.expire_after(cut_ ? kCutWriteTimeout : kWriteTimeout);
-    const error_code ec = co_await write_all(stream_, buffers);
+    auto [ec, n] = co_await asio::async_write(stream_, buffers, kUse);
     deadline_.disarm();
     head.clear();
     if (ec) {
@@ -596,7 +577,7 @@ asio::awaitable<void> Session::refuse(const Error& error, std::string_view given
                                          ContentLength(reply.body.size()).view());
   const std::array<asio::const_buffer, 2> buffers{asio::buffer(head), asio::buffer(reply.body)};
   deadline_.expire_after(std::chrono::seconds(5));
-  co_await write_all(stream_, buffers);
+  co_await asio::async_write(stream_, buffers, kUse);
   deadline_.disarm();
   log::info("request_refused", {{"request_id", request_id},
                                 {"status", reply.status},
