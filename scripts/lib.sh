@@ -4,6 +4,9 @@ set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD_DIR="${SLUICE_BUILD_DIR:-$REPO_ROOT/build}"
+# ccache keys on paths relative to the checkout, so a fresh clone elsewhere
+# (CI's) reuses what an earlier build of the same sources compiled.
+export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$REPO_ROOT}"
 
 # Debian 12 packages the build needs (see docs/development.md).
 BUILD_PACKAGES=(cmake g++ make pkg-config ccache

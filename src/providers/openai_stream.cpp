@@ -163,7 +163,9 @@ class OpenAiChunkStream final : public ChunkStream {
     while (out.empty() && !ended_ && !broken()) {
       // Bytes that came with the head or an earlier read are taken without
       // a trip through the scheduler; the socket is awaited only for more.
-      std::string_view piece = body_->take_buffered();
+      // Not for the first events: take_buffered() gathers every event already
+      // there (a whole burst), and the first byte should not wait for them.
+      std::string_view piece = started_ ? body_->take_buffered() : std::string_view{};
       if (piece.empty()) {
         auto more = co_await body_->read_some();
         if (!more) co_return std::move(more).error();
