@@ -26,6 +26,7 @@ namespace {
 
 void read_root(Reader& r, const Slot& root, GatewayConfig& config) {
   KeyLines provider_names, model_names;
+  std::vector<std::string> written_provider_names;
   std::vector<ProviderRef> refs;
   bool has_providers = false, has_models = false;
   bool providers_usable = true;  // false when the providers value is not a list
@@ -42,7 +43,7 @@ void read_root(Reader& r, const Slot& root, GatewayConfig& config) {
       {"providers",
        [&](const Slot& s) {
          providers_usable = read_list(s, has_providers, "provider", [&](const Slot& item) {
-           read_provider(r, item, config.providers.emplace_back(), provider_names);
+           read_provider(r, item, config.providers.emplace_back(), provider_names, written_provider_names);
          });
        }},
       {"models",
@@ -57,7 +58,7 @@ void read_root(Reader& r, const Slot& root, GatewayConfig& config) {
   const auto nowhere = YAML::Mark::null_mark();
   if (!has_providers) r.problem("providers", nowhere, "at least one provider is required");
   if (!has_models) r.problem("models", nowhere, "at least one model is required");
-  if (providers_usable) check_provider_refs(r, config, refs);
+  if (providers_usable) check_provider_refs(r, config, refs, written_provider_names);
 }
 
 }  // namespace

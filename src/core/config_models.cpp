@@ -15,7 +15,10 @@ void read_deployment(Reader& r, const Slot& at, DeploymentConfig& c, std::vector
   r.mapping(at, {
       {"provider",
        [&](const Slot& s) {
-         if (r.non_empty_string(s, c.provider)) refs.push_back({c.provider, s});
+         Name name;
+         if (!r.name(s, name)) return;
+         c.provider = name.value;
+         refs.push_back({std::move(name), s});
        },
        true},
       {"model", [&](const Slot& s) { r.non_empty_string(s, c.model); }, true},
@@ -33,7 +36,10 @@ void read_model(Reader& r, const Slot& at, ModelConfig& c, KeyLines& names,
   r.mapping(at, {
       {"name",
        [&](const Slot& s) {
-         if (r.non_empty_string(s, c.name)) check_unique(r, s, c.name, "model", names);
+         Name name;
+         if (!r.name(s, name)) return;
+         c.name = name.value;
+         check_unique(r, s, name, "model", names);
        },
        true},
       {"deployments",
@@ -51,18 +57,17 @@ void read_model(Reader& r, const Slot& at, ModelConfig& c, KeyLines& names,
 // Skipped when there are no providers or some provider's name could not be
 // read: that problem is reported already, and one more per deployment would
 // only bury it.
-void check_provider_refs(Reader& r, const GatewayConfig& config, const std::vector<ProviderRef>& refs) {
+void check_provider_refs(Reader& r, const GatewayConfig& config, const std::vector<ProviderRef>& refs,
+                         const std::vector<std::string>& written_names) {
+  if (written_names.size() != config.providers.size()) return;  // some name could not be read
   std::vector<std::string> names;
-  for (const auto& provider : config.providers) {
-    if (provider.name.empty()) return;
-    if (std::find(names.begin(), names.end(), provider.name) == names.end()) {
-      names.push_back(provider.name);
-    }
+  for (std::size_t i = 0; i < config.providers.size(); ++i) {
+    if (config.providers[i].name.empty()) return;
+    if (std::find(names.begin(), names.end(), written_names[i]) == names.end()) names.push_back(written_names[i]);
   }
   for (const auto& ref : refs) {
-    if (names.empty() || config.find_provider(ref.name)) continue;
-    r.problem(ref.slot, "unknown provider " + quote(ref.name) + "; configured providers: " +
-                            join_names(names));
+    if (names.empty() || config.find_provider(ref.name.value)) continue;
+    r.problem(ref.slot, "unknown provider " + ref.name.shown + "; configured providers: " + join_names(names));
   }
 }
 

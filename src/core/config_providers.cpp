@@ -72,7 +72,8 @@ void read_ca_file(Reader& r, const Slot& at, std::string& out) {
 
 }  // namespace
 
-void read_provider(Reader& r, const Slot& at, ProviderConfig& c, KeyLines& names) {
+void read_provider(Reader& r, const Slot& at, ProviderConfig& c, KeyLines& names,
+                   std::vector<std::string>& written_names) {
   static const Choices<ProviderType> kTypes = {{"openai", ProviderType::openai},
                                                {"azure", ProviderType::azure},
                                                {"anthropic", ProviderType::anthropic},
@@ -83,11 +84,14 @@ void read_provider(Reader& r, const Slot& at, ProviderConfig& c, KeyLines& names
   r.mapping(at, {
       {"name",
        [&](const Slot& s) {
-         if (!r.non_empty_string(s, c.name)) return;
+         Name name;
+         if (!r.name(s, name)) return;
+         c.name = name.value;
+         written_names.push_back(name.written);
          if (!config_syntax::is_name(c.name)) {
-           r.problem(s, "invalid name " + quote(c.name) + "; use letters, digits, '.', '_' and '-'");
+           r.problem(s, "invalid name " + name.shown + "; use letters, digits, '.', '_' and '-'");
          }
-         check_unique(r, s, c.name, "provider", names);
+         check_unique(r, s, name, "provider", names);
        },
        true},
       {"type", [&](const Slot& s) { type_read = r.choice(s, kTypes, c.type); }, true},

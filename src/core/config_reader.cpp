@@ -110,6 +110,20 @@ bool Reader::non_empty_string(const Slot& at, std::string& out) {
   return !out.empty();
 }
 
+bool Reader::name(const Slot& at, Name& out) {
+  if (at.node.IsNull()) {
+    problem(at, "must not be empty");
+    return false;
+  }
+  auto value = scalar(at, "a string");
+  if (!value) return false;
+  out.shown = value->shown();
+  out.written = value->from_env ? value->raw : value->text;
+  out.value = std::move(value->text);
+  if (out.value.empty()) problem(at, "must not be empty");
+  return !out.value.empty();
+}
+
 void Reader::duration(const Slot& at, Millis min, Millis max, Millis& out) {
   const auto value = scalar(at, "a duration like 250ms, 10s, 5m");
   if (!value) return;
@@ -166,13 +180,12 @@ std::string Reader::unknown_key_message(const std::string& name, const std::vect
   return message;
 }
 
-void check_unique(Reader& r, const Slot& at, const std::string& name, std::string_view what,
-                  KeyLines& seen) {
-  if (const auto line = find_line(seen, name)) {
-    return r.problem(at, "duplicate " + std::string(what) + " name " + quote(name) +
+void check_unique(Reader& r, const Slot& at, const Name& name, std::string_view what, KeyLines& seen) {
+  if (const auto line = find_line(seen, name.value)) {
+    return r.problem(at, "duplicate " + std::string(what) + " name " + name.shown +
                              " (first defined at line " + std::to_string(*line) + ")");
   }
-  seen.emplace_back(name, at.mark.line + 1);
+  seen.emplace_back(name.value, at.mark.line + 1);
 }
 
 }  // namespace sluice::config_reader

@@ -56,6 +56,15 @@ struct Scalar {
   std::string shown() const { return from_env ? "from " + quote(raw) : quote(text); }
 };
 
+// A provider's or model's name: its expanded value, and how messages show it.
+// A name may come from the environment (`name: ${TEAM}`) like any value, and
+// then a message shows the text written in the file, never the value.
+struct Name {
+  std::string value;
+  std::string written;  // the value, or the `${VAR}` text it came from
+  std::string shown;    // quoted for a message: 'openai', or from '${TEAM}'
+};
+
 struct Field {
   std::string_view key;
   std::function<void(const Slot&)> read;  // empty: a DESIGN.md section not implemented yet
@@ -90,6 +99,8 @@ class Reader {
   // non_empty_string reports it. Each returns whether `out` is usable.
   bool string(const Slot& at, std::string& out);
   bool non_empty_string(const Slot& at, std::string& out);
+  // A non-empty name; `out.value` is what the configuration uses.
+  bool name(const Slot& at, Name& out);
 
   // Decimal integers only: "1.5", "1e3" and "0x10" are rejected, not rounded.
   template <typename T>
@@ -141,7 +152,6 @@ class Reader {
 
 // Reports `name` if an earlier item of the same list used it (`what` is
 // "provider" or "model"); otherwise remembers it with the line of `at`.
-void check_unique(Reader& r, const Slot& at, const std::string& name, std::string_view what,
-                  KeyLines& seen);
+void check_unique(Reader& r, const Slot& at, const Name& name, std::string_view what, KeyLines& seen);
 
 }  // namespace sluice::config_reader

@@ -20,11 +20,14 @@ void read_logging(Reader& r, const Slot& at, LoggingConfig& c);  // config_loggi
 
 // config_providers.cpp. One item of `providers`; `names` holds the names of
 // the items read before it, for the duplicate check.
-void read_provider(Reader& r, const Slot& at, ProviderConfig& c, KeyLines& names);
+// `written_names` gets each provider's name as written in the file, for
+// messages that list them.
+void read_provider(Reader& r, const Slot& at, ProviderConfig& c, KeyLines& names,
+                   std::vector<std::string>& written_names);
 
 // A deployment's provider name, checked once every provider is known.
 struct ProviderRef {
-  std::string name;
+  Name name;
   Slot slot;
 };
 
@@ -35,6 +38,7 @@ void read_model(Reader& r, const Slot& at, ModelConfig& c, KeyLines& names,
 
 // Reports each ref naming no configured provider. Call it after the whole
 // document is read, and only when `providers` was a list.
-void check_provider_refs(Reader& r, const GatewayConfig& config, const std::vector<ProviderRef>& refs);
+void check_provider_refs(Reader& r, const GatewayConfig& config, const std::vector<ProviderRef>& refs,
+                         const std::vector<std::string>& written_names);
 
 }  // namespace sluice::config_reader

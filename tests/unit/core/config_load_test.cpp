@@ -551,6 +551,27 @@ TEST(ConfigLoad, DuplicateNamesPointAtTheFirstDefinition) {
             "test.yaml:6:13: models[1].name: duplicate model name 'm' (first defined at line 5)\n");
 }
 
+TEST(ConfigLoad, NamesFromTheEnvironmentAreShownAsWrittenNeverExpanded) {
+  // A name is a value like any other: `${VAR}` may hold something secret.
+  const Env env{{"P", "sk-secret-provider"}, {"M", "sk-secret-model"}, {"Q", "sk-secret-ref"}, {"BAD", "sk secret"}};
+  const auto result = load(
+      "providers:\n"
+      "  - { name: \"${P}\", type: mock }\n"
+      "  - { name: \"${P}\", type: mock }\n"
+      "  - { name: \"${BAD}\", type: mock }\n"
+      "models:\n"
+      "  - { name: \"${M}\", deployments: [{ provider: \"${Q}\", model: x }] }\n"
+      "  - { name: \"${M}\", deployments: [{ provider: \"${P}\", model: y }] }\n",
+      env);
+  const std::string text = listing(result);
+  EXPECT_EQ(text.find("sk-secret"), std::string::npos) << text;
+  EXPECT_EQ(text.find("sk secret"), std::string::npos) << text;
+  EXPECT_NE(text.find("duplicate provider name from '${P}'"), std::string::npos) << text;
+  EXPECT_NE(text.find("invalid name from '${BAD}'"), std::string::npos) << text;
+  EXPECT_NE(text.find("duplicate model name from '${M}'"), std::string::npos) << text;
+  EXPECT_NE(text.find("unknown provider from '${Q}'; configured providers: ${P}, ${BAD}"), std::string::npos) << text;
+}
+
 TEST(ConfigLoad, NoProvidersIsReportedOnceNotPerDeployment) {
   const auto result = load("models:\n  - { name: m, deployments: [{ provider: x, model: y }] }\n");
   EXPECT_EQ(listing(result), "test.yaml: providers: at least one provider is required\n");
