@@ -327,16 +327,13 @@ class ConnectionBodyReader final : public BodyReader {
     if (done_ || deferred_ || !conn_) return {};
     parser_.get().body().data = chunk_.data();
     parser_.get().body().size = chunk_.size();
-    while (conn_->buffer.size() > 0 && !parser_.is_done() && parser_.get().body().size > 0) {
-      error_code ec;
-      const std::size_t used = parser_.put(conn_->buffer.data(), ec);
-      conn_->buffer.consume(used);
-      if (ec == http::error::need_more || ec == http::error::need_buffer) break;
+    while (!parser_.is_done() && parser_.get().body().size > 0) {
+      const error_code ec = put_buffered();
+      if (ec == http::error::need_more) break;
       if (ec) {
         deferred_ = ec;
         break;
       }
-      if (used == 0) break;
     }
     const std::size_t got = chunk_.size() - parser_.get().body().size;
     if (parser_.is_done()) finish();
@@ -357,11 +354,19 @@ class ConnectionBodyReader final : public BodyReader {
       }
       parser_.get().body().data = chunk_.data();
       parser_.get().body().size = chunk_.size();
-      const bool total_bound = arm(opt.idle_timeout);
-      error_code ec = co_await conn_->with_stream([&](auto& s) { return sluice::net::read_some(s, conn_->buffer, parser_); });
-      conn_->deadline.disarm();
-      if (ec == http::error::need_buffer) ec = {};
-      if (ec && conn_->deadline.expired()) ec = beast::error::timeout;
+      // Bytes that came with the head or an earlier read are parsed here:
+      // Beast's async_read_some would complete through a posted handler, a
+      // scheduler round trip, without any I/O. The socket is awaited only
+      // when they are not enough for a piece.
+      error_code ec = put_buffered();
+      bool total_bound = false;
+      if (ec == http::error::need_more) {
+        total_bound = arm(opt.idle_timeout);
+        ec = co_await conn_->with_stream([&](auto& s) { return sluice::net::read_some(s, conn_->buffer, parser_); });
+        conn_->deadline.disarm();
+        if (ec == http::error::need_buffer) ec = {};
+        if (ec && conn_->deadline.expired()) ec = beast::error::timeout;
+      }
       if (ec) {
         done_ = true;
         conn_.reset();
@@ -375,6 +380,19 @@ class ConnectionBodyReader final : public BodyReader {
   }
 
  private:
+  // One parser.put() of the bytes already in the connection's buffer: as
+  // much as one Beast async_read_some would give (one chunk of a chunked
+  // body). need_more when there is nothing it can use.
+  error_code put_buffered() {
+    if (conn_->buffer.size() == 0) return http::error::need_more;
+    error_code ec;
+    const std::size_t used = parser_.put(conn_->buffer.data(), ec);
+    conn_->buffer.consume(used);
+    if (ec == http::error::need_buffer) return {};
+    if (!ec && used == 0) return http::error::need_more;
+    return ec;
+  }
+
   // Arms the connection's deadline for one step bounded by `step`, or by the
   // time left for the whole answer when that is shorter (then: true).
   bool arm(std::chrono::milliseconds step) {
@@ -462,19 +480,13 @@ asio::awaitable<Result<FullResponse>> HttpClient::send(HttpRequest request, Canc
   if (!response) co_return std::move(response).error();
   FullResponse full{std::move(response->head), {}};
   for (;;) {
-    // Most answers arrive with their head: take what is buffered without a
-    // trip through the scheduler, and await the socket only for the rest.
-    std::string_view piece = response->body->take_buffered();
-    if (piece.empty()) {
-      auto more = co_await response->body->read_some();
-      if (!more) co_return std::move(more).error();
-      if (more->empty()) break;
-      piece = *more;
-    }
-    if (full.body.size() + piece.size() > impl_->options.max_response_bytes)
+    auto piece = co_await response->body->read_some();
+    if (!piece) co_return std::move(piece).error();
+    if (piece->empty()) break;
+    if (full.body.size() + piece->size() > impl_->options.max_response_bytes)
       co_return impl_->error(errc::upstream_protocol, "response larger than " +
                                                           std::to_string(impl_->options.max_response_bytes) + " bytes");
-    full.body.append(piece);
+    full.body.append(*piece);
   }
   co_return full;
 }

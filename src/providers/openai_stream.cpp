@@ -161,17 +161,9 @@ class OpenAiChunkStream final : public ChunkStream {
     std::string out;
     auto relay = [&](std::string_view event) { on_event(event, out); };
     while (out.empty() && !ended_ && !broken()) {
-      // Bytes that came with the head or an earlier read are taken without
-      // a trip through the scheduler; the socket is awaited only for more.
-      // Not for the first events: take_buffered() gathers every event already
-      // there (a whole burst), and the first byte should not wait for them.
-      std::string_view piece = started_ ? body_->take_buffered() : std::string_view{};
-      if (piece.empty()) {
-        auto more = co_await body_->read_some();
-        if (!more) co_return std::move(more).error();
-        piece = *more;
-      }
-      if (piece.empty()) {
+      auto piece = co_await body_->read_some();
+      if (!piece) co_return std::move(piece).error();
+      if (piece->empty()) {
         framer_.finish(relay);
         ended_ = true;
         if (!saw_done_ && !malformed_)
@@ -179,7 +171,7 @@ class OpenAiChunkStream final : public ChunkStream {
                                "provider '" + provider_ + "': stream ended before data: [DONE]");
         break;
       }
-      if (!framer_.feed(piece, relay)) break;
+      if (!framer_.feed(*piece, relay)) break;
     }
     // After the first events (which go out at once: time to first byte),
     // whatever else has already arrived goes out together: a burst the
