@@ -1,6 +1,8 @@
 #include "sluice/app/app.hpp"
 
+#include "sluice/auth/gatekeeper.hpp"
 #include "sluice/core/clock.hpp"
+#include "sluice/core/log.hpp"
 #include "sluice/pipeline/model_catalog.hpp"
 #include "sluice/pipeline/pipeline.hpp"
 #include "sluice/pool/provider_pool.hpp"
@@ -15,10 +17,11 @@ struct App::Parts {
   Parts(boost::asio::io_context& io, GatewayConfig cfg)
       : config(std::move(cfg)),
         clock(std::make_shared<SteadyClock>()),
+        gatekeeper(config.auth, clock),
         providers(make_providers(io, config)),
         pool(config, clock->now()),
         catalog(config, providers, pool, *clock),
-        pipeline(pool, catalog, providers, clock),
+        pipeline(gatekeeper, pool, catalog, providers, clock),
         server(io.get_executor(), config, pipeline) {}
 
   static pipeline::ProviderMap make_providers(boost::asio::io_context& io, const GatewayConfig& config) {
@@ -29,6 +32,7 @@ struct App::Parts {
 
   GatewayConfig config;
   std::shared_ptr<const Clock> clock;
+  auth::Gatekeeper gatekeeper;
   pipeline::ProviderMap providers;
   pool::ProviderPool pool;
   pipeline::ModelCatalog catalog;
@@ -39,7 +43,20 @@ struct App::Parts {
 App::App(boost::asio::io_context& io, GatewayConfig config) : parts_(std::make_unique<Parts>(io, std::move(config))) {}
 App::~App() = default;
 
-void App::start() { parts_->server.start(); }
+void App::start() {
+  parts_->server.start();
+  // Who may call, said once at start: an operator reading the log knows
+  // whether the port is open to anyone.
+  const std::string_view posture = parts_->gatekeeper.posture();
+  log::info("auth", {{"posture", posture}, {"keys", parts_->gatekeeper.key_count()}});
+  const bool loopback_listener = parts_->server.listens_on_loopback();
+  if (posture == "loopback_only" && !loopback_listener)
+    log::warn("auth_loopback_only", {{"detail", "no gateway keys are configured: only clients on this host are served; "
+                                                "configure auth.keys (or auth.allow_unauthenticated) to serve others"}});
+  if (posture == "unauthenticated" && !loopback_listener)
+    log::warn("auth_unauthenticated", {{"detail", "auth.allow_unauthenticated is set and the gateway listens beyond "
+                                                  "loopback: anyone who reaches the port can spend the provider keys"}});
+}
 std::uint16_t App::port() const { return parts_->server.port(); }
 void App::shutdown(std::function<void()> done) { parts_->server.shutdown(std::move(done)); }
 const GatewayConfig& App::config() const noexcept { return parts_->config; }

@@ -28,6 +28,7 @@ void read_root(Reader& r, const Slot& root, GatewayConfig& config) {
   KeyLines provider_names, model_names;
   std::vector<std::string> written_provider_names;
   std::vector<ProviderRef> refs;
+  AuthRefs auth_refs;
   bool has_providers = false, has_models = false;
   bool providers_usable = true;  // false when the providers value is not a list
   const auto read_list = [&](const Slot& s, bool& present, std::string_view what, auto read_item) {
@@ -40,6 +41,7 @@ void read_root(Reader& r, const Slot& root, GatewayConfig& config) {
   };
   r.mapping(root, {
       {"server", [&](const Slot& s) { read_server(r, s, config.server); }},
+      {"auth", [&](const Slot& s) { read_auth(r, s, config.auth, auth_refs); }},
       {"providers",
        [&](const Slot& s) {
          providers_usable = read_list(s, has_providers, "provider", [&](const Slot& item) {
@@ -53,12 +55,13 @@ void read_root(Reader& r, const Slot& root, GatewayConfig& config) {
          });
        }},
       {"logging", [&](const Slot& s) { read_logging(r, s, config.logging); }},
-      {"auth", {}}, {"router", {}}, {"cache", {}}, {"queue", {}}, {"redis", {}},
+      {"router", {}}, {"cache", {}}, {"queue", {}}, {"redis", {}},
   });
   const auto nowhere = YAML::Mark::null_mark();
   if (!has_providers) r.problem("providers", nowhere, "at least one provider is required");
   if (!has_models) r.problem("models", nowhere, "at least one model is required");
   if (providers_usable) check_provider_refs(r, config, refs, written_provider_names);
+  if (providers_usable && has_models) check_auth_refs(r, config, auth_refs);
 }
 
 }  // namespace

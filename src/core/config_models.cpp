@@ -11,6 +11,19 @@ namespace sluice::config_reader {
 
 namespace {
 
+// USD per million tokens; cached_input defaults to input.
+void read_price(Reader& r, const Slot& at, std::optional<Price>& out) {
+  Price price;
+  double cached = -1;
+  r.mapping(at, {
+      {"input", [&](const Slot& s) { r.number(s, 0, 1e6, price.input); }, true},
+      {"output", [&](const Slot& s) { r.number(s, 0, 1e6, price.output); }, true},
+      {"cached_input", [&](const Slot& s) { r.number(s, 0, 1e6, cached); }},
+  });
+  price.cached_input = cached >= 0 ? cached : price.input;
+  out = price;
+}
+
 void read_deployment(Reader& r, const Slot& at, DeploymentConfig& c, std::vector<ProviderRef>& refs) {
   r.mapping(at, {
       {"provider",
@@ -26,6 +39,7 @@ void read_deployment(Reader& r, const Slot& at, DeploymentConfig& c, std::vector
       {"priority", [&](const Slot& s) { r.integer(s, 0, 1000, c.priority); }},
       {"rpm", [&](const Slot& s) { r.integer(s, 0, INT_MAX, c.rpm); }},
       {"tpm", [&](const Slot& s) { r.integer(s, 0, INT_MAX, c.tpm); }},
+      {"price", [&](const Slot& s) { read_price(r, s, c.price); }},
   });
 }
 

@@ -4,6 +4,8 @@
 #include "config_reader.hpp"
 
 #include <algorithm>
+#include <charconv>
+#include <sstream>
 
 #include "config_syntax.hpp"
 
@@ -122,6 +124,22 @@ bool Reader::name(const Slot& at, Name& out) {
   out.value = std::move(value->text);
   if (out.value.empty()) problem(at, "must not be empty");
   return !out.value.empty();
+}
+
+void Reader::number(const Slot& at, double min, double max, double& out) {
+  const auto value = scalar(at, "a number");
+  if (!value) return;
+  const std::string& text = value->text;
+  double number = 0;
+  const bool plain = !text.empty() && text.find_first_not_of("0123456789.-") == std::string::npos;
+  const auto [stop, ec] = std::from_chars(text.data(), text.data() + text.size(), number, std::chars_format::fixed);
+  if (!plain || ec != std::errc{} || stop != text.data() + text.size()) return problem(at, "expected a number");
+  if (number < min || number > max) {
+    std::ostringstream range;
+    range << "must be between " << min << " and " << max;
+    return problem(at, range.str());
+  }
+  out = number;
 }
 
 void Reader::duration(const Slot& at, Millis min, Millis max, Millis& out) {

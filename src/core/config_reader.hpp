@@ -121,6 +121,8 @@ class Reader {
     out = static_cast<T>(number);
   }
 
+  // A decimal number ("2.5", "10", "0.075"); no exponent, hex, inf or nan.
+  void number(const Slot& at, double min, double max, double& out);
   void duration(const Slot& at, Millis min, Millis max, Millis& out);
   void boolean(const Slot& at, bool& out);
 

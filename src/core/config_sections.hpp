@@ -18,6 +18,27 @@ namespace sluice::config_reader {
 void read_server(Reader& r, const Slot& at, ServerConfig& c);    // config_server.cpp
 void read_logging(Reader& r, const Slot& at, LoggingConfig& c);  // config_logging.cpp
 
+// config_auth.cpp. What the auth section names, for the checks that need the
+// whole file (check_auth_refs) and the duplicate checks between keys.
+struct AuthRefs {
+  struct ModelRef {
+    Name name;
+    Slot slot;
+    std::size_t key_index;
+  };
+  struct BudgetRef {
+    Slot slot;
+    std::size_t key_index;
+  };
+  std::vector<std::pair<std::string, std::size_t>> keys, digests, ids;  // value, index of its key
+  std::vector<ModelRef> models;
+  std::vector<BudgetRef> budgets;
+};
+void read_auth(Reader& r, const Slot& at, AuthConfig& c, AuthRefs& refs);
+// Reports allow-listed models that are not configured, and budgeted keys that
+// can reach a deployment without a price. Call it after the whole document is read.
+void check_auth_refs(Reader& r, const GatewayConfig& config, const AuthRefs& refs);
+
 // config_providers.cpp. One item of `providers`; `names` holds the names of
 // the items read before it, for the duplicate check.
 // `written_names` gets each provider's name as written in the file, for

@@ -175,6 +175,27 @@ std::optional<std::string> check_origin(std::string_view origin) {
   return std::nullopt;
 }
 
+std::optional<std::chrono::system_clock::time_point> parse_utc_time(std::string_view text) {
+  using namespace std::chrono;
+  const auto field = [&](std::size_t at, std::size_t n, int& out) {
+    if (at + n > text.size()) return false;
+    const auto [stop, ec] = std::from_chars(text.data() + at, text.data() + at + n, out);
+    return ec == std::errc{} && stop == text.data() + at + n && std::isdigit(static_cast<unsigned char>(text[at]));
+  };
+  int y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0;
+  if (!field(0, 4, y) || text.size() < 10 || text[4] != '-' || !field(5, 2, mo) || text[7] != '-' || !field(8, 2, d))
+    return std::nullopt;
+  if (text.size() != 10) {
+    if (text.size() != 20 || text[10] != 'T' || !field(11, 2, h) || text[13] != ':' || !field(14, 2, mi) ||
+        text[16] != ':' || !field(17, 2, s) || text[19] != 'Z')
+      return std::nullopt;
+    if (h > 23 || mi > 59 || s > 59) return std::nullopt;
+  }
+  const year_month_day date{year{y}, month{static_cast<unsigned>(mo)}, day{static_cast<unsigned>(d)}};
+  if (!date.ok()) return std::nullopt;
+  return sys_days{date} + hours{h} + minutes{mi} + seconds{s};
+}
+
 bool is_http_token(std::string_view name) {
   constexpr std::string_view kSymbols = "!#$%&'*+-.^_`|~";
   return !name.empty() && std::all_of(name.begin(), name.end(), [&](char c) {

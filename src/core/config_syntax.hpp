@@ -4,6 +4,7 @@
 // value, so the caller decides what (if anything) may be echoed.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <optional>
 #include <string>
@@ -31,6 +32,9 @@ std::optional<std::string> check_base_url(std::string_view url);      // http(s)
 std::optional<std::string> check_readable_file(const std::string& path);
 // An origin as browsers send it: http(s)://host[:port], no path; or "*".
 std::optional<std::string> check_origin(std::string_view origin);
+
+// "2027-01-31" (00:00 UTC that day) or "2027-01-31T18:00:00Z" (UTC).
+std::optional<std::chrono::system_clock::time_point> parse_utc_time(std::string_view text);
 
 bool is_http_token(std::string_view name);  // RFC 9110 token (header names)
 bool is_name(std::string_view name);        // [A-Za-z0-9._-]*

@@ -14,6 +14,7 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstdlib>
@@ -36,7 +37,7 @@ namespace {
 // (render_bound, line_bound), which spares a capacity check per piece.
 
 constexpr std::size_t kNumberBound = 24;  // "-9223372036854775808"
-constexpr std::size_t kRealBound = 320;   // fixed notation of the largest double, 3 decimals
+constexpr std::size_t kRealBound = 330;   // fixed notation of the largest double, 9 decimals
 constexpr std::size_t kPrefixBound = 80;  // {"ts":"...","level":"critical", and "}\n"
 
 char* put(char* p, std::string_view s) {
@@ -92,8 +93,10 @@ char* put_value(char* p, LogFormat format, const Field& f) {
     case Field::Kind::text: return format == LogFormat::json ? put_json_text(p, f.text) : put_text_value(p, f.text);
     case Field::Kind::integer: return std::to_chars(p, p + kNumberBound, f.integer).ptr;
     case Field::Kind::unsigned_integer: return std::to_chars(p, p + kNumberBound, f.unsigned_integer).ptr;
-    case Field::Kind::real: return std::to_chars(p, p + kRealBound, f.real, std::chars_format::fixed, 3).ptr;
+    case Field::Kind::real:
+      return std::to_chars(p, p + kRealBound, f.real, std::chars_format::fixed, std::clamp(f.decimals, 0, 9)).ptr;
     case Field::Kind::boolean: return put(p, f.boolean ? "true" : "false");
+    case Field::Kind::null: return put(p, "null");
   }
   return p;
 }

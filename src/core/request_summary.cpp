@@ -8,10 +8,13 @@ void log_request(const RequestSummary& s) {
   if (!log::enabled(spdlog::level::info)) return;
   using ms = std::chrono::duration<double, std::milli>;
   const RequestContext& ctx = s.ctx;
+  const std::optional<double> cost = ctx.cost_usd();
   log::info("request", {{"request_id", ctx.request_id},
                         {"method", s.method},
                         {"path", s.path},
                         {"status", s.status},
+                        {"tenant", ctx.tenant},
+                        {"key_id", ctx.key_id},
                         {"model", ctx.model},
                         {"provider", ctx.provider},
                         {"upstream_model", ctx.upstream_model},
@@ -23,6 +26,7 @@ void log_request(const RequestSummary& s) {
                         {"bytes_out", s.bytes_out},
                         {"prompt_tokens", ctx.usage.prompt_tokens},
                         {"completion_tokens", ctx.usage.completion_tokens},
+                        cost ? log::Field("cost_usd", *cost, 8) : log::Field("cost_usd", std::nullopt),
                         {"upstream_ms", ms(ctx.upstream_time).count()},
                         {"total_ms", ms(s.total).count()},
                         {"error", s.error ? to_string(s.error->code) : std::string_view{}}});

@@ -75,35 +75,94 @@ class LeasedStream final : public ChunkStream {
   int attempt_;
 };
 
+// Settles the caller's key lease when the stream it wraps ends: with the
+// usage and cost on a clean end or a break (what was streamed was
+// produced); a stream its client abandoned keeps the estimate.
+class KeyedStream final : public ChunkStream {
+ public:
+  KeyedStream(std::unique_ptr<ChunkStream> inner, auth::KeyLease lease, std::optional<Price> price)
+      : inner_(std::move(inner)), lease_(std::move(lease)), price_(price) {}
+
+  asio::awaitable<Result<std::string>> next() override {
+    auto events = co_await inner_->next();
+    if (events ? events->empty() : events.error().code != errc::cancelled) {
+      const Usage used = inner_->usage();
+      lease_.settle(used, price_ ? cost_usd(*price_, used) : 0);
+    }
+    co_return events;
+  }
+
+  Usage usage() const override { return inner_->usage(); }
+
+ private:
+  std::unique_ptr<ChunkStream> inner_;
+  auth::KeyLease lease_;
+  std::optional<Price> price_;
+};
+
 }  // namespace
 
-Pipeline::Pipeline(pool::ProviderPool& pool, ModelCatalog& catalog, ProviderMap& providers,
-                   std::shared_ptr<const Clock> clock, std::uint64_t seed)
-    : pool_(pool),
+Pipeline::Pipeline(auth::Gatekeeper& gatekeeper, pool::ProviderPool& pool, ModelCatalog& catalog,
+                   ProviderMap& providers, std::shared_ptr<const Clock> clock, std::uint64_t seed)
+    : gatekeeper_(gatekeeper),
+      pool_(pool),
       catalog_(catalog),
       providers_(providers),
       clock_(std::move(clock)),
       jitter_(static_cast<std::minstd_rand::result_type>(seed)) {}
 
-// The stages, in the order DESIGN.md gives them. Each one that exists is one
-// call here; the ones still to come (authentication, cache, router, overflow
-// queue) each add theirs in its place.
-asio::awaitable<Result<Answer>> Pipeline::serve(Call call, RequestContext& ctx) {
+Result<auth::Caller> Pipeline::authenticate(std::string_view credential, const asio::ip::address& peer,
+                                            RequestContext& ctx) const {
+  auto caller = gatekeeper_.authenticate(credential, peer);
+  if (caller) {
+    ctx.tenant = caller->tenant();
+    ctx.key_id = caller->key_id();
+  }
+  return caller;
+}
+
+// The stages, in the order DESIGN.md gives them, after authentication. Each
+// one that exists is one call here; the ones still to come (cache, router,
+// overflow queue) each add theirs in its place.
+asio::awaitable<Result<Answer>> Pipeline::serve(const auth::Caller& caller, Call call, RequestContext& ctx) {
   const LlmRequest& req = call.request;
   ctx.model = req.model;
 
+  // The caller's own limits: its allow-list, budget and buckets, before any
+  // provider's capacity is looked at.
+  const pool::Demand demand = pool::Demand::of(req);
+  auto lease = gatekeeper_.admit(caller, req.model,
+                                 demand.prompt_tokens + static_cast<double>(demand.max_tokens.value_or(0)));
+  if (!lease) co_return std::move(lease).error();
+
   // The model group: the model the client named.
   ctx.group = req.model;
-  if (!co_await catalog_.resolve(ctx.group, ctx)) co_return model_not_found(req.model);
+  if (!co_await catalog_.resolve(ctx.group, ctx)) {
+    lease->refund();
+    co_return model_not_found(req.model);
+  }
 
   // Failover over the group's deployments. The group's capacity goes with
   // the answer, whatever it is.
   auto answer = co_await failover(req, ctx.group, ctx);
   ctx.limits = pool_.limits(ctx.group, clock_->now());
+
+  // The key's share is settled with what was used: now, or when the stream ends.
+  if (!answer) {
+    if (answer.error().code != errc::cancelled) lease->refund();
+  } else if (answer->stream) {
+    answer->stream = std::make_unique<KeyedStream>(std::move(answer->stream), std::move(lease).value(), ctx.price);
+  } else {
+    lease->settle(ctx.usage, ctx.cost_usd().value_or(0));
+  }
   co_return answer;
 }
 
-asio::awaitable<std::vector<ModelEntry>> Pipeline::models(RequestContext& ctx) { co_return co_await catalog_.list(ctx); }
+asio::awaitable<std::vector<ModelEntry>> Pipeline::models(const auth::Caller& caller, RequestContext& ctx) {
+  std::vector<ModelEntry> models = co_await catalog_.list(ctx);
+  std::erase_if(models, [&](const ModelEntry& m) { return !caller.may_use(m.id); });
+  co_return models;
+}
 
 asio::awaitable<Result<Answer>> Pipeline::failover(const LlmRequest& req, std::string_view group, RequestContext& ctx) {
   const pool::Demand demand = pool::Demand::of(req);
@@ -178,6 +237,7 @@ asio::awaitable<Result<Answer>> Pipeline::attempt(const LlmRequest& req, pool::L
   providers::Provider& provider = *it->second;
   ctx.provider = dep.provider_name();
   ctx.upstream_model = dep.model;
+  ctx.price = dep.price;
   ++ctx.attempts;
   const auto sent = clock_->now();
 

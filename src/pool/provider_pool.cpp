@@ -4,6 +4,8 @@
 #include <cmath>
 #include <utility>
 
+#include "sluice/core/cost.hpp"
+
 namespace sluice::pool {
 
 namespace {
@@ -160,6 +162,11 @@ ProviderPool::ProviderPool(const GatewayConfig& config, Clock::time_point now, P
     for (const DeploymentConfig& dc : m.deployments) {
       auto d = made.find({dc.provider, dc.model});
       if (d == made.end()) continue;
+      // A price is per (provider, model): the first entry that sets one wins.
+      if (!d->second->price || (dc.price && !d->second->priced_by_config)) {
+        d->second->price = deployment_price(d->second->provider->config->type, dc);
+        d->second->priced_by_config = dc.price.has_value();
+      }
       const int weight = dc.weight > 0 ? dc.weight : d->second->provider->config->weight;
       group.push_back(Member{d->second, static_cast<double>(weight), dc.priority});
     }
@@ -178,6 +185,7 @@ bool ProviderPool::add_listed_group(std::string_view name, std::string_view prov
   if (d == deployments_.end()) {
     deployments_.push_back(std::make_shared<Deployment>(*p, policy_, std::string(name), TokenBucket(0, kMinute, now),
                                                         TokenBucket(0, kMinute, now)));
+    deployments_.back()->price = builtin_price((*p)->config->type, name);
     d = deployments_.end() - 1;
   }
   groups_.emplace(std::string(name), Group{Member{*d, static_cast<double>((*p)->config->weight), 0}});

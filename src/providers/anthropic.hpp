@@ -89,7 +89,7 @@ struct AnthropicTokens {
   bool known = false;
 
   Usage to_usage() const noexcept {
-    return Usage{input + cache_creation + cache_read, output, known};
+    return Usage{input + cache_creation + cache_read, output, known, cache_read};
   }
 };
 

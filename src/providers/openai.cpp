@@ -72,9 +72,10 @@ std::optional<Usage> json_object_usage(std::string_view text) {
   const bool ok = with_json_object(text, [&](const simdjson::dom::element& root) {
     simdjson::dom::object u;
     if (root["usage"].get_object().get(u)) return;
-    std::int64_t prompt = 0, completion = 0;
+    std::int64_t prompt = 0, completion = 0, cached = 0;
     if (!u["prompt_tokens"].get_int64().get(prompt)) usage.prompt_tokens = prompt;
     if (!u["completion_tokens"].get_int64().get(completion)) usage.completion_tokens = completion;
+    if (!u.at_pointer("/prompt_tokens_details/cached_tokens").get_int64().get(cached)) usage.cached_tokens = cached;
     usage.known = true;
   });
   if (!ok) return std::nullopt;
@@ -89,9 +90,12 @@ Usage parse_openai_usage(std::string_view json) {
   if (doc.error()) return usage;
   simdjson::ondemand::object u;
   if (doc["usage"].get_object().get(u)) return usage;
-  int64_t prompt = 0, completion = 0;
+  int64_t prompt = 0, completion = 0, cached = 0;
   if (!u["prompt_tokens"].get_int64().get(prompt)) usage.prompt_tokens = prompt;
   if (!u["completion_tokens"].get_int64().get(completion)) usage.completion_tokens = completion;
+  simdjson::ondemand::object details;
+  if (!u["prompt_tokens_details"].get_object().get(details) && !details["cached_tokens"].get_int64().get(cached))
+    usage.cached_tokens = cached;
   usage.known = true;
   return usage;
 }

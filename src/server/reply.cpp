@@ -1,5 +1,6 @@
 #include "reply.hpp"
 
+#include "sluice/core/cost.hpp"
 #include "sluice/net/sse.hpp"
 
 namespace sluice::server {
@@ -15,6 +16,7 @@ Reply error_reply(Error error) {
   reply.status = error.status();
   reply.body = error_body(error);
   reply.headers.push_back({"x-should-retry", error.client_may_retry() ? "true" : "false"});
+  if (error.code == errc::unauthorized) reply.headers.push_back({"www-authenticate", "Bearer"});
   if (reply.status == 429 || reply.status == 503) {
     // Whole seconds for Retry-After (rounded up: never invite a retry too
     // early); the OpenAI SDKs prefer the exact retry-after-ms when present.
@@ -32,7 +34,7 @@ Reply answer_reply(Answer answer, const RequestContext& ctx) {
   Reply reply;
   reply.status = answer.status;
   reply.headers = std::move(answer.headers);
-  reply.headers.reserve(reply.headers.size() + 6);  // ours: provider, model, up to 4 limits
+  reply.headers.reserve(reply.headers.size() + 7);  // ours: provider, model, cost, up to 4 limits
   if (answer.stream) {
     reply.content_type = "text/event-stream";
     reply.stream = std::move(answer.stream);
@@ -41,6 +43,9 @@ Reply answer_reply(Answer answer, const RequestContext& ctx) {
   }
   reply.headers.push_back({"x-sluice-provider", ctx.provider});
   reply.headers.push_back({"x-sluice-model", ctx.upstream_model});
+  // A stream's cost is known only at its end, after the head: the access log has it.
+  if (!reply.stream)
+    if (const auto cost = ctx.cost_usd()) reply.headers.push_back({"x-sluice-cost-usd", format_usd(*cost)});
   add_limit_headers(reply, ctx);
   return reply;
 }

@@ -38,8 +38,9 @@ Reply error_reply(Error error);
 std::string stream_error_event(const Error& error);
 
 // A pipeline answer as a reply, with what the gateway decided for it:
-// x-sluice-provider / x-sluice-model, and the model group's limits in
-// x-ratelimit-* in place of the upstream's own.
+// x-sluice-provider / x-sluice-model, x-sluice-cost-usd (complete answers
+// whose price is known), and the model group's limits in x-ratelimit-* in
+// place of the upstream's own.
 Reply answer_reply(Answer answer, const RequestContext& ctx);
 
 // Adds the model group's x-ratelimit-* headers (ctx.limits) to `reply`,

@@ -112,13 +112,15 @@ std::optional<std::string> percent_decode(std::string_view text) {
   return out;
 }
 
-void read_call_headers(const HeaderLookup& header, Call& call) {
+std::string_view presented_key(const HeaderLookup& header) {
   constexpr std::string_view kBearer = "Bearer ";
   const std::string_view authorization = header("authorization");
   if (authorization.size() > kBearer.size() && iequals(authorization.substr(0, kBearer.size()), kBearer))
-    call.credential = authorization.substr(kBearer.size());
-  else if (const std::string_view key = header("x-api-key"); !key.empty())
-    call.credential = key;
+    return authorization.substr(kBearer.size());
+  return header("x-api-key");
+}
+
+void read_call_headers(const HeaderLookup& header, Call& call) {
   if (const std::string_view cache = header("cache-control"); !cache.empty()) {
     if (lists_token(cache, "no-store")) call.cache = CacheDirective::no_store;
     else if (lists_token(cache, "no-cache")) call.cache = CacheDirective::no_cache;
@@ -174,13 +176,19 @@ asio::awaitable<Reply> Routes::embeddings(Inbound& request, RequestContext& ctx)
   co_return co_await openai_call(Endpoint::embeddings, request, ctx);
 }
 
+Result<auth::Caller> Routes::authenticate(const Inbound& request, RequestContext& ctx) {
+  return pipeline_.authenticate(presented_key(request.header), request.peer, ctx);
+}
+
 asio::awaitable<Reply> Routes::openai_call(Endpoint endpoint, Inbound& request, RequestContext& ctx) {
+  auto caller = authenticate(request, ctx);
+  if (!caller) co_return error_reply(std::move(caller).error());
   auto parsed = parse_request(endpoint, std::move(request.body));
   if (!parsed) co_return error_reply(std::move(parsed).error());
   const EncodingFormat encoding = parsed->encoding_format;
   Call call{std::move(parsed).value()};
   read_call_headers(request.header, call);
-  auto answer = co_await pipeline_.serve(std::move(call), ctx);
+  auto answer = co_await pipeline_.serve(*caller, std::move(call), ctx);
   if (!answer) {
     Reply reply = error_reply(std::move(answer).error());
     add_limit_headers(reply, ctx);
@@ -193,8 +201,10 @@ asio::awaitable<Reply> Routes::openai_call(Endpoint endpoint, Inbound& request, 
   co_return answer_reply(std::move(answer).value(), ctx);
 }
 
-asio::awaitable<Reply> Routes::list_models(Inbound&, RequestContext& ctx) {
-  const std::vector<ModelEntry> models = co_await pipeline_.models(ctx);
+asio::awaitable<Reply> Routes::list_models(Inbound& request, RequestContext& ctx) {
+  auto caller = authenticate(request, ctx);
+  if (!caller) co_return error_reply(std::move(caller).error());
+  const std::vector<ModelEntry> models = co_await pipeline_.models(*caller, ctx);
   std::string body = R"({"object":"list","data":[)";
   for (std::size_t i = 0; i < models.size(); ++i) {
     if (i) body += ',';
@@ -207,9 +217,11 @@ asio::awaitable<Reply> Routes::list_models(Inbound&, RequestContext& ctx) {
 asio::awaitable<Reply> Routes::get_model(Inbound& request, RequestContext& ctx) {
   // The SDKs percent-encode the id: `meta-llama/Llama-3.1-8B` arrives as
   // `meta-llama%2FLlama-3.1-8B`.
+  auto caller = authenticate(request, ctx);
+  if (!caller) co_return error_reply(std::move(caller).error());
   const auto id = percent_decode(request.path.substr(std::string_view("/v1/models/").size()));
   if (!id) co_return error_reply(make_error(errc::bad_request, "the model id in the path is not validly percent-encoded"));
-  const std::vector<ModelEntry> models = co_await pipeline_.models(ctx);
+  const std::vector<ModelEntry> models = co_await pipeline_.models(*caller, ctx);
   auto it = std::find_if(models.begin(), models.end(), [&](const ModelEntry& m) { return m.id == *id; });
   if (it == models.end()) co_return error_reply(model_not_found(*id));
   co_return json_reply(model_object(*it));

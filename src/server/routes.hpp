@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/address.hpp>
 
 #include "reply.hpp"
 #include "sluice/core/call.hpp"
@@ -36,10 +37,15 @@ struct Inbound {
   std::string_view path;  // the target without its query string
   HeaderLookup header;
   std::string body;
+  boost::asio::ip::address peer;  // the client's address
 };
 
-// What the stages need from a request's headers: the gateway key
-// (`Authorization: Bearer`, else `x-api-key`), Cache-Control's no-cache /
+// The gateway key a request presents: `Authorization: Bearer <key>` (the
+// OpenAI SDKs, and the Anthropic SDKs since 1.x), else `x-api-key` (the
+// Anthropic SDKs, coding agents); "" when neither. A secret: never logged.
+std::string_view presented_key(const HeaderLookup& header);
+
+// What the stages need from a request's headers: Cache-Control's no-cache /
 // no-store, Prefer's respond-async.
 void read_call_headers(const HeaderLookup& header, Call& call);
 
@@ -74,8 +80,10 @@ class Routes {
   boost::asio::awaitable<Reply> list_models(Inbound&, RequestContext&);
   boost::asio::awaitable<Reply> get_model(Inbound&, RequestContext&);
 
-  // The OpenAI dialect's LLM endpoints: parse, serve, render.
+  // The OpenAI dialect's LLM endpoints: authenticate, parse, serve, render.
   boost::asio::awaitable<Reply> openai_call(Endpoint endpoint, Inbound& request, RequestContext& ctx);
+  // Who is calling, before anything else about the request is looked at.
+  Result<auth::Caller> authenticate(const Inbound& request, RequestContext& ctx);
 
   pipeline::Pipeline& pipeline_;
   const bool& draining_;

@@ -108,6 +108,11 @@ void Server::start() {
 
 std::uint16_t Server::port() const { return state_->acceptor.local_endpoint().port(); }
 
+bool Server::listens_on_loopback() const {
+  boost::system::error_code ec;
+  return state_->acceptor.local_endpoint(ec).address().is_loopback();
+}
+
 bool Server::draining() const { return state_->env->draining; }
 
 void Server::shutdown(std::function<void()> done) {

@@ -251,6 +251,8 @@ Session::Session(asio::ip::tcp::socket socket, std::shared_ptr<SessionEnv> env)
         error_code ignored;
         stream_.socket().cancel(ignored);
       }) {
+  error_code ec;
+  peer_ = stream_.socket().remote_endpoint(ec).address();  // unspecified if the client left already
   env_->sessions.insert(this);
 }
 
@@ -431,7 +433,7 @@ asio::awaitable<bool> Session::serve_one() {
                     const auto value = (*static_cast<const http::request<PaddedStringBody>*>(fields))[name];
                     return std::string_view(value.data(), value.size());
                   }),
-                  std::move(req.body())};
+                  std::move(req.body()), peer_};
 
   Reply reply;
   current_ = &ctx;

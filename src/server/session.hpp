@@ -66,6 +66,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   boost::beast::tcp_stream stream_;
   boost::beast::flat_buffer buffer_;
+  boost::asio::ip::address peer_;  // the client's address, for the authentication stage
   std::shared_ptr<SessionEnv> env_;
   net::Deadline deadline_;   // the current read or write; expiry cancels it  // shared: a session may outlive the Server object
   bool idle_ = true;         // waiting for the next request's first byte

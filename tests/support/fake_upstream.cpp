@@ -661,6 +661,7 @@ class Connection : public ConnectionBase {
     http::response<http::string_body> res{static_cast<http::status>(reply.status), req.version()};
     res.set(http::field::server, "sluice-fake-upstream");
     if (b.retry_after_s >= 0) res.set(http::field::retry_after, std::to_string(b.retry_after_s));
+    for (const auto& [name, value] : b.response_headers) res.insert(name, value);
     res.keep_alive(keep_alive);
     if (reply.stream) co_return co_await stream(std::move(res), reply) && keep_alive;
 

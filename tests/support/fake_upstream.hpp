@@ -57,6 +57,8 @@ struct Behaviour {
   // Stream: open with Azure's chunk whose "choices" is empty (prompt_filter_results).
   bool azure_prompt_filter = false;
   std::vector<std::string> tags = {"fake-model"};  // GET /api/tags (Ollama); set_behaviour only
+  // Extra headers on every answer (set-cookie, openai-organization...); set_behaviour only.
+  std::vector<std::pair<std::string, std::string>> response_headers;
 };
 
 struct Recorded {

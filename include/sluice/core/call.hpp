@@ -1,6 +1,7 @@
 // Call: one request as the pipeline takes it, whatever dialect it came in:
 // the provider-neutral request, plus what the stages need from the request's
-// headers, read once by the front door.
+// headers, read once by the front door. (The gateway key is not here: it is
+// checked before the body is parsed, and never travels with the request.)
 #pragma once
 
 #include <string>
@@ -16,10 +17,6 @@ enum class CacheDirective { normal, no_cache, no_store };
 
 struct Call {
   LlmRequest request;
-  // The gateway key the client presented (Authorization: Bearer, or
-  // x-api-key as the Anthropic SDKs send it); empty when none. A secret:
-  // never logged, never echoed.
-  std::string credential;
   CacheDirective cache = CacheDirective::normal;
   bool respond_async = false;  // Prefer: respond-async (202 + a job to poll)
 };

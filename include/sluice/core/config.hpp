@@ -74,6 +74,15 @@ struct ProviderConfig {
   MockConfig mock;
 };
 
+// What a deployment's tokens cost, in USD per million
+// (models[].deployments[].price). Unset on a deployment: the built-in table's
+// price for its upstream model (core/cost.hpp), if it knows the model.
+struct Price {
+  double input = 0;         // prompt tokens
+  double output = 0;        // completion tokens
+  double cached_input = 0;  // prompt tokens the provider served from its prompt cache
+};
+
 struct DeploymentConfig {
   std::string provider;  // a providers[].name
   std::string model;     // the model name the provider knows
@@ -81,11 +90,32 @@ struct DeploymentConfig {
   int priority = 0;      // 0 .. 1000; lower is tried first, weights choose within a priority
   int rpm = 0;           // this deployment's own limits; 0 = unlimited (the provider's still apply)
   int tpm = 0;
+  std::optional<Price> price;
 };
 
 struct ModelConfig {
   std::string name;  // what clients send as "model"
   std::vector<DeploymentConfig> deployments;
+};
+
+// One gateway key (auth.keys[]): who presents it, and what it may spend.
+struct GatewayKeyConfig {
+  std::string key;       // the key itself (a secret, from ${VAR}); or, instead:
+  std::string sha256;    // its SHA-256 in hex (lower case), so the file holds no secret
+  std::string id;        // names the key in logs; default: "sha256:" and the digest's first 12 hex digits
+  std::string tenant;    // whose requests these are: scopes cache entries and queued jobs
+  int rpm = 0;           // this key's own limits; 0 = none (the providers' still apply)
+  int tpm = 0;
+  std::vector<std::string> models;            // the model names it may ask for; empty: all
+  std::optional<double> monthly_budget_usd;   // spend per calendar month (UTC); over it: 403
+  std::optional<std::chrono::system_clock::time_point> expires;  // refused (401) from then on
+};
+
+// Who may call (auth). Without keys only loopback clients are served, unless
+// allow_unauthenticated says that anyone who reaches the port may.
+struct AuthConfig {
+  std::vector<GatewayKeyConfig> keys;
+  bool allow_unauthenticated = false;
 };
 
 enum class LogFormat { json, text };
@@ -99,6 +129,7 @@ struct LoggingConfig {
 struct GatewayConfig {
   std::string source;  // file the config was loaded from, for messages
   ServerConfig server;
+  AuthConfig auth;
   std::vector<ProviderConfig> providers;
   std::vector<ModelConfig> models;
   LoggingConfig logging;

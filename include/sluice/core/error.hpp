@@ -15,7 +15,10 @@ namespace sluice {
 enum class errc {
   bad_request,           // malformed or invalid request (400)
   unsupported_encoding,  // request Transfer-Encoding other than chunked (400, connection closed)
-  unauthorized,          // missing or wrong gateway key (401)
+  unauthorized,          // missing, unknown or expired gateway key (401)
+  peer_not_allowed,      // no keys configured and the client is not on loopback (403)
+  model_not_allowed,     // the key's allow-list does not name the model (403)
+  budget_exceeded,       // the key spent its monthly budget (403)
   not_found,             // unknown route (404)
   model_not_found,       // model the configuration does not serve (404)
   method_not_allowed,    // known route, wrong method (405)

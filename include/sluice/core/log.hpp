@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -19,15 +20,17 @@
 
 namespace sluice::log {
 
-// A field value: text, integer, floating point or boolean.
+// A field value: text, integer, floating point (3 decimals unless told),
+// boolean, or null (a value that is not known: std::nullopt).
 struct Field {
-  enum class Kind { text, integer, unsigned_integer, real, boolean };
+  enum class Kind { text, integer, unsigned_integer, real, boolean, null };
 
   Field(std::string_view k, std::string_view v) : key(k), kind(Kind::text), text(v) {}
   Field(std::string_view k, const char* v) : key(k), kind(Kind::text), text(v) {}
   Field(std::string_view k, const std::string& v) : key(k), kind(Kind::text), text(v) {}
   Field(std::string_view k, bool v) : key(k), kind(Kind::boolean), boolean(v) {}
-  Field(std::string_view k, double v) : key(k), kind(Kind::real), real(v) {}
+  Field(std::string_view k, double v, int decimals = 3) : key(k), kind(Kind::real), decimals(decimals), real(v) {}
+  Field(std::string_view k, std::nullopt_t) : key(k), kind(Kind::null), integer(0) {}
   template <class I, std::enable_if_t<std::is_integral_v<I> && !std::is_same_v<I, bool>, int> = 0>
   Field(std::string_view k, I v) : key(k) {
     if constexpr (std::is_signed_v<I>) { kind = Kind::integer; integer = v; }
@@ -36,6 +39,7 @@ struct Field {
 
   std::string_view key;
   Kind kind;
+  int decimals = 3;  // of a real, 0 .. 9
   std::string_view text;
   union {
     std::int64_t integer;

@@ -48,6 +48,7 @@ struct Usage {
   std::int64_t prompt_tokens = 0;
   std::int64_t completion_tokens = 0;
   bool known = false;  // the upstream reported usage
+  std::int64_t cached_tokens = 0;  // of prompt_tokens, served from the provider's prompt cache
 };
 
 // A rough token estimate (about four characters a token), used where a

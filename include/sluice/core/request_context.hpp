@@ -10,6 +10,8 @@
 #include <string>
 #include <utility>
 
+#include "sluice/core/config.hpp"
+#include "sluice/core/cost.hpp"
 #include "sluice/core/request.hpp"
 
 namespace sluice {
@@ -90,6 +92,7 @@ struct RequestContext {
   // Decisions, each filled by the stage that makes it, for the x-sluice-*
   // headers, the access log and (later) metrics.
   std::string tenant;           // who is calling (authentication)
+  std::string key_id;           // the gateway key's id (never the key); empty without one
   std::string model;            // what the client asked for
   std::string group;            // the model group that serves it (the router's choice for an alias)
   std::string tier;             // the router's complexity tier; empty when not routed
@@ -101,8 +104,14 @@ struct RequestContext {
   int cooldowns = 0;            // deployments put into cooldown by a 429 on the way
   GroupLimits limits;           // the group's capacity after this request, for x-ratelimit-*
   Usage usage;
+  std::optional<Price> price;   // the answering deployment's, when known: cost = price x usage
   Clock::duration queued{};         // time spent waiting in the overflow queue
   Clock::duration upstream_time{};  // request sent -> response head (first byte for streams)
+
+  // What the request cost in USD; unknown without a price for its deployment.
+  std::optional<double> cost_usd() const {
+    return price ? std::optional<double>(sluice::cost_usd(*price, usage)) : std::nullopt;
+  }
 };
 
 }  // namespace sluice

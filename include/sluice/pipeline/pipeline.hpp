@@ -5,8 +5,13 @@
 // stages for a queued call.
 //
 // Stages do not call each other; the pipeline owns the order. It owns none of
-// them either: the composition root builds the pool, the model catalog, the
-// providers and the clock and hands them in, so tests inject fakes.
+// them either: the composition root builds the gatekeeper, the pool, the
+// model catalog, the providers and the clock and hands them in, so tests
+// inject fakes.
+//
+// Authentication comes first and apart: authenticate() answers who is
+// calling before the request body is even parsed, and serve() and models()
+// take its Caller, so nothing is served to a caller that was not checked.
 #pragma once
 
 #include <cstdint>
@@ -18,6 +23,9 @@
 #include <vector>
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/address.hpp>
+
+#include "sluice/auth/gatekeeper.hpp"
 
 #include "sluice/core/answer.hpp"
 #include "sluice/core/call.hpp"
@@ -35,21 +43,30 @@ class Pipeline {
   // The references must outlive the pipeline; streams it returned may
   // outlive it (they share the clock and their pool deployment). `seed`
   // drives the backoff jitter.
-  Pipeline(pool::ProviderPool& pool, ModelCatalog& catalog, ProviderMap& providers,
+  Pipeline(auth::Gatekeeper& gatekeeper, pool::ProviderPool& pool, ModelCatalog& catalog, ProviderMap& providers,
            std::shared_ptr<const Clock> clock, std::uint64_t seed = std::random_device{}());
   Pipeline(const Pipeline&) = delete;
   Pipeline& operator=(const Pipeline&) = delete;
 
-  // Serves one call. Fills ctx with what was decided on the way (group,
-  // provider, attempts, usage, the group's limits). Errors: model_not_found;
+  // The authentication stage: who presents `credential` (the gateway key
+  // from the request's headers, "" when none) from `peer`. Sets ctx.tenant
+  // and ctx.key_id. Errors: unauthorized, peer_not_allowed.
+  Result<auth::Caller> authenticate(std::string_view credential, const boost::asio::ip::address& peer,
+                                    RequestContext& ctx) const;
+
+  // Serves one call for `caller`. Fills ctx with what was decided on the way
+  // (group, provider, attempts, usage, price, the group's limits). Errors:
+  // model_not_allowed, budget_exceeded, rate_limited (the key's own limits,
+  // before any provider is asked); model_not_found;
   // rate_limited when no deployment has capacity (retry_after_ms says when
   // one will); the last upstream error when failover gave up (retries_spent
   // when the gateway retried); cancelled when the client left. Never throws
   // for a client's mistake or an upstream failure.
-  boost::asio::awaitable<Result<Answer>> serve(Call call, RequestContext& ctx);
+  boost::asio::awaitable<Result<Answer>> serve(const auth::Caller& caller, Call call, RequestContext& ctx);
 
-  // The models clients may ask for (GET /v1/models).
-  boost::asio::awaitable<std::vector<ModelEntry>> models(RequestContext& ctx);
+  // The models `caller` may ask for (GET /v1/models): the catalog, less what
+  // the caller's key does not allow.
+  boost::asio::awaitable<std::vector<ModelEntry>> models(const auth::Caller& caller, RequestContext& ctx);
 
  private:
   // Walks the group's deployments: the pool's weighted order, the next one at
@@ -60,6 +77,7 @@ class Pipeline {
   boost::asio::awaitable<Result<Answer>> attempt(const LlmRequest& req, pool::Lease& lease, RequestContext& ctx);
   boost::asio::awaitable<bool> back_off(int retry, RequestContext& ctx);
 
+  auth::Gatekeeper& gatekeeper_;
   pool::ProviderPool& pool_;
   ModelCatalog& catalog_;
   ProviderMap& providers_;

@@ -81,6 +81,8 @@ struct Deployment : std::enable_shared_from_this<Deployment> {
   Clock::time_point ejected_until{};   // after repeated failures, or refused credentials
   int consecutive_failures = 0;
   int ejections = 0;                   // in a row; reset by a success
+  std::optional<Price> price;          // per million tokens; unset: unknown (no cost is reported)
+  bool priced_by_config = false;
 
   const std::string& provider_name() const noexcept { return provider->config->name; }
   bool cooling(Clock::time_point now) const noexcept { return now < cooldown_until; }

@@ -27,6 +27,9 @@ class Server {
 
   // The bound port (useful with port 0).
   std::uint16_t port() const;
+  // Whether the listening address is a loopback one (127.x, ::1): only
+  // clients on this host can connect.
+  bool listens_on_loopback() const;
 
   // Graceful shutdown: stop accepting (new connections, probes included, are
   // refused; a /readyz already being read answers 503), idle keep-alive

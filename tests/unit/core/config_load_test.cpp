@@ -9,40 +9,14 @@
 #include <string>
 #include <vector>
 
+#include "config_test_helpers.hpp"
 #include "sluice/core/config.hpp"
 
 namespace sluice {
 namespace {
 
 namespace fs = std::filesystem;
-using Env = std::map<std::string, std::string>;
-
-EnvLookup fake_env(Env vars) {
-  return [vars = std::move(vars)](const std::string& name) -> std::optional<std::string> {
-    const auto it = vars.find(name);
-    if (it == vars.end()) return std::nullopt;
-    return it->second;
-  };
-}
-
-ConfigLoadResult load(const std::string& yaml, Env env = {}) {
-  return load_config_text(yaml, "test.yaml", fake_env(std::move(env)));
-}
-
-std::string listing(const ConfigLoadResult& result) {
-  return format_problems("test.yaml", result.problems);
-}
-
-// The single problem a case must produce; a default problem (and a failure) otherwise.
-ConfigProblem only_problem(const ConfigLoadResult& result) {
-  if (result.problems.size() != 1) {
-    ADD_FAILURE() << "expected exactly one problem, got:\n" << listing(result);
-    return {};
-  }
-  EXPECT_FALSE(result.config.has_value());
-  return result.problems.front();
-}
-
+using namespace config_test;
 fs::path source_dir() {
 #ifdef SLUICE_SOURCE_DIR
   return SLUICE_SOURCE_DIR;
@@ -523,8 +497,6 @@ INSTANTIATE_TEST_SUITE_P(
 INSTANTIATE_TEST_SUITE_P(
     UnsupportedSections, ConfigRejects,
     ::testing::Values(
-        Rejected{kValid + "auth: { keys: [] }\n", "auth", 11,
-                 "section 'auth' is not supported by this version of sluice"},
         Rejected{kValid + "router: {}\n", "router", 11,
                  "section 'router' is not supported by this version of sluice"},
         Rejected{kValid + "cache:\n  enabled: true\n", "cache", 11,

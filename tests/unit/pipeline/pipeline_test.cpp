@@ -80,23 +80,29 @@ class PipelineServe : public ::testing::Test {
   // Builds the stages from config_ as it is now (tests change it first).
   void build() {
     if (pipeline_) return;
+    gatekeeper_ = std::make_unique<auth::Gatekeeper>(config_.auth, clock_);
     pool_ = std::make_unique<pool::ProviderPool>(config_, clock_->now(), policy_, 1);
     catalog_ = std::make_unique<ModelCatalog>(config_, providers_, *pool_, *clock_);
-    pipeline_ = std::make_unique<Pipeline>(*pool_, *catalog_, providers_, clock_, 1);
+    pipeline_ = std::make_unique<Pipeline>(*gatekeeper_, *pool_, *catalog_, providers_, clock_, 1);
   }
 
   // Kept after the call: a streamed answer settles with the pool when it ends.
-  Result<Answer> serve(Call call) {
+  // `key` is the gateway key presented, from a loopback client.
+  Result<Answer> serve(Call call, std::string_view key = "") {
     build();
     ctx_ = std::make_unique<RequestContext>();
     ctx_->request_id = "req-1";
-    return run_coro(io_, pipeline_->serve(std::move(call), *ctx_));
+    auto caller = pipeline_->authenticate(key, asio::ip::make_address("127.0.0.1"), *ctx_);
+    if (!caller) return std::move(caller).error();
+    return run_coro(io_, pipeline_->serve(*caller, std::move(call), *ctx_));
   }
 
-  std::vector<ModelEntry> models() {
+  std::vector<ModelEntry> models(std::string_view key = "") {
     build();
     RequestContext ctx;
-    return run_coro(io_, pipeline_->models(ctx));
+    auto caller = pipeline_->authenticate(key, asio::ip::make_address("127.0.0.1"), ctx);
+    if (!caller) return {};
+    return run_coro(io_, pipeline_->models(*caller, ctx));
   }
 
   asio::io_context io_;
@@ -106,6 +112,7 @@ class PipelineServe : public ::testing::Test {
   ProviderMap providers_;
   ScriptedProvider* a_ = nullptr;
   ScriptedProvider* b_ = nullptr;
+  std::unique_ptr<auth::Gatekeeper> gatekeeper_;
   std::unique_ptr<pool::ProviderPool> pool_;
   std::unique_ptr<ModelCatalog> catalog_;
   std::unique_ptr<Pipeline> pipeline_;
@@ -413,6 +420,141 @@ TEST_F(PipelineServe, AProviderThatCannotListLeavesTheConfiguredModels) {
   config_.providers[1].type = ProviderType::ollama;
   b_->list_error = make_error(errc::upstream_unavailable, "connection refused");
   EXPECT_EQ(models().size(), 3u);
+}
+
+// --- the key stage: authentication, the key's own limits, cost -------------
+
+constexpr std::string_view kKey = "sk-team-a-0123456789abcdef";
+
+class PipelineKeys : public PipelineServe {
+ protected:
+  PipelineKeys() {
+    GatewayKeyConfig key;
+    key.key = std::string(kKey);
+    key.tenant = "team-a";
+    config_.auth.keys.push_back(key);
+    // "a" bills 2 USD per million input tokens and 10 per million output.
+    config_.models[0].deployments[0].price = Price{2, 10, 1};
+  }
+  GatewayKeyConfig& key() { return config_.auth.keys[0]; }
+};
+
+TEST_F(PipelineKeys, TheCallerIsAuthenticatedFirstAndItsTenantGoesWithTheRequest) {
+  EXPECT_EQ(serve(chat_call("chat"), "").error().code, errc::unauthorized);
+  EXPECT_EQ(serve(chat_call("chat"), "sk-team-a-0123456789abcdeX").error().code, errc::unauthorized);
+  EXPECT_TRUE(a_->calls.empty());
+  ASSERT_TRUE(serve(chat_call("chat"), kKey));
+  EXPECT_EQ(ctx_->tenant, "team-a");
+  EXPECT_TRUE(ctx_->key_id.starts_with("sha256:")) << ctx_->key_id;
+  EXPECT_EQ(ctx_->key_id.size(), 19u);
+}
+
+TEST_F(PipelineKeys, AModelOffTheAllowListIsRefusedBeforeAnyProviderIsAsked) {
+  key().models = {"solo"};
+  const auto r = serve(chat_call("chat"), kKey);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, errc::model_not_allowed);
+  EXPECT_EQ(r.error().status(), 403);
+  EXPECT_EQ(r.error().param, "model");
+  EXPECT_TRUE(a_->calls.empty());
+  EXPECT_TRUE(serve(chat_call("solo"), kKey));
+  EXPECT_EQ(serve(chat_call("gpt-9"), kKey).error().code, errc::model_not_allowed)
+      << "a model that does not exist is not revealed as such";
+}
+
+TEST_F(PipelineKeys, ModelsListsOnlyWhatTheKeyMayUse) {
+  key().models = {"solo", "embed"};
+  const auto list = models(kKey);
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(list[0].id, "solo");
+  EXPECT_EQ(list[1].id, "embed");
+}
+
+TEST_F(PipelineKeys, TheKeysOwnRpmAnswers429WhileTheProviderHasRoom) {
+  key().rpm = 2;
+  ASSERT_TRUE(serve(chat_call("chat"), kKey));
+  ASSERT_TRUE(serve(chat_call("chat"), kKey));
+  const auto r = serve(chat_call("chat"), kKey);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, errc::rate_limited);
+  EXPECT_GT(r.error().retry_after_ms, 0);
+  EXPECT_LE(r.error().retry_after_ms, 30'000) << "one request's worth refills in 30 s at 2 per minute";
+  EXPECT_NE(r.error().message.find("This key's limit of 2 requests per minute"), std::string::npos);
+  EXPECT_EQ(a_->calls.size(), 2u) << "the provider was not asked the third time";
+  clock_->advance(std::chrono::seconds(30));
+  EXPECT_TRUE(serve(chat_call("chat"), kKey));
+}
+
+TEST_F(PipelineKeys, TheKeysTpmIsSettledWithTheRealUsage) {
+  key().tpm = 100;
+  Call big = chat_call("chat");
+  big.request.max_tokens = 90;
+  ASSERT_TRUE(serve(std::move(big), kKey));  // reserves about 91, uses 15 (the scripted usage)
+  Call again = chat_call("chat");
+  again.request.max_tokens = 80;
+  EXPECT_TRUE(serve(std::move(again), kKey)) << "the unused reservation came back";
+  Call third = chat_call("chat");
+  third.request.max_tokens = 80;
+  const auto r = serve(std::move(third), kKey);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("tokens per minute"), std::string::npos);
+}
+
+TEST_F(PipelineKeys, AFailedRequestGivesTheKeysTokensBack) {
+  key().tpm = 100;
+  a_->errors.push_back(make_error(errc::upstream_rejected, "bad"));
+  Call call = chat_call("chat");
+  call.request.max_tokens = 90;
+  ASSERT_FALSE(serve(std::move(call), kKey));
+  Call again = chat_call("chat");
+  again.request.max_tokens = 90;
+  EXPECT_TRUE(serve(std::move(again), kKey));
+}
+
+TEST_F(PipelineKeys, TheCostComesFromTheDeploymentsPrice) {
+  a_->response.usage = {1'000, 500, true};
+  ASSERT_TRUE(serve(chat_call("chat"), kKey));
+  ASSERT_TRUE(ctx_->cost_usd());
+  EXPECT_DOUBLE_EQ(*ctx_->cost_usd(), 1'000 * 2e-6 + 500 * 10e-6);
+  ASSERT_TRUE(serve(chat_call("solo"), kKey));
+  EXPECT_EQ(ctx_->cost_usd(), 0.0) << "mock deployments cost nothing per token";
+}
+
+TEST_F(PipelineKeys, OverItsMonthlyBudgetAKeyIsRefusedUntilTheMonthTurns) {
+  key().monthly_budget_usd = 0.01;
+  a_->response.usage = {1'000, 500, true};  // 0.007 USD a request
+  ASSERT_TRUE(serve(chat_call("chat"), kKey));
+  ASSERT_TRUE(serve(chat_call("chat"), kKey));  // 0.007 spent: under the budget still
+  const auto r = serve(chat_call("chat"), kKey);  // 0.014 spent
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, errc::budget_exceeded);
+  EXPECT_EQ(r.error().status(), 403);
+  EXPECT_NE(r.error().message.find("monthly budget of $0.01"), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find("renews on 2027-01-01"), std::string::npos) << r.error().message;
+  EXPECT_EQ(a_->calls.size(), 2u);
+  clock_->set_wall(std::chrono::sys_days{std::chrono::year{2027} / 1 / 1});
+  EXPECT_TRUE(serve(chat_call("chat"), kKey));
+}
+
+TEST_F(PipelineKeys, AStreamsCostCountsAgainstTheBudgetWhenItEnds) {
+  key().monthly_budget_usd = 0.001;
+  a_->stream_usage = {1'000, 0, true};  // 0.002 USD
+  auto r = serve(chat_call("chat", true), kKey);
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(serve(chat_call("chat"), kKey)) << "nothing is spent while the stream runs";
+  while (!run_coro(io_, r->stream->next())->empty()) {
+  }
+  EXPECT_EQ(serve(chat_call("chat"), kKey).error().code, errc::budget_exceeded);
+}
+
+TEST_F(PipelineKeys, AnExpiredKeyIsRefused) {
+  key().expires = std::chrono::sys_days{std::chrono::year{2026} / 12 / 7};
+  ASSERT_TRUE(serve(chat_call("chat"), kKey));
+  clock_->advance(std::chrono::hours(12));
+  const auto r = serve(chat_call("chat"), kKey);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, errc::unauthorized);
+  EXPECT_EQ(r.error().message, "This gateway key expired at 2026-12-07T00:00:00Z.");
 }
 
 }  // namespace

@@ -49,13 +49,14 @@ class RoutesTest : public ::testing::Test {
 
   Reply handle(std::string method, std::string path, std::string body = {}, Headers headers = {}) {
     if (!routes_) {
+      gatekeeper_ = std::make_unique<auth::Gatekeeper>(config_.auth, clock_);
       pool_ = std::make_unique<pool::ProviderPool>(config_, clock_->now(), pool::PoolPolicy{}, 1);
       catalog_ = std::make_unique<pipeline::ModelCatalog>(config_, providers_, *pool_, *clock_);
-      pipeline_ = std::make_unique<pipeline::Pipeline>(*pool_, *catalog_, providers_, clock_, 1);
+      pipeline_ = std::make_unique<pipeline::Pipeline>(*gatekeeper_, *pool_, *catalog_, providers_, clock_, 1);
       routes_ = std::make_unique<Routes>(*pipeline_, draining_, config_.server.cors);
     }
     headers_ = std::move(headers);
-    Inbound inbound{method, path, lookup(headers_), std::move(body)};
+    Inbound inbound{method, path, lookup(headers_), std::move(body), peer_};
     ctx_ = std::make_unique<RequestContext>();
     return test::run_coro(io_, routes_->handle(inbound, *ctx_));
   }
@@ -65,9 +66,11 @@ class RoutesTest : public ::testing::Test {
   std::shared_ptr<test::ManualClock> clock_ = std::make_shared<test::ManualClock>();
   pipeline::ProviderMap providers_;
   ScriptedProvider* a_ = nullptr;
+  std::unique_ptr<auth::Gatekeeper> gatekeeper_;
   std::unique_ptr<pool::ProviderPool> pool_;
   std::unique_ptr<pipeline::ModelCatalog> catalog_;
   std::unique_ptr<pipeline::Pipeline> pipeline_;
+  boost::asio::ip::address peer_ = boost::asio::ip::make_address("127.0.0.1");
   bool draining_ = false;
   std::unique_ptr<Routes> routes_;
   Headers headers_;
@@ -213,6 +216,99 @@ TEST_F(RoutesTest, AModelIdIsPercentDecoded) {
   EXPECT_EQ(handle("GET", "/v1/models/bad%2").status, 400);
 }
 
+// --- the gateway key at the front door ----------------------------------------
+
+constexpr const char* kKey = "sk-gw-team-a-0123456789";
+
+class RoutesWithKeys : public RoutesTest {
+ protected:
+  RoutesWithKeys() {
+    GatewayKeyConfig key;
+    key.key = kKey;
+    key.tenant = "team-a";
+    key.models = {"chat"};
+    config_.auth.keys.push_back(key);
+  }
+};
+
+TEST_F(RoutesWithKeys, NoKeyIs401WithTheOpenAiShapeAndWwwAuthenticate) {
+  const Reply r = handle("POST", "/v1/chat/completions", chat("chat"));
+  EXPECT_EQ(r.status, 401);
+  const json body = json::parse(r.body);
+  EXPECT_EQ(body["error"]["type"], "authentication_error");
+  EXPECT_EQ(body["error"]["code"], "invalid_api_key");
+  EXPECT_NE(body["error"]["message"].get<std::string>().find("Authorization: Bearer"), std::string::npos);
+  EXPECT_EQ(header(r, "www-authenticate"), "Bearer");
+  EXPECT_EQ(header(r, "x-should-retry"), "false");
+  EXPECT_TRUE(a_->calls.empty());
+}
+
+TEST_F(RoutesWithKeys, AWrongKeyIs401AndNeverEchoed) {
+  const Reply r = handle("POST", "/v1/chat/completions", chat("chat"), {{"authorization", "Bearer sk-wrong-key-123456"}});
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(r.body.find("sk-wrong"), std::string::npos);
+}
+
+TEST_F(RoutesWithKeys, TheKeyIsCheckedBeforeTheBodyIsParsed) {
+  EXPECT_EQ(handle("POST", "/v1/chat/completions", "{not json").status, 401);
+  EXPECT_EQ(handle("POST", "/v1/chat/completions", "{not json", {{"x-api-key", kKey}}).status, 400);
+}
+
+TEST_F(RoutesWithKeys, TheRightKeyInEitherHeaderIsServedAsItsTenant) {
+  Reply r = handle("POST", "/v1/chat/completions", chat("chat"), {{"authorization", std::string("Bearer ") + kKey}});
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(ctx_->tenant, "team-a");
+  r = handle("POST", "/v1/chat/completions", chat("chat"), {{"x-api-key", kKey}});
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(header(r, "x-sluice-cost-usd"), "0") << "a mock deployment costs nothing";
+}
+
+TEST_F(RoutesWithKeys, AModelOffTheAllowListIs403) {
+  const Reply r = handle("POST", "/v1/chat/completions", chat("meta-llama/Llama-3.1-8B"), {{"x-api-key", kKey}});
+  EXPECT_EQ(r.status, 403);
+  EXPECT_EQ(json::parse(r.body)["error"]["code"], "model_not_allowed");
+}
+
+TEST_F(RoutesWithKeys, TheModelListNeedsAKeyAndShowsWhatItAllows) {
+  EXPECT_EQ(handle("GET", "/v1/models").status, 401);
+  EXPECT_EQ(handle("GET", "/v1/models/chat").status, 401);
+  const Reply r = handle("GET", "/v1/models", {}, {{"x-api-key", kKey}});
+  ASSERT_EQ(r.status, 200);
+  const json body = json::parse(r.body);
+  ASSERT_EQ(body["data"].size(), 1u);
+  EXPECT_EQ(body["data"][0]["id"], "chat");
+  EXPECT_EQ(handle("GET", "/v1/models/meta-llama%2FLlama-3.1-8B", {}, {{"x-api-key", kKey}}).status, 404);
+}
+
+TEST_F(RoutesWithKeys, HealthNeedsNoKey) {
+  EXPECT_EQ(handle("GET", "/healthz").status, 200);
+  EXPECT_EQ(handle("GET", "/readyz").status, 200);
+}
+
+TEST_F(RoutesTest, WithoutKeysOnlyLoopbackClientsAreServed) {
+  for (const char* address : {"127.0.0.1", "127.0.0.2", "::1", "::ffff:127.0.0.1"}) {
+    peer_ = boost::asio::ip::make_address(address);
+    EXPECT_EQ(handle("POST", "/v1/chat/completions", chat("chat")).status, 200) << address;
+  }
+  for (const char* address : {"10.0.0.7", "192.168.1.2", "::ffff:10.0.0.7", "2001:db8::1", "0.0.0.0"}) {
+    peer_ = boost::asio::ip::make_address(address);
+    const Reply r = handle("POST", "/v1/chat/completions", chat("chat"));
+    EXPECT_EQ(r.status, 403) << address;
+    EXPECT_EQ(json::parse(r.body)["error"]["code"], "peer_not_allowed");
+    EXPECT_NE(json::parse(r.body)["error"]["message"].get<std::string>().find("allow_unauthenticated"),
+              std::string::npos);
+    EXPECT_EQ(handle("GET", "/v1/models").status, 403) << address;
+  }
+  EXPECT_EQ(handle("GET", "/healthz").status, 200) << "probes come from the kubelet, off loopback";
+}
+
+TEST_F(RoutesTest, AllowUnauthenticatedServesAnyone) {
+  config_.auth.allow_unauthenticated = true;
+  peer_ = boost::asio::ip::make_address("10.0.0.7");
+  EXPECT_EQ(handle("POST", "/v1/chat/completions", chat("chat")).status, 200);
+  EXPECT_EQ(ctx_->tenant, "anonymous");
+}
+
 TEST(RequestPath, OriginFormLosesItsQuery) {
   EXPECT_EQ(request_path("/v1/models"), "/v1/models");
   EXPECT_EQ(request_path("/v1/chat/completions?api-version=1"), "/v1/chat/completions");
@@ -244,22 +340,12 @@ TEST(PercentDecode, DecodesEscapesAndRefusesBrokenOnes) {
   EXPECT_EQ(percent_decode("a%0Ab"), std::nullopt);
 }
 
-TEST(ReadCallHeaders, TheGatewayKeyComesFromBearerOrXApiKey) {
-  Call call;
-  read_call_headers(lookup({{"authorization", "Bearer sk-gw-1"}, {"x-api-key", "other"}}), call);
-  EXPECT_EQ(call.credential, "sk-gw-1");
-  call = {};
-  read_call_headers(lookup({{"authorization", "bearer sk-gw-2"}}), call);
-  EXPECT_EQ(call.credential, "sk-gw-2") << "the scheme is case-insensitive";
-  call = {};
-  read_call_headers(lookup({{"x-api-key", "sk-ant-3"}}), call);
-  EXPECT_EQ(call.credential, "sk-ant-3") << "the Anthropic SDKs' header";
-  call = {};
-  read_call_headers(lookup({{"authorization", "Basic dXNlcg=="}}), call);
-  EXPECT_EQ(call.credential, "");
-  call = {};
-  read_call_headers(lookup({}), call);
-  EXPECT_EQ(call.credential, "");
+TEST(PresentedKey, TheGatewayKeyComesFromBearerOrXApiKey) {
+  EXPECT_EQ(presented_key(lookup({{"authorization", "Bearer sk-gw-1"}, {"x-api-key", "other"}})), "sk-gw-1");
+  EXPECT_EQ(presented_key(lookup({{"authorization", "bearer sk-gw-2"}})), "sk-gw-2") << "the scheme is case-insensitive";
+  EXPECT_EQ(presented_key(lookup({{"x-api-key", "sk-ant-3"}})), "sk-ant-3") << "the Anthropic SDKs' header";
+  EXPECT_EQ(presented_key(lookup({{"authorization", "Basic dXNlcg=="}})), "");
+  EXPECT_EQ(presented_key(lookup({})), "");
 }
 
 TEST(ReadCallHeaders, CacheControlAndPrefer) {

@@ -1,0 +1,134 @@
+// The Gatekeeper on its own: postures, keys given as themselves or as their
+// SHA-256, key ids, the loopback test on peer addresses, and the key's own
+// buckets (the pipeline's tests cover them in context).
+#include "sluice/auth/gatekeeper.hpp"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+
+#include "support/manual_clock.hpp"
+
+namespace sluice::auth {
+namespace {
+
+namespace ip = boost::asio::ip;
+
+// printf 'sk-test-0123456789abcdef' | sha256sum
+constexpr std::string_view kKey = "sk-test-0123456789abcdef";
+constexpr std::string_view kKeyDigest = "c871f067542d565c57ebb8b54f99afe326644dceeb5c05fc2209a8161a52875e";
+
+const ip::address kLoopback = ip::make_address("127.0.0.1");
+const ip::address kRemote = ip::make_address("203.0.113.9");
+
+GatewayKeyConfig key_config(std::string_view key, std::string tenant) {
+  GatewayKeyConfig c;
+  c.key = std::string(key);
+  c.tenant = std::move(tenant);
+  return c;
+}
+
+class GatekeeperTest : public ::testing::Test {
+ protected:
+  Gatekeeper& gate() {
+    if (!gate_) gate_ = std::make_unique<Gatekeeper>(config_, clock_);
+    return *gate_;
+  }
+  AuthConfig config_;
+  std::shared_ptr<test::ManualClock> clock_ = std::make_shared<test::ManualClock>();
+  std::unique_ptr<Gatekeeper> gate_;
+};
+
+TEST(IsLoopback, TheWholeLoopbackNetAndItsMappedForm) {
+  for (const char* a : {"127.0.0.1", "127.0.0.2", "127.255.255.254", "::1", "::ffff:127.0.0.1", "::ffff:127.9.9.9"})
+    EXPECT_TRUE(is_loopback(ip::make_address(a))) << a;
+  for (const char* a : {"0.0.0.0", "10.0.0.1", "128.0.0.1", "::", "::2", "::ffff:10.0.0.1", "fe80::1", "2001:db8::1"})
+    EXPECT_FALSE(is_loopback(ip::make_address(a))) << a;
+}
+
+TEST_F(GatekeeperTest, WithoutKeysLoopbackOnly) {
+  EXPECT_EQ(gate().posture(), "loopback_only");
+  auto local = gate().authenticate("", kLoopback);
+  ASSERT_TRUE(local);
+  EXPECT_EQ(local->tenant(), "anonymous");
+  EXPECT_EQ(local->key_id(), "");
+  EXPECT_TRUE(local->may_use("anything"));
+  EXPECT_TRUE(gate().authenticate("sk-whatever-was-sent", kLoopback)) << "a key nobody configured is not checked";
+  EXPECT_EQ(gate().authenticate("", kRemote).error().code, errc::peer_not_allowed);
+}
+
+TEST_F(GatekeeperTest, AllowUnauthenticatedAdmitsAnyPeer) {
+  config_.allow_unauthenticated = true;
+  EXPECT_EQ(gate().posture(), "unauthenticated");
+  EXPECT_TRUE(gate().authenticate("", kRemote));
+}
+
+TEST_F(GatekeeperTest, WithKeysEveryPeerNeedsOneLoopbackToo) {
+  config_.keys.push_back(key_config(kKey, "team-a"));
+  EXPECT_EQ(gate().posture(), "keys");
+  EXPECT_EQ(gate().key_count(), 1u);
+  EXPECT_EQ(gate().authenticate("", kLoopback).error().code, errc::unauthorized);
+  EXPECT_EQ(gate().authenticate("sk-test-0123456789abcdeg", kLoopback).error().code, errc::unauthorized);
+  EXPECT_EQ(gate().authenticate(kKey.substr(0, 10), kLoopback).error().code, errc::unauthorized);
+  auto caller = gate().authenticate(kKey, kRemote);
+  ASSERT_TRUE(caller);
+  EXPECT_EQ(caller->tenant(), "team-a");
+}
+
+TEST_F(GatekeeperTest, AKeyMayBeGivenAsItsDigestAndItsIdIsTheDigestsPrefix) {
+  GatewayKeyConfig c;
+  c.sha256 = std::string(kKeyDigest);
+  c.tenant = "team-b";
+  config_.keys.push_back(c);
+  auto caller = gate().authenticate(kKey, kLoopback);
+  ASSERT_TRUE(caller) << caller.error().message;
+  EXPECT_EQ(caller->tenant(), "team-b");
+  EXPECT_EQ(caller->key_id(), "sha256:" + std::string(kKeyDigest.substr(0, 12)));
+}
+
+TEST_F(GatekeeperTest, AKeyGivenItselfHasTheSameIdAsItsDigestWould) {
+  config_.keys.push_back(key_config(kKey, "team-a"));
+  EXPECT_EQ(gate().authenticate(kKey, kLoopback)->key_id(), "sha256:" + std::string(kKeyDigest.substr(0, 12)));
+}
+
+TEST_F(GatekeeperTest, AConfiguredIdNamesTheKey) {
+  config_.keys.push_back(key_config(kKey, "team-a"));
+  config_.keys[0].id = "ci-runner";
+  EXPECT_EQ(gate().authenticate(kKey, kLoopback)->key_id(), "ci-runner");
+}
+
+TEST_F(GatekeeperTest, ManyKeysEachFindTheirOwnTenant) {
+  for (int i = 0; i < 100; ++i) config_.keys.push_back(key_config("sk-key-number-" + std::to_string(i), "t" + std::to_string(i)));
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(gate().authenticate("sk-key-number-" + std::to_string(i), kRemote)->tenant(),
+                                          "t" + std::to_string(i));
+}
+
+TEST_F(GatekeeperTest, TheKeysTpmReservationIsHeldUntilSettled) {
+  config_.keys.push_back(key_config(kKey, "team-a"));
+  config_.keys[0].tpm = 100;
+  auto caller = gate().authenticate(kKey, kLoopback);
+  auto lease = gate().admit(*caller, "m", 80);
+  ASSERT_TRUE(lease);
+  EXPECT_EQ(gate().admit(*caller, "m", 80).error().code, errc::rate_limited);
+  lease->settle({10, 10, true}, 0);
+  EXPECT_TRUE(gate().admit(*caller, "m", 80)) << "the 60 unused tokens came back";
+}
+
+TEST_F(GatekeeperTest, ADemandAboveTheWholeBucketTakesAFullBucketNotForever) {
+  config_.keys.push_back(key_config(kKey, "team-a"));
+  config_.keys[0].tpm = 100;
+  auto caller = gate().authenticate(kKey, kLoopback);
+  EXPECT_TRUE(gate().admit(*caller, "m", 5'000));
+}
+
+TEST_F(GatekeeperTest, WithoutUsageTheEstimateStands) {
+  config_.keys.push_back(key_config(kKey, "team-a"));
+  config_.keys[0].tpm = 100;
+  auto caller = gate().authenticate(kKey, kLoopback);
+  gate().admit(*caller, "m", 80)->settle({}, 0);
+  EXPECT_FALSE(gate().admit(*caller, "m", 80));
+}
+
+}  // namespace
+}  // namespace sluice::auth

@@ -1,0 +1,43 @@
+// Helpers of the config loader's tests: a fake environment, loading YAML
+// text, and the one problem a case must produce.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <optional>
+#include <string>
+
+#include "sluice/core/config.hpp"
+
+namespace sluice::config_test {
+
+using Env = std::map<std::string, std::string>;
+
+inline EnvLookup fake_env(Env vars) {
+  return [vars = std::move(vars)](const std::string& name) -> std::optional<std::string> {
+    const auto it = vars.find(name);
+    if (it == vars.end()) return std::nullopt;
+    return it->second;
+  };
+}
+
+inline ConfigLoadResult load(const std::string& yaml, Env env = {}) {
+  return load_config_text(yaml, "test.yaml", fake_env(std::move(env)));
+}
+
+inline std::string listing(const ConfigLoadResult& result) {
+  return format_problems("test.yaml", result.problems);
+}
+
+// The single problem a case must produce; a default problem (and a failure) otherwise.
+inline ConfigProblem only_problem(const ConfigLoadResult& result) {
+  if (result.problems.size() != 1) {
+    ADD_FAILURE() << "expected exactly one problem, got:\n" << listing(result);
+    return {};
+  }
+  EXPECT_FALSE(result.config.has_value());
+  return result.problems.front();
+}
+
+}  // namespace sluice::config_test
