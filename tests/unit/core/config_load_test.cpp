@@ -63,6 +63,8 @@ TEST(ConfigLoad, DefaultConfigLoadsWithoutAnyEnvironment) {
   const GatewayConfig& config = *result.config;
   EXPECT_EQ(config.source, path);
   EXPECT_EQ(config.server.listen, "127.0.0.1:8080");
+  EXPECT_TRUE(config.auth.keys.empty());
+  EXPECT_FALSE(config.auth.allow_unauthenticated) << "loopback clients only, unless told otherwise";
   ASSERT_EQ(config.providers.size(), 1u);
   EXPECT_EQ(config.providers[0].type, ProviderType::mock);
   for (const char* name : {"gpt-4o-mini", "gpt-4o", "text-embedding-3-small"}) {
@@ -75,9 +77,13 @@ TEST(ConfigLoad, DefaultConfigLoadsWithoutAnyEnvironment) {
 
 TEST(ConfigLoad, ExampleConfigLoadsWithItsKey) {
   const auto path = (source_dir() / "config" / "sluice.example.yaml").string();
-  const auto result = load_config_file(path, fake_env({{"OPENAI_API_KEY", "sk-test"}}));
+  const auto result =
+      load_config_file(path, fake_env({{"OPENAI_API_KEY", "sk-test"}, {"SLUICE_KEY_TEAM_A", "sk-gw-0123456789abcdef"}}));
   ASSERT_TRUE(result.problems.empty()) << format_problems(path, result.problems);
   const GatewayConfig& config = *result.config;
+  ASSERT_EQ(config.auth.keys.size(), 2u);
+  EXPECT_EQ(config.auth.keys[0].key, "sk-gw-0123456789abcdef");
+  EXPECT_EQ(config.auth.keys[1].id, "ci-runner");
   const ProviderConfig* openai = config.find_provider("openai");
   ASSERT_NE(openai, nullptr);
   EXPECT_EQ(openai->api_key, "sk-test");
@@ -92,7 +98,7 @@ TEST(ConfigLoad, ExampleConfigLoadsWithItsKey) {
 
 TEST(ConfigLoad, ExampleConfigNamesTheMissingKey) {
   const auto path = (source_dir() / "config" / "sluice.example.yaml").string();
-  const auto result = load_config_file(path, fake_env({}));
+  const auto result = load_config_file(path, fake_env({{"SLUICE_KEY_TEAM_A", "sk-gw-0123456789abcdef"}}));
   const ConfigProblem problem = only_problem(result);
   EXPECT_EQ(problem.key_path, "providers[0].api_key");
   EXPECT_EQ(problem.message, "environment variable OPENAI_API_KEY is not set");
