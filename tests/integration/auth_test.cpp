@@ -155,6 +155,21 @@ TEST_F(Auth, TheAccessLogNamesTenantAndKeyIdNeverTheKey) {
   EXPECT_EQ(logs.find("sk-gw-team"), std::string::npos) << "not even a wrong key";
 }
 
+// Without keys, loopback clients are served: 127.0.0.2 is loopback too. (A
+// non-loopback peer cannot be made on a loopback-only test machine; the
+// decision on such addresses is tested in routes_test and gatekeeper_test.)
+TEST_F(Auth, WithoutKeysASecondLoopbackAddressIsServed) {
+  Gateway gw(ConfigBuilder().openai_provider("up", fake.base_url()).model("gpt-test", {{"up", "gpt-test"}}).yaml());
+  ASSERT_TRUE(gw.started());
+  RawSocket client(gw.port(), std::chrono::seconds(5), "127.0.0.2");
+  ASSERT_TRUE(client.connected());
+  const std::string body = chat_body("gpt-test");
+  ASSERT_TRUE(client.send("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                          "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body));
+  ASSERT_TRUE(client.read_until("fake answer", std::chrono::seconds(5))) << client.received();
+  EXPECT_TRUE(client.received().starts_with("HTTP/1.1 200")) << client.received();
+}
+
 // Everything a client controls, aimed at another host: the canary key must
 // only ever reach the configured upstream, at its configured path.
 TEST_F(Auth, NoRequestFieldOrHeaderSteersTheUpstream) {

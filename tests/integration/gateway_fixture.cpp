@@ -277,9 +277,20 @@ int wait_ms(Clock::time_point deadline) {
 
 // Non-blocking connect to 127.0.0.1:port, bounded. Returns the fd (blocking
 // mode off) or -1; `refused` tells a refused connection from a timeout.
-int connect_loopback(std::uint16_t port, std::chrono::milliseconds timeout, bool* refused = nullptr) {
+// `from`: the local address to connect from (another loopback address such as 127.0.0.2).
+int connect_loopback(std::uint16_t port, std::chrono::milliseconds timeout, bool* refused = nullptr,
+                     const char* from = nullptr) {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return -1;
+  if (from) {
+    sockaddr_in local{};
+    local.sin_family = AF_INET;
+    if (::inet_pton(AF_INET, from, &local.sin_addr) != 1 ||
+        ::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) {
+      ::close(fd);
+      return -1;
+    }
+  }
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);
@@ -311,8 +322,8 @@ int connect_loopback(std::uint16_t port, std::chrono::milliseconds timeout, bool
 
 }  // namespace
 
-RawSocket::RawSocket(std::uint16_t port, std::chrono::milliseconds timeout) {
-  fd_ = connect_loopback(port, timeout);
+RawSocket::RawSocket(std::uint16_t port, std::chrono::milliseconds timeout, const char* from) {
+  fd_ = connect_loopback(port, timeout, nullptr, from);
   connected_ = fd_ >= 0;
 }
 

@@ -153,7 +153,9 @@ class Gateway {
 
 class RawSocket {
  public:
-  explicit RawSocket(std::uint16_t port, std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  // `from`: connect from this local address (e.g. "127.0.0.2"); default 127.0.0.1.
+  explicit RawSocket(std::uint16_t port, std::chrono::milliseconds timeout = std::chrono::seconds(5),
+                     const char* from = nullptr);
   ~RawSocket();
   RawSocket(const RawSocket&) = delete;
   RawSocket& operator=(const RawSocket&) = delete;
