@@ -21,7 +21,7 @@ struct App::Parts {
         providers(make_providers(io, config)),
         pool(config, clock->now()),
         catalog(config, providers, pool, *clock),
-        pipeline(gatekeeper, pool, catalog, providers, clock),
+        pipeline(gatekeeper, pool, catalog, providers, clock, config.queue),
         server(io.get_executor(), config, pipeline) {}
 
   static pipeline::ProviderMap make_providers(boost::asio::io_context& io, const GatewayConfig& config) {
@@ -58,7 +58,17 @@ void App::start() {
                                                   "loopback: anyone who reaches the port can spend the provider keys"}});
 }
 std::uint16_t App::port() const { return parts_->server.port(); }
-void App::shutdown(std::function<void()> done) { parts_->server.shutdown(std::move(done)); }
+// The queue lets its waiting calls go first (503 shutting_down: the client's
+// retry finds another replica) and cancels its background jobs; the server
+// then drains its connections.
+void App::shutdown(std::function<void()> done) {
+  auto remaining = std::make_shared<int>(2);
+  auto one_done = [remaining, done = std::move(done)] {
+    if (--*remaining == 0 && done) done();
+  };
+  parts_->pipeline.shutdown(one_done);
+  parts_->server.shutdown(one_done);
+}
 const GatewayConfig& App::config() const noexcept { return parts_->config; }
 
 }  // namespace sluice

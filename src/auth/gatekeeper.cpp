@@ -115,6 +115,8 @@ bool Caller::may_use(std::string_view model) const noexcept {
   return std::find(allowed.begin(), allowed.end(), model) != allowed.end();
 }
 
+Priority Caller::max_priority() const noexcept { return key_ ? key_->config.max_priority : Priority::high; }
+
 // --- KeyLease ---------------------------------------------------------------
 
 KeyLease::KeyLease(std::shared_ptr<KeyState> key, std::shared_ptr<const Clock> clock, double tokens)

@@ -91,6 +91,11 @@ void read_key(Reader& r, const Slot& at, GatewayKeyConfig& c, std::size_t index,
            refs.budgets.push_back({s, index});
          }
        }},
+      {"max_priority",
+       [&](const Slot& s) {
+         r.choice(s, Choices<Priority>{{"low", Priority::low}, {"normal", Priority::normal}, {"high", Priority::high}},
+                  c.max_priority);
+       }},
       {"expires",
        [&](const Slot& s) {
          const auto value = r.scalar(s, "a date");

@@ -54,8 +54,9 @@ void read_root(Reader& r, const Slot& root, GatewayConfig& config) {
            read_model(r, item, config.models.emplace_back(), model_names, refs);
          });
        }},
+      {"queue", [&](const Slot& s) { read_queue(r, s, config.queue); }},
       {"logging", [&](const Slot& s) { read_logging(r, s, config.logging); }},
-      {"router", {}}, {"cache", {}}, {"queue", {}}, {"redis", {}},
+      {"router", {}}, {"cache", {}}, {"redis", {}},
   });
   const auto nowhere = YAML::Mark::null_mark();
   if (!has_providers) r.problem("providers", nowhere, "at least one provider is required");

@@ -17,6 +17,7 @@ namespace sluice::config_reader {
 
 void read_server(Reader& r, const Slot& at, ServerConfig& c);    // config_server.cpp
 void read_logging(Reader& r, const Slot& at, LoggingConfig& c);  // config_logging.cpp
+void read_queue(Reader& r, const Slot& at, QueueConfig& c);      // config_queue.cpp
 
 // config_auth.cpp. What the auth section names, for the checks that need the
 // whole file (check_auth_refs) and the duplicate checks between keys.

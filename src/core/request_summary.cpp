@@ -27,6 +27,7 @@ void log_request(const RequestSummary& s) {
                         {"prompt_tokens", ctx.usage.prompt_tokens},
                         {"completion_tokens", ctx.usage.completion_tokens},
                         cost ? log::Field("cost_usd", *cost, 8) : log::Field("cost_usd", std::nullopt),
+                        {"queued_ms", ms(ctx.queued).count()},
                         {"upstream_ms", ms(ctx.upstream_time).count()},
                         {"total_ms", ms(s.total).count()},
                         {"error", s.error ? to_string(s.error->code) : std::string_view{}}});

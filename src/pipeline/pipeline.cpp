@@ -7,7 +7,9 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "jobs.hpp"
 #include "sluice/core/log.hpp"
+#include "wait_line.hpp"
 
 namespace sluice::pipeline {
 
@@ -103,13 +105,22 @@ class KeyedStream final : public ChunkStream {
 }  // namespace
 
 Pipeline::Pipeline(auth::Gatekeeper& gatekeeper, pool::ProviderPool& pool, ModelCatalog& catalog,
-                   ProviderMap& providers, std::shared_ptr<const Clock> clock, std::uint64_t seed)
+                   ProviderMap& providers, std::shared_ptr<const Clock> clock, std::optional<QueueConfig> queue,
+                   std::uint64_t seed)
     : gatekeeper_(gatekeeper),
       pool_(pool),
       catalog_(catalog),
       providers_(providers),
       clock_(std::move(clock)),
-      jitter_(static_cast<std::minstd_rand::result_type>(seed)) {}
+      jitter_(static_cast<std::minstd_rand::result_type>(seed)),
+      queue_(std::move(queue)) {
+  if (queue_) {
+    line_ = std::make_unique<WaitLine>(queue_->max_length);
+    jobs_ = std::make_unique<JobStore>(queue_->max_length, queue_->result_ttl, seed ^ 0x9e3779b97f4a7c15ull);
+  }
+}
+
+Pipeline::~Pipeline() = default;
 
 Result<auth::Caller> Pipeline::authenticate(std::string_view credential, const asio::ip::address& peer,
                                             RequestContext& ctx) const {
@@ -127,6 +138,7 @@ Result<auth::Caller> Pipeline::authenticate(std::string_view credential, const a
 asio::awaitable<Result<Answer>> Pipeline::serve(const auth::Caller& caller, Call call, RequestContext& ctx) {
   const LlmRequest& req = call.request;
   ctx.model = req.model;
+  if (!executor_) executor_ = co_await asio::this_coro::executor;
 
   // The caller's own limits: its allow-list, budget and buckets, before any
   // provider's capacity is looked at.
@@ -142,10 +154,19 @@ asio::awaitable<Result<Answer>> Pipeline::serve(const auth::Caller& caller, Call
     co_return model_not_found(req.model);
   }
 
-  // Failover over the group's deployments. The group's capacity goes with
-  // the answer, whatever it is.
-  auto answer = co_await failover(req, ctx.group, ctx);
+  // Failover over the group's deployments; when none has capacity (or
+  // others already wait for the group), the overflow queue. The group's
+  // capacity goes with the answer, whatever it is.
+  Result<Answer> answer = make_error(errc::internal, "not served");
+  if (may_wait(call) && line_->size(ctx.group) > 0) {
+    answer = co_await wait_in_line(caller, call, ctx);
+  } else {
+    answer = co_await failover(req, ctx.group, ctx);
+    if (!answer && answer.error().code == errc::rate_limited && may_wait(call))
+      answer = co_await wait_in_line(caller, call, ctx);
+  }
   ctx.limits = pool_.limits(ctx.group, clock_->now());
+  if (queue_) wake_drain(ctx.group);  // capacity may have come back (unused tokens)
 
   // The key's share is settled with what was used: now, or when the stream ends.
   if (!answer) {
@@ -164,14 +185,15 @@ asio::awaitable<std::vector<ModelEntry>> Pipeline::models(const auth::Caller& ca
   co_return models;
 }
 
-asio::awaitable<Result<Answer>> Pipeline::failover(const LlmRequest& req, std::string_view group, RequestContext& ctx) {
+asio::awaitable<Result<Answer>> Pipeline::failover(const LlmRequest& req, std::string_view group, RequestContext& ctx,
+                                                   pool::Lease granted) {
   const pool::Demand demand = pool::Demand::of(req);
   std::vector<pool::Deployment*> tried;   // not to be chosen again by this request...
   std::vector<pool::Deployment*> failed;  // ...except these, after a backoff, while retries last
   std::optional<Error> last;
   int retries = 0;
   for (;;) {
-    pool::Lease lease = pool_.acquire(group, demand, clock_->now(), tried, failed);
+    pool::Lease lease = granted ? std::move(granted) : pool_.acquire(group, demand, clock_->now(), tried, failed);
     if (!lease) break;
     pool::Deployment& dep = lease.deployment();
     auto answer = co_await attempt(req, lease, ctx);

@@ -34,15 +34,22 @@ Reply answer_reply(Answer answer, const RequestContext& ctx) {
   Reply reply;
   reply.status = answer.status;
   reply.headers = std::move(answer.headers);
-  reply.headers.reserve(reply.headers.size() + 7);  // ours: provider, model, cost, up to 4 limits
+  reply.headers.reserve(reply.headers.size() + 8);  // ours: provider, model, cost, queued, up to 4 limits
   if (answer.stream) {
     reply.content_type = "text/event-stream";
     reply.stream = std::move(answer.stream);
   } else {
     reply.body = std::move(answer.body);
   }
-  reply.headers.push_back({"x-sluice-provider", ctx.provider});
-  reply.headers.push_back({"x-sluice-model", ctx.upstream_model});
+  // A stream that waited in the queue past its keep-alive interval got its
+  // head before any provider was chosen: the access log has the decisions.
+  if (!ctx.provider.empty()) {
+    reply.headers.push_back({"x-sluice-provider", ctx.provider});
+    reply.headers.push_back({"x-sluice-model", ctx.upstream_model});
+  }
+  if (ctx.queued.count() > 0)
+    reply.headers.push_back(
+        {"x-sluice-queued-ms", std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(ctx.queued).count())});
   // A stream's cost is known only at its end, after the head: the access log has it.
   if (!reply.stream)
     if (const auto cost = ctx.cost_usd()) reply.headers.push_back({"x-sluice-cost-usd", format_usd(*cost)});

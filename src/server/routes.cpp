@@ -10,6 +10,8 @@
 namespace sluice::server {
 
 namespace asio = boost::asio;
+using pipeline::Job;
+using pipeline::JobStatus;
 using pipeline::ModelEntry;
 
 // Every endpoint the gateway serves. A path may appear with several methods;
@@ -22,6 +24,7 @@ const Routes::Route Routes::kTable[] = {
     {"POST", "/v1/embeddings", &Routes::embeddings},
     {"GET", "/v1/models", &Routes::list_models},
     {"GET", "/v1/models/", &Routes::get_model},
+    {"GET", "/v1/jobs/", &Routes::get_job},
 };
 
 namespace {
@@ -64,6 +67,25 @@ std::string model_object(const ModelEntry& model) {
 Error model_not_found(std::string_view model) {
   return make_error(errc::model_not_found,
                     "The model `" + std::string(model) + "` does not exist or you do not have access to it.", "model");
+}
+
+// A job as GET /v1/jobs/{id} shows it; once finished, with the answer in
+// the shape of an OpenAI batch output line ("response": status and body).
+std::string job_object(const Job& job) {
+  std::string out = R"({"id":)";
+  append_json_string(out, job.id);
+  out += R"(,"object":"sluice.job","status":)";
+  append_json_string(out, to_string(job.status));
+  out += R"(,"model":)";
+  append_json_string(out, job.model);
+  out += R"(,"created_at":)" + std::to_string(job.created_at);
+  if (job.status == JobStatus::completed || job.status == JobStatus::failed) {
+    out += R"(,"response":{"status_code":)" + std::to_string(job.http_status) + R"(,"body":)";
+    out += job.body.empty() ? "null" : job.body;
+    out += '}';
+  }
+  out += '}';
+  return out;
 }
 
 int hex_value(char c) {
@@ -120,12 +142,24 @@ std::string_view presented_key(const HeaderLookup& header) {
   return header("x-api-key");
 }
 
-void read_call_headers(const HeaderLookup& header, Call& call) {
+std::optional<Error> read_call_headers(const HeaderLookup& header, Call& call) {
+  if (const std::string_view priority = header("x-sluice-priority"); !priority.empty()) {
+    if (iequals(priority, "high")) call.priority = Priority::high;
+    else if (iequals(priority, "normal")) call.priority = Priority::normal;
+    else if (iequals(priority, "low")) call.priority = Priority::low;
+    else return make_error(errc::bad_request, "x-sluice-priority must be high, normal or low");
+  }
+  if (const std::string_view wait = header("x-sluice-max-wait"); !wait.empty()) {
+    const auto parsed = parse_duration(wait);
+    if (!parsed) return make_error(errc::bad_request, "x-sluice-max-wait must be a duration like 500ms, 10s or 2m");
+    call.max_wait = *parsed;
+  }
   if (const std::string_view cache = header("cache-control"); !cache.empty()) {
     if (lists_token(cache, "no-store")) call.cache = CacheDirective::no_store;
     else if (lists_token(cache, "no-cache")) call.cache = CacheDirective::no_cache;
   }
   call.respond_async = lists_token(header("prefer"), "respond-async");
+  return std::nullopt;
 }
 
 Routes::Routes(pipeline::Pipeline& pipeline, const bool& draining, const CorsConfig& cors)
@@ -187,7 +221,8 @@ asio::awaitable<Reply> Routes::openai_call(Endpoint endpoint, Inbound& request, 
   if (!parsed) co_return error_reply(std::move(parsed).error());
   const EncodingFormat encoding = parsed->encoding_format;
   Call call{std::move(parsed).value()};
-  read_call_headers(request.header, call);
+  if (auto bad = read_call_headers(request.header, call)) co_return error_reply(std::move(*bad));
+  if (call.respond_async) co_return co_await submit_job(*caller, std::move(call), ctx);
   auto answer = co_await pipeline_.serve(*caller, std::move(call), ctx);
   if (!answer) {
     Reply reply = error_reply(std::move(answer).error());
@@ -199,6 +234,37 @@ asio::awaitable<Reply> Routes::openai_call(Endpoint endpoint, Inbound& request, 
   if (endpoint == Endpoint::embeddings)
     if (auto converted = convert_embeddings(answer->body, encoding)) answer->body = std::move(*converted);
   co_return answer_reply(std::move(answer).value(), ctx);
+}
+
+// Prefer: respond-async: 202 with the job to poll, whatever the queue holds.
+asio::awaitable<Reply> Routes::submit_job(const auth::Caller& caller, Call call, RequestContext& ctx) {
+  if (call.request.stream)
+    co_return error_reply(make_error(errc::bad_request, "Prefer: respond-async cannot be combined with stream: true; "
+                                                        "the job's answer is kept whole", "stream"));
+  const std::string model = call.request.model;
+  auto id = co_await pipeline_.submit(caller, std::move(call), ctx);
+  if (!id) co_return error_reply(std::move(id).error());
+  Job job;
+  job.id = *id;
+  job.model = model;
+  Reply reply = json_reply(job_object(job));
+  reply.status = 202;
+  reply.headers.push_back({"location", "/v1/jobs/" + *id});
+  reply.headers.push_back({"preference-applied", "respond-async"});
+  co_return reply;
+}
+
+asio::awaitable<Reply> Routes::get_job(Inbound& request, RequestContext& ctx) {
+  auto caller = authenticate(request, ctx);
+  if (!caller) co_return error_reply(std::move(caller).error());
+  const std::string id(request.path.substr(std::string_view("/v1/jobs/").size()));
+  const auto job = pipeline_.job(*caller, id);
+  // Another tenant's job is as unknown as a job that never was.
+  if (!job) co_return error_reply(make_error(errc::not_found, "No job `" + id + "` (it may have expired)."));
+  Reply reply = json_reply(job_object(*job));
+  if (job->status == JobStatus::queued || job->status == JobStatus::running)
+    reply.headers.push_back({"retry-after", "1"});
+  co_return reply;
 }
 
 asio::awaitable<Reply> Routes::list_models(Inbound& request, RequestContext& ctx) {

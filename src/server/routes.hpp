@@ -4,6 +4,7 @@
 // writes. Beast-free, so handlers and their tests build fast.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -46,8 +47,10 @@ struct Inbound {
 std::string_view presented_key(const HeaderLookup& header);
 
 // What the stages need from a request's headers: Cache-Control's no-cache /
-// no-store, Prefer's respond-async.
-void read_call_headers(const HeaderLookup& header, Call& call);
+// no-store, Prefer's respond-async, the overflow queue's x-sluice-priority
+// (high | normal | low) and x-sluice-max-wait (a duration). A malformed
+// value is a 400 that names the header.
+std::optional<Error> read_call_headers(const HeaderLookup& header, Call& call);
 
 class Routes {
  public:
@@ -79,6 +82,8 @@ class Routes {
   boost::asio::awaitable<Reply> embeddings(Inbound&, RequestContext&);
   boost::asio::awaitable<Reply> list_models(Inbound&, RequestContext&);
   boost::asio::awaitable<Reply> get_model(Inbound&, RequestContext&);
+  boost::asio::awaitable<Reply> get_job(Inbound&, RequestContext&);
+  boost::asio::awaitable<Reply> submit_job(const auth::Caller& caller, Call call, RequestContext& ctx);
 
   // The OpenAI dialect's LLM endpoints: authenticate, parse, serve, render.
   boost::asio::awaitable<Reply> openai_call(Endpoint endpoint, Inbound& request, RequestContext& ctx);

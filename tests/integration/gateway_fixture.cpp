@@ -82,6 +82,11 @@ ConfigBuilder& ConfigBuilder::model_with(std::string name, std::vector<Deploymen
   return *this;
 }
 
+ConfigBuilder& ConfigBuilder::queue(std::string key, std::string value) {
+  queue_.emplace_back(std::move(key), std::move(value));
+  return *this;
+}
+
 ConfigBuilder& ConfigBuilder::logging_level(std::string level) {
   logging_level_ = std::move(level);
   return *this;
@@ -93,6 +98,7 @@ std::string ConfigBuilder::yaml() const {
   for (const auto& p : providers_) out += p;
   out += "models:\n";
   for (const auto& m : models_) out += m;
+  if (!queue_.empty()) out += "queue:\n" + render_pairs(queue_, "  ");
   if (!logging_level_.empty()) out += "logging:\n  level: " + logging_level_ + "\n";
   return out;
 }

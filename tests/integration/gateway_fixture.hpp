@@ -63,6 +63,8 @@ class ConfigBuilder {
     YamlPairs extra;
   };
   ConfigBuilder& model_with(std::string name, std::vector<DeploymentYaml> deployments);
+  // A key under `queue:` (e.g. queue("max_wait", "0s") for a 429 at once).
+  ConfigBuilder& queue(std::string key, std::string value);
   // logging.level in the YAML (the process logger is set up by Gateway).
   ConfigBuilder& logging_level(std::string level);
 
@@ -70,6 +72,7 @@ class ConfigBuilder {
 
  private:
   YamlPairs server_;
+  YamlPairs queue_;
   std::vector<std::string> providers_;  // rendered list items
   std::vector<std::string> models_;
   std::string logging_level_;

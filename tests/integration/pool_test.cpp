@@ -113,8 +113,14 @@ TEST_F(Pool, UnreachableProviderIsEjectedToo) {
   EXPECT_EQ(b.request_count(), 100u);
 }
 
+// Without the overflow queue (max_wait 0): what the pool itself does. The
+// queue's own test of a burst is in queue_test.cpp.
 TEST_F(Pool, RpmLimitIsNeverExceededUnderABurst) {
-  Gateway gw(ConfigBuilder().openai_provider("a", a.base_url(), {{"rpm", "60"}}).model("pooled", {{"a", "m"}}).yaml());
+  Gateway gw(ConfigBuilder()
+                 .openai_provider("a", a.base_url(), {{"rpm", "60"}})
+                 .model("pooled", {{"a", "m"}})
+                 .queue("max_wait", "0s")
+                 .yaml());
   ASSERT_TRUE(gw.started());
   constexpr int kThreads = 20, kPerThread = 25;  // 500 requests at once
   std::atomic<int> ok{0}, limited{0}, other{0}, bad_retry_after{0};
@@ -151,7 +157,7 @@ TEST_F(Pool, RpmLimitIsNeverExceededUnderABurst) {
 TEST_F(Pool, EverythingRateLimitedGivesA429WithTheEarliestCooldown) {
   answer(a, 429, 7);
   answer(b, 429, 3);
-  Gateway gw(two_providers({}, {}));
+  Gateway gw(two_providers({}, {}) + "queue: { max_wait: 0s }\n");
   ASSERT_TRUE(gw.started());
   HttpResponse res = chat(gw.port());
   EXPECT_EQ(res.status, 429) << res.body;

@@ -104,6 +104,7 @@ std::string apply_overrides(const json& x, Behaviour& b) {
     };
     bool ok = false;
     if (key == "status") ok = set_int(b.status) && b.status >= 100 && b.status <= 999;
+    else if (key == "status_until") ok = set_int(b.status_until) && b.status_until >= 0;
     else if (key == "delay_ms") ok = set_int(b.delay_ms);
     else if (key == "stream_chunks") ok = set_int(b.stream_chunks) && b.stream_chunks >= 0;
     else if (key == "chunk_delay_ms") ok = set_int(b.chunk_delay_ms);
@@ -321,7 +322,7 @@ Reply make_reply(const Request& req, const Behaviour& defaults, long number) {
     }
   }
   const Behaviour& b = reply.behaviour;
-  if (b.status != 200) {
+  if (b.status != 200 && (b.status_until == 0 || number <= b.status_until)) {
     reply.status = b.status;
     reply.body = b.error_body.empty() ? error_json(b.status, "fake error " + std::to_string(b.status))
                                       : b.error_body;

@@ -31,6 +31,7 @@ namespace sluice::test {
 
 struct Behaviour {
   int status = 200;            // != 200: answer an OpenAI-shaped error (or error_body)
+  int status_until = 0;        // > 0: `status` only for the server's requests 1..status_until, then 200
   int delay_ms = 0;            // wait before the response head
   int stream_chunks = 3;       // content chunks "c0", "c1", ... in a stream
   int chunk_delay_ms = 0;      // wait before each content chunk

@@ -40,6 +40,8 @@ class Caller {
   const std::string& key_id() const noexcept;  // empty when admitted without a key
   // The key's allow-list; a caller without a key may use every model.
   bool may_use(std::string_view model) const noexcept;
+  // The highest overflow-queue priority its requests may claim; any without a key.
+  Priority max_priority() const noexcept;
 
  private:
   friend class Gatekeeper;

@@ -4,8 +4,11 @@
 // checked before the body is parsed, and never travels with the request.)
 #pragma once
 
+#include <chrono>
+#include <optional>
 #include <string>
 
+#include "sluice/core/config.hpp"
 #include "sluice/core/request.hpp"
 
 namespace sluice {
@@ -19,6 +22,11 @@ struct Call {
   LlmRequest request;
   CacheDirective cache = CacheDirective::normal;
   bool respond_async = false;  // Prefer: respond-async (202 + a job to poll)
+  // x-sluice-priority: the class it asks for in the overflow queue (capped
+  // by what its key may use); x-sluice-max-wait: how long it may wait there
+  // at most (never above queue.max_wait; 0: do not wait).
+  Priority priority = Priority::normal;
+  std::optional<std::chrono::milliseconds> max_wait;
 };
 
 }  // namespace sluice

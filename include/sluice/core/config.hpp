@@ -98,6 +98,9 @@ struct ModelConfig {
   std::vector<DeploymentConfig> deployments;
 };
 
+// A request's priority class in the overflow queue (x-sluice-priority).
+enum class Priority { low, normal, high };
+
 // One gateway key (auth.keys[]): who presents it, and what it may spend.
 struct GatewayKeyConfig {
   std::string key;       // the key itself (a secret, from ${VAR}); or, instead:
@@ -109,6 +112,7 @@ struct GatewayKeyConfig {
   std::vector<std::string> models;            // the model names it may ask for; empty: all
   std::optional<double> monthly_budget_usd;   // spend per calendar month (UTC); over it: 403
   std::optional<std::chrono::system_clock::time_point> expires;  // refused (401) from then on
+  Priority max_priority = Priority::normal;  // the highest x-sluice-priority its requests may claim
 };
 
 // Who may call (auth). Without keys only loopback clients are served, unless
@@ -116,6 +120,18 @@ struct GatewayKeyConfig {
 struct AuthConfig {
   std::vector<GatewayKeyConfig> keys;
   bool allow_unauthenticated = false;
+};
+
+// The overflow queue (queue): where requests wait when no deployment of
+// their model group has capacity.
+enum class QueueBackend { memory, redis };
+
+struct QueueConfig {
+  QueueBackend backend = QueueBackend::memory;
+  Millis max_wait{60'000};           // a held request waits at most this long; 0: never wait (429 at once)
+  std::size_t max_length = 10'000;   // waiting requests plus async jobs not yet run, per gateway
+  Millis result_ttl{3'600'000};      // how long GET /v1/jobs/{id} keeps a finished job
+  Millis keepalive_interval{5'000};  // a waiting stream gets its head and a ": queued" comment this often
 };
 
 enum class LogFormat { json, text };
@@ -132,6 +148,7 @@ struct GatewayConfig {
   AuthConfig auth;
   std::vector<ProviderConfig> providers;
   std::vector<ModelConfig> models;
+  QueueConfig queue;
   LoggingConfig logging;
 
   const ProviderConfig* find_provider(std::string_view name) const;

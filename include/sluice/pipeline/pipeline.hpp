@@ -14,7 +14,10 @@
 // take its Caller, so nothing is served to a caller that was not checked.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <map>
 #include <memory>
 #include <random>
@@ -22,6 +25,7 @@
 #include <string_view>
 #include <vector>
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/address.hpp>
 
@@ -32,19 +36,28 @@
 #include "sluice/core/clock.hpp"
 #include "sluice/core/error.hpp"
 #include "sluice/core/request_context.hpp"
+#include "sluice/pipeline/job.hpp"
 #include "sluice/pipeline/model_catalog.hpp"
 #include "sluice/pool/provider_pool.hpp"
 #include "sluice/providers/provider.hpp"
 
 namespace sluice::pipeline {
 
+class WaitLine;
+class JobStore;
+struct Ticket;
+
 class Pipeline {
  public:
   // The references must outlive the pipeline; streams it returned may
   // outlive it (they share the clock and their pool deployment). `seed`
   // drives the backoff jitter.
+  // `queue` unset: no overflow queue, a call that finds no capacity gets
+  // rate_limited at once.
   Pipeline(auth::Gatekeeper& gatekeeper, pool::ProviderPool& pool, ModelCatalog& catalog, ProviderMap& providers,
-           std::shared_ptr<const Clock> clock, std::uint64_t seed = std::random_device{}());
+           std::shared_ptr<const Clock> clock, std::optional<QueueConfig> queue = std::nullopt,
+           std::uint64_t seed = std::random_device{}());
+  ~Pipeline();
   Pipeline(const Pipeline&) = delete;
   Pipeline& operator=(const Pipeline&) = delete;
 
@@ -59,10 +72,32 @@ class Pipeline {
   // model_not_allowed, budget_exceeded, rate_limited (the key's own limits,
   // before any provider is asked); model_not_found;
   // rate_limited when no deployment has capacity (retry_after_ms says when
-  // one will); the last upstream error when failover gave up (retries_spent
+  // one will) and the call may not wait, or waited in the overflow queue
+  // until its deadline, or the queue is full; the last upstream error when
+  // failover gave up (retries_spent
   // when the gateway retried); cancelled when the client left. Never throws
   // for a client's mistake or an upstream failure.
+  //
+  // With a queue, a call that finds no capacity (or finds others of its
+  // group already waiting) waits its turn in the overflow queue, up to its
+  // max_wait; ctx.queued says how long. A stream that waits longer than
+  // queue.keepalive_interval is answered at once with a stream that yields
+  // ": queued" comments until its turn, then the answer's events.
   boost::asio::awaitable<Result<Answer>> serve(const auth::Caller& caller, Call call, RequestContext& ctx);
+
+  // Prefer: respond-async: the call becomes a job served in the background
+  // (through serve, queue included); its id is returned at once. Errors:
+  // rate_limited when the queue holds queue.max_length unfinished jobs,
+  // bad_request without a queue.
+  boost::asio::awaitable<Result<std::string>> submit(const auth::Caller& caller, Call call, RequestContext& ctx);
+  // The job `id` of the caller's tenant; nullopt for another tenant's or an
+  // unknown (or expired) one.
+  std::optional<Job> job(const auth::Caller& caller, const std::string& id);
+
+  // Stops the queue: waiting calls get shutting_down, background jobs are
+  // cancelled. `done` runs once no background job is running (at once
+  // when none is).
+  void shutdown(std::function<void()> done);
 
   // The models `caller` may ask for (GET /v1/models): the catalog, less what
   // the caller's key does not allow.
@@ -71,11 +106,30 @@ class Pipeline {
  private:
   // Walks the group's deployments: the pool's weighted order, the next one at
   // once after a 429, after a backoff after a failure, while retries last.
+  // `granted`: a lease the drain loop acquired for this call, used first.
   boost::asio::awaitable<Result<Answer>> failover(const LlmRequest& req, std::string_view group,
-                                                  RequestContext& ctx);
+                                                  RequestContext& ctx, pool::Lease granted = {});
   // One attempt on one deployment: the answer, or the error that decides what next.
   boost::asio::awaitable<Result<Answer>> attempt(const LlmRequest& req, pool::Lease& lease, RequestContext& ctx);
   boost::asio::awaitable<bool> back_off(int retry, RequestContext& ctx);
+
+  // The overflow queue (pipeline/queue.cpp).
+  class QueuedStream;
+  struct Drain;
+  bool may_wait(const Call& call) const;
+  std::chrono::milliseconds max_wait(const Call& call) const;
+  // Joins the line and waits for the turn up to `max_wait` (a stream: up to
+  // the keep-alive interval, then answers with a QueuedStream).
+  boost::asio::awaitable<Result<Answer>> wait_in_line(const auth::Caller& caller, const Call& call,
+                                                      RequestContext& ctx);
+  // Waits on the ticket until the turn, `limit`, the client leaving or shutdown.
+  boost::asio::awaitable<void> await_turn(const std::shared_ptr<Ticket>& ticket, std::chrono::steady_clock::duration limit,
+                                          RequestContext& ctx);
+  Error queue_error(const std::shared_ptr<Ticket>& ticket, const LlmRequest& req, RequestContext& ctx);
+  void wake_drain(const std::string& group);
+  boost::asio::awaitable<void> drain(std::string group, std::shared_ptr<Drain> state);
+  boost::asio::awaitable<void> run_job(std::string id, auth::Caller caller, Call call,
+                                       std::shared_ptr<RequestContext> ctx);
 
   auth::Gatekeeper& gatekeeper_;
   pool::ProviderPool& pool_;
@@ -83,6 +137,14 @@ class Pipeline {
   ProviderMap& providers_;
   std::shared_ptr<const Clock> clock_;
   std::minstd_rand jitter_;
+  std::optional<QueueConfig> queue_;
+  std::unique_ptr<WaitLine> line_;
+  std::unique_ptr<JobStore> jobs_;
+  std::map<std::string, std::shared_ptr<Drain>, std::less<>> drains_;  // groups with a drain loop running
+  std::map<std::string, std::shared_ptr<RequestContext>> running_jobs_;
+  std::function<void()> on_jobs_done_;
+  bool stopping_ = false;
+  boost::asio::any_io_executor executor_;  // the loop's, taken from the first call served
 };
 
 }  // namespace sluice::pipeline

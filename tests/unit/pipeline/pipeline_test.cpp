@@ -83,7 +83,7 @@ class PipelineServe : public ::testing::Test {
     gatekeeper_ = std::make_unique<auth::Gatekeeper>(config_.auth, clock_);
     pool_ = std::make_unique<pool::ProviderPool>(config_, clock_->now(), policy_, 1);
     catalog_ = std::make_unique<ModelCatalog>(config_, providers_, *pool_, *clock_);
-    pipeline_ = std::make_unique<Pipeline>(*gatekeeper_, *pool_, *catalog_, providers_, clock_, 1);
+    pipeline_ = std::make_unique<Pipeline>(*gatekeeper_, *pool_, *catalog_, providers_, clock_, std::nullopt, 1);
   }
 
   // Kept after the call: a streamed answer settles with the pool when it ends.

@@ -1,0 +1,252 @@
+// The overflow queue's side of the pipeline: a call that finds no capacity
+// waits its turn in the WaitLine; one drain loop per model group with
+// waiters hands each turn the lease it acquired, waking when the pool says
+// capacity returns, never polling faster than that; async jobs
+// (Prefer: respond-async) run serve() in the background and keep their
+// answer in the JobStore.
+#include <algorithm>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "jobs.hpp"
+#include "sluice/core/log.hpp"
+#include "sluice/pipeline/pipeline.hpp"
+#include "wait_line.hpp"
+
+namespace sluice::pipeline {
+
+namespace asio = boost::asio;
+using SteadyTime = std::chrono::steady_clock;
+
+namespace {
+
+constexpr auto kMinDrainSleep = std::chrono::milliseconds(5);
+// Bounds how long a drain loop trusts the pool's hint: tokens given back
+// early (an answer shorter than its estimate) are noticed within this.
+constexpr auto kMaxDrainSleep = std::chrono::seconds(1);
+constexpr std::string_view kKeepAlive = ": queued\n\n";
+
+std::int64_t seconds_up(Clock::duration d) {
+  return std::max<std::int64_t>(1, (std::chrono::ceil<std::chrono::milliseconds>(d).count() + 999) / 1000);
+}
+
+}  // namespace
+
+struct Pipeline::Drain {
+  explicit Drain(asio::any_io_executor executor) : timer(std::move(executor)) {}
+  asio::steady_timer timer;
+};
+
+// A stream answered before its turn came: ": queued" comments while it
+// waits, then the events of the answer it gets. Once its head is out a
+// failure (the deadline, shutdown) can only be an SSE error event. It
+// refers to the request's context, which the front door keeps while it
+// writes the stream.
+class Pipeline::QueuedStream final : public ChunkStream {
+ public:
+  QueuedStream(Pipeline& pipeline, std::shared_ptr<Ticket> ticket, LlmRequest req, RequestContext& ctx,
+               SteadyTime::time_point joined, SteadyTime::time_point deadline)
+      : pipeline_(pipeline), ticket_(std::move(ticket)), req_(std::move(req)), ctx_(ctx), joined_(joined),
+        deadline_(deadline) {}
+
+  ~QueuedStream() override {
+    if (ticket_ && ticket_->in_line) pipeline_.line_->leave(*ticket_);
+  }
+
+  asio::awaitable<Result<std::string>> next() override {
+    if (inner_) co_return co_await inner_->next();
+    if (std::exchange(first_, false)) co_return std::string(kKeepAlive);  // the head goes out now
+    for (;;) {
+      const auto left = deadline_ - SteadyTime::now();
+      co_await pipeline_.await_turn(ticket_, std::min<SteadyTime::duration>(left, pipeline_.queue_->keepalive_interval), ctx_);
+      if (ticket_->granted || ctx_.cancellation.cancelled() || pipeline_.stopping_ || SteadyTime::now() >= deadline_)
+        break;
+      co_return std::string(kKeepAlive);
+    }
+    ctx_.queued = SteadyTime::now() - joined_;
+    if (!ticket_->granted || !ticket_->lease || ctx_.cancellation.cancelled())
+      co_return pipeline_.queue_error(ticket_, req_, ctx_);
+    auto answer = co_await pipeline_.failover(req_, ticket_->group, ctx_, std::move(ticket_->lease));
+    ticket_.reset();
+    if (!answer) co_return std::move(answer).error();
+    if (!answer->stream) co_return make_error(errc::internal, "a queued stream was answered without a stream");
+    inner_ = std::move(answer->stream);
+    co_return co_await inner_->next();
+  }
+
+  Usage usage() const override { return inner_ ? inner_->usage() : Usage{}; }
+
+ private:
+  Pipeline& pipeline_;
+  std::shared_ptr<Ticket> ticket_;
+  LlmRequest req_;
+  RequestContext& ctx_;
+  SteadyTime::time_point joined_, deadline_;
+  std::unique_ptr<ChunkStream> inner_;
+  bool first_ = true;
+};
+
+bool Pipeline::may_wait(const Call& call) const {
+  return queue_ && !stopping_ && max_wait(call).count() > 0;
+}
+
+std::chrono::milliseconds Pipeline::max_wait(const Call& call) const {
+  if (!queue_) return {};
+  return std::min(call.max_wait.value_or(queue_->max_wait), queue_->max_wait);
+}
+
+asio::awaitable<Result<Answer>> Pipeline::wait_in_line(const auth::Caller& caller, const Call& call,
+                                                       RequestContext& ctx) {
+  const LlmRequest& req = call.request;
+  const Priority priority = std::min(call.priority, caller.max_priority());
+  auto ticket = std::make_shared<Ticket>(co_await asio::this_coro::executor, ctx.group, ctx.tenant, priority,
+                                         pool::Demand::of(req));
+  if (!line_->join(ticket)) {
+    Error full = make_error(errc::rate_limited, "The overflow queue is full (" + std::to_string(queue_->max_length) +
+                                                    " requests wait already); retry later.");
+    full.retry_after_ms = std::max<std::int64_t>(
+        1000, std::chrono::ceil<std::chrono::milliseconds>(pool_.wait_hint(ctx.group, ticket->demand, clock_->now()))
+                  .count());
+    co_return full;
+  }
+  wake_drain(ctx.group);
+  const auto joined = SteadyTime::now();
+  const auto deadline = joined + max_wait(call);
+  const bool streams = req.stream && req.endpoint != Endpoint::embeddings;
+  const auto first_wait = streams ? std::min<SteadyTime::duration>(queue_->keepalive_interval, deadline - joined)
+                                  : deadline - joined;
+  co_await await_turn(ticket, first_wait, ctx);
+  if (!ticket->granted && streams && !ctx.cancellation.cancelled() && !stopping_ && SteadyTime::now() < deadline) {
+    // Still waiting: the head goes out now, then keep-alives until the turn.
+    Answer answer;
+    answer.stream = std::make_unique<QueuedStream>(*this, std::move(ticket), req, ctx, joined, deadline);
+    co_return answer;
+  }
+  ctx.queued = SteadyTime::now() - joined;
+  if (!ticket->granted || !ticket->lease || ctx.cancellation.cancelled()) co_return queue_error(ticket, req, ctx);
+  co_return co_await failover(req, ctx.group, ctx, std::move(ticket->lease));
+}
+
+asio::awaitable<void> Pipeline::await_turn(const std::shared_ptr<Ticket>& ticket, SteadyTime::duration limit,
+                                           RequestContext& ctx) {
+  if (ticket->granted || limit <= SteadyTime::duration::zero() || stopping_) co_return;
+  ticket->wake.expires_after(limit);
+  auto registration = ctx.cancellation.on_cancel([t = ticket.get()] { t->wake.cancel(); });
+  co_await ticket->wake.async_wait(asio::as_tuple(asio::use_awaitable));
+}
+
+// Why a waiting call ends without its turn; it leaves the line.
+Error Pipeline::queue_error(const std::shared_ptr<Ticket>& ticket, const LlmRequest& req, RequestContext& ctx) {
+  if (ticket->in_line) line_->leave(*ticket);
+  if (ticket->lease) ticket->lease.rejected(clock_->now());  // a turn nobody takes: its capacity goes back
+  if (ctx.cancellation.cancelled()) return make_error(errc::cancelled, "client disconnected");
+  if (stopping_) return make_error(errc::shutting_down, "The gateway is shutting down; retry on another replica.");
+  const auto hint = pool_.wait_hint(ctx.group, ticket->demand, clock_->now());
+  Error e = make_error(errc::rate_limited, "Waited " + std::to_string(seconds_up(ctx.queued)) +
+                                               " s in the overflow queue and no deployment of model `" + req.model +
+                                               "` had capacity; retry after " + std::to_string(seconds_up(hint)) + " s.");
+  e.retry_after_ms = std::max<std::int64_t>(1, std::chrono::ceil<std::chrono::milliseconds>(hint).count());
+  return e;
+}
+
+void Pipeline::wake_drain(const std::string& group) {
+  if (!line_ || line_->size(group) == 0) return;
+  if (auto it = drains_.find(group); it != drains_.end()) {
+    it->second->timer.cancel();
+    return;
+  }
+  auto state = std::make_shared<Drain>(executor_);
+  drains_.emplace(group, state);
+  asio::co_spawn(executor_, drain(group, state), asio::detached);
+}
+
+// One per model group with waiting calls: grants turns in the line's order
+// as the pool finds room, and sleeps until the pool says room returns.
+asio::awaitable<void> Pipeline::drain(std::string group, std::shared_ptr<Drain> state) {
+  while (!stopping_) {
+    Ticket* next = line_->next(group);
+    if (!next) break;
+    pool::Lease lease = pool_.acquire(group, next->demand, clock_->now(), {}, {});
+    if (lease) {
+      auto ticket = line_->take(*next);
+      ticket->lease = std::move(lease);
+      ticket->granted = true;
+      ticket->wake.cancel();
+      continue;
+    }
+    const auto hint = pool_.wait_hint(group, next->demand, clock_->now());
+    state->timer.expires_after(std::clamp<Clock::duration>(hint, kMinDrainSleep, kMaxDrainSleep));
+    co_await state->timer.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+  drains_.erase(group);
+}
+
+asio::awaitable<Result<std::string>> Pipeline::submit(const auth::Caller& caller, Call call, RequestContext& ctx) {
+  if (!queue_) co_return make_error(errc::bad_request, "Prefer: respond-async needs the overflow queue");
+  if (stopping_) co_return make_error(errc::shutting_down, "The gateway is shutting down; retry on another replica.");
+  executor_ = co_await asio::this_coro::executor;
+  const auto created = std::chrono::duration_cast<std::chrono::seconds>(clock_->wall().time_since_epoch()).count();
+  auto id = jobs_->create(caller.tenant(), call.request.model, clock_->now(), created);
+  if (!id) {
+    Error full = make_error(errc::rate_limited, "The overflow queue is full (" + std::to_string(queue_->max_length) +
+                                                    " jobs wait already); retry later.");
+    full.retry_after_ms = 1000;
+    co_return full;
+  }
+  const std::string call_model = call.request.model;
+  auto job_ctx = std::make_shared<RequestContext>();
+  job_ctx->request_id = *id;
+  job_ctx->tenant = caller.tenant();
+  job_ctx->key_id = caller.key_id();
+  running_jobs_.emplace(*id, job_ctx);
+  asio::co_spawn(executor_, run_job(*id, caller, std::move(call), job_ctx), asio::detached);
+  ctx.model = job_ctx->model = call_model;
+  co_return *id;
+}
+
+asio::awaitable<void> Pipeline::run_job(std::string id, auth::Caller caller, Call call,
+                                        std::shared_ptr<RequestContext> ctx) {
+  jobs_->running(id);
+  call.request.stream = false;  // a job's answer is kept whole
+  auto answer = co_await serve(caller, std::move(call), *ctx);
+  if (answer) {
+    jobs_->finish(id, JobStatus::completed, answer->status, std::move(answer->body), clock_->now());
+  } else {
+    const Error& e = answer.error();
+    jobs_->finish(id, JobStatus::failed, e.status(), error_body(e), clock_->now());
+  }
+  log::info("job_finished", {{"request_id", id}, {"tenant", ctx->tenant}, {"provider", ctx->provider},
+                             {"status", answer ? answer->status : answer.error().status()},
+                             {"queued_ms", std::chrono::duration<double, std::milli>(ctx->queued).count()}});
+  running_jobs_.erase(id);
+  if (running_jobs_.empty() && on_jobs_done_) asio::post(executor_, std::exchange(on_jobs_done_, nullptr));
+}
+
+std::optional<Job> Pipeline::job(const auth::Caller& caller, const std::string& id) {
+  if (!jobs_) return std::nullopt;
+  return jobs_->find(id, caller.tenant(), clock_->now());
+}
+
+void Pipeline::shutdown(std::function<void()> done) {
+  stopping_ = true;
+  if (line_) {
+    for (const auto& ticket : line_->all()) {
+      line_->leave(*ticket);
+      ticket->wake.cancel();
+    }
+    for (auto& [group, state] : drains_) state->timer.cancel();
+  }
+  for (auto& [id, ctx] : running_jobs_) ctx->cancellation.cancel();
+  if (running_jobs_.empty()) {
+    if (done) done();
+  } else {
+    on_jobs_done_ = std::move(done);
+  }
+}
+
+}  // namespace sluice::pipeline
