@@ -1,22 +1,17 @@
 #include "session.hpp"
 
-#include <sys/socket.h>
-
 #include <algorithm>
 #include <array>
-#include <charconv>
-#include <cstring>
 #include <optional>
 #include <tuple>
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/bind_cancellation_slot.hpp>
-#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http.hpp>
 
+#include "disconnect_watch.hpp"
+#include "http1.hpp"
 #include "openai_wire.hpp"
 #include "reply.hpp"
 #include "request_id.hpp"
@@ -41,167 +36,8 @@ constexpr auto kWriteTimeout = std::chrono::seconds(60);
 // chunked terminator, if the client takes them within this.
 constexpr auto kCutWriteTimeout = std::chrono::seconds(1);
 
-// Watches the client socket while the gateway waits on an upstream: a client
-// that closes its connection fires the request's cancellation, which closes
-// the upstream socket, so no provider keeps generating for nobody. Bytes
-// arriving instead (a pipelined request) end the watch without firing.
-//
-// The watch starts only once the wait has lasted kWatchAfter: most requests
-// are answered sooner, and arming a socket wait (and cancelling it) costs more
-// than the rest of the request's bookkeeping. Disconnects are still seen
-// within a fraction of a second.
-class DisconnectWatch {
- public:
-  static constexpr auto kWatchAfter = std::chrono::milliseconds(50);
-
-  DisconnectWatch(asio::ip::tcp::socket& socket, Cancellation& cancel)
-      : socket_(socket), cancel_(cancel), start_(socket.get_executor(), [this] { arm(); }) {
-    start_.expire_after(kWatchAfter);
-  }
-  ~DisconnectWatch() {
-    if (!state_) return;
-    state_->active = false;
-    state_->signal.emit(asio::cancellation_type::all);
-  }
-  DisconnectWatch(const DisconnectWatch&) = delete;
-  DisconnectWatch& operator=(const DisconnectWatch&) = delete;
-
- private:
-  struct State {
-    asio::cancellation_signal signal;  // lives as long as the pending wait
-    Cancellation* cancel = nullptr;
-    bool active = true;
-  };
-
-  void arm() {
-    state_ = std::make_shared<State>();
-    state_->cancel = &cancel_;
-    const int fd = socket_.native_handle();
-    socket_.async_wait(asio::ip::tcp::socket::wait_read,
-                       asio::bind_cancellation_slot(state_->signal.slot(), [st = state_, fd](error_code ec) {
-                         if (ec || !st->active) return;
-                         char byte;
-                         const ssize_t n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-                         if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) st->cancel->cancel();
-                       }));
-  }
-
-  asio::ip::tcp::socket& socket_;
-  Cancellation& cancel_;
-  std::shared_ptr<State> state_;  // set once armed
-  net::Deadline start_;           // last member: disarmed before the rest goes
-};
-
-// Beast's HTTP parse errors (as opposed to socket errors).
-bool is_http_error(const error_code& ec) {
-  return ec.category() == make_error_code(boost::beast::http::error::end_of_stream).category();
-}
-
 bool iequals(std::string_view a, std::string_view b) {
   return beast::iequals(a, b);
-}
-
-// The response head, formatted by hand: Beast's serializer was the largest
-// user-space cost per request. Values copied from elsewhere are checked for
-// line breaks; names come from our own code.
-std::string response_head(int status, const Reply& reply, std::string_view request_id, bool keep_alive,
-                          bool http10, std::string_view framing) {
-  std::string h;
-  h.reserve(256);
-  h.append("HTTP/1.1 ").append(std::to_string(status)).append(" ");
-  h.append(http::obsolete_reason(static_cast<http::status>(status)));
-  if (!reply.content_type.empty()) h.append("\r\nContent-Type: ").append(reply.content_type);
-  h.append("\r\nx-request-id: ").append(request_id);
-  for (const Header& field : reply.headers)
-    if (is_safe_header_value(field.value)) h.append("\r\n").append(field.name).append(": ").append(field.value);
-  if (!framing.empty()) h.append("\r\n").append(framing);
-  if (!keep_alive) h.append("\r\nConnection: close");
-  else if (http10) h.append("\r\nConnection: keep-alive");
-  h.append("\r\n\r\n");
-  return h;
-}
-
-// A request body as a std::string with room for the JSON parser's padding
-// behind it (kBodyPadding), so the body is validated where it was read
-// instead of being copied into a larger buffer; string_body reserves exactly
-// Content-Length.
-struct PaddedStringBody : http::string_body {
-  class reader {
-   public:
-    template <bool isRequest, class Fields>
-    reader(http::header<isRequest, Fields>& header, std::string& body) : inner_(header, body), body_(body) {}
-
-    void init(const boost::optional<std::uint64_t>& length, error_code& ec) {
-      ec = {};
-      if (!length || *length == 0) return;  // chunked: grows as it comes; none: nothing to hold
-      if (*length > body_.max_size() - kBodyPadding) {
-        ec = http::error::buffer_overflow;
-        return;
-      }
-      body_.reserve(static_cast<std::size_t>(*length) + kBodyPadding);
-    }
-    template <class Buffers>
-    std::size_t put(const Buffers& buffers, error_code& ec) { return inner_.put(buffers, ec); }
-    void finish(error_code& ec) { inner_.finish(ec); }
-
-   private:
-    http::string_body::reader inner_;
-    std::string& body_;
-  };
-};
-
-enum class Until { header, message };
-
-// Parses what `buffer` already holds, without I/O: a typical request arrives
-// whole in the first read, and Beast's async_read on bytes already there
-// completes through a posted handler, a scheduler round trip each. Returns
-// need_more when the socket must be read (the caller then awaits Beast's
-// read, which continues from the parser's state); the parser's limits apply
-// as they do there.
-template <class Parser>
-error_code parse_buffered(Parser& parser, beast::flat_buffer& buffer, Until until) {
-  auto done = [&] { return until == Until::header ? parser.is_header_done() : parser.is_done(); };
-  while (!done() && buffer.size() > 0) {
-    error_code ec;
-    const std::size_t used = parser.put(buffer.data(), ec);
-    buffer.consume(used);
-    if (ec) return ec;  // need_more included
-    if (used == 0) break;
-  }
-  return done() ? error_code{} : error_code(http::error::need_more);
-}
-
-// "Content-Length: N", formatted without a heap allocation.
-class ContentLength {
- public:
-  explicit ContentLength(std::size_t n) {
-    constexpr std::string_view kName = "Content-Length: ";
-    std::memcpy(text_, kName.data(), kName.size());
-    size_ = static_cast<std::size_t>(std::to_chars(text_ + kName.size(), text_ + sizeof text_, n).ptr - text_);
-  }
-  std::string_view view() const { return {text_, size_}; }
-
- private:
-  char text_[40];
-  std::size_t size_;
-};
-
-// "<size in hex>\r\n" opening one chunk of a chunked body.
-std::string chunk_size_line(std::size_t size) {
-  char buf[24];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf - 2, size, 16);
-  *end++ = '\r';
-  *end++ = '\n';
-  return std::string(buf, end);
-}
-
-// RFC 9112 section 3.2: an HTTP/1.1 request carries exactly one Host header;
-// a server must answer 400 otherwise.
-std::optional<Error> host_problem(const http::request_header<>& head) {
-  if (head.version() < 11 || head.count(http::field::host) == 1) return std::nullopt;
-  return make_error(errc::bad_request, head.count(http::field::host) == 0
-                                           ? "an HTTP/1.1 request must have a Host header"
-                                           : "a request must not have more than one Host header");
 }
 
 Error stream_cut_error() {
