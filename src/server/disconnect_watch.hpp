@@ -1,7 +1,12 @@
 // DisconnectWatch: notices that a client went away while the gateway waits on
 // an upstream or relays a stream, and fires the request's cancellation, which
 // closes the upstream socket, so no provider keeps generating for nobody.
-// Bytes arriving instead (a pipelined request) end the watch without firing.
+//
+// It watches the connection's TCP socket, whatever runs over it: a peer that
+// closed (FIN) or reset fires the cancellation. Bytes arriving instead (a
+// pipelined request; over TLS also the client's close_notify, which cannot be
+// told from data without decrypting) are left for the session to read, and
+// the watch then polls for the FIN behind them every kWatchAfter.
 //
 // The watch starts only once the wait has lasted kWatchAfter: most requests
 // are answered sooner, and arming a socket wait (and cancelling it) costs more
@@ -33,11 +38,13 @@ class DisconnectWatch {
  private:
   struct State;
 
-  void arm();  // wait for the socket to become readable
+  void arm();           // wait for the socket to become readable
+  void check_hangup();  // bytes are pending: has the peer closed behind them?
 
   boost::asio::ip::tcp::socket& socket_;
   Cancellation& cancel_;
   std::shared_ptr<State> state_;  // set once armed; outlives this while a wait is pending
+  bool bytes_pending_ = false;
   net::Deadline timer_;           // last member: disarmed before the rest goes
 };
 

@@ -198,15 +198,18 @@ TEST(Streaming, ClientDisconnectMidStreamClosesUpstreamConnection) {
   EXPECT_EQ(http_request(gw.port(), "GET", "/healthz").status, 200);
 }
 
+// Sends `body` on `client` and waits until the upstream has the request.
+void send_upstream(Connection& client, FakeUpstream& fake, const std::string& body) {
+  ASSERT_TRUE(client.send_raw(raw_chat_post(body)));
+  ASSERT_TRUE(fake.wait_for_requests(1, 2s));
+}
+
 TEST(Streaming, ClientDisconnectBeforeUpstreamAnswersClosesUpstreamConnection) {
   FakeUpstream fake;
   Gateway gw(single_openai_yaml(fake.base_url()));
   ASSERT_TRUE(gw.started());
-  const std::string body = stream_body({{"x_fake", {{"delay_ms", 10'000}}}});
   Connection client(gw.port());
-  ASSERT_TRUE(client.send_raw("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                              "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body));
-  ASSERT_TRUE(fake.wait_for_requests(1, 2s));
+  ASSERT_NO_FATAL_FAILURE(send_upstream(client, fake, stream_body({{"x_fake", {{"delay_ms", 10'000}}}})));
   client.close();
   EXPECT_TRUE(fake.wait_for_closed(1, 1s)) << "upstream still connected after the client left";
 }
@@ -215,15 +218,26 @@ TEST(NonStreaming, ClientDisconnectWhileUpstreamHangsClosesUpstreamConnection) {
   FakeUpstream fake;
   Gateway gw(single_openai_yaml(fake.base_url()));
   ASSERT_TRUE(gw.started());
-  const std::string body = chat_body("gpt-test", {{"x_fake", {{"hang", true}}}});
   Connection client(gw.port());
-  ASSERT_TRUE(client.send_raw("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                              "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body));
-  ASSERT_TRUE(fake.wait_for_requests(1, 2s));
+  ASSERT_NO_FATAL_FAILURE(send_upstream(client, fake, chat_body("gpt-test", {{"x_fake", {{"hang", true}}}})));
   ASSERT_EQ(fake.connections_closed(), 0);
   client.close();
   EXPECT_TRUE(fake.wait_for_closed(1, 1s)) << "upstream still connected after the client left";
   EXPECT_EQ(http_request(gw.port(), "GET", "/healthz").status, 200);
+}
+
+// Bytes waiting behind the request (here the start of a pipelined one; over
+// TLS a close_notify) must not end the watch: the close behind them counts.
+TEST(NonStreaming, ClientLeavingAfterPipeliningMoreClosesUpstreamConnection) {
+  FakeUpstream fake;
+  Gateway gw(single_openai_yaml(fake.base_url()));
+  ASSERT_TRUE(gw.started());
+  Connection client(gw.port());
+  ASSERT_NO_FATAL_FAILURE(send_upstream(client, fake, chat_body("gpt-test", {{"x_fake", {{"hang", true}}}})));
+  ASSERT_TRUE(client.send_raw("GET /healthz HTTP/1.1\r\n"));
+  EXPECT_FALSE(fake.wait_for_closed(1, 200ms)) << "more bytes are not a disconnect";
+  client.close();
+  EXPECT_TRUE(fake.wait_for_closed(1, 1s)) << "upstream still connected after the client left";
 }
 
 TEST(NonStreaming, ClientClosingRightAfterItsRequestClosesUpstreamConnection) {
