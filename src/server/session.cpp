@@ -1,24 +1,35 @@
+// Sessions (see session.hpp): the session template, its two instantiations,
+// and start_session, which picks one per accepted connection.
 #include "session.hpp"
+
+#include <openssl/ssl.h>
 
 #include <algorithm>
 #include <array>
 #include <optional>
 #include <tuple>
+#include <type_traits>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 
 #include "disconnect_watch.hpp"
 #include "http1.hpp"
 #include "openai_wire.hpp"
 #include "reply.hpp"
 #include "request_id.hpp"
-#include "routes.hpp"
 #include "sluice/core/log.hpp"
 #include "sluice/core/request_summary.hpp"
 #include "sluice/net/deadline.hpp"
+#include "sluice/net/tls.hpp"
 
 namespace sluice::server {
 
@@ -29,12 +40,20 @@ using boost::system::error_code;
 
 namespace {
 
+using PlainStream = beast::tcp_stream;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
 constexpr auto kUse = asio::as_tuple(asio::use_awaitable);
 // A client that does not read what we write for this long is gone.
 constexpr auto kWriteTimeout = std::chrono::seconds(60);
 // A stream cut at the end of shutdown_grace still gets its error event and
 // chunked terminator, if the client takes them within this.
 constexpr auto kCutWriteTimeout = std::chrono::seconds(1);
+// What a refused request may still send is read and dropped for this long.
+constexpr auto kLingerTimeout = std::chrono::seconds(1);
+// Our TLS close_notify is one small record: it goes out at once, or the
+// client has stopped reading.
+constexpr auto kCloseNotifyTimeout = std::chrono::seconds(1);
 
 bool iequals(std::string_view a, std::string_view b) {
   return beast::iequals(a, b);
@@ -55,8 +74,8 @@ Error body_budget_error() {
 // is already counted in `hold` (its Content-Length, reserved before reading);
 // a chunked one is counted as it grows, and reading stops with kOverBudget as
 // soon as it no longer fits.
-template <class Parser>
-asio::awaitable<error_code> read_body(beast::tcp_stream& stream, beast::flat_buffer& buffer, Parser& parser,
+template <class Stream, class Parser>
+asio::awaitable<error_code> read_body(Stream& stream, beast::flat_buffer& buffer, Parser& parser,
                                       BodyBudget::Hold& hold) {
   if (!parser.chunked()) {
     auto [ec, n] = co_await http::async_read(stream, buffer, parser, kUse);
@@ -70,40 +89,93 @@ asio::awaitable<error_code> read_body(beast::tcp_stream& stream, beast::flat_buf
   co_return hold.grow_to(parser.get().body().size()) ? error_code{} : kOverBudget;
 }
 
-}  // namespace
+// One connection over `Stream`: PlainStream or TlsStream. The TLS-only steps
+// (handshake, close_notify) are `if constexpr (kTls)`; everything else is
+// the same code for both.
+template <class Stream>
+class BasicSession final : public Session, public std::enable_shared_from_this<BasicSession<Stream>> {
+ public:
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
 
-struct Session::Outcome {
-  int status = 0;
-  std::size_t bytes_out = 0;
-  bool stream = false;
-  std::optional<Error> error;
+  // `tls` is the context `stream` was made with (null for plain): held so it
+  // lives as long as the connection, whatever the server's reloads do.
+  BasicSession(Stream stream, std::shared_ptr<SessionEnv> env, std::shared_ptr<asio::ssl::context> tls);
+  ~BasicSession() override;
+
+  // Serves requests until the connection closes. Never throws.
+  asio::awaitable<void> run();
+
+  void drain() override;
+  void force_close() override;
+
+ private:
+  struct Outcome {
+    int status = 0;
+    std::size_t bytes_out = 0;
+    bool stream = false;
+    std::optional<Error> error;
+  };
+
+  asio::ip::tcp::socket& socket() { return beast::get_lowest_layer(stream_).socket(); }
+  asio::awaitable<bool> handshake();
+  asio::awaitable<bool> serve_one();
+  asio::awaitable<void> close();
+  void cut_stream();
+  net::Deadline::Clock::duration head_window(Millis header_timeout) const;
+  asio::awaitable<void> write_reply(Reply& reply, RequestContext& ctx, bool keep_alive, Outcome& outcome);
+  asio::awaitable<void> write_stream(Reply& reply, RequestContext& ctx, bool keep_alive, Outcome& outcome);
+  // By reference: temporaries in the caller's co_await expression outlive it.
+  asio::awaitable<void> refuse(const Error& error, std::string_view request_id);
+
+  Stream stream_;
+  std::shared_ptr<asio::ssl::context> tls_;
+  beast::flat_buffer buffer_;
+  asio::ip::address peer_;  // the client's address, for the authentication stage
+  std::shared_ptr<SessionEnv> env_;  // shared: a session may outlive the Server object
+  net::Deadline deadline_;   // the current read or write; expiry cancels it
+  bool idle_ = true;         // waiting for the next request's first byte (or the handshake)
+  bool closing_ = false;     // answer the current request, then close
+  bool first_request_ = true;
+  net::Deadline::Clock::time_point connected_at_ = net::Deadline::Clock::now();
+  bool http10_ = false;      // the current request is HTTP/1.0
+  bool head_only_ = false;   // the current request is HEAD: no body goes out
+  bool linger_ = false;      // a refused request may still be arriving: drain before close
+  bool stream_started_ = false;  // a stream's head is written or being written
+  bool cut_ = false;         // shutdown_grace ended mid-stream: end the stream with an error event
+  RequestContext* current_ = nullptr;  // the request in progress, for force_close
 };
 
-Session::Session(asio::ip::tcp::socket socket, std::shared_ptr<SessionEnv> env)
-    : stream_(std::move(socket)),
+template <class Stream>
+BasicSession<Stream>::BasicSession(Stream stream, std::shared_ptr<SessionEnv> env,
+                                   std::shared_ptr<asio::ssl::context> tls)
+    : stream_(std::move(stream)),
+      tls_(std::move(tls)),
       env_(std::move(env)),
       // Cancels (rather than closes) the pending operation, so a 408 can still be written.
       deadline_(stream_.get_executor(), [this] {
         error_code ignored;
-        stream_.socket().cancel(ignored);
+        socket().cancel(ignored);
       }) {
   error_code ec;
-  peer_ = stream_.socket().remote_endpoint(ec).address();  // unspecified if the client left already
+  peer_ = socket().remote_endpoint(ec).address();  // unspecified if the client left already
   env_->sessions.insert(this);
 }
 
-Session::~Session() {
+template <class Stream>
+BasicSession<Stream>::~BasicSession() {
   env_->sessions.erase(this);
   if (env_->on_session_closed) env_->on_session_closed();
 }
 
-void Session::drain() {
+template <class Stream>
+void BasicSession<Stream>::drain() {
   closing_ = true;
   error_code ec;
-  if (idle_) stream_.socket().cancel(ec);  // may be closed already (idle timeout)
+  if (idle_) socket().cancel(ec);  // may be closed already (idle timeout)
 }
 
-void Session::force_close() {
+template <class Stream>
+void BasicSession<Stream>::force_close() {
   closing_ = true;
   if (current_) current_->cancellation.cancel();
   if (stream_started_) {
@@ -111,15 +183,16 @@ void Session::force_close() {
     return;
   }
   error_code ec;
-  stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
-  stream_.socket().close(ec);
+  socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+  socket().close(ec);
 }
 
-// header_timeout for the head and body of the request about to be read. A
-// connection's first request had the same bound for its first byte, so its
-// window counts from the accept: a client cannot stretch it to twice by
-// sending its first byte late.
-net::Deadline::Clock::duration Session::head_window(Millis header_timeout) const {
+// header_timeout for the head and body of the request about to be read, and
+// on a new connection for everything before it (the TLS handshake, the
+// first byte): that window counts from the accept, so a client cannot
+// stretch it by sending its first byte (or finishing its handshake) late.
+template <class Stream>
+net::Deadline::Clock::duration BasicSession<Stream>::head_window(Millis header_timeout) const {
   if (!first_request_) return header_timeout;
   const auto left = connected_at_ + header_timeout - net::Deadline::Clock::now();
   return std::max(left, net::Deadline::Clock::duration::zero());
@@ -128,45 +201,92 @@ net::Deadline::Clock::duration Session::head_window(Millis header_timeout) const
 // The upstream is cancelled already; write_stream ends the stream itself (an
 // SSE error event, the chunked terminator) and the connection closes. A write
 // in progress gets kCutWriteTimeout to finish, as do the last bytes.
-void Session::cut_stream() {
+template <class Stream>
+void BasicSession<Stream>::cut_stream() {
   cut_ = true;
   if (deadline_.armed()) deadline_.expire_after(kCutWriteTimeout);
 }
 
-asio::awaitable<void> Session::run() {
-  auto self = shared_from_this();
+template <class Stream>
+asio::awaitable<void> BasicSession<Stream>::run() {
+  auto self = this->shared_from_this();
   try {
-    while (!closing_ && co_await serve_one()) {
+    bool open = true;
+    if constexpr (kTls) open = co_await handshake();
+    while (open && !closing_ && co_await serve_one()) {
     }
   } catch (const std::exception& e) {
     log::error("session_failed", {{"what", e.what()}});
   }
+  co_await close();
+}
+
+// TLS only. A client that does not complete the handshake within
+// header_timeout (from the accept) is cut off like one that never sends its
+// request; a failed handshake (plain HTTP, an old protocol version, no or an
+// untrusted client certificate) closes the connection. OpenSSL has sent the
+// client its alert by then.
+template <class Stream>
+asio::awaitable<bool> BasicSession<Stream>::handshake() {
+  deadline_.expire_after(head_window(env_->config.server.header_timeout));
+  auto [ec] = co_await stream_.async_handshake(asio::ssl::stream_base::server, kUse);
+  deadline_.disarm();
+  if (closing_) co_return false;  // drained or cut while handshaking
+  if (!ec) co_return true;
+  const bool timed_out = deadline_.expired();
+  // A peer that connects and leaves (a TCP health check, a port scan) is no news.
+  const bool peer_left = !timed_out && (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated ||
+                                        ec == asio::error::connection_reset);
+  const std::string reason = timed_out ? "not completed within the header timeout"
+                                       : net::describe_tls_failure(stream_.native_handle(), ec.message());
+  log::write(peer_left ? spdlog::level::debug : spdlog::level::info, "tls_handshake_failed",
+             {{"peer", peer_.to_string()}, {"error", reason}});
+  co_return false;
+}
+
+// Ends the connection. Plain: FIN, then (after a refused request the client
+// may still be sending) a bounded read of what arrives, so closing with
+// unread bytes does not reset the connection and destroy our answer. TLS:
+// the same read, then our close_notify; the client's is not awaited (RFC
+// 8446 section 6.1 allows that), so a client that never answers cannot hold
+// the connection slot.
+template <class Stream>
+asio::awaitable<void> BasicSession<Stream>::close() {
   error_code ec;
-  stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+  if constexpr (!kTls) socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
   if (linger_) {
-    // The client may still be sending the request we refused; closing with
-    // unread bytes would reset the connection and destroy our answer in
-    // flight. Read and drop a bounded amount first.
     std::array<char, 16384> scratch;
     std::size_t dropped = 0;
-    stream_.expires_after(std::chrono::seconds(1));
+    beast::get_lowest_layer(stream_).expires_after(kLingerTimeout);
     while (dropped < (4u << 20)) {
       auto [rec, n] = co_await stream_.async_read_some(asio::buffer(scratch), kUse);
       if (rec) break;
       dropped += n;
     }
   }
-  stream_.socket().close(ec);
+  if constexpr (kTls) {
+    SSL* ssl = stream_.native_handle();
+    // Not before the handshake finished, nor after a fatal TLS error (then
+    // OpenSSL counts the connection as in its handshake again).
+    if (socket().is_open() && SSL_is_init_finished(ssl)) {
+      SSL_set_shutdown(ssl, SSL_get_shutdown(ssl) | SSL_RECEIVED_SHUTDOWN);  // send ours; do not wait for theirs
+      deadline_.expire_after(kCloseNotifyTimeout);
+      co_await stream_.async_shutdown(kUse);
+      deadline_.disarm();
+    }
+  }
+  socket().close(ec);
 }
 
 // Reads and answers one request. Returns false when the connection should close.
-asio::awaitable<bool> Session::serve_one() {
+template <class Stream>
+asio::awaitable<bool> BasicSession<Stream>::serve_one() {
   const ServerConfig& cfg = env_->config.server;
   // Wait for the first byte: the keep-alive idle time, except on a fresh
   // connection, which must send its request within header_timeout.
   if (buffer_.size() == 0) {
     idle_ = true;
-    deadline_.expire_after(first_request_ ? cfg.header_timeout : cfg.keepalive_timeout);
+    deadline_.expire_after(first_request_ ? head_window(cfg.header_timeout) : cfg.keepalive_timeout);
     auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(4096), kUse);
     deadline_.disarm();
     idle_ = false;
@@ -274,7 +394,7 @@ asio::awaitable<bool> Session::serve_one() {
   Reply reply;
   current_ = &ctx;
   try {
-    DisconnectWatch watch(stream_.socket(), ctx.cancellation);
+    DisconnectWatch watch(socket(), ctx.cancellation);
     reply = co_await env_->routes.handle(inbound, ctx);
   } catch (const std::exception& e) {
     log::error("request_failed", {{"request_id", ctx.request_id}, {"what", e.what()}});
@@ -309,7 +429,8 @@ asio::awaitable<bool> Session::serve_one() {
   co_return keep_alive && !closing_;
 }
 
-asio::awaitable<void> Session::write_reply(Reply& reply, RequestContext& ctx, bool keep_alive,
+template <class Stream>
+asio::awaitable<void> BasicSession<Stream>::write_reply(Reply& reply, RequestContext& ctx, bool keep_alive,
                                            Outcome& outcome) {
   // A 204 has no body and must not say Content-Length (RFC 9110 section 8.6).
   const std::string head = response_head(reply.status, reply, ctx.request_id, keep_alive && !closing_, http10_,
@@ -329,10 +450,11 @@ asio::awaitable<void> Session::write_reply(Reply& reply, RequestContext& ctx, bo
 // Relays the SSE stream chunk by chunk as the provider yields it. After the
 // first byte a failure can no longer change the status: it becomes an SSE
 // error event, then the stream ends and the connection closes.
-asio::awaitable<void> Session::write_stream(Reply& reply, RequestContext& ctx, bool keep_alive,
+template <class Stream>
+asio::awaitable<void> BasicSession<Stream>::write_stream(Reply& reply, RequestContext& ctx, bool keep_alive,
                                             Outcome& outcome) {
   outcome.stream = true;
-  DisconnectWatch watch(stream_.socket(), ctx.cancellation);
+  DisconnectWatch watch(socket(), ctx.cancellation);
   // The head goes out together with the first events, in one write: a
   // syscall and a wake-up less before the first byte. A stream that fails
   // before its first event still gets a real error status.
@@ -408,7 +530,8 @@ asio::awaitable<void> Session::write_stream(Reply& reply, RequestContext& ctx, b
 }
 
 // Answers a request that never reached the pipeline, then the connection closes.
-asio::awaitable<void> Session::refuse(const Error& error, std::string_view given_id) {
+template <class Stream>
+asio::awaitable<void> BasicSession<Stream>::refuse(const Error& error, std::string_view given_id) {
   Reply reply = error_reply(error);
   const std::string request_id = given_id.empty() ? new_request_id() : std::string(given_id);
   const std::string head = response_head(reply.status, reply, request_id, false, http10_,
@@ -422,6 +545,21 @@ asio::awaitable<void> Session::refuse(const Error& error, std::string_view given
                                 {"error", to_string(reply.error->code)}});
   closing_ = true;
   linger_ = true;
+}
+
+}  // namespace
+
+void start_session(asio::ip::tcp::socket socket, std::shared_ptr<SessionEnv> env,
+                   std::shared_ptr<asio::ssl::context> tls) {
+  const auto executor = socket.get_executor();
+  if (tls) {
+    TlsStream stream(std::move(socket), *tls);
+    auto session = std::make_shared<BasicSession<TlsStream>>(std::move(stream), std::move(env), std::move(tls));
+    asio::co_spawn(executor, session->run(), asio::detached);
+  } else {
+    auto session = std::make_shared<BasicSession<PlainStream>>(PlainStream(std::move(socket)), std::move(env), nullptr);
+    asio::co_spawn(executor, session->run(), asio::detached);
+  }
 }
 
 }  // namespace sluice::server

@@ -5,9 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <memory>
-#include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "gateway_fixture.hpp"
@@ -316,23 +314,6 @@ TEST(Streaming, ErrorEventClosesTheClientConnection) {
 // ---------------------------------------------------------------------------
 // The access log of a stream the client abandoned: 499, not 200
 
-// The line of the captured log that contains every one of `parts`, waiting
-// (bounded) for the gateway to write it; "" when none came.
-std::string wait_for_line(StdoutCapture& capture, const std::vector<std::string>& parts,
-                          std::chrono::milliseconds timeout) {
-  const auto deadline = Clock::now() + timeout;
-  do {
-    std::istringstream lines(capture.contents());
-    for (std::string line; std::getline(lines, line);) {
-      bool all = true;
-      for (const auto& p : parts) all = all && line.find(p) != std::string::npos;
-      if (all) return line;
-    }
-    std::this_thread::sleep_for(20ms);
-  } while (Clock::now() < deadline);
-  return {};
-}
-
 TEST(AccessLog, AStreamTheClientAbandonedIsLoggedAs499) {
   Gateway gw(mock_yaml({{"stream_chunks", "5"}, {"chunk_interval", "2s"}}), GatewayOptions{.log_level = "info"});
   ASSERT_TRUE(gw.started());
@@ -343,7 +324,7 @@ TEST(AccessLog, AStreamTheClientAbandonedIsLoggedAs499) {
                   {{"x-request-id", "gone-mid-stream"}});
     if (sse.status() == 200 && sse.next_event(2s)) {
       sse.disconnect();
-      line = wait_for_line(capture, {"request_id=gone-mid-stream", " request "}, 3s);
+      line = capture.wait_for_line({"request_id=gone-mid-stream", " request "}, 3s);
     }
   }
   ASSERT_FALSE(line.empty()) << "no access-log line for the abandoned stream";
