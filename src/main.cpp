@@ -28,12 +28,13 @@ An OpenAI-compatible LLM gateway.
 
 Options:
   --config FILE     configuration file (default: $SLUICE_CONFIG, else config/sluice.yaml)
-  --check-config    validate the configuration, print any problems, and exit
+  --check-config    validate the configuration (and load the server.tls files), print any problems, and exit
   --version         print the version and exit
   --help            print this help and exit
 
 Exit codes: 0 ok, 1 invalid configuration, 2 bad command line, 3 could not start.
 Signals: SIGTERM/SIGINT drain and exit 0 (server.shutdown_grace); a second one exits at once.
+         SIGHUP re-reads the server.tls certificate, key and client_ca files for new connections.
 )";
 
 struct Args {
@@ -78,7 +79,8 @@ int main(int argc, char** argv) {
   if (auto code = parse_args(argc, argv, args)) return *code;
 
   sluice::ConfigLoadResult loaded = sluice::load_config_file(args.config_path);
-  if (!loaded.config) {
+  if (loaded.config) loaded.problems = sluice::App::check_files(*loaded.config);
+  if (!loaded.problems.empty()) {
     std::cerr << sluice::format_problems(args.config_path, loaded.problems);
     std::cerr << "sluice: " << loaded.problems.size() << " problem(s) in " << args.config_path << "; not starting\n";
     return kExitConfig;
@@ -91,6 +93,10 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
   sluice::log::init(loaded.config->logging);
   boost::asio::io_context io(1);
+  // Installed before the App starts: a signal from now on waits for the loop
+  // instead of taking its default action (SIGHUP's ends the process).
+  boost::asio::signal_set stop_signals(io, SIGTERM, SIGINT);
+  boost::asio::signal_set hup(io, SIGHUP);
   std::unique_ptr<sluice::App> app;
   try {
     app = std::make_unique<sluice::App>(io, std::move(*loaded.config));
@@ -102,12 +108,12 @@ int main(int argc, char** argv) {
   }
   sluice::log::info("started", {{"version", SLUICE_VERSION}, {"config", args.config_path}, {"port", app->port()}});
 
-  boost::asio::signal_set stop_signals(io, SIGTERM, SIGINT);
-  boost::asio::signal_set hup(io, SIGHUP);
   std::function<void()> on_hup = [&] {
     hup.async_wait([&](boost::system::error_code ec, int) {
       if (ec) return;
-      sluice::log::warn("reload_not_supported", {{"detail", "SIGHUP ignored; restart to apply a new configuration"}});
+      // Certificates are rotated without a restart; the rest of the file is not reloaded yet.
+      if (app->config().server.tls) app->reload_tls();
+      else sluice::log::warn("reload_not_supported", {{"detail", "SIGHUP ignored; restart to apply a new configuration"}});
       on_hup();
     });
   };

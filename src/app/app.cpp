@@ -3,6 +3,7 @@
 #include "sluice/auth/gatekeeper.hpp"
 #include "sluice/core/clock.hpp"
 #include "sluice/core/log.hpp"
+#include "sluice/net/tls.hpp"
 #include "sluice/pipeline/model_catalog.hpp"
 #include "sluice/pipeline/pipeline.hpp"
 #include "sluice/pool/provider_pool.hpp"
@@ -70,5 +71,19 @@ void App::shutdown(std::function<void()> done) {
   parts_->server.shutdown(one_done);
 }
 const GatewayConfig& App::config() const noexcept { return parts_->config; }
+
+bool App::reload_tls() {
+  const auto& tls = parts_->config.server.tls;
+  return tls && !parts_->server.reload_tls(*tls);
+}
+
+std::vector<ConfigProblem> App::check_files(const GatewayConfig& config) {
+  std::vector<ConfigProblem> problems;
+  if (config.server.tls) {
+    net::ServerTls tls = net::load_server_tls(*config.server.tls);
+    if (!tls.context) problems.push_back(std::move(tls.problem));
+  }
+  return problems;
+}
 
 }  // namespace sluice

@@ -1,5 +1,5 @@
 // The `server` config section: listen address, request size limits and the
-// body budget, connection timeouts, CORS (ServerConfig).
+// body budget, connection timeouts, CORS, TLS (ServerConfig).
 #include <algorithm>
 #include <optional>
 
@@ -26,6 +26,38 @@ void read_cors(Reader& r, const Slot& at, CorsConfig& c) {
          }
        }},
       {"max_age", [&](const Slot& s) { r.duration(s, Millis{0}, 24 * kHour, c.max_age); }},
+  });
+}
+
+// A file server.tls names: it must be readable now. Whether it holds what it
+// should (PEM, a key matching the certificate) takes OpenSSL, which core does
+// not link: net::load_server_tls checks that (sluice --check-config runs it).
+void read_tls_file(Reader& r, const Slot& at, std::string_view what, std::string& out) {
+  const auto value = r.scalar(at, "a string");
+  if (!value) return;
+  if (value->text.empty()) return r.problem(at, "must not be empty");
+  if (auto bad = config_syntax::check_readable_file(value->text)) {
+    return r.problem(at, "cannot read " + std::string(what) + " file " + value->shown() + ": " + *bad);
+  }
+  out = value->text;
+}
+
+void read_min_version(Reader& r, const Slot& at, TlsVersion& out) {
+  static const Choices<TlsVersion> kVersions = {{"1.2", TlsVersion::v1_2}, {"1.3", TlsVersion::v1_3}};
+  // RFC 8996 retired TLS 1.0 and 1.1; say so rather than just "invalid".
+  if (at.node.IsScalar() && (at.node.Scalar() == "1.0" || at.node.Scalar() == "1.1" || at.node.Scalar() == "1")) {
+    return r.problem(at, "TLS " + at.node.Scalar() + " is not accepted (RFC 8996); expected one of: 1.2, 1.3");
+  }
+  r.choice(at, kVersions, out);
+}
+
+void read_tls(Reader& r, const Slot& at, std::optional<ServerTlsConfig>& out) {
+  ServerTlsConfig& c = out.emplace();
+  r.mapping(at, {
+      {"certificate", [&](const Slot& s) { read_tls_file(r, s, "certificate", c.certificate); }, true},
+      {"key", [&](const Slot& s) { read_tls_file(r, s, "key", c.key); }, true},
+      {"min_version", [&](const Slot& s) { read_min_version(r, s, c.min_version); }},
+      {"client_ca", [&](const Slot& s) { read_tls_file(r, s, "CA", c.client_ca); }},
   });
 }
 
@@ -59,6 +91,7 @@ void read_server(Reader& r, const Slot& at, ServerConfig& c) {
       {"shutdown_grace", [&](const Slot& s) { r.duration(s, Millis{0}, kHour, c.shutdown_grace); }},
       {"max_connections", [&](const Slot& s) { r.integer(s, 1, 1'000'000, c.max_connections); }},
       {"cors", [&](const Slot& s) { read_cors(r, s, c.cors); }},
+      {"tls", [&](const Slot& s) { read_tls(r, s, c.tls); }},
   });
   // One body at the limit must fit in the budget, or it could never be served.
   if (!budget) {

@@ -9,6 +9,7 @@
 #include <boost/asio/ssl/context.hpp>
 
 #include "sluice/core/error.hpp"
+#include "sluice/net/tls.hpp"  // describe_tls_failure
 
 namespace sluice::net {
 
@@ -19,9 +20,5 @@ std::unique_ptr<boost::asio::ssl::context> make_client_tls_context(const std::st
 // Per connection: SNI (for names) and the name or address the certificate
 // must match, checked by OpenSSL during the handshake.
 Status prepare_tls_session(SSL* ssl, const std::string& host, bool host_is_ip);
-
-// A handshake failure in words: the certificate verification result when
-// that was the cause ("hostname mismatch"), else `fallback`.
-std::string describe_tls_failure(SSL* ssl, const std::string& fallback);
 
 }  // namespace sluice::net

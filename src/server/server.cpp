@@ -1,5 +1,7 @@
 #include "sluice/server/server.hpp"
 
+#include <stdexcept>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -9,6 +11,7 @@
 
 #include "session.hpp"
 #include "sluice/core/log.hpp"
+#include "sluice/net/tls.hpp"
 
 namespace sluice::server {
 
@@ -25,6 +28,7 @@ struct Server::State {
   asio::steady_timer grace_timer;
   asio::steady_timer slot_free;  // cancelled when a session ends, to wake a full accept loop
   std::shared_ptr<SessionEnv> env;
+  std::shared_ptr<asio::ssl::context> tls;  // server.tls: for connections accepted from now on
   std::function<void()> done;
   bool accepting = false;
 
@@ -71,8 +75,7 @@ asio::awaitable<void> accept_loop(std::shared_ptr<Server::State> state) {
     }
     boost::system::error_code opt_ec;
     socket.set_option(tcp::no_delay(true), opt_ec);
-    auto session = std::make_shared<Session>(std::move(socket), state->env);
-    asio::co_spawn(state->executor, session->run(), asio::detached);
+    start_session(std::move(socket), state->env, state->tls);
   }
   state->accepting = false;
   state->finish_if_idle();
@@ -95,6 +98,13 @@ Server::~Server() {
 }
 
 void Server::start() {
+  const GatewayConfig& config = state_->env->config;
+  net::ServerTls tls;
+  if (config.server.tls) {
+    tls = net::load_server_tls(*config.server.tls);
+    if (!tls.context) throw std::runtime_error(tls.problem.key_path + ": " + tls.problem.message);
+    state_->tls = tls.context;
+  }
   const tcp::endpoint endpoint = parse_listen(state_->executor, state_->env->config.server.listen);
   auto& acceptor = state_->acceptor;
   acceptor.open(endpoint.protocol());
@@ -103,7 +113,30 @@ void Server::start() {
   acceptor.listen(asio::socket_base::max_listen_connections);
   state_->accepting = true;
   asio::co_spawn(state_->executor, accept_loop(state_), asio::detached);
-  log::info("listening", {{"address", acceptor.local_endpoint().address().to_string()}, {"port", port()}});
+  const std::string address = acceptor.local_endpoint().address().to_string();
+  if (!state_->tls) {
+    log::info("listening", {{"address", address}, {"port", port()}, {"tls", false}});
+    return;
+  }
+  log::info("listening", {{"address", address}, {"port", port()}, {"tls", true},
+                          {"mtls", !config.server.tls->client_ca.empty()},
+                          {"certificate", tls.certificate.subject}, {"not_after", tls.certificate.not_after}});
+}
+
+std::optional<ConfigProblem> Server::reload_tls(const ServerTlsConfig& files) {
+  if (!state_->tls) {
+    return ConfigProblem{"server.tls", 0, 0, "the server was started without TLS; restart to turn it on"};
+  }
+  net::ServerTls tls = net::load_server_tls(files);
+  if (!tls.context) {
+    log::error("tls_reload_failed", {{"key", tls.problem.key_path}, {"error", tls.problem.message},
+                                     {"detail", "the previous certificate stays in use"}});
+    return tls.problem;
+  }
+  state_->tls = std::move(tls.context);
+  log::info("tls_reloaded", {{"certificate", tls.certificate.subject}, {"serial", tls.certificate.serial},
+                             {"not_after", tls.certificate.not_after}, {"mtls", !files.client_ca.empty()}});
+  return std::nullopt;
 }
 
 std::uint16_t Server::port() const { return state_->acceptor.local_endpoint().port(); }

@@ -1,29 +1,35 @@
+// Sessions (see session.hpp): the session template, its two instantiations,
+// and start_session, which picks one per accepted connection.
 #include "session.hpp"
 
-#include <sys/socket.h>
+#include <openssl/ssl.h>
 
 #include <algorithm>
 #include <array>
-#include <charconv>
-#include <cstring>
 #include <optional>
 #include <tuple>
+#include <type_traits>
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/bind_cancellation_slot.hpp>
-#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 
+#include "disconnect_watch.hpp"
+#include "http1.hpp"
 #include "openai_wire.hpp"
 #include "reply.hpp"
 #include "request_id.hpp"
-#include "routes.hpp"
 #include "sluice/core/log.hpp"
 #include "sluice/core/request_summary.hpp"
 #include "sluice/net/deadline.hpp"
+#include "sluice/net/tls.hpp"
 
 namespace sluice::server {
 
@@ -34,174 +40,23 @@ using boost::system::error_code;
 
 namespace {
 
+using PlainStream = beast::tcp_stream;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
 constexpr auto kUse = asio::as_tuple(asio::use_awaitable);
 // A client that does not read what we write for this long is gone.
 constexpr auto kWriteTimeout = std::chrono::seconds(60);
 // A stream cut at the end of shutdown_grace still gets its error event and
 // chunked terminator, if the client takes them within this.
 constexpr auto kCutWriteTimeout = std::chrono::seconds(1);
-
-// Watches the client socket while the gateway waits on an upstream: a client
-// that closes its connection fires the request's cancellation, which closes
-// the upstream socket, so no provider keeps generating for nobody. Bytes
-// arriving instead (a pipelined request) end the watch without firing.
-//
-// The watch starts only once the wait has lasted kWatchAfter: most requests
-// are answered sooner, and arming a socket wait (and cancelling it) costs more
-// than the rest of the request's bookkeeping. Disconnects are still seen
-// within a fraction of a second.
-class DisconnectWatch {
- public:
-  static constexpr auto kWatchAfter = std::chrono::milliseconds(50);
-
-  DisconnectWatch(asio::ip::tcp::socket& socket, Cancellation& cancel)
-      : socket_(socket), cancel_(cancel), start_(socket.get_executor(), [this] { arm(); }) {
-    start_.expire_after(kWatchAfter);
-  }
-  ~DisconnectWatch() {
-    if (!state_) return;
-    state_->active = false;
-    state_->signal.emit(asio::cancellation_type::all);
-  }
-  DisconnectWatch(const DisconnectWatch&) = delete;
-  DisconnectWatch& operator=(const DisconnectWatch&) = delete;
-
- private:
-  struct State {
-    asio::cancellation_signal signal;  // lives as long as the pending wait
-    Cancellation* cancel = nullptr;
-    bool active = true;
-  };
-
-  void arm() {
-    state_ = std::make_shared<State>();
-    state_->cancel = &cancel_;
-    const int fd = socket_.native_handle();
-    socket_.async_wait(asio::ip::tcp::socket::wait_read,
-                       asio::bind_cancellation_slot(state_->signal.slot(), [st = state_, fd](error_code ec) {
-                         if (ec || !st->active) return;
-                         char byte;
-                         const ssize_t n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-                         if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) st->cancel->cancel();
-                       }));
-  }
-
-  asio::ip::tcp::socket& socket_;
-  Cancellation& cancel_;
-  std::shared_ptr<State> state_;  // set once armed
-  net::Deadline start_;           // last member: disarmed before the rest goes
-};
-
-// Beast's HTTP parse errors (as opposed to socket errors).
-bool is_http_error(const error_code& ec) {
-  return ec.category() == make_error_code(boost::beast::http::error::end_of_stream).category();
-}
+// What a refused request may still send is read and dropped for this long.
+constexpr auto kLingerTimeout = std::chrono::seconds(1);
+// Our TLS close_notify is one small record: it goes out at once, or the
+// client has stopped reading.
+constexpr auto kCloseNotifyTimeout = std::chrono::seconds(1);
 
 bool iequals(std::string_view a, std::string_view b) {
   return beast::iequals(a, b);
-}
-
-// The response head, formatted by hand: Beast's serializer was the largest
-// user-space cost per request. Values copied from elsewhere are checked for
-// line breaks; names come from our own code.
-std::string response_head(int status, const Reply& reply, std::string_view request_id, bool keep_alive,
-                          bool http10, std::string_view framing) {
-  std::string h;
-  h.reserve(256);
-  h.append("HTTP/1.1 ").append(std::to_string(status)).append(" ");
-  h.append(http::obsolete_reason(static_cast<http::status>(status)));
-  if (!reply.content_type.empty()) h.append("\r\nContent-Type: ").append(reply.content_type);
-  h.append("\r\nx-request-id: ").append(request_id);
-  for (const Header& field : reply.headers)
-    if (is_safe_header_value(field.value)) h.append("\r\n").append(field.name).append(": ").append(field.value);
-  if (!framing.empty()) h.append("\r\n").append(framing);
-  if (!keep_alive) h.append("\r\nConnection: close");
-  else if (http10) h.append("\r\nConnection: keep-alive");
-  h.append("\r\n\r\n");
-  return h;
-}
-
-// A request body as a std::string with room for the JSON parser's padding
-// behind it (kBodyPadding), so the body is validated where it was read
-// instead of being copied into a larger buffer; string_body reserves exactly
-// Content-Length.
-struct PaddedStringBody : http::string_body {
-  class reader {
-   public:
-    template <bool isRequest, class Fields>
-    reader(http::header<isRequest, Fields>& header, std::string& body) : inner_(header, body), body_(body) {}
-
-    void init(const boost::optional<std::uint64_t>& length, error_code& ec) {
-      ec = {};
-      if (!length || *length == 0) return;  // chunked: grows as it comes; none: nothing to hold
-      if (*length > body_.max_size() - kBodyPadding) {
-        ec = http::error::buffer_overflow;
-        return;
-      }
-      body_.reserve(static_cast<std::size_t>(*length) + kBodyPadding);
-    }
-    template <class Buffers>
-    std::size_t put(const Buffers& buffers, error_code& ec) { return inner_.put(buffers, ec); }
-    void finish(error_code& ec) { inner_.finish(ec); }
-
-   private:
-    http::string_body::reader inner_;
-    std::string& body_;
-  };
-};
-
-enum class Until { header, message };
-
-// Parses what `buffer` already holds, without I/O: a typical request arrives
-// whole in the first read, and Beast's async_read on bytes already there
-// completes through a posted handler, a scheduler round trip each. Returns
-// need_more when the socket must be read (the caller then awaits Beast's
-// read, which continues from the parser's state); the parser's limits apply
-// as they do there.
-template <class Parser>
-error_code parse_buffered(Parser& parser, beast::flat_buffer& buffer, Until until) {
-  auto done = [&] { return until == Until::header ? parser.is_header_done() : parser.is_done(); };
-  while (!done() && buffer.size() > 0) {
-    error_code ec;
-    const std::size_t used = parser.put(buffer.data(), ec);
-    buffer.consume(used);
-    if (ec) return ec;  // need_more included
-    if (used == 0) break;
-  }
-  return done() ? error_code{} : error_code(http::error::need_more);
-}
-
-// "Content-Length: N", formatted without a heap allocation.
-class ContentLength {
- public:
-  explicit ContentLength(std::size_t n) {
-    constexpr std::string_view kName = "Content-Length: ";
-    std::memcpy(text_, kName.data(), kName.size());
-    size_ = static_cast<std::size_t>(std::to_chars(text_ + kName.size(), text_ + sizeof text_, n).ptr - text_);
-  }
-  std::string_view view() const { return {text_, size_}; }
-
- private:
-  char text_[40];
-  std::size_t size_;
-};
-
-// "<size in hex>\r\n" opening one chunk of a chunked body.
-std::string chunk_size_line(std::size_t size) {
-  char buf[24];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf - 2, size, 16);
-  *end++ = '\r';
-  *end++ = '\n';
-  return std::string(buf, end);
-}
-
-// RFC 9112 section 3.2: an HTTP/1.1 request carries exactly one Host header;
-// a server must answer 400 otherwise.
-std::optional<Error> host_problem(const http::request_header<>& head) {
-  if (head.version() < 11 || head.count(http::field::host) == 1) return std::nullopt;
-  return make_error(errc::bad_request, head.count(http::field::host) == 0
-                                           ? "an HTTP/1.1 request must have a Host header"
-                                           : "a request must not have more than one Host header");
 }
 
 Error stream_cut_error() {
@@ -219,8 +74,8 @@ Error body_budget_error() {
 // is already counted in `hold` (its Content-Length, reserved before reading);
 // a chunked one is counted as it grows, and reading stops with kOverBudget as
 // soon as it no longer fits.
-template <class Parser>
-asio::awaitable<error_code> read_body(beast::tcp_stream& stream, beast::flat_buffer& buffer, Parser& parser,
+template <class Stream, class Parser>
+asio::awaitable<error_code> read_body(Stream& stream, beast::flat_buffer& buffer, Parser& parser,
                                       BodyBudget::Hold& hold) {
   if (!parser.chunked()) {
     auto [ec, n] = co_await http::async_read(stream, buffer, parser, kUse);
@@ -234,40 +89,93 @@ asio::awaitable<error_code> read_body(beast::tcp_stream& stream, beast::flat_buf
   co_return hold.grow_to(parser.get().body().size()) ? error_code{} : kOverBudget;
 }
 
-}  // namespace
+// One connection over `Stream`: PlainStream or TlsStream. The TLS-only steps
+// (handshake, close_notify) are `if constexpr (kTls)`; everything else is
+// the same code for both.
+template <class Stream>
+class BasicSession final : public Session, public std::enable_shared_from_this<BasicSession<Stream>> {
+ public:
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
 
-struct Session::Outcome {
-  int status = 0;
-  std::size_t bytes_out = 0;
-  bool stream = false;
-  std::optional<Error> error;
+  // `tls` is the context `stream` was made with (null for plain): held so it
+  // lives as long as the connection, whatever the server's reloads do.
+  BasicSession(Stream stream, std::shared_ptr<SessionEnv> env, std::shared_ptr<asio::ssl::context> tls);
+  ~BasicSession() override;
+
+  // Serves requests until the connection closes. Never throws.
+  asio::awaitable<void> run();
+
+  void drain() override;
+  void force_close() override;
+
+ private:
+  struct Outcome {
+    int status = 0;
+    std::size_t bytes_out = 0;
+    bool stream = false;
+    std::optional<Error> error;
+  };
+
+  asio::ip::tcp::socket& socket() { return beast::get_lowest_layer(stream_).socket(); }
+  asio::awaitable<bool> handshake();
+  asio::awaitable<bool> serve_one();
+  asio::awaitable<void> close();
+  void cut_stream();
+  net::Deadline::Clock::duration head_window(Millis header_timeout) const;
+  asio::awaitable<void> write_reply(Reply& reply, RequestContext& ctx, bool keep_alive, Outcome& outcome);
+  asio::awaitable<void> write_stream(Reply& reply, RequestContext& ctx, bool keep_alive, Outcome& outcome);
+  // By reference: temporaries in the caller's co_await expression outlive it.
+  asio::awaitable<void> refuse(const Error& error, std::string_view request_id);
+
+  Stream stream_;
+  std::shared_ptr<asio::ssl::context> tls_;
+  beast::flat_buffer buffer_;
+  asio::ip::address peer_;  // the client's address, for the authentication stage
+  std::shared_ptr<SessionEnv> env_;  // shared: a session may outlive the Server object
+  net::Deadline deadline_;   // the current read or write; expiry cancels it
+  bool idle_ = true;         // waiting for the next request's first byte (or the handshake)
+  bool closing_ = false;     // answer the current request, then close
+  bool first_request_ = true;
+  net::Deadline::Clock::time_point connected_at_ = net::Deadline::Clock::now();
+  bool http10_ = false;      // the current request is HTTP/1.0
+  bool head_only_ = false;   // the current request is HEAD: no body goes out
+  bool linger_ = false;      // a refused request may still be arriving: drain before close
+  bool stream_started_ = false;  // a stream's head is written or being written
+  bool cut_ = false;         // shutdown_grace ended mid-stream: end the stream with an error event
+  RequestContext* current_ = nullptr;  // the request in progress, for force_close
 };
 
-Session::Session(asio::ip::tcp::socket socket, std::shared_ptr<SessionEnv> env)
-    : stream_(std::move(socket)),
+template <class Stream>
+BasicSession<Stream>::BasicSession(Stream stream, std::shared_ptr<SessionEnv> env,
+                                   std::shared_ptr<asio::ssl::context> tls)
+    : stream_(std::move(stream)),
+      tls_(std::move(tls)),
       env_(std::move(env)),
       // Cancels (rather than closes) the pending operation, so a 408 can still be written.
       deadline_(stream_.get_executor(), [this] {
         error_code ignored;
-        stream_.socket().cancel(ignored);
+        socket().cancel(ignored);
       }) {
   error_code ec;
-  peer_ = stream_.socket().remote_endpoint(ec).address();  // unspecified if the client left already
+  peer_ = socket().remote_endpoint(ec).address();  // unspecified if the client left already
   env_->sessions.insert(this);
 }
 
-Session::~Session() {
+template <class Stream>
+BasicSession<Stream>::~BasicSession() {
   env_->sessions.erase(this);
   if (env_->on_session_closed) env_->on_session_closed();
 }
 
-void Session::drain() {
+template <class Stream>
+void BasicSession<Stream>::drain() {
   closing_ = true;
   error_code ec;
-  if (idle_) stream_.socket().cancel(ec);  // may be closed already (idle timeout)
+  if (idle_) socket().cancel(ec);  // may be closed already (idle timeout)
 }
 
-void Session::force_close() {
+template <class Stream>
+void BasicSession<Stream>::force_close() {
   closing_ = true;
   if (current_) current_->cancellation.cancel();
   if (stream_started_) {
@@ -275,15 +183,16 @@ void Session::force_close() {
     return;
   }
   error_code ec;
-  stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
-  stream_.socket().close(ec);
+  socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+  socket().close(ec);
 }
 
-// header_timeout for the head and body of the request about to be read. A
-// connection's first request had the same bound for its first byte, so its
-// window counts from the accept: a client cannot stretch it to twice by
-// sending its first byte late.
-net::Deadline::Clock::duration Session::head_window(Millis header_timeout) const {
+// header_timeout for the head and body of the request about to be read, and
+// on a new connection for everything before it (the TLS handshake, the
+// first byte): that window counts from the accept, so a client cannot
+// stretch it by sending its first byte (or finishing its handshake) late.
+template <class Stream>
+net::Deadline::Clock::duration BasicSession<Stream>::head_window(Millis header_timeout) const {
   if (!first_request_) return header_timeout;
   const auto left = connected_at_ + header_timeout - net::Deadline::Clock::now();
   return std::max(left, net::Deadline::Clock::duration::zero());
@@ -292,45 +201,92 @@ net::Deadline::Clock::duration Session::head_window(Millis header_timeout) const
 // The upstream is cancelled already; write_stream ends the stream itself (an
 // SSE error event, the chunked terminator) and the connection closes. A write
 // in progress gets kCutWriteTimeout to finish, as do the last bytes.
-void Session::cut_stream() {
+template <class Stream>
+void BasicSession<Stream>::cut_stream() {
   cut_ = true;
   if (deadline_.armed()) deadline_.expire_after(kCutWriteTimeout);
 }
 
-asio::awaitable<void> Session::run() {
-  auto self = shared_from_this();
+template <class Stream>
+asio::awaitable<void> BasicSession<Stream>::run() {
+  auto self = this->shared_from_this();
   try {
-    while (!closing_ && co_await serve_one()) {
+    bool open = true;
+    if constexpr (kTls) open = co_await handshake();
+    while (open && !closing_ && co_await serve_one()) {
     }
   } catch (const std::exception& e) {
     log::error("session_failed", {{"what", e.what()}});
   }
+  co_await close();
+}
+
+// TLS only. A client that does not complete the handshake within
+// header_timeout (from the accept) is cut off like one that never sends its
+// request; a failed handshake (plain HTTP, an old protocol version, no or an
+// untrusted client certificate) closes the connection. OpenSSL has sent the
+// client its alert by then.
+template <class Stream>
+asio::awaitable<bool> BasicSession<Stream>::handshake() {
+  deadline_.expire_after(head_window(env_->config.server.header_timeout));
+  auto [ec] = co_await stream_.async_handshake(asio::ssl::stream_base::server, kUse);
+  deadline_.disarm();
+  if (closing_) co_return false;  // drained or cut while handshaking
+  if (!ec) co_return true;
+  const bool timed_out = deadline_.expired();
+  // A peer that connects and leaves (a TCP health check, a port scan) is no news.
+  const bool peer_left = !timed_out && (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated ||
+                                        ec == asio::error::connection_reset);
+  const std::string reason = timed_out ? "not completed within the header timeout"
+                                       : net::describe_tls_failure(stream_.native_handle(), ec.message());
+  log::write(peer_left ? spdlog::level::debug : spdlog::level::info, "tls_handshake_failed",
+             {{"peer", peer_.to_string()}, {"error", reason}});
+  co_return false;
+}
+
+// Ends the connection. Plain: FIN, then (after a refused request the client
+// may still be sending) a bounded read of what arrives, so closing with
+// unread bytes does not reset the connection and destroy our answer. TLS:
+// the same read, then our close_notify; the client's is not awaited (RFC
+// 8446 section 6.1 allows that), so a client that never answers cannot hold
+// the connection slot.
+template <class Stream>
+asio::awaitable<void> BasicSession<Stream>::close() {
   error_code ec;
-  stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+  if constexpr (!kTls) socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
   if (linger_) {
-    // The client may still be sending the request we refused; closing with
-    // unread bytes would reset the connection and destroy our answer in
-    // flight. Read and drop a bounded amount first.
     std::array<char, 16384> scratch;
     std::size_t dropped = 0;
-    stream_.expires_after(std::chrono::seconds(1));
+    beast::get_lowest_layer(stream_).expires_after(kLingerTimeout);
     while (dropped < (4u << 20)) {
       auto [rec, n] = co_await stream_.async_read_some(asio::buffer(scratch), kUse);
       if (rec) break;
       dropped += n;
     }
   }
-  stream_.socket().close(ec);
+  if constexpr (kTls) {
+    SSL* ssl = stream_.native_handle();
+    // Not before the handshake finished, nor after a fatal TLS error (then
+    // OpenSSL counts the connection as in its handshake again).
+    if (socket().is_open() && SSL_is_init_finished(ssl)) {
+      SSL_set_shutdown(ssl, SSL_get_shutdown(ssl) | SSL_RECEIVED_SHUTDOWN);  // send ours; do not wait for theirs
+      deadline_.expire_after(kCloseNotifyTimeout);
+      co_await stream_.async_shutdown(kUse);
+      deadline_.disarm();
+    }
+  }
+  socket().close(ec);
 }
 
 // Reads and answers one request. Returns false when the connection should close.
-asio::awaitable<bool> Session::serve_one() {
+template <class Stream>
+asio::awaitable<bool> BasicSession<Stream>::serve_one() {
   const ServerConfig& cfg = env_->config.server;
   // Wait for the first byte: the keep-alive idle time, except on a fresh
   // connection, which must send its request within header_timeout.
   if (buffer_.size() == 0) {
     idle_ = true;
-    deadline_.expire_after(first_request_ ? cfg.header_timeout : cfg.keepalive_timeout);
+    deadline_.expire_after(first_request_ ? head_window(cfg.header_timeout) : cfg.keepalive_timeout);
     auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(4096), kUse);
     deadline_.disarm();
     idle_ = false;
@@ -438,7 +394,7 @@ asio::awaitable<bool> Session::serve_one() {
   Reply reply;
   current_ = &ctx;
   try {
-    DisconnectWatch watch(stream_.socket(), ctx.cancellation);
+    DisconnectWatch watch(socket(), ctx.cancellation);
     reply = co_await env_->routes.handle(inbound, ctx);
   } catch (const std::exception& e) {
     log::error("request_failed", {{"request_id", ctx.request_id}, {"what", e.what()}});
@@ -473,7 +429,8 @@ asio::awaitable<bool> Session::serve_one() {
   co_return keep_alive && !closing_;
 }
 
-asio::awaitable<void> Session::write_reply(Reply& reply, RequestContext& ctx, bool keep_alive,
+template <class Stream>
+asio::awaitable<void> BasicSession<Stream>::write_reply(Reply& reply, RequestContext& ctx, bool keep_alive,
                                            Outcome& outcome) {
   // A 204 has no body and must not say Content-Length (RFC 9110 section 8.6).
   const std::string head = response_head(reply.status, reply, ctx.request_id, keep_alive && !closing_, http10_,
@@ -493,10 +450,11 @@ asio::awaitable<void> Session::write_reply(Reply& reply, RequestContext& ctx, bo
 // Relays the SSE stream chunk by chunk as the provider yields it. After the
 // first byte a failure can no longer change the status: it becomes an SSE
 // error event, then the stream ends and the connection closes.
-asio::awaitable<void> Session::write_stream(Reply& reply, RequestContext& ctx, bool keep_alive,
+template <class Stream>
+asio::awaitable<void> BasicSession<Stream>::write_stream(Reply& reply, RequestContext& ctx, bool keep_alive,
                                             Outcome& outcome) {
   outcome.stream = true;
-  DisconnectWatch watch(stream_.socket(), ctx.cancellation);
+  DisconnectWatch watch(socket(), ctx.cancellation);
   // The head goes out together with the first events, in one write: a
   // syscall and a wake-up less before the first byte. A stream that fails
   // before its first event still gets a real error status.
@@ -572,7 +530,8 @@ asio::awaitable<void> Session::write_stream(Reply& reply, RequestContext& ctx, b
 }
 
 // Answers a request that never reached the pipeline, then the connection closes.
-asio::awaitable<void> Session::refuse(const Error& error, std::string_view given_id) {
+template <class Stream>
+asio::awaitable<void> BasicSession<Stream>::refuse(const Error& error, std::string_view given_id) {
   Reply reply = error_reply(error);
   const std::string request_id = given_id.empty() ? new_request_id() : std::string(given_id);
   const std::string head = response_head(reply.status, reply, request_id, false, http10_,
@@ -586,6 +545,21 @@ asio::awaitable<void> Session::refuse(const Error& error, std::string_view given
                                 {"error", to_string(reply.error->code)}});
   closing_ = true;
   linger_ = true;
+}
+
+}  // namespace
+
+void start_session(asio::ip::tcp::socket socket, std::shared_ptr<SessionEnv> env,
+                   std::shared_ptr<asio::ssl::context> tls) {
+  const auto executor = socket.get_executor();
+  if (tls) {
+    TlsStream stream(std::move(socket), *tls);
+    auto session = std::make_shared<BasicSession<TlsStream>>(std::move(stream), std::move(env), std::move(tls));
+    asio::co_spawn(executor, session->run(), asio::detached);
+  } else {
+    auto session = std::make_shared<BasicSession<PlainStream>>(PlainStream(std::move(socket)), std::move(env), nullptr);
+    asio::co_spawn(executor, session->run(), asio::detached);
+  }
 }
 
 }  // namespace sluice::server

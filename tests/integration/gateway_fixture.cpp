@@ -426,6 +426,11 @@ std::string chat_body(const std::string& model, json extra, const std::string& p
   return body.dump();
 }
 
+std::string raw_chat_post(const std::string& body, const std::string& host) {
+  return "POST /v1/chat/completions HTTP/1.1\r\nHost: " + host + "\r\nContent-Type: application/json\r\n"
+         "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
 json parse_json(const std::string& text) { return json::parse(text, nullptr, /*allow_exceptions=*/false); }
 
 bool is_hex32(const std::string& text) {

@@ -197,6 +197,9 @@ using json = nlohmann::json;
 
 // {"model": model, "messages": [{"role":"user","content": prompt}]} merged with `extra`.
 std::string chat_body(const std::string& model, json extra = json::object(), const std::string& prompt = "hello");
+// The bytes of a POST /v1/chat/completions carrying `body`, for clients that
+// send raw bytes (and then hang up, pipeline more, ...).
+std::string raw_chat_post(const std::string& body, const std::string& host = "x");
 // Parses JSON; a discarded value (is_discarded()) when it is not JSON.
 json parse_json(const std::string& text);
 // True for exactly 32 lower-case hex digits (a gateway-made request id).

@@ -5,9 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <memory>
-#include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "gateway_fixture.hpp"
@@ -198,15 +196,18 @@ TEST(Streaming, ClientDisconnectMidStreamClosesUpstreamConnection) {
   EXPECT_EQ(http_request(gw.port(), "GET", "/healthz").status, 200);
 }
 
+// Sends `body` on `client` and waits until the upstream has the request.
+void send_upstream(Connection& client, FakeUpstream& fake, const std::string& body) {
+  ASSERT_TRUE(client.send_raw(raw_chat_post(body)));
+  ASSERT_TRUE(fake.wait_for_requests(1, 2s));
+}
+
 TEST(Streaming, ClientDisconnectBeforeUpstreamAnswersClosesUpstreamConnection) {
   FakeUpstream fake;
   Gateway gw(single_openai_yaml(fake.base_url()));
   ASSERT_TRUE(gw.started());
-  const std::string body = stream_body({{"x_fake", {{"delay_ms", 10'000}}}});
   Connection client(gw.port());
-  ASSERT_TRUE(client.send_raw("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                              "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body));
-  ASSERT_TRUE(fake.wait_for_requests(1, 2s));
+  ASSERT_NO_FATAL_FAILURE(send_upstream(client, fake, stream_body({{"x_fake", {{"delay_ms", 10'000}}}})));
   client.close();
   EXPECT_TRUE(fake.wait_for_closed(1, 1s)) << "upstream still connected after the client left";
 }
@@ -215,15 +216,26 @@ TEST(NonStreaming, ClientDisconnectWhileUpstreamHangsClosesUpstreamConnection) {
   FakeUpstream fake;
   Gateway gw(single_openai_yaml(fake.base_url()));
   ASSERT_TRUE(gw.started());
-  const std::string body = chat_body("gpt-test", {{"x_fake", {{"hang", true}}}});
   Connection client(gw.port());
-  ASSERT_TRUE(client.send_raw("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                              "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body));
-  ASSERT_TRUE(fake.wait_for_requests(1, 2s));
+  ASSERT_NO_FATAL_FAILURE(send_upstream(client, fake, chat_body("gpt-test", {{"x_fake", {{"hang", true}}}})));
   ASSERT_EQ(fake.connections_closed(), 0);
   client.close();
   EXPECT_TRUE(fake.wait_for_closed(1, 1s)) << "upstream still connected after the client left";
   EXPECT_EQ(http_request(gw.port(), "GET", "/healthz").status, 200);
+}
+
+// Bytes waiting behind the request (here the start of a pipelined one; over
+// TLS a close_notify) must not end the watch: the close behind them counts.
+TEST(NonStreaming, ClientLeavingAfterPipeliningMoreClosesUpstreamConnection) {
+  FakeUpstream fake;
+  Gateway gw(single_openai_yaml(fake.base_url()));
+  ASSERT_TRUE(gw.started());
+  Connection client(gw.port());
+  ASSERT_NO_FATAL_FAILURE(send_upstream(client, fake, chat_body("gpt-test", {{"x_fake", {{"hang", true}}}})));
+  ASSERT_TRUE(client.send_raw("GET /healthz HTTP/1.1\r\n"));
+  EXPECT_FALSE(fake.wait_for_closed(1, 200ms)) << "more bytes are not a disconnect";
+  client.close();
+  EXPECT_TRUE(fake.wait_for_closed(1, 1s)) << "upstream still connected after the client left";
 }
 
 TEST(NonStreaming, ClientClosingRightAfterItsRequestClosesUpstreamConnection) {
@@ -302,23 +314,6 @@ TEST(Streaming, ErrorEventClosesTheClientConnection) {
 // ---------------------------------------------------------------------------
 // The access log of a stream the client abandoned: 499, not 200
 
-// The line of the captured log that contains every one of `parts`, waiting
-// (bounded) for the gateway to write it; "" when none came.
-std::string wait_for_line(StdoutCapture& capture, const std::vector<std::string>& parts,
-                          std::chrono::milliseconds timeout) {
-  const auto deadline = Clock::now() + timeout;
-  do {
-    std::istringstream lines(capture.contents());
-    for (std::string line; std::getline(lines, line);) {
-      bool all = true;
-      for (const auto& p : parts) all = all && line.find(p) != std::string::npos;
-      if (all) return line;
-    }
-    std::this_thread::sleep_for(20ms);
-  } while (Clock::now() < deadline);
-  return {};
-}
-
 TEST(AccessLog, AStreamTheClientAbandonedIsLoggedAs499) {
   Gateway gw(mock_yaml({{"stream_chunks", "5"}, {"chunk_interval", "2s"}}), GatewayOptions{.log_level = "info"});
   ASSERT_TRUE(gw.started());
@@ -329,7 +324,7 @@ TEST(AccessLog, AStreamTheClientAbandonedIsLoggedAs499) {
                   {{"x-request-id", "gone-mid-stream"}});
     if (sse.status() == 200 && sse.next_event(2s)) {
       sse.disconnect();
-      line = wait_for_line(capture, {"request_id=gone-mid-stream", " request "}, 3s);
+      line = capture.wait_for_line({"request_id=gone-mid-stream", " request "}, 3s);
     }
   }
   ASSERT_FALSE(line.empty()) << "no access-log line for the abandoned stream";

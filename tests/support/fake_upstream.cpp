@@ -1,5 +1,6 @@
 // FakeUpstream: Beast server on its own thread answering like the OpenAI API.
 #include "support/fake_upstream.hpp"
+#include "support/test_pki.hpp"
 
 #include <algorithm>
 #include <array>
@@ -30,12 +31,7 @@
 #include <boost/beast/core/stream_traits.hpp>
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
-#include <openssl/ec.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/rand.h>
 #include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 
 namespace sluice::test {
 namespace {
@@ -344,60 +340,7 @@ Reply make_reply(const Request& req, const Behaviour& defaults, long number) {
 }
 
 // ---------------------------------------------------------------------------
-// Certificate: generated per server so no key material lives in the tree.
-
-struct Pem {
-  std::string key, cert;
-};
-
-std::string bio_string(BIO* bio) {
-  char* data = nullptr;
-  const long size = BIO_get_mem_data(bio, &data);
-  return std::string(data, static_cast<std::size_t>(size));
-}
-
-Pem make_localhost_certificate() {
-  auto fail = [](const char* what) { throw std::runtime_error(std::string("fake upstream TLS: ") + what); };
-  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(EVP_EC_gen("P-256"), EVP_PKEY_free);
-  std::unique_ptr<X509, decltype(&X509_free)> cert(X509_new(), X509_free);
-  if (!key || !cert) fail("key generation");
-  uint64_t serial = 0;
-  RAND_bytes(reinterpret_cast<unsigned char*>(&serial), sizeof serial);
-  X509_set_version(cert.get(), X509_VERSION_3);
-  ASN1_INTEGER_set_uint64(X509_get_serialNumber(cert.get()), serial >> 1);
-  X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600);
-  X509_gmtime_adj(X509_getm_notAfter(cert.get()), 24 * 3600);
-  X509_set_pubkey(cert.get(), key.get());
-  X509_NAME* name = X509_get_subject_name(cert.get());
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                             reinterpret_cast<const unsigned char*>("localhost"), -1, -1, 0);
-  X509_set_issuer_name(cert.get(), name);
-  // DNS:localhost only: tests rely on https://127.0.0.1 failing verification.
-  const std::pair<int, const char*> extensions[] = {
-      {NID_basic_constraints, "critical,CA:TRUE"},
-      {NID_key_usage, "critical,digitalSignature,keyCertSign"},
-      {NID_ext_key_usage, "serverAuth"},
-      {NID_subject_key_identifier, "hash"},
-      {NID_subject_alt_name, "DNS:localhost"}};
-  for (const auto& [nid, value] : extensions) {
-    X509V3_CTX ctx;
-    X509V3_set_ctx_nodb(&ctx);
-    X509V3_set_ctx(&ctx, cert.get(), cert.get(), nullptr, nullptr, 0);
-    X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value);
-    if (!ext) fail("extension");
-    X509_add_ext(cert.get(), ext, -1);
-    X509_EXTENSION_free(ext);
-  }
-  if (X509_sign(cert.get(), key.get(), EVP_sha256()) == 0) fail("sign");
-
-  std::unique_ptr<BIO, decltype(&BIO_free)> key_bio(BIO_new(BIO_s_mem()), BIO_free);
-  std::unique_ptr<BIO, decltype(&BIO_free)> cert_bio(BIO_new(BIO_s_mem()), BIO_free);
-  if (!PEM_write_bio_PrivateKey(key_bio.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr) ||
-      !PEM_write_bio_X509(cert_bio.get(), cert.get())) {
-    fail("PEM encoding");
-  }
-  return {bio_string(key_bio.get()), bio_string(cert_bio.get())};
-}
+// Certificate: generated per server (support/test_pki.hpp).
 
 std::string write_temp_file(const std::string& contents) {
   std::string path = (std::filesystem::temp_directory_path() / "sluice-fake-ca-XXXXXX.pem").string();
@@ -733,14 +676,15 @@ void log_exception(std::exception_ptr error) {
 
 Server::Server(FakeUpstreamOptions options) {
   if (options.tls) {
-    const Pem pem = make_localhost_certificate();
+    // Self-signed, so the test trusts exactly this server.
+    const Pem pem = make_certificate({.common_name = "localhost", .ca = true, .server = true});
     tls_.emplace(ssl::context::tls_server);
     tls_->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
                       ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
     SSL_CTX_set_num_tickets(tls_->native_handle(), 0);  // nothing written after the handshake
-    tls_->use_certificate_chain(asio::buffer(pem.cert));
+    tls_->use_certificate_chain(asio::buffer(pem.certificate));
     tls_->use_private_key(asio::buffer(pem.key), ssl::context::pem);
-    ca_file_ = write_temp_file(pem.cert);
+    ca_file_ = write_temp_file(pem.certificate);
   }
   const tcp::endpoint endpoint(asio::ip::address_v4::loopback(), 0);
   acceptor_.open(endpoint.protocol());

@@ -17,10 +17,13 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -85,6 +88,22 @@ class StdoutCapture {
   std::string contents() {
     log::flush();
     return file_.contents();
+  }
+
+  // The first captured line that contains every one of `parts`, waiting
+  // (bounded) for the gateway to write it; "" when none came in time.
+  std::string wait_for_line(const std::vector<std::string>& parts, std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    do {
+      std::istringstream lines(contents());
+      for (std::string line; std::getline(lines, line);) {
+        bool all = true;
+        for (const auto& p : parts) all = all && line.find(p) != std::string::npos;
+        if (all) return line;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    } while (std::chrono::steady_clock::now() < deadline);
+    return {};
   }
 
  private:

@@ -6,6 +6,7 @@
 #include <cctype>
 #include <deque>
 #include <limits>
+#include <optional>
 #include <sstream>
 #include <utility>
 
@@ -37,6 +38,15 @@ struct Io {
   asio::io_context ioc{1};
   tcp::socket socket{ioc};
   beast::flat_buffer buffer;
+  std::optional<ssl::context> tls_context;
+  std::optional<ssl::stream<tcp::socket&>> tls;  // set once a TLS session is started on `socket`
+  std::string host;                               // for the Host header
+
+  // f(stream) on what requests go over: the TLS stream, else the socket.
+  template <class F>
+  decltype(auto) with_stream(F&& f) {
+    return tls ? f(*tls) : f(socket);
+  }
 };
 
 struct OpResult {
@@ -111,14 +121,14 @@ std::map<std::string, std::string> lower_case_headers(const Fields& fields) {
 }
 
 std::string serialize_request(const std::string& method, const std::string& target,
-                              const std::string& body, const Headers& headers, uint16_t port) {
+                              const std::string& body, const Headers& headers, const std::string& host) {
   http::request<http::string_body> req;
   const http::verb verb = http::string_to_verb(method);
   if (verb == http::verb::unknown) req.method_string(method);
   else req.method(verb);
   req.target(target);
   req.version(11);
-  req.set(http::field::host, "127.0.0.1:" + std::to_string(port));
+  req.set(http::field::host, host);
   if (!body.empty()) req.set(http::field::content_type, "application/json");
   for (const auto& [name, value] : headers) req.set(name, value);
   req.body() = body;
@@ -154,6 +164,77 @@ HttpResponse read_one(Io& io, Stream& stream, Clock::time_point deadline) {
   }
 }
 
+// Connects to 127.0.0.1:port and, with `options`, completes a TLS handshake
+// as a careful client does: IP literals checked against IP SANs, host names
+// against DNS SANs (with SNI). Returns the error, empty on success.
+std::string open_connection(Io& io, uint16_t port, const TlsClientOptions* options, Clock::time_point deadline) {
+  io.host = "127.0.0.1:" + std::to_string(port);
+  if (OpResult r = connect(io, port, deadline); r.ec || r.timed_out) return describe(r, "connect");
+  if (!options) return {};
+  io.host = options->host + ":" + std::to_string(port);
+  ssl::context& context = io.tls_context.emplace(ssl::context::tls_client);
+  error_code ec;
+  context.load_verify_file(options->ca_file, ec);
+  if (ec) return "load ca_file: " + ec.message();
+  context.set_verify_mode(ssl::verify_peer);
+  if (options->tls12_only) SSL_CTX_set_max_proto_version(context.native_handle(), TLS1_2_VERSION);
+  if (!options->certificate.empty()) {
+    context.use_certificate_chain_file(options->certificate, ec);
+    if (!ec) context.use_private_key_file(options->key, ssl::context::pem, ec);
+    if (ec) return "load client certificate: " + ec.message();
+  }
+  auto& tls = io.tls.emplace(io.socket, context);
+  SSL* native = tls.native_handle();
+  asio::ip::make_address(options->host, ec);
+  if (ec) {
+    SSL_set_tlsext_host_name(native, options->host.c_str());
+    SSL_set1_host(native, options->host.c_str());
+  } else {
+    X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(native), options->host.c_str());
+  }
+  const OpResult handshake = run_op(io, deadline, [&](auto handler) {
+    tls.async_handshake(ssl::stream_base::client, std::move(handler));
+  });
+  if (!handshake.ec && !handshake.timed_out) return {};
+  std::string error = describe(handshake, "TLS handshake");
+  const long verify = SSL_get_verify_result(native);
+  if (verify != X509_V_OK) error += std::string(" (") + X509_verify_cert_error_string(verify) + ")";
+  return error;
+}
+
+PeerCertificate peer_certificate_of(Io& io) {
+  PeerCertificate out;
+  if (!io.tls) return out;
+  X509* cert = SSL_get0_peer_certificate(io.tls->native_handle());
+  if (!cert) return out;
+  if (char* line = X509_NAME_oneline(X509_get_subject_name(cert), nullptr, 0)) {
+    out.subject = line;  // "/CN=localhost"
+    OPENSSL_free(line);
+    if (!out.subject.empty() && out.subject.front() == '/') out.subject.erase(0, 1);
+  }
+  if (BIGNUM* bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr)) {
+    if (char* hex = BN_bn2hex(bn)) {
+      out.serial = hex;
+      OPENSSL_free(hex);
+    }
+    BN_free(bn);
+  }
+  return out;
+}
+
+// TLS: sends close_notify (once) without waiting for the server's, as a
+// client that is done sending does. False when it could not be sent.
+bool send_close_notify(Io& io) {
+  if (!io.tls || !io.socket.is_open()) return false;
+  SSL* ssl = io.tls->native_handle();
+  if (SSL_get_shutdown(ssl) & SSL_SENT_SHUTDOWN) return true;
+  SSL_set_shutdown(ssl, SSL_RECEIVED_SHUTDOWN);  // so the shutdown ends once ours is written
+  const OpResult r = run_op(io, Clock::now() + std::chrono::seconds(1), [&](auto handler) {
+    io.tls->async_shutdown([handler = std::move(handler)](error_code ec) mutable { handler(ec); });
+  });
+  return !r.ec && !r.timed_out;
+}
+
 }  // namespace
 
 HttpResponse http_request(uint16_t port, std::string method, std::string target, std::string body,
@@ -178,45 +259,15 @@ HttpResponse https_request(std::string host, uint16_t port, std::string ca_file,
                            std::string target, std::string body, Headers headers,
                            std::chrono::milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
-  Io io;
-  ssl::context context(ssl::context::tls_client);
-  error_code ec;
-  context.load_verify_file(ca_file, ec);
-  if (ec) return failure({ec}, "load ca_file");
-  context.set_verify_mode(ssl::verify_peer);
-  ssl::stream<tcp::socket&> tls(io.socket, context);
-  SSL* native = tls.native_handle();
-  // Check the name the way a careful client does: IP literals against IP SANs,
-  // host names against DNS SANs (with SNI).
-  asio::ip::make_address(host, ec);
-  if (ec) {
-    SSL_set_tlsext_host_name(native, host.c_str());
-    SSL_set1_host(native, host.c_str());
-  } else {
-    X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(native), host.c_str());
-  }
-
-  if (OpResult r = connect(io, port, deadline); r.ec) return failure(r, "connect");
-  const OpResult handshake = run_op(io, deadline, [&](auto handler) {
-    tls.async_handshake(ssl::stream_base::client, std::move(handler));
-  });
-  if (handshake.ec) {
-    HttpResponse out = failure(handshake, "TLS handshake");
-    const long verify = SSL_get_verify_result(native);
-    if (verify != X509_V_OK) out.error += std::string(" (") + X509_verify_cert_error_string(verify) + ")";
-    return out;
-  }
-  headers.try_emplace("host", host + ":" + std::to_string(port));
-  const std::string request = serialize_request(method, target, body, headers, port);
-  if (OpResult r = write_all(io, tls, request, deadline); r.ec) return failure(r, "write");
-  return read_one(io, tls, deadline);
+  Connection connection(port, TlsClientOptions{.host = std::move(host), .ca_file = std::move(ca_file)}, timeout);
+  return connection.request(std::move(method), std::move(target), std::move(body), std::move(headers),
+                            remaining(deadline));
 }
 
 // ---------------------------------------------------------------------------
 
 struct Connection::Impl {
   Io io;
-  uint16_t port = 0;
   bool peer_closed = false;
   bool timed_out = false;  // the failure was a timeout
   std::string error;       // why the connection is unusable
@@ -231,9 +282,19 @@ struct Connection::Impl {
 
 Connection::Connection(uint16_t port, std::chrono::milliseconds timeout)
     : impl_(std::make_unique<Impl>()) {
-  impl_->port = port;
-  if (OpResult r = connect(impl_->io, port, Clock::now() + timeout); r.ec) {
-    impl_->fail(r, "connect");
+  if (std::string error = open_connection(impl_->io, port, nullptr, Clock::now() + timeout); !error.empty()) {
+    impl_->error = std::move(error);
+    error_code ignored;
+    impl_->io.socket.close(ignored);
+  }
+}
+
+Connection::Connection(uint16_t port, TlsClientOptions tls, std::chrono::milliseconds timeout)
+    : impl_(std::make_unique<Impl>()) {
+  if (std::string error = open_connection(impl_->io, port, &tls, Clock::now() + timeout); !error.empty()) {
+    impl_->error = std::move(error);
+    error_code ignored;
+    impl_->io.socket.close(ignored);
   }
 }
 
@@ -241,10 +302,14 @@ Connection::~Connection() = default;
 
 bool Connection::is_open() const { return impl_->io.socket.is_open(); }
 
+const std::string& Connection::error() const { return impl_->error; }
+
+PeerCertificate Connection::peer_certificate() const { return peer_certificate_of(impl_->io); }
+
 HttpResponse Connection::request(std::string method, std::string target, std::string body,
                                  Headers headers, std::chrono::milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
-  if (!send_raw(serialize_request(method, target, body, headers, impl_->port), timeout)) {
+  if (!send_raw(serialize_request(method, target, body, headers, impl_->io.host), timeout)) {
     HttpResponse out;
     out.error = impl_->error;
     out.timed_out = impl_->timed_out;
@@ -259,7 +324,8 @@ bool Connection::send_raw(std::string bytes, std::chrono::milliseconds timeout) 
     if (impl_->error.empty()) impl_->error = "connection closed";
     return false;
   }
-  const OpResult r = write_all(impl_->io, impl_->io.socket, bytes, Clock::now() + timeout);
+  Io& io = impl_->io;
+  const OpResult r = io.with_stream([&](auto& stream) { return write_all(io, stream, bytes, Clock::now() + timeout); });
   if (r.ec) impl_->fail(r, "write");
   return !r.ec;
 }
@@ -271,7 +337,8 @@ HttpResponse Connection::read_response(std::chrono::milliseconds timeout) {
     out.connection_closed = true;
     return out;
   }
-  HttpResponse out = read_one(impl_->io, impl_->io.socket, Clock::now() + timeout);
+  Io& io = impl_->io;
+  HttpResponse out = io.with_stream([&](auto& stream) { return read_one(io, stream, Clock::now() + timeout); });
   if (out.status == 0) {
     // The byte stream is out of step: no later request may use it.
     impl_->peer_closed = !out.timed_out;
@@ -287,8 +354,11 @@ bool Connection::closed_by_peer(std::chrono::milliseconds timeout) {
   if (impl_->peer_closed) return true;
   if (!is_open()) return false;
   Io& io = impl_->io;
-  const OpResult r = run_op(io, Clock::now() + timeout, [&](auto handler) {
-    io.socket.async_read_some(io.buffer.prepare(4096), std::move(handler));
+  // Over TLS through the TLS stream: the server's close_notify is bytes on the socket.
+  const OpResult r = io.with_stream([&](auto& stream) {
+    return run_op(io, Clock::now() + timeout, [&](auto handler) {
+      stream.async_read_some(io.buffer.prepare(4096), std::move(handler));
+    });
   });
   io.buffer.commit(r.bytes);
   if (r.timed_out || (!r.ec && r.bytes > 0)) return false;
@@ -297,7 +367,10 @@ bool Connection::closed_by_peer(std::chrono::milliseconds timeout) {
   return true;
 }
 
+bool Connection::close_notify() { return send_close_notify(impl_->io); }
+
 void Connection::close() {
+  send_close_notify(impl_->io);
   error_code ignored;
   impl_->io.socket.close(ignored);
 }
@@ -348,8 +421,10 @@ struct SseReader::Impl {
   void read_some(Clock::time_point deadline) {
     parser.get().body().data = chunk.data();
     parser.get().body().size = chunk.size();
-    const OpResult r = run_op(io, deadline, [&](auto handler) {
-      http::async_read_some(io.socket, io.buffer, parser, std::move(handler));
+    const OpResult r = io.with_stream([&](auto& stream) {
+      return run_op(io, deadline, [&](auto handler) {
+        http::async_read_some(stream, io.buffer, parser, std::move(handler));
+      });
     });
     feed(chunk.data(), chunk.size() - parser.get().body().size, Clock::now());
     if (r.timed_out) {
@@ -362,29 +437,41 @@ struct SseReader::Impl {
       finished = clean = true;
     }
   }
+
+  // Connects (TLS with `tls`), sends the request and reads the response head.
+  void start(uint16_t port, const TlsClientOptions* tls, const std::string& method, const std::string& target,
+             const std::string& body, Headers request_headers, Clock::time_point deadline) {
+    parser.body_limit(std::numeric_limits<std::uint64_t>::max());
+    finished = true;  // until the head is read
+    if (!open_connection(io, port, tls, deadline).empty()) return;
+    request_headers.try_emplace("Accept", "text/event-stream");
+    const std::string request = serialize_request(method, target, body, request_headers, io.host);
+    if (OpResult r = io.with_stream([&](auto& s) { return write_all(io, s, request, deadline); }); r.ec) return;
+    const OpResult head = io.with_stream([&](auto& stream) {
+      return run_op(io, deadline, [&](auto handler) {
+        http::async_read_header(stream, io.buffer, parser, std::move(handler));
+      });
+    });
+    if (head.ec) {
+      timed_out = head.timed_out;
+      return;
+    }
+    status = static_cast<int>(parser.get().result_int());
+    headers = lower_case_headers(parser.get());
+    finished = clean = parser.is_done();
+  }
 };
 
 SseReader::SseReader(uint16_t port, std::string target, std::string body, Headers headers,
                      std::chrono::milliseconds timeout, std::string method)
     : impl_(std::make_unique<Impl>()) {
-  const auto deadline = Clock::now() + timeout;
-  Impl& s = *impl_;
-  s.parser.body_limit(std::numeric_limits<std::uint64_t>::max());
-  s.finished = true;  // until the head is read
-  if (OpResult r = connect(s.io, port, deadline); r.ec) return;
-  headers.try_emplace("Accept", "text/event-stream");
-  const std::string request = serialize_request(method, target, body, headers, port);
-  if (OpResult r = write_all(s.io, s.io.socket, request, deadline); r.ec) return;
-  const OpResult head = run_op(s.io, deadline, [&](auto handler) {
-    http::async_read_header(s.io.socket, s.io.buffer, s.parser, std::move(handler));
-  });
-  if (head.ec) {
-    s.timed_out = head.timed_out;
-    return;
-  }
-  s.status = static_cast<int>(s.parser.get().result_int());
-  s.headers = lower_case_headers(s.parser.get());
-  s.finished = s.clean = s.parser.is_done();
+  impl_->start(port, nullptr, method, target, body, std::move(headers), Clock::now() + timeout);
+}
+
+SseReader::SseReader(uint16_t port, TlsClientOptions tls, std::string target, std::string body, Headers headers,
+                     std::chrono::milliseconds timeout)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->start(port, &tls, "POST", target, body, std::move(headers), Clock::now() + timeout);
 }
 
 SseReader::~SseReader() = default;
@@ -425,6 +512,7 @@ bool SseReader::timed_out() const { return impl_->timed_out; }
 const std::string& SseReader::body() const { return impl_->body; }
 
 void SseReader::disconnect() {
+  send_close_notify(impl_->io);
   error_code ignored;
   impl_->io.socket.close(ignored);
   impl_->finished = true;

@@ -44,6 +44,21 @@ HttpResponse http_request(uint16_t port, std::string method, std::string target,
 HttpResponse raw_request(uint16_t port, std::string raw_bytes,
                          std::chrono::milliseconds timeout = kDefaultTimeout);
 
+// TLS for a client: whom the server must prove to be, and what the client
+// offers and shows.
+struct TlsClientOptions {
+  std::string host = "localhost";  // SNI, Host, and the name (or IP literal) the certificate must match
+  std::string ca_file;             // the only CA trusted (PEM)
+  std::string certificate, key;    // a client certificate (mTLS), PEM files; empty: none
+  bool tls12_only = false;         // offer TLS 1.2 and nothing newer
+};
+
+// What the server's certificate says (the leaf it presented).
+struct PeerCertificate {
+  std::string subject;  // "CN=localhost"
+  std::string serial;   // upper-case hex
+};
+
 // Like http_request over TLS. Connects to 127.0.0.1:port but sends SNI and
 // verifies the certificate against `host` ("localhost" or an IP literal), trusting
 // only the PEM certificates in ca_file. A failed verification gives status 0 and
@@ -57,11 +72,18 @@ HttpResponse https_request(std::string host, uint16_t port, std::string ca_file,
 class Connection {
  public:
   explicit Connection(uint16_t port, std::chrono::milliseconds timeout = kDefaultTimeout);
+  // Over TLS: connects and completes the handshake (a failure leaves the
+  // connection closed, error() saying why, with the verification result).
+  Connection(uint16_t port, TlsClientOptions tls, std::chrono::milliseconds timeout = kDefaultTimeout);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
   bool is_open() const;
+  // Why the connection is unusable (connect, handshake, ...); empty while it is fine.
+  const std::string& error() const;
+  // TLS: the certificate the server presented; empty without TLS.
+  PeerCertificate peer_certificate() const;
   HttpResponse request(std::string method, std::string target, std::string body = {},
                        Headers headers = {}, std::chrono::milliseconds timeout = kDefaultTimeout);
   // Writes bytes as they are (slow senders: call it several times).
@@ -70,6 +92,10 @@ class Connection {
   // True when the server closes the socket within the timeout. Bytes that arrive
   // instead are kept for read_response and give false.
   bool closed_by_peer(std::chrono::milliseconds timeout = std::chrono::milliseconds(1'000));
+  // TLS: sends close_notify and keeps the socket open, as a client that is
+  // done sending but still reads. False without TLS.
+  bool close_notify();
+  // Closes the socket (over TLS after sending close_notify).
   void close();
 
  private:
@@ -87,6 +113,9 @@ class SseReader {
   // On failure status() is 0 and next_event() returns nullopt.
   SseReader(uint16_t port, std::string target, std::string body, Headers headers = {},
             std::chrono::milliseconds timeout = kDefaultTimeout, std::string method = "POST");
+  // The same over TLS.
+  SseReader(uint16_t port, TlsClientOptions tls, std::string target, std::string body, Headers headers = {},
+            std::chrono::milliseconds timeout = kDefaultTimeout);
   ~SseReader();
   SseReader(const SseReader&) = delete;
   SseReader& operator=(const SseReader&) = delete;
@@ -106,7 +135,8 @@ class SseReader {
   // All body bytes read so far (e.g. the JSON of an error answer, after
   // remaining_events()).
   const std::string& body() const;
-  // Closes the socket mid-stream, as a client that goes away.
+  // Closes the socket mid-stream, as a client that goes away (over TLS after
+  // sending its close_notify).
   void disconnect();
 
  private:

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
 
@@ -27,7 +28,19 @@ class App {
   // Graceful shutdown (see server::Server::shutdown); `done` runs on the loop.
   void shutdown(std::function<void()> done);
 
+  // SIGHUP with server.tls: re-reads its certificate, key and client_ca
+  // files for new connections (see server::Server::reload_tls). False, with
+  // tls_reload_failed logged, when they are unusable; false without TLS.
+  // Call on the loop.
+  bool reload_tls();
+
   const GatewayConfig& config() const noexcept;
+
+  // What the loader does not check because it needs OpenSSL: that
+  // server.tls's files hold a certificate chain, a key matching it and CA
+  // certificates. Empty when all is well. Run before start and by
+  // `sluice --check-config`.
+  static std::vector<ConfigProblem> check_files(const GatewayConfig& config);
 
  private:
   struct Parts;

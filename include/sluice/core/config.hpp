@@ -25,6 +25,17 @@ struct CorsConfig {
   bool enabled() const { return !allowed_origins.empty(); }
 };
 
+enum class TlsVersion { v1_2, v1_3 };
+
+// TLS at the front door (server.tls). Paths are read at start and again on
+// SIGHUP (net/server_tls.hpp builds the context from them).
+struct ServerTlsConfig {
+  std::string certificate;  // PEM chain, leaf first; required
+  std::string key;          // PEM private key matching the leaf; required, unencrypted
+  TlsVersion min_version = TlsVersion::v1_2;
+  std::string client_ca;    // PEM CA bundle; set: clients must present a certificate it signed (mTLS)
+};
+
 struct ServerConfig {
   std::string listen = "127.0.0.1:8080";    // host:port; port 0 picks a free port
   std::size_t max_body_bytes = 8u << 20;     // 1 KiB .. 1 GiB; larger bodies get 413
@@ -38,6 +49,7 @@ struct ServerConfig {
   Millis shutdown_grace{30'000};             // SIGTERM: in-flight requests get this long to finish
   int max_connections = 10'000;              // accepted connections beyond this wait in the backlog
   CorsConfig cors;
+  std::optional<ServerTlsConfig> tls;        // absent: plain HTTP
 };
 
 enum class ProviderType { openai, azure, anthropic, ollama, mock };

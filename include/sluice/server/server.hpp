@@ -1,6 +1,7 @@
-// Server: the HTTP/1.1 front door. Accepts connections, runs one session per
-// connection (keep-alive, deadlines, request limits), hands API requests to
-// the pipeline, and shuts down gracefully.
+// Server: the HTTP/1.1 front door, over TLS when server.tls is set. Accepts
+// connections, runs one session per connection (TLS handshake, keep-alive,
+// deadlines, request limits), hands API requests to the pipeline, and shuts
+// down gracefully.
 //
 // Runs on one executor (one event loop thread); not thread-safe.
 #pragma once
@@ -8,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 
 #include <boost/asio/any_io_executor.hpp>
 
@@ -22,7 +24,8 @@ class Server {
   ~Server();
 
   // Binds server.listen and starts accepting. Throws std::system_error when
-  // the address cannot be bound.
+  // the address cannot be bound, std::runtime_error when a server.tls file
+  // cannot be used (sluice --check-config reports that earlier).
   void start();
 
   // The bound port (useful with port 0).
@@ -39,6 +42,15 @@ class Server {
   void shutdown(std::function<void()> done);
 
   bool draining() const;
+
+  // Certificate rotation: builds a new TLS context from the files `tls`
+  // names and uses it for the connections accepted from now on; open
+  // connections keep theirs. When a file is unusable the current context
+  // stays. Logs tls_reloaded (info: the new certificate's subject, serial and
+  // expiry) or tls_reload_failed (error: the server.tls key and the file,
+  // never their contents). Returns the problem, if any; a server started
+  // without TLS cannot take it up here (restart). Call on the executor.
+  std::optional<ConfigProblem> reload_tls(const ServerTlsConfig& tls);
 
   struct State;
 

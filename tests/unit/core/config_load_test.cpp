@@ -122,6 +122,7 @@ TEST(ConfigLoad, DefaultsComeFromTheStructs) {
   EXPECT_EQ(config.server.max_buffered_body_bytes, 64u << 20);
   EXPECT_FALSE(config.server.cors.enabled());
   EXPECT_EQ(config.server.cors.max_age, Millis{600'000});
+  EXPECT_FALSE(config.server.tls.has_value());
 
   const ProviderConfig provider;
   const ProviderConfig& up = config.providers[1];
@@ -223,6 +224,53 @@ TEST(ConfigLoad, CorsOriginsAreKeptInLowerCase) {
   EXPECT_TRUE(cors.enabled());
   EXPECT_EQ(cors.allowed_origins, (std::vector<std::string>{"https://app.example", "http://localhost:3000", "*"}));
   EXPECT_EQ(cors.max_age, Millis{0});
+}
+
+// server.tls names files the loader only checks are readable (their
+// contents are net::load_server_tls's business): any readable file will do.
+std::string readable_file() { return (source_dir() / "config" / "sluice.yaml").string(); }
+
+std::string tls_with(const std::string& keys) { return server_with("tls: { " + keys + " }"); }
+
+std::string tls_pair() { return "certificate: " + readable_file() + ", key: " + readable_file(); }
+
+TEST(ConfigLoad, TlsNeedsACertificateAndAKeyAndDefaultsToTls12) {
+  const auto result = load(tls_with(tls_pair()));
+  ASSERT_TRUE(result.config.has_value()) << listing(result);
+  ASSERT_TRUE(result.config->server.tls.has_value());
+  const ServerTlsConfig& tls = *result.config->server.tls;
+  EXPECT_EQ(tls.certificate, readable_file());
+  EXPECT_EQ(tls.key, readable_file());
+  EXPECT_EQ(tls.min_version, TlsVersion::v1_2);
+  EXPECT_EQ(tls.client_ca, "");
+}
+
+TEST(ConfigLoad, TlsTakesAMinimumVersionAndAClientCa) {
+  for (const std::string version : {"1.3", "\"1.3\""}) {
+    const auto result = load(tls_with(tls_pair() + ", min_version: " + version + ", client_ca: " + readable_file()));
+    ASSERT_TRUE(result.config.has_value()) << listing(result);
+    EXPECT_EQ(result.config->server.tls->min_version, TlsVersion::v1_3);
+    EXPECT_EQ(result.config->server.tls->client_ca, readable_file());
+  }
+  const auto explicit_default = load(tls_with(tls_pair() + ", min_version: \"1.2\""));
+  ASSERT_TRUE(explicit_default.config.has_value()) << listing(explicit_default);
+  EXPECT_EQ(explicit_default.config->server.tls->min_version, TlsVersion::v1_2);
+}
+
+TEST(ConfigLoad, AnEmptyTlsSectionNamesBothMissingFiles) {
+  EXPECT_EQ(listing(load(server_with("tls: {}"))),
+            "test.yaml:2:8: server.tls: missing required key 'certificate'\n"
+            "test.yaml:2:8: server.tls: missing required key 'key'\n");
+  EXPECT_EQ(listing(load(server_with("tls:"))),
+            "test.yaml:2:3: server.tls: missing required key 'certificate'\n"
+            "test.yaml:2:3: server.tls: missing required key 'key'\n");
+}
+
+TEST(ConfigLoad, TlsPathsFromTheEnvironmentAreShownAsWritten) {
+  const auto problem = only_problem(load(tls_with("certificate: \"${CERT}\", key: " + readable_file()),
+                                         {{"CERT", "/secret/place/cert.pem"}}));
+  EXPECT_EQ(problem.key_path, "server.tls.certificate");
+  EXPECT_EQ(problem.message, "cannot read certificate file from '${CERT}': No such file or directory");
 }
 
 TEST(ConfigLoad, AnthropicAndOllamaHaveADefaultBaseUrl) {
@@ -331,6 +379,45 @@ INSTANTIATE_TEST_SUITE_P(
         Rejected{server_with("cors: { origins: [\"*\"] }"), "server.cors.origins", 2,
                  "unknown key 'origins'"},
         Rejected{"server: [listen]\n" + kValid, "server", 1, "expected a mapping"}));
+
+INSTANTIATE_TEST_SUITE_P(
+    TlsFiles, ConfigRejects,
+    ::testing::Values(
+        Rejected{tls_with("certificate: /nonexistent/cert.pem, key: " + readable_file()), "server.tls.certificate", 2,
+                 "cannot read certificate file '/nonexistent/cert.pem': No such file or directory"},
+        Rejected{tls_with("certificate: " + readable_file() + ", key: /nonexistent/key.pem"), "server.tls.key", 2,
+                 "cannot read key file '/nonexistent/key.pem': No such file or directory"},
+        Rejected{tls_with(tls_pair() + ", client_ca: /nonexistent/ca.pem"), "server.tls.client_ca", 2,
+                 "cannot read CA file '/nonexistent/ca.pem': No such file or directory"},
+        Rejected{tls_with("certificate: " + source_dir().string() + ", key: " + readable_file()),
+                 "server.tls.certificate", 2,
+                 "cannot read certificate file '" + source_dir().string() + "': not a regular file"},
+        Rejected{tls_with("certificate: \"\", key: " + readable_file()), "server.tls.certificate", 2,
+                 "must not be empty"},
+        Rejected{tls_with("certificate: " + readable_file() + ", key: "), "server.tls.key", 2,
+                 "expected a string, found no value"},
+        Rejected{tls_with("certificate: [a], key: " + readable_file()), "server.tls.certificate", 2,
+                 "expected a string"},
+        Rejected{tls_with("key: " + readable_file()), "server.tls", 2, "missing required key 'certificate'"},
+        Rejected{tls_with("certificate: " + readable_file()), "server.tls", 2, "missing required key 'key'"},
+        Rejected{tls_with(tls_pair() + ", ciphers: HIGH"), "server.tls.ciphers", 2, "unknown key 'ciphers'"},
+        Rejected{tls_with(tls_pair() + ", clientca: x"), "server.tls.clientca", 2,
+                 "unknown key 'clientca'; did you mean 'client_ca'?"},
+        Rejected{server_with("tls: true"), "server.tls", 2, "expected a mapping"}));
+
+INSTANTIATE_TEST_SUITE_P(
+    TlsVersions, ConfigRejects,
+    ::testing::Values(
+        Rejected{tls_with(tls_pair() + ", min_version: \"1.1\""), "server.tls.min_version", 2,
+                 "TLS 1.1 is not accepted (RFC 8996); expected one of: 1.2, 1.3"},
+        Rejected{tls_with(tls_pair() + ", min_version: 1.0"), "server.tls.min_version", 2,
+                 "TLS 1.0 is not accepted (RFC 8996); expected one of: 1.2, 1.3"},
+        Rejected{tls_with(tls_pair() + ", min_version: 1.4"), "server.tls.min_version", 2,
+                 "invalid value '1.4'; expected one of: 1.2, 1.3"},
+        Rejected{tls_with(tls_pair() + ", min_version: TLSv1.2"), "server.tls.min_version", 2,
+                 "invalid value 'TLSv1.2'; expected one of: 1.2, 1.3"},
+        Rejected{tls_with(tls_pair() + ", min_version: "), "server.tls.min_version", 2,
+                 "expected a string, found no value"}));
 
 INSTANTIATE_TEST_SUITE_P(
     ProviderBounds, ConfigRejects,

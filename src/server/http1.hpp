@@ -1,0 +1,104 @@
+// HTTP/1.1 framing the sessions use, without I/O: reading a request from what
+// is already buffered, a body type with room for the JSON parser's padding,
+// and the bytes of response heads and chunk lines.
+#pragma once
+
+#include <cstddef>
+#include <cstring>
+#include <charconv>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+
+#include "openai_wire.hpp"
+#include "reply.hpp"
+#include "sluice/core/error.hpp"
+
+namespace sluice::server {
+
+// A request body as a std::string with room for the JSON parser's padding
+// behind it (kBodyPadding), so the body is validated where it was read
+// instead of being copied into a larger buffer; string_body reserves exactly
+// Content-Length.
+struct PaddedStringBody : boost::beast::http::string_body {
+  class reader {
+   public:
+    template <bool isRequest, class Fields>
+    reader(boost::beast::http::header<isRequest, Fields>& header, std::string& body)
+        : inner_(header, body), body_(body) {}
+
+    void init(const boost::optional<std::uint64_t>& length, boost::system::error_code& ec) {
+      ec = {};
+      if (!length || *length == 0) return;  // chunked: grows as it comes; none: nothing to hold
+      if (*length > body_.max_size() - kBodyPadding) {
+        ec = boost::beast::http::error::buffer_overflow;
+        return;
+      }
+      body_.reserve(static_cast<std::size_t>(*length) + kBodyPadding);
+    }
+    template <class Buffers>
+    std::size_t put(const Buffers& buffers, boost::system::error_code& ec) { return inner_.put(buffers, ec); }
+    void finish(boost::system::error_code& ec) { inner_.finish(ec); }
+
+   private:
+    boost::beast::http::string_body::reader inner_;
+    std::string& body_;
+  };
+};
+
+enum class Until { header, message };
+
+// Parses what `buffer` already holds, without I/O: a typical request arrives
+// whole in the first read, and Beast's async_read on bytes already there
+// completes through a posted handler, a scheduler round trip each. Returns
+// need_more when the socket must be read (the caller then awaits Beast's
+// read, which continues from the parser's state); the parser's limits apply
+// as they do there.
+template <class Parser>
+boost::system::error_code parse_buffered(Parser& parser, boost::beast::flat_buffer& buffer, Until until) {
+  auto done = [&] { return until == Until::header ? parser.is_header_done() : parser.is_done(); };
+  while (!done() && buffer.size() > 0) {
+    boost::system::error_code ec;
+    const std::size_t used = parser.put(buffer.data(), ec);
+    buffer.consume(used);
+    if (ec) return ec;  // need_more included
+    if (used == 0) break;
+  }
+  return done() ? boost::system::error_code{} : boost::system::error_code(boost::beast::http::error::need_more);
+}
+
+// Beast's HTTP parse errors (as opposed to socket errors).
+bool is_http_error(const boost::system::error_code& ec);
+
+// RFC 9112 section 3.2: an HTTP/1.1 request carries exactly one Host header;
+// a server must answer 400 otherwise.
+std::optional<Error> host_problem(const boost::beast::http::request_header<>& head);
+
+// The response head, formatted by hand: Beast's serializer was the largest
+// user-space cost per request. Values copied from elsewhere are checked for
+// line breaks; names come from our own code.
+std::string response_head(int status, const Reply& reply, std::string_view request_id, bool keep_alive,
+                          bool http10, std::string_view framing);
+
+// "Content-Length: N", formatted without a heap allocation.
+class ContentLength {
+ public:
+  explicit ContentLength(std::size_t n) {
+    constexpr std::string_view kName = "Content-Length: ";
+    std::memcpy(text_, kName.data(), kName.size());
+    size_ = static_cast<std::size_t>(std::to_chars(text_ + kName.size(), text_ + sizeof text_, n).ptr - text_);
+  }
+  std::string_view view() const { return {text_, size_}; }
+
+ private:
+  char text_[40];
+  std::size_t size_;
+};
+
+// "<size in hex>\r\n" opening one chunk of a chunked body.
+std::string chunk_size_line(std::size_t size);
+
+}  // namespace sluice::server

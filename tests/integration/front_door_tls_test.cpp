@@ -1,0 +1,277 @@
+// TLS at the front door (server.tls): answers and streams over HTTPS to a
+// client trusting the test CA; what is refused (plain HTTP, an old protocol
+// version, clients without the right certificate under mTLS); and the
+// connection limits, cancellation and graceful shutdown, which must hold over
+// TLS as they do over plain TCP. Certificate rotation (SIGHUP) is in
+// front_door_tls_daemon_test.cpp.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "gateway_fixture.hpp"
+#include "support/fake_upstream.hpp"
+#include "support/stdout_capture.hpp"
+#include "support/test_client.hpp"
+#include "support/test_pki.hpp"
+
+namespace sluice::test {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+std::string quoted(const std::string& path) { return "\"" + path + "\""; }
+
+class FrontDoorTls : public ::testing::Test {
+ protected:
+  TestPki pki;
+  TestPki::Files server = pki.issue_files("server", {.common_name = "localhost", .server = true});
+
+  // The server.tls mapping, with more keys when given.
+  std::string tls_yaml(const YamlPairs& extra = {}) const {
+    std::string out = "{ certificate: " + quoted(server.certificate) + ", key: " + quoted(server.key);
+    for (const auto& [k, v] : extra) out += ", " + k + ": " + v;
+    return out + " }";
+  }
+  // A mock-provider gateway behind TLS, with more server keys when given.
+  std::string mock_tls_yaml(YamlPairs server_keys = {}, YamlPairs mock = {}, const YamlPairs& tls_extra = {}) const {
+    server_keys.emplace_back("tls", tls_yaml(tls_extra));
+    return mock_yaml(std::move(mock), std::move(server_keys));
+  }
+  TlsClientOptions client() const { return {.host = "localhost", .ca_file = pki.ca_file()}; }
+};
+
+TEST_F(FrontDoorTls, ChatCompletionAndStreamOverHttps) {
+  Gateway gw(mock_tls_yaml());
+  ASSERT_TRUE(gw.started());
+  Connection c(gw.port(), client());
+  ASSERT_TRUE(c.is_open()) << c.error();
+  EXPECT_EQ(c.peer_certificate().serial, server.pem.serial);
+  for (int i = 0; i < 2; ++i) {  // and the connection is kept alive
+    const HttpResponse res = c.request("POST", "/v1/chat/completions", chat_body("gpt-4o-mini"));
+    ASSERT_EQ(res.status, 200) << res.error << res.body;
+    EXPECT_FALSE(res.connection_closed);
+    EXPECT_FALSE(parse_json(res.body)["choices"][0]["message"]["content"].get<std::string>().empty()) << res.body;
+  }
+
+  SseReader sse(gw.port(), client(), "/v1/chat/completions", chat_body("gpt-4o-mini", {{"stream", true}}));
+  ASSERT_EQ(sse.status(), 200) << sse.body();
+  const auto events = sse.remaining_events(5s);
+  ASSERT_GE(events.size(), 2u) << sse.body();
+  EXPECT_EQ(events.back(), "[DONE]");
+  EXPECT_TRUE(sse.ended_cleanly());
+}
+
+TEST_F(FrontDoorTls, PlainHttpToTheTlsPortFailsAtOnce) {
+  Gateway gw(mock_tls_yaml());
+  ASSERT_TRUE(gw.started());
+  const auto t0 = Clock::now();
+  const HttpResponse res = http_request(gw.port(), "GET", "/healthz", {}, {}, 3s);
+  EXPECT_EQ(res.status, 0) << res.body;
+  EXPECT_TRUE(res.connection_closed) << res.error;
+  EXPECT_LT(Clock::now() - t0, 1s) << "the failed handshake closes the connection, not the header timeout";
+}
+
+TEST_F(FrontDoorTls, Tls12ClientsAreServedByDefault) {
+  Gateway gw(mock_tls_yaml());
+  ASSERT_TRUE(gw.started());
+  TlsClientOptions old = client();
+  old.tls12_only = true;
+  Connection c(gw.port(), old);
+  ASSERT_TRUE(c.is_open()) << c.error();
+  EXPECT_EQ(c.request("GET", "/healthz").status, 200);
+}
+
+TEST_F(FrontDoorTls, MinVersion13RefusesATls12OnlyClient) {
+  Gateway gw(mock_tls_yaml({}, {}, {{"min_version", "\"1.3\""}}));
+  ASSERT_TRUE(gw.started());
+  TlsClientOptions old = client();
+  old.tls12_only = true;
+  Connection refused(gw.port(), old);
+  EXPECT_FALSE(refused.is_open());
+  EXPECT_NE(refused.error().find("TLS handshake"), std::string::npos) << refused.error();
+
+  Connection modern(gw.port(), client());
+  ASSERT_TRUE(modern.is_open()) << modern.error();
+  EXPECT_EQ(modern.request("GET", "/healthz").status, 200);
+}
+
+class MutualTls : public FrontDoorTls {
+ protected:
+  // Whether a client showing `certificate` (none when null) gets an answer.
+  HttpResponse healthz_as(const TestPki::Files* certificate, std::uint16_t port) {
+    TlsClientOptions options = client();
+    if (certificate) {
+      options.certificate = certificate->certificate;
+      options.key = certificate->key;
+    }
+    Connection c(port, options, 3s);
+    if (!c.is_open()) {
+      HttpResponse failed;
+      failed.error = c.error();
+      return failed;
+    }
+    // With TLS 1.3 the client's side of the handshake ends before the server
+    // has checked its certificate: the refusal arrives as an alert instead
+    // of the answer.
+    return c.request("GET", "/healthz", {}, {}, 3s);
+  }
+};
+
+TEST_F(MutualTls, AClientWithoutACertificateIsRefused) {
+  std::string line;
+  HttpResponse res;
+  {
+    StdoutCapture capture;
+    Gateway gw(mock_tls_yaml({}, {}, {{"client_ca", quoted(pki.ca_file())}}), {.log_level = "info"});
+    if (gw.started()) res = healthz_as(nullptr, gw.port());
+    // The client may read the alert before the gateway has logged why it sent it.
+    line = capture.wait_for_line({"tls_handshake_failed"}, 3s);
+  }
+  EXPECT_EQ(res.status, 0) << res.body;
+  EXPECT_FALSE(res.error.empty());
+  EXPECT_NE(line.find("did not return a certificate"), std::string::npos) << line;
+}
+
+TEST_F(MutualTls, OnlyCertificatesFromTheClientCaAreAccepted) {
+  Gateway gw(mock_tls_yaml({}, {}, {{"client_ca", quoted(pki.ca_file())}}));
+  ASSERT_TRUE(gw.started());
+  TestPki other("Another CA");
+  const auto stranger = other.issue_files("stranger", {.common_name = "stranger", .client = true});
+  const HttpResponse refused = healthz_as(&stranger, gw.port());
+  EXPECT_EQ(refused.status, 0) << refused.body;
+
+  const auto pod = pki.issue_files("pod", {.common_name = "pod-a", .client = true});
+  const HttpResponse served = healthz_as(&pod, gw.port());
+  EXPECT_EQ(served.status, 200) << served.error;
+}
+
+// A client that connects and never handshakes must not hold its connection
+// (and, at max_connections, everyone else's) beyond header_timeout.
+TEST_F(FrontDoorTls, AClientThatNeverHandshakesIsCutAtTheHeaderTimeout) {
+  Gateway gw(mock_tls_yaml({{"header_timeout", "300ms"}, {"max_connections", "1"}}));
+  ASSERT_TRUE(gw.started());
+  const auto t0 = Clock::now();
+  RawSocket silent(gw.port());
+  ASSERT_TRUE(silent.connected());
+  // The only slot is taken: this client waits in the backlog until the
+  // silent one is cut.
+  Connection next(gw.port(), client(), 3s);
+  ASSERT_TRUE(next.is_open()) << next.error();
+  EXPECT_EQ(next.request("GET", "/healthz").status, 200);
+  EXPECT_TRUE(silent.wait_closed(1s));
+  const auto elapsed = Clock::now() - t0;
+  EXPECT_GE(elapsed, 250ms);
+  EXPECT_LT(elapsed, 2s);
+  EXPECT_TRUE(silent.received().empty());
+}
+
+TEST_F(FrontDoorTls, AStalledHandshakeIsCutAtTheHeaderTimeout) {
+  Gateway gw(mock_tls_yaml({{"header_timeout", "300ms"}}));
+  ASSERT_TRUE(gw.started());
+  RawSocket s(gw.port());
+  ASSERT_TRUE(s.connected());
+  ASSERT_TRUE(s.send(std::string("\x16\x03\x01\x02\x00\x01", 6)));  // a ClientHello's first bytes
+  const auto t0 = Clock::now();
+  EXPECT_TRUE(s.wait_closed(3s));
+  const auto elapsed = Clock::now() - t0;
+  EXPECT_GE(elapsed, 200ms);
+  EXPECT_LT(elapsed, 1500ms);
+}
+
+TEST_F(FrontDoorTls, RequestLimitsHoldOverTls) {
+  Gateway gw(mock_tls_yaml({{"header_timeout", "300ms"}, {"max_body_bytes", "2048"}}));
+  ASSERT_TRUE(gw.started());
+  // A head that never ends: 408 after the handshake, like over plain TCP.
+  Connection slow(gw.port(), client());
+  ASSERT_TRUE(slow.is_open()) << slow.error();
+  ASSERT_TRUE(slow.send_raw("POST /v1/chat/comp"));
+  const HttpResponse timed_out = slow.read_response(3s);
+  EXPECT_EQ(timed_out.status, 408) << timed_out.error;
+
+  // A body over the limit sent in full: the 413 arrives (what the client
+  // still sends is read and dropped, not answered with a reset).
+  Connection big(gw.port(), client());
+  ASSERT_TRUE(big.is_open()) << big.error();
+  const HttpResponse too_large =
+      big.request("POST", "/v1/chat/completions", chat_body("gpt-4o-mini", {}, std::string(64 * 1024, 'x')));
+  EXPECT_EQ(too_large.status, 413) << too_large.error;
+  EXPECT_TRUE(too_large.connection_closed);
+}
+
+TEST_F(FrontDoorTls, IdleKeepAliveConnectionsAreClosed) {
+  Gateway gw(mock_tls_yaml({{"keepalive_timeout", "300ms"}}));
+  ASSERT_TRUE(gw.started());
+  Connection c(gw.port(), client());
+  ASSERT_EQ(c.request("GET", "/healthz").status, 200) << c.error();
+  const auto t0 = Clock::now();
+  EXPECT_TRUE(c.closed_by_peer(2s));
+  EXPECT_LT(Clock::now() - t0, 1500ms);
+}
+
+TEST_F(FrontDoorTls, AClientLeavingMidStreamCancelsTheUpstream) {
+  FakeUpstream fake;
+  Gateway gw(single_openai_yaml(fake.base_url(), "gpt-test", {}, {{"tls", tls_yaml()}}));
+  ASSERT_TRUE(gw.started());
+  SseReader sse(gw.port(), client(), "/v1/chat/completions",
+                chat_body("gpt-test", {{"stream", true}, {"x_fake", {{"stream_chunks", 100}, {"chunk_delay_ms", 100}}}}));
+  ASSERT_EQ(sse.status(), 200);
+  ASSERT_TRUE(sse.next_event(2s).has_value());
+  sse.disconnect();  // close_notify, then the close
+  EXPECT_TRUE(fake.wait_for_closed(1, 1s)) << "upstream still connected after the client left";
+}
+
+// The client's close_notify arrives as bytes the gateway cannot tell from a
+// pipelined request without decrypting them; only the close behind it (or a
+// reset) is a disconnect, however much later it comes.
+TEST_F(FrontDoorTls, AClientLeavingWhileTheUpstreamWorksCancelsIt) {
+  FakeUpstream fake;
+  Gateway gw(single_openai_yaml(fake.base_url(), "gpt-test", {}, {{"tls", tls_yaml()}}));
+  ASSERT_TRUE(gw.started());
+  Connection c(gw.port(), client());
+  ASSERT_TRUE(c.is_open()) << c.error();
+  ASSERT_TRUE(c.send_raw(raw_chat_post(chat_body("gpt-test", {{"x_fake", {{"hang", true}}}}), "localhost")));
+  ASSERT_TRUE(fake.wait_for_requests(1, 2s));
+  ASSERT_TRUE(c.close_notify());
+  EXPECT_FALSE(fake.wait_for_closed(1, 300ms)) << "a client that only stopped sending may still read the answer";
+  c.close();
+  EXPECT_TRUE(fake.wait_for_closed(1, 1s)) << "upstream still connected after the client left";
+}
+
+TEST_F(FrontDoorTls, ShutdownDrainsTlsConnections) {
+  Gateway gw(mock_tls_yaml({{"shutdown_grace", "10s"}}, {{"stream_chunks", "4"}, {"chunk_interval", "150ms"}}));
+  ASSERT_TRUE(gw.started());
+  Connection idle(gw.port(), client());
+  ASSERT_EQ(idle.request("GET", "/readyz").status, 200) << idle.error();
+  SseReader sse(gw.port(), client(), "/v1/chat/completions", chat_body("gpt-4o-mini", {{"stream", true}}));
+  ASSERT_EQ(sse.status(), 200);
+  ASSERT_TRUE(sse.next_event(2s).has_value());
+
+  gw.begin_shutdown();
+  EXPECT_TRUE(idle.closed_by_peer(1s)) << "idle keep-alive connections close at once";
+  const auto rest = sse.remaining_events(5s);
+  ASSERT_FALSE(rest.empty());
+  EXPECT_EQ(rest.back(), "[DONE]");
+  EXPECT_TRUE(sse.ended_cleanly());
+  EXPECT_TRUE(gw.wait_shutdown(2s)) << "shutdown completes once the last stream ends";
+}
+
+TEST_F(FrontDoorTls, GraceExpiryEndsATlsStreamProperly) {
+  Gateway gw(mock_tls_yaml({{"shutdown_grace", "200ms"}}, {{"stream_chunks", "100"}, {"chunk_interval", "100ms"}}));
+  ASSERT_TRUE(gw.started());
+  SseReader sse(gw.port(), client(), "/v1/chat/completions", chat_body("gpt-4o-mini", {{"stream", true}}));
+  ASSERT_EQ(sse.status(), 200);
+  ASSERT_TRUE(sse.next_event(2s).has_value());
+  gw.begin_shutdown();
+  const auto rest = sse.remaining_events(3s);
+  EXPECT_FALSE(sse.timed_out());
+  ASSERT_FALSE(rest.empty()) << sse.body();
+  EXPECT_TRUE(is_error_event(rest.back())) << rest.back();
+  EXPECT_EQ(parse_json(rest.back())["error"]["code"], "shutting_down");
+  EXPECT_TRUE(sse.ended_cleanly());
+  EXPECT_TRUE(gw.wait_shutdown(3s));
+}
+
+}  // namespace
+}  // namespace sluice::test
