@@ -503,8 +503,6 @@ INSTANTIATE_TEST_SUITE_P(
 INSTANTIATE_TEST_SUITE_P(
     UnsupportedSections, ConfigRejects,
     ::testing::Values(
-        Rejected{kValid + "router: {}\n", "router", 11,
-                 "section 'router' is not supported by this version of sluice"},
         Rejected{kValid + "cache:\n  enabled: true\n", "cache", 11,
                  "section 'cache' is not supported by this version of sluice"},
         Rejected{kValid + "queue: {}\n", "queue", 11,
