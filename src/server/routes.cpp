@@ -120,12 +120,14 @@ std::string_view presented_key(const HeaderLookup& header) {
   return header("x-api-key");
 }
 
-void read_call_headers(const HeaderLookup& header, Call& call) {
+void read_call_headers(const HeaderLookup& header, Call& call, const std::vector<std::string>& wanted) {
   if (const std::string_view cache = header("cache-control"); !cache.empty()) {
     if (lists_token(cache, "no-store")) call.cache = CacheDirective::no_store;
     else if (lists_token(cache, "no-cache")) call.cache = CacheDirective::no_cache;
   }
   call.respond_async = lists_token(header("prefer"), "respond-async");
+  for (const std::string& name : wanted)
+    if (const std::string_view value = header(name); !value.empty()) call.headers.push_back({name, std::string(value)});
 }
 
 Routes::Routes(pipeline::Pipeline& pipeline, const bool& draining, const CorsConfig& cors)
@@ -187,11 +189,12 @@ asio::awaitable<Reply> Routes::openai_call(Endpoint endpoint, Inbound& request, 
   if (!parsed) co_return error_reply(std::move(parsed).error());
   const EncodingFormat encoding = parsed->encoding_format;
   Call call{std::move(parsed).value()};
-  read_call_headers(request.header, call);
+  read_call_headers(request.header, call, pipeline_.header_names());
   auto answer = co_await pipeline_.serve(*caller, std::move(call), ctx);
   if (!answer) {
     Reply reply = error_reply(std::move(answer).error());
     add_limit_headers(reply, ctx);
+    add_route_headers(reply, ctx);
     co_return reply;
   }
   // The OpenAI SDKs ask embeddings for base64 by default and silently misread

@@ -6,6 +6,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/address.hpp>
@@ -46,8 +47,9 @@ struct Inbound {
 std::string_view presented_key(const HeaderLookup& header);
 
 // What the stages need from a request's headers: Cache-Control's no-cache /
-// no-store, Prefer's respond-async.
-void read_call_headers(const HeaderLookup& header, Call& call);
+// no-store, Prefer's respond-async, and the headers named in `wanted` (those
+// router rules read) into call.headers.
+void read_call_headers(const HeaderLookup& header, Call& call, const std::vector<std::string>& wanted = {});
 
 class Routes {
  public:

@@ -5,7 +5,9 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
+#include "sluice/core/header.hpp"
 #include "sluice/core/request.hpp"
 
 namespace sluice {
@@ -19,6 +21,9 @@ struct Call {
   LlmRequest request;
   CacheDirective cache = CacheDirective::normal;
   bool respond_async = false;  // Prefer: respond-async (202 + a job to poll)
+  // The request headers a stage reads (router rules), by lower-case name;
+  // only those the pipeline asks for (Pipeline::header_names), never a credential.
+  std::vector<Header> headers;
 };
 
 }  // namespace sluice

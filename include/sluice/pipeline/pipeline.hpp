@@ -35,6 +35,7 @@
 #include "sluice/pipeline/model_catalog.hpp"
 #include "sluice/pool/provider_pool.hpp"
 #include "sluice/providers/provider.hpp"
+#include "sluice/router/router.hpp"
 
 namespace sluice::pipeline {
 
@@ -43,8 +44,9 @@ class Pipeline {
   // The references must outlive the pipeline; streams it returned may
   // outlive it (they share the clock and their pool deployment). `seed`
   // drives the backoff jitter.
-  Pipeline(auth::Gatekeeper& gatekeeper, pool::ProviderPool& pool, ModelCatalog& catalog, ProviderMap& providers,
-           std::shared_ptr<const Clock> clock, std::uint64_t seed = std::random_device{}());
+  Pipeline(auth::Gatekeeper& gatekeeper, router::ComplexityRouter& router, pool::ProviderPool& pool,
+           ModelCatalog& catalog, ProviderMap& providers, std::shared_ptr<const Clock> clock,
+           std::uint64_t seed = std::random_device{}());
   Pipeline(const Pipeline&) = delete;
   Pipeline& operator=(const Pipeline&) = delete;
 
@@ -55,7 +57,10 @@ class Pipeline {
                                     RequestContext& ctx) const;
 
   // Serves one call for `caller`. Fills ctx with what was decided on the way
-  // (group, provider, attempts, usage, price, the group's limits). Errors:
+  // (group, tier and route, provider, attempts, usage, price, the group's
+  // limits). A router alias is checked against the caller's allow-list as
+  // sent, then routed to its tier's group; a tier without capacity goes one
+  // tier up when its router says next_tier_up, never down. Errors:
   // model_not_allowed, budget_exceeded, rate_limited (the key's own limits,
   // before any provider is asked); model_not_found;
   // rate_limited when no deployment has capacity (retry_after_ms says when
@@ -64,9 +69,13 @@ class Pipeline {
   // for a client's mistake or an upstream failure.
   boost::asio::awaitable<Result<Answer>> serve(const auth::Caller& caller, Call call, RequestContext& ctx);
 
-  // The models `caller` may ask for (GET /v1/models): the catalog, less what
-  // the caller's key does not allow.
+  // The models `caller` may ask for (GET /v1/models): the catalog and the
+  // router aliases, less what the caller's key does not allow.
   boost::asio::awaitable<std::vector<ModelEntry>> models(const auth::Caller& caller, RequestContext& ctx);
+
+  // The request headers the stages read (router rules), lower case: the
+  // front door copies these, and only these, into Call::headers.
+  const std::vector<std::string>& header_names() const noexcept { return router_.header_names(); }
 
  private:
   // Walks the group's deployments: the pool's weighted order, the next one at
@@ -77,7 +86,12 @@ class Pipeline {
   boost::asio::awaitable<Result<Answer>> attempt(const LlmRequest& req, pool::Lease& lease, RequestContext& ctx);
   boost::asio::awaitable<bool> back_off(int retry, RequestContext& ctx);
 
+  // The routing stage: an alias -> a tier's group in ctx; the route, for
+  // going one tier up. nullopt for an explicit model.
+  std::optional<router::Route> route(const auth::Caller& caller, const Call& call, RequestContext& ctx) const;
+
   auth::Gatekeeper& gatekeeper_;
+  router::ComplexityRouter& router_;
   pool::ProviderPool& pool_;
   ModelCatalog& catalog_;
   ProviderMap& providers_;
