@@ -244,17 +244,22 @@ void read_words(std::string_view text, Counts& c) {
     if (word_suffix && number > 0) c.words_requested = std::max(c.words_requested, number);
     if ((h == kWord || h == kWords) && last_number > 0) c.words_requested = std::max(c.words_requested, last_number);
     last_number = word_suffix ? -1 : number;
-    count_entry(c, lookup(h), h);
+    const Entry word = lookup(h);
+    count_entry(c, word, h);
+    // A pair only after a word that opens one, a triple only after such a pair.
+    std::uint64_t pair = 0;
     if (prev1) {
-      const std::uint64_t two = pair_hash(prev1, h);
-      count_entry(c, lookup(two), two);
-      if (prev2) {
-        const std::uint64_t three = pair_hash(pair_hash(prev2, prev1), h);
-        count_entry(c, lookup(three), three);
-      }
+      pair = pair_hash(prev1, h);
+      const Entry two = lookup(pair);
+      count_entry(c, two, pair);
+      if (!two.opens) pair = 0;
     }
-    prev2 = prev1;
-    prev1 = h;
+    if (prev2) {
+      const std::uint64_t three = pair_hash(prev2, h);
+      count_entry(c, lookup(three), three);
+    }
+    prev2 = pair;
+    prev1 = word.opens ? h : 0;
   }
 }
 

@@ -113,8 +113,9 @@ struct Table {
 
   void insert(std::uint64_t key, Entry entry) {
     for (std::size_t i = key & (kSlots - 1);; i = (i + 1) & (kSlots - 1)) {
-      if (keys[i] == key) {  // first list wins; an action flag is kept from any
+      if (keys[i] == key) {  // first list wins; action and opens flags are kept from any
         entries[i].action = entries[i].action || entry.action;
+        entries[i].opens = entries[i].opens || entry.opens;
         if (entries[i].group == Group::none) entries[i].group = entry.group;
         return;
       }
@@ -147,7 +148,12 @@ Table build() {
       const std::size_t cut = words.find(' ');
       const std::string_view word = words.substr(0, cut);
       words = cut == std::string_view::npos ? std::string_view{} : words.substr(cut + 1);
-      if (!word.empty()) table.insert(phrase_hash(word), {list.group, list.action});
+      if (word.empty()) continue;
+      table.insert(phrase_hash(word), {list.group, list.action, false});
+      // Each proper prefix of a phrase opens it, so a scan looks a pair or a
+      // triple up only after a word or pair that can begin one.
+      for (std::size_t cut = word.find('_'); cut != std::string_view::npos; cut = word.find('_', cut + 1))
+        table.insert(phrase_hash(word.substr(0, cut)), {Group::none, false, true});
     }
   }
   return table;

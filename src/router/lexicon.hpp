@@ -31,6 +31,7 @@ enum class Group : std::uint8_t {
 struct Entry {
   Group group = Group::none;
   bool action = false;  // an action verb: distinct ones count the things asked
+  bool opens = false;   // begins a longer phrase: only then is the next word looked up with it
 };
 
 // Lower-cased FNV-1a of a word, and of two consecutive words.
