@@ -94,6 +94,13 @@ TEST(ConfigLoad, ExampleConfigLoadsWithItsKey) {
   EXPECT_EQ(local->base_url, "http://127.0.0.1:11434/v1");
   EXPECT_EQ(local->first_byte_timeout, Millis{300'000});
   EXPECT_EQ(config.logging.level, "info");  // ${SLUICE_LOG_LEVEL:-info}
+  const RouterConfig* router = config.find_router("auto");
+  ASSERT_NE(router, nullptr);
+  ASSERT_EQ(router->tiers.size(), 3u);
+  EXPECT_EQ(router->tiers[0].model, "fast");
+  EXPECT_EQ(router->rules.size(), 3u);
+  EXPECT_EQ(router->rules[2].last_turn, "(?i)\\b(prove|proof)\\b");
+  EXPECT_EQ(router->on_no_capacity, NoCapacityPolicy::next_tier_up);
 }
 
 TEST(ConfigLoad, ExampleConfigNamesTheMissingKey) {
