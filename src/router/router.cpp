@@ -105,6 +105,8 @@ std::vector<std::string> ComplexityRouter::aliases() const {
 }
 
 std::optional<Route> ComplexityRouter::route(const RouteInput& in) const {
+  // Tiers are chat models: an embedding request never goes through a router.
+  if (in.request.endpoint == Endpoint::embeddings) return std::nullopt;
   const auto it = std::find_if(routers_.begin(), routers_.end(),
                                [&](const auto& r) { return r->config.alias == in.request.model; });
   if (it == routers_.end()) return std::nullopt;

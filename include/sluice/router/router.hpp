@@ -62,8 +62,9 @@ class ComplexityRouter {
   // door to hand over with the call.
   const std::vector<std::string>& header_names() const noexcept { return header_names_; }
 
-  // The route of a request whose model is an alias; nullopt for any other
-  // model. Never fails.
+  // The route of a chat or completions request whose model is an alias;
+  // nullopt for any other model, and for embeddings (an alias is then an
+  // unknown model). Never fails.
   std::optional<Route> route(const RouteInput& input) const;
 
   // Moves `route` to the next stronger tier whose model group differs from

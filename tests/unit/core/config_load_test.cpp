@@ -261,17 +261,6 @@ TEST(ConfigLoad, AcceptsHostNamesAndDurationsAsBareSeconds) {
 // ---------------------------------------------------------------------------
 // Every bound, wrong types and bad enums: key path, line and message
 
-struct Rejected {
-  std::string yaml;
-  std::string key_path;
-  int line;
-  std::string message;
-};
-
-void PrintTo(const Rejected& c, std::ostream* os) { *os << c.key_path << " <- " << c.yaml; }
-
-class ConfigRejects : public ::testing::TestWithParam<Rejected> {};
-
 TEST_P(ConfigRejects, NamesKeyLineAndReason) {
   const Rejected& c = GetParam();
   const ConfigProblem problem = only_problem(load(c.yaml));

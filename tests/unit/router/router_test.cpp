@@ -52,6 +52,9 @@ TEST(Router, AnAliasIsRoutedAndAnExplicitModelBypasses) {
 
   EXPECT_FALSE(router.route({request("gpt-4o", "Prove it."), "", kNoHeaders})) << "explicit model: no routing";
   EXPECT_FALSE(router.route({request("Auto", "Prove it."), "", kNoHeaders})) << "aliases are case-sensitive";
+  LlmRequest embedding = request("auto", "text");
+  embedding.endpoint = Endpoint::embeddings;
+  EXPECT_FALSE(router.route({embedding, "", kNoHeaders})) << "tiers are chat models";
 }
 
 TEST(Router, SeveralAliasesEachWithItsOwnTiers) {
