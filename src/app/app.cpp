@@ -2,12 +2,14 @@
 
 #include "sluice/auth/gatekeeper.hpp"
 #include "sluice/core/clock.hpp"
+#include "sluice/core/embedder.hpp"
 #include "sluice/core/log.hpp"
 #include "sluice/net/tls.hpp"
 #include "sluice/pipeline/model_catalog.hpp"
 #include "sluice/pipeline/pipeline.hpp"
 #include "sluice/pool/provider_pool.hpp"
 #include "sluice/providers/provider.hpp"
+#include "sluice/router/router.hpp"
 #include "sluice/server/server.hpp"
 
 namespace sluice {
@@ -19,10 +21,12 @@ struct App::Parts {
       : config(std::move(cfg)),
         clock(std::make_shared<SteadyClock>()),
         gatekeeper(config.auth, clock),
+        embedder(make_embedder(config)),
+        router(config.routers, embedder.get()),
         providers(make_providers(io, config)),
         pool(config, clock->now()),
         catalog(config, providers, pool, *clock),
-        pipeline(gatekeeper, pool, catalog, providers, clock, config.queue),
+        pipeline(gatekeeper, router, pool, catalog, providers, clock, config.queue),
         server(io.get_executor(), config, pipeline) {}
 
   static pipeline::ProviderMap make_providers(boost::asio::io_context& io, const GatewayConfig& config) {
@@ -31,9 +35,19 @@ struct App::Parts {
     return map;
   }
 
+  // The knn routers' embedder: the weightless hashed one, the only
+  // in-process embedder so far (the semantic cache brings a sentence encoder).
+  static std::unique_ptr<Embedder> make_embedder(const GatewayConfig& config) {
+    for (const RouterConfig& r : config.routers)
+      if (r.mode == RouterMode::knn) return make_hashed_embedder();
+    return nullptr;
+  }
+
   GatewayConfig config;
   std::shared_ptr<const Clock> clock;
   auth::Gatekeeper gatekeeper;
+  std::unique_ptr<Embedder> embedder;
+  router::ComplexityRouter router;
   pipeline::ProviderMap providers;
   pool::ProviderPool pool;
   pipeline::ModelCatalog catalog;

@@ -109,6 +109,19 @@ void read_key(Reader& r, const Slot& at, GatewayKeyConfig& c, std::size_t index,
     r.problem(at, "missing key: give the key (key: ${VAR}) or its SHA-256 (sha256: ...)");
 }
 
+// Whether a key's allow-list lets it reach the model group `model`: by
+// name, or through a router alias whose tiers include it.
+bool may_reach(const GatewayKeyConfig& key, const GatewayConfig& config, const std::string& model) {
+  if (key.models.empty()) return true;
+  for (const std::string& allowed : key.models) {
+    if (allowed == model) return true;
+    if (const RouterConfig* router = config.find_router(allowed))
+      for (const RouterTier& tier : router->tiers)
+        if (tier.model == model) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 void read_auth(Reader& r, const Slot& at, AuthConfig& c, AuthRefs& refs) {
@@ -131,10 +144,12 @@ void read_auth(Reader& r, const Slot& at, AuthConfig& c, AuthRefs& refs) {
 }
 
 void check_auth_refs(Reader& r, const GatewayConfig& config, const AuthRefs& refs) {
+  // A key may be allowed a router alias: what the client sends is what is checked.
   for (const auto& ref : refs.models) {
-    if (config.find_model(ref.name.value)) continue;
+    if (config.find_model(ref.name.value) || config.find_router(ref.name.value)) continue;
     std::vector<std::string> names;
     for (const ModelConfig& m : config.models) names.push_back(m.name);
+    for (const RouterConfig& router : config.routers) names.push_back(router.alias + " (router)");
     r.problem(ref.slot, "unknown model " + ref.name.shown + "; configured models: " + join_names(names));
   }
   // A budget is only as good as the prices behind it: every deployment a
@@ -143,7 +158,7 @@ void check_auth_refs(Reader& r, const GatewayConfig& config, const AuthRefs& ref
     const GatewayKeyConfig& key = config.auth.keys[budget.key_index];
     for (std::size_t i = 0; i < config.models.size(); ++i) {
       const ModelConfig& m = config.models[i];
-      if (!key.models.empty() && std::find(key.models.begin(), key.models.end(), m.name) == key.models.end()) continue;
+      if (!may_reach(key, config, m.name)) continue;
       for (std::size_t j = 0; j < m.deployments.size(); ++j) {
         const ProviderConfig* provider = config.find_provider(m.deployments[j].provider);
         if (!provider || deployment_price(provider->type, m.deployments[j])) continue;

@@ -29,6 +29,7 @@ void read_root(Reader& r, const Slot& root, GatewayConfig& config) {
   std::vector<std::string> written_provider_names;
   std::vector<ProviderRef> refs;
   AuthRefs auth_refs;
+  RouterRefs router_refs;
   bool has_providers = false, has_models = false;
   bool providers_usable = true;  // false when the providers value is not a list
   const auto read_list = [&](const Slot& s, bool& present, std::string_view what, auto read_item) {
@@ -56,12 +57,14 @@ void read_root(Reader& r, const Slot& root, GatewayConfig& config) {
        }},
       {"queue", [&](const Slot& s) { read_queue(r, s, config.queue); }},
       {"logging", [&](const Slot& s) { read_logging(r, s, config.logging); }},
-      {"router", {}}, {"cache", {}}, {"redis", {}},
+      {"router", [&](const Slot& s) { read_routers(r, s, config.routers, router_refs); }},
+      {"cache", {}}, {"redis", {}},
   });
   const auto nowhere = YAML::Mark::null_mark();
   if (!has_providers) r.problem("providers", nowhere, "at least one provider is required");
   if (!has_models) r.problem("models", nowhere, "at least one model is required");
   if (providers_usable) check_provider_refs(r, config, refs, written_provider_names);
+  if (has_models) check_router_refs(r, config, router_refs);
   if (providers_usable && has_models) check_auth_refs(r, config, auth_refs);
 }
 
@@ -169,6 +172,17 @@ const ModelConfig* GatewayConfig::find_model(std::string_view name) const {
   const auto it = std::find_if(models.begin(), models.end(),
                                [&](const ModelConfig& m) { return m.name == name; });
   return it == models.end() ? nullptr : &*it;
+}
+
+const RouterConfig* GatewayConfig::find_router(std::string_view alias) const {
+  const auto it = std::find_if(routers.begin(), routers.end(),
+                               [&](const RouterConfig& r) { return r.alias == alias; });
+  return it == routers.end() ? nullptr : &*it;
+}
+
+const RouterTier* RouterConfig::find_tier(std::string_view name) const {
+  const auto it = std::find_if(tiers.begin(), tiers.end(), [&](const RouterTier& t) { return t.name == name; });
+  return it == tiers.end() ? nullptr : &*it;
 }
 
 }  // namespace sluice

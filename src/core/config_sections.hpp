@@ -63,4 +63,19 @@ void read_model(Reader& r, const Slot& at, ModelConfig& c, KeyLines& names,
 void check_provider_refs(Reader& r, const GatewayConfig& config, const std::vector<ProviderRef>& refs,
                          const std::vector<std::string>& written_names);
 
+// config_router.cpp. What the router section names, for check_router_refs.
+struct RouterRefs {
+  struct Ref {
+    Name name;
+    Slot slot;
+  };
+  std::vector<Ref> aliases;      // one per router, in order
+  std::vector<Ref> tier_models;  // every tier's model
+};
+// `router`: one mapping, or a list of them.
+void read_routers(Reader& r, const Slot& at, std::vector<RouterConfig>& out, RouterRefs& refs);
+// Reports tiers naming no configured model, and aliases that are a model's
+// name or another router's alias. Call it after the whole document is read.
+void check_router_refs(Reader& r, const GatewayConfig& config, const RouterRefs& refs);
+
 }  // namespace sluice::config_reader

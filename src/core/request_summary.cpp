@@ -16,6 +16,11 @@ void log_request(const RequestSummary& s) {
                         {"tenant", ctx.tenant},
                         {"key_id", ctx.key_id},
                         {"model", ctx.model},
+                        {"tier", ctx.tier},
+                        {"route_decision", ctx.route_decision},
+                        ctx.route_score ? log::Field("route_score", *ctx.route_score, 3)
+                                        : log::Field("route_score", std::nullopt),
+                        {"route_reason", ctx.route_reason},
                         {"provider", ctx.provider},
                         {"upstream_model", ctx.upstream_model},
                         {"stream", s.stream},

@@ -104,10 +104,12 @@ class KeyedStream final : public ChunkStream {
 
 }  // namespace
 
-Pipeline::Pipeline(auth::Gatekeeper& gatekeeper, pool::ProviderPool& pool, ModelCatalog& catalog,
-                   ProviderMap& providers, std::shared_ptr<const Clock> clock, std::optional<QueueConfig> queue,
+Pipeline::Pipeline(auth::Gatekeeper& gatekeeper, router::ComplexityRouter& router, pool::ProviderPool& pool,
+                   ModelCatalog& catalog, ProviderMap& providers, std::shared_ptr<const Clock> clock,
+                   std::optional<QueueConfig> queue,
                    std::uint64_t seed)
     : gatekeeper_(gatekeeper),
+      router_(router),
       pool_(pool),
       catalog_(catalog),
       providers_(providers),
@@ -147,21 +149,32 @@ asio::awaitable<Result<Answer>> Pipeline::serve(const auth::Caller& caller, Call
                                  demand.prompt_tokens + static_cast<double>(demand.max_tokens.value_or(0)));
   if (!lease) co_return std::move(lease).error();
 
-  // The model group: the model the client named.
-  ctx.group = req.model;
+  // The model group: the router's choice for an alias (the allow-list
+  // above saw the alias the client sent), else the model the client named.
+  std::optional<router::Route> route = this->route(caller, call, ctx);
   if (!co_await catalog_.resolve(ctx.group, ctx)) {
     lease->refund();
     co_return model_not_found(req.model);
   }
 
-  // Failover over the group's deployments; when none has capacity (or
-  // others already wait for the group), the overflow queue. The group's
-  // capacity goes with the answer, whatever it is.
+  // Failover over the group's deployments. A routed request whose tier has
+  // no capacity at all may go one tier up, if its router says so; never
+  // down. Then, when nothing has capacity (or others already wait for the
+  // group), the overflow queue, in the group chosen. The group's capacity
+  // goes with the answer, whatever it is.
+  const bool tier_up = route && route->router->on_no_capacity == NoCapacityPolicy::next_tier_up;
   Result<Answer> answer = make_error(errc::internal, "not served");
-  if (may_wait(call) && line_->size(ctx.group) > 0) {
+  if (may_wait(call) && !tier_up && line_->size(ctx.group) > 0) {
     answer = co_await wait_in_line(caller, call, ctx);
   } else {
     answer = co_await failover(req, ctx.group, ctx);
+    while (!answer && answer.error().code == errc::rate_limited && tier_up && router::ComplexityRouter::step_up(*route)) {
+      log::debug("route_tier_up", {{"request_id", ctx.request_id}, {"from", ctx.tier}, {"to", route->tier().name}});
+      ctx.tier = route->tier().name;
+      ctx.group = route->tier().model;
+      if (!co_await catalog_.resolve(ctx.group, ctx)) break;
+      answer = co_await failover(req, ctx.group, ctx);
+    }
     if (!answer && answer.error().code == errc::rate_limited && may_wait(call))
       answer = co_await wait_in_line(caller, call, ctx);
   }
@@ -179,8 +192,24 @@ asio::awaitable<Result<Answer>> Pipeline::serve(const auth::Caller& caller, Call
   co_return answer;
 }
 
+std::optional<router::Route> Pipeline::route(const auth::Caller& caller, const Call& call, RequestContext& ctx) const {
+  ctx.group = call.request.model;
+  std::optional<router::Route> route = router_.route({call.request, caller.tenant(), call.headers});
+  if (!route) return route;
+  ctx.tier = route->tier().name;
+  ctx.group = route->tier().model;
+  ctx.route_decision = route->decided_tier().name;
+  ctx.route_reason = route->reason;
+  ctx.route_score = route->score;
+  if (route->router->shadow)
+    log::debug("route_shadow", {{"request_id", ctx.request_id}, {"alias", route->router->alias},
+                               {"decided", ctx.route_decision}, {"served", ctx.tier}, {"reason", ctx.route_reason}});
+  return route;
+}
+
 asio::awaitable<std::vector<ModelEntry>> Pipeline::models(const auth::Caller& caller, RequestContext& ctx) {
   std::vector<ModelEntry> models = co_await catalog_.list(ctx);
+  for (std::string& alias : router_.aliases()) models.push_back({std::move(alias), "sluice"});
   std::erase_if(models, [&](const ModelEntry& m) { return !caller.may_use(m.id); });
   co_return models;
 }

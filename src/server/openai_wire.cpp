@@ -115,6 +115,11 @@ std::optional<Error> read_options(const dom::object& root, LlmRequest& req) {
       req.include_usage = usage.get_bool().value_unsafe();
     }
   }
+  // Only counted, for the router: the array goes upstream as it came.
+  for (const char* key : {"tools", "functions"}) {
+    if (req.endpoint == Endpoint::chat_completions && !root[key].get(e) && e.is_array())
+      req.tools = std::max(req.tools, e.get_array().value_unsafe().size());
+  }
   for (const char* key : {"max_completion_tokens", "max_tokens"}) {
     if (root[key].get(e) || e.is_null()) continue;
     if (!e.is_int64() || e.get_int64().value_unsafe() < 0) return invalid(std::string("'") + key + "' must be a non-negative integer", key);

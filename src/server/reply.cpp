@@ -34,7 +34,7 @@ Reply answer_reply(Answer answer, const RequestContext& ctx) {
   Reply reply;
   reply.status = answer.status;
   reply.headers = std::move(answer.headers);
-  reply.headers.reserve(reply.headers.size() + 8);  // ours: provider, model, cost, queued, up to 4 limits
+  reply.headers.reserve(reply.headers.size() + 10);  // ours: provider, model, cost, queued, tier, reason, up to 4 limits
   if (answer.stream) {
     reply.content_type = "text/event-stream";
     reply.stream = std::move(answer.stream);
@@ -54,7 +54,16 @@ Reply answer_reply(Answer answer, const RequestContext& ctx) {
   if (!reply.stream)
     if (const auto cost = ctx.cost_usd()) reply.headers.push_back({"x-sluice-cost-usd", format_usd(*cost)});
   add_limit_headers(reply, ctx);
+  add_route_headers(reply, ctx);
   return reply;
+}
+
+void add_route_headers(Reply& reply, const RequestContext& ctx) {
+  if (ctx.tier.empty()) return;
+  // Tier names are config names; reasons are built from cue and rule names:
+  // neither can carry a line break.
+  reply.headers.push_back({"x-sluice-tier", ctx.tier});
+  reply.headers.push_back({"x-sluice-route-reason", ctx.route_reason});
 }
 
 void add_limit_headers(Reply& reply, const RequestContext& ctx) {

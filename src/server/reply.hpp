@@ -39,9 +39,13 @@ std::string stream_error_event(const Error& error);
 
 // A pipeline answer as a reply, with what the gateway decided for it:
 // x-sluice-provider / x-sluice-model, x-sluice-cost-usd (complete answers
-// whose price is known), and the model group's limits in x-ratelimit-* in
+// whose price is known), x-sluice-tier / x-sluice-route-reason (routed), and the model group's limits in x-ratelimit-* in
 // place of the upstream's own.
 Reply answer_reply(Answer answer, const RequestContext& ctx);
+
+// Adds x-sluice-tier and x-sluice-route-reason when the router routed the
+// request (ctx.tier set).
+void add_route_headers(Reply& reply, const RequestContext& ctx);
 
 // Adds the model group's x-ratelimit-* headers (ctx.limits) to `reply`,
 // replacing any the upstream sent. Nothing when the group is unlimited.

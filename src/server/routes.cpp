@@ -142,7 +142,8 @@ std::string_view presented_key(const HeaderLookup& header) {
   return header("x-api-key");
 }
 
-std::optional<Error> read_call_headers(const HeaderLookup& header, Call& call) {
+std::optional<Error> read_call_headers(const HeaderLookup& header, Call& call,
+                                       const std::vector<std::string>& wanted) {
   if (const std::string_view priority = header("x-sluice-priority"); !priority.empty()) {
     if (iequals(priority, "high")) call.priority = Priority::high;
     else if (iequals(priority, "normal")) call.priority = Priority::normal;
@@ -159,6 +160,8 @@ std::optional<Error> read_call_headers(const HeaderLookup& header, Call& call) {
     else if (lists_token(cache, "no-cache")) call.cache = CacheDirective::no_cache;
   }
   call.respond_async = lists_token(header("prefer"), "respond-async");
+  for (const std::string& name : wanted)
+    if (const std::string_view value = header(name); !value.empty()) call.headers.push_back({name, std::string(value)});
   return std::nullopt;
 }
 
@@ -221,12 +224,13 @@ asio::awaitable<Reply> Routes::openai_call(Endpoint endpoint, Inbound& request, 
   if (!parsed) co_return error_reply(std::move(parsed).error());
   const EncodingFormat encoding = parsed->encoding_format;
   Call call{std::move(parsed).value()};
-  if (auto bad = read_call_headers(request.header, call)) co_return error_reply(std::move(*bad));
+  if (auto bad = read_call_headers(request.header, call, pipeline_.header_names())) co_return error_reply(std::move(*bad));
   if (call.respond_async) co_return co_await submit_job(*caller, std::move(call), ctx);
   auto answer = co_await pipeline_.serve(*caller, std::move(call), ctx);
   if (!answer) {
     Reply reply = error_reply(std::move(answer).error());
     add_limit_headers(reply, ctx);
+    add_route_headers(reply, ctx);
     co_return reply;
   }
   // The OpenAI SDKs ask embeddings for base64 by default and silently misread

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/address.hpp>
@@ -48,9 +49,11 @@ std::string_view presented_key(const HeaderLookup& header);
 
 // What the stages need from a request's headers: Cache-Control's no-cache /
 // no-store, Prefer's respond-async, the overflow queue's x-sluice-priority
-// (high | normal | low) and x-sluice-max-wait (a duration). A malformed
+// (high | normal | low) and x-sluice-max-wait (a duration), and the headers
+// named in `wanted` (those router rules read) into call.headers. A malformed
 // value is a 400 that names the header.
-std::optional<Error> read_call_headers(const HeaderLookup& header, Call& call);
+std::optional<Error> read_call_headers(const HeaderLookup& header, Call& call,
+                                       const std::vector<std::string>& wanted = {});
 
 class Routes {
  public:

@@ -7,8 +7,10 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "sluice/core/config.hpp"
+#include "sluice/core/header.hpp"
 #include "sluice/core/request.hpp"
 
 namespace sluice {
@@ -27,6 +29,9 @@ struct Call {
   // at most (never above queue.max_wait; 0: do not wait).
   Priority priority = Priority::normal;
   std::optional<std::chrono::milliseconds> max_wait;
+  // The request headers a stage reads (router rules), by lower-case name;
+  // only those the pipeline asks for (Pipeline::header_names), never a credential.
+  std::vector<Header> headers;
 };
 
 }  // namespace sluice

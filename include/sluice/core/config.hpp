@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "sluice/core/request.hpp"
+
 namespace sluice {
 
 using Millis = std::chrono::milliseconds;
@@ -146,6 +148,70 @@ struct QueueConfig {
   Millis keepalive_interval{5'000};  // a waiting stream gets its head and a ": queued" comment this often
 };
 
+// How a router scores a request: the built-in heuristic, or a vote of the
+// nearest labelled examples (router.mode: knn).
+enum class RouterMode { heuristic, knn };
+
+// What a routed request does when its tier's model group has no capacity:
+// wait like any other request (the overflow queue),
+// or try the next stronger tier. Never a weaker one.
+enum class NoCapacityPolicy { queue, next_tier_up };
+
+// One labelled prompt: a conversation and the tier it needs. The router's
+// knn examples and the evaluation tools read files of them (JSON lines).
+struct LabelledPrompt {
+  std::vector<Message> messages;  // a bare `prompt` is one user message
+  std::string tier;
+  std::string kind;               // what the case tests (free text); may be empty
+  int line = 0;                   // 1-based line in its file
+};
+
+// The default score thresholds of a router with three tiers (the second and
+// the third tier's lowest score; with two tiers the second gets the higher
+// one). Calibrated on tests/data/router (docs/benchmarks.md).
+inline constexpr double kRouterMediumScore = 0.22;
+inline constexpr double kRouterHighScore = 0.7;
+
+// One tier of a router: its name and the model group it sends requests to.
+struct RouterTier {
+  std::string name;
+  std::string model;     // a models[].name
+  double min_score = 0;  // the lowest complexity score routed here; 0 for the first tier
+};
+
+// A rule forces a tier when every condition it gives holds (at least one is
+// given). Patterns are RE2 syntax (linear time), checked at load; they see at
+// most the first and last kRuleInputBytes / 2 of long texts.
+struct RouterRule {
+  static constexpr std::size_t kRuleInputBytes = 16384;
+  std::string name;                  // in x-sluice-route-reason; default "rule-<index>"
+  std::string system;                // pattern the system prompt must match (partially)
+  std::string last_turn;             // pattern the last user turn must match
+  std::optional<bool> tools;         // the request offers tools (true) or none (false)
+  std::string header;                // a request header (lower case) that must be present...
+  std::string header_matches;        // ...and whose value matches this pattern, when given
+  std::vector<std::string> tenants;  // the caller's tenant is one of these
+  std::string tier;                  // the tier forced
+};
+
+// A router alias (router: one mapping, or a list of them). Tiers go from the
+// cheapest to the strongest model; a score at or above a tier's min_score
+// goes to that tier or a higher one.
+struct RouterConfig {
+  std::string alias = "auto";
+  std::vector<RouterTier> tiers;
+  std::vector<RouterRule> rules;     // the first that matches wins, before any scoring
+  RouterMode mode = RouterMode::heuristic;
+  std::string examples;              // knn: a JSONL file of labelled prompts
+  std::vector<LabelledPrompt> example_prompts;  // its content, read at load
+  int k = 7;                         // knn: neighbours that vote, 1..101
+  std::string embedder = "hashed";   // knn: the in-process embedder (only "hashed" today)
+  NoCapacityPolicy on_no_capacity = NoCapacityPolicy::queue;
+  bool shadow = false;               // decide and log, but serve the strongest tier
+
+  const RouterTier* find_tier(std::string_view name) const;
+};
+
 enum class LogFormat { json, text };
 
 struct LoggingConfig {
@@ -161,10 +227,12 @@ struct GatewayConfig {
   std::vector<ProviderConfig> providers;
   std::vector<ModelConfig> models;
   QueueConfig queue;
+  std::vector<RouterConfig> routers;  // `router`: each alias once, never a model's name
   LoggingConfig logging;
 
   const ProviderConfig* find_provider(std::string_view name) const;
   const ModelConfig* find_model(std::string_view name) const;
+  const RouterConfig* find_router(std::string_view alias) const;
 };
 
 // One problem found while loading: "file:line:col: key.path: message".

@@ -34,6 +34,7 @@ struct LlmRequest {
   bool include_usage = false;        // stream_options.include_usage
   std::optional<std::int64_t> max_tokens;  // max_completion_tokens, else max_tokens
   std::vector<Message> messages;     // chat
+  std::size_t tools = 0;             // chat: entries of "tools" (or the older "functions") offered
   std::vector<std::string> inputs;   // completions: prompt(s); embeddings: input(s)
   EncodingFormat encoding_format = EncodingFormat::unspecified;
   std::optional<int> dimensions;     // embeddings

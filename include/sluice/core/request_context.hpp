@@ -95,7 +95,10 @@ struct RequestContext {
   std::string key_id;           // the gateway key's id (never the key); empty without one
   std::string model;            // what the client asked for
   std::string group;            // the model group that serves it (the router's choice for an alias)
-  std::string tier;             // the router's complexity tier; empty when not routed
+  std::string tier;             // the router's tier that served it; empty when not routed
+  std::string route_decision;   // the tier the router chose (tier differs in shadow mode or one tier up)
+  std::string route_reason;     // why, short and header-safe: "code+multi-step", "rule:vip", "knn"
+  std::optional<double> route_score;  // 0..1: the complexity score, or the knn vote; none for a rule
   CacheDecision cache = CacheDecision::none;
   std::string provider;         // provider that answered
   std::string upstream_model;   // model name sent to that provider

@@ -40,6 +40,7 @@
 #include "sluice/pipeline/model_catalog.hpp"
 #include "sluice/pool/provider_pool.hpp"
 #include "sluice/providers/provider.hpp"
+#include "sluice/router/router.hpp"
 
 namespace sluice::pipeline {
 
@@ -54,9 +55,9 @@ class Pipeline {
   // drives the backoff jitter.
   // `queue` unset: no overflow queue, a call that finds no capacity gets
   // rate_limited at once.
-  Pipeline(auth::Gatekeeper& gatekeeper, pool::ProviderPool& pool, ModelCatalog& catalog, ProviderMap& providers,
-           std::shared_ptr<const Clock> clock, std::optional<QueueConfig> queue = std::nullopt,
-           std::uint64_t seed = std::random_device{}());
+  Pipeline(auth::Gatekeeper& gatekeeper, router::ComplexityRouter& router, pool::ProviderPool& pool,
+           ModelCatalog& catalog, ProviderMap& providers, std::shared_ptr<const Clock> clock,
+           std::optional<QueueConfig> queue = std::nullopt, std::uint64_t seed = std::random_device{}());
   ~Pipeline();
   Pipeline(const Pipeline&) = delete;
   Pipeline& operator=(const Pipeline&) = delete;
@@ -68,7 +69,10 @@ class Pipeline {
                                     RequestContext& ctx) const;
 
   // Serves one call for `caller`. Fills ctx with what was decided on the way
-  // (group, provider, attempts, usage, price, the group's limits). Errors:
+  // (group, tier and route, provider, attempts, usage, price, the group's
+  // limits). A router alias is checked against the caller's allow-list as
+  // sent, then routed to its tier's group; a tier without capacity goes one
+  // tier up when its router says next_tier_up, never down. Errors:
   // model_not_allowed, budget_exceeded, rate_limited (the key's own limits,
   // before any provider is asked); model_not_found;
   // rate_limited when no deployment has capacity (retry_after_ms says when
@@ -99,9 +103,13 @@ class Pipeline {
   // when none is).
   void shutdown(std::function<void()> done);
 
-  // The models `caller` may ask for (GET /v1/models): the catalog, less what
-  // the caller's key does not allow.
+  // The models `caller` may ask for (GET /v1/models): the catalog and the
+  // router aliases, less what the caller's key does not allow.
   boost::asio::awaitable<std::vector<ModelEntry>> models(const auth::Caller& caller, RequestContext& ctx);
+
+  // The request headers the stages read (router rules), lower case: the
+  // front door copies these, and only these, into Call::headers.
+  const std::vector<std::string>& header_names() const noexcept { return router_.header_names(); }
 
  private:
   // Walks the group's deployments: the pool's weighted order, the next one at
@@ -130,8 +138,12 @@ class Pipeline {
   boost::asio::awaitable<void> drain(std::string group, std::shared_ptr<Drain> state);
   boost::asio::awaitable<void> run_job(std::string id, auth::Caller caller, Call call,
                                        std::shared_ptr<RequestContext> ctx);
+  // The routing stage: an alias -> a tier's group in ctx; the route, for
+  // going one tier up. nullopt for an explicit model.
+  std::optional<router::Route> route(const auth::Caller& caller, const Call& call, RequestContext& ctx) const;
 
   auth::Gatekeeper& gatekeeper_;
+  router::ComplexityRouter& router_;
   pool::ProviderPool& pool_;
   ModelCatalog& catalog_;
   ProviderMap& providers_;

@@ -6,6 +6,7 @@
 
 #include <map>
 #include <optional>
+#include <ostream>
 #include <string>
 
 #include "sluice/core/config.hpp"
@@ -39,5 +40,19 @@ inline ConfigProblem only_problem(const ConfigLoadResult& result) {
   EXPECT_FALSE(result.config.has_value());
   return result.problems.front();
 }
+
+// A file that must be refused with exactly one problem: its key path, line
+// and message. ConfigRejects's test (config_load_test.cpp) checks each; other
+// files instantiate it with their own cases.
+struct Rejected {
+  std::string yaml;
+  std::string key_path;
+  int line;
+  std::string message;
+};
+
+inline void PrintTo(const Rejected& c, std::ostream* os) { *os << c.key_path << " <- " << c.yaml; }
+
+class ConfigRejects : public ::testing::TestWithParam<Rejected> {};
 
 }  // namespace sluice::config_test

@@ -83,7 +83,8 @@ class PipelineServe : public ::testing::Test {
     gatekeeper_ = std::make_unique<auth::Gatekeeper>(config_.auth, clock_);
     pool_ = std::make_unique<pool::ProviderPool>(config_, clock_->now(), policy_, 1);
     catalog_ = std::make_unique<ModelCatalog>(config_, providers_, *pool_, *clock_);
-    pipeline_ = std::make_unique<Pipeline>(*gatekeeper_, *pool_, *catalog_, providers_, clock_, std::nullopt, 1);
+    router_ = std::make_unique<router::ComplexityRouter>(config_.routers, nullptr);
+    pipeline_ = std::make_unique<Pipeline>(*gatekeeper_, *router_, *pool_, *catalog_, providers_, clock_, std::nullopt, 1);
   }
 
   // Kept after the call: a streamed answer settles with the pool when it ends.
@@ -113,6 +114,7 @@ class PipelineServe : public ::testing::Test {
   ScriptedProvider* a_ = nullptr;
   ScriptedProvider* b_ = nullptr;
   std::unique_ptr<auth::Gatekeeper> gatekeeper_;
+  std::unique_ptr<router::ComplexityRouter> router_;
   std::unique_ptr<pool::ProviderPool> pool_;
   std::unique_ptr<ModelCatalog> catalog_;
   std::unique_ptr<Pipeline> pipeline_;
@@ -555,6 +557,141 @@ TEST_F(PipelineKeys, AnExpiredKeyIsRefused) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, errc::unauthorized);
   EXPECT_EQ(r.error().message, "This gateway key expired at 2026-12-07T00:00:00Z.");
+}
+
+// --- the routing stage: an alias -> a tier's group -------------------------
+
+constexpr std::string_view kEasy = "What is the capital of Australia?";
+constexpr std::string_view kHard = "Prove that every tournament has a Hamiltonian path.";
+
+class PipelineRouting : public PipelineKeys {
+ protected:
+  // Alias "auto": low -> "solo" (provider b), high -> "chat" (a, then b).
+  PipelineRouting() {
+    RouterConfig router;
+    router.tiers = {{"low", "solo", 0}, {"high", "chat", kRouterHighScore}};
+    config_.routers.push_back(router);
+    config_.auth.keys.clear();
+  }
+  RouterConfig& router() { return config_.routers[0]; }
+
+  static Call routed(std::string_view text, std::string model = "auto") {
+    Call call = chat_call(std::move(model));
+    call.request.messages = {{"user", std::string(text)}};
+    return call;
+  }
+};
+
+TEST_F(PipelineRouting, AnAliasIsServedByItsTiersGroup) {
+  ASSERT_TRUE(serve(routed(kEasy)));
+  EXPECT_EQ(ctx_->model, "auto");
+  EXPECT_EQ(ctx_->group, "solo");
+  EXPECT_EQ(ctx_->tier, "low");
+  EXPECT_EQ(ctx_->route_decision, "low");
+  EXPECT_EQ(ctx_->route_reason, "simple+brief");
+  ASSERT_TRUE(ctx_->route_score);
+  ASSERT_EQ(b_->calls.size(), 1u);
+  EXPECT_EQ(b_->calls[0].model, "model-solo");
+  EXPECT_EQ(json::parse(b_->calls[0].body)["model"], "model-solo") << "the alias never reaches an upstream";
+
+  ASSERT_TRUE(serve(routed(kHard)));
+  EXPECT_EQ(ctx_->group, "chat");
+  EXPECT_EQ(ctx_->tier, "high");
+  EXPECT_EQ(a_->calls.size(), 1u);
+}
+
+TEST_F(PipelineRouting, AnExplicitModelBypassesTheRouter) {
+  ASSERT_TRUE(serve(routed(kHard, "solo")));
+  EXPECT_EQ(ctx_->group, "solo");
+  EXPECT_EQ(ctx_->tier, "");
+  EXPECT_EQ(ctx_->route_reason, "");
+  EXPECT_FALSE(ctx_->route_score);
+}
+
+TEST_F(PipelineRouting, NextTierUpTakesTheStrongerTierWhenTheChosenOneHasNoCapacity) {
+  router().on_no_capacity = NoCapacityPolicy::next_tier_up;
+  config_.models[1].deployments[0].rpm = 1;  // "solo": one request a minute
+  ASSERT_TRUE(serve(routed(kEasy)));
+  ASSERT_TRUE(serve(routed(kEasy)));
+  EXPECT_EQ(ctx_->route_decision, "low");
+  EXPECT_EQ(ctx_->tier, "high");
+  EXPECT_EQ(ctx_->group, "chat");
+  EXPECT_EQ(a_->calls.size(), 1u);
+  EXPECT_EQ(b_->calls.size(), 1u);
+}
+
+TEST_F(PipelineRouting, QueueLeavesANoCapacityTierToTheQueueA429ForNow) {
+  config_.models[1].deployments[0].rpm = 1;
+  ASSERT_TRUE(serve(routed(kEasy)));
+  const auto r = serve(routed(kEasy));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, errc::rate_limited);
+  EXPECT_EQ(ctx_->tier, "low");
+  EXPECT_TRUE(a_->calls.empty());
+}
+
+TEST_F(PipelineRouting, NextTierUpNeverGoesDown) {
+  router().tiers = {{"low", "chat", 0}, {"high", "solo", kRouterHighScore}};
+  router().on_no_capacity = NoCapacityPolicy::next_tier_up;
+  config_.models[1].deployments[0].rpm = 1;
+  ASSERT_TRUE(serve(routed(kHard)));
+  const auto r = serve(routed(kHard));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, errc::rate_limited) << "the strongest tier is full: wait, never a weaker model";
+  EXPECT_EQ(ctx_->tier, "high");
+  EXPECT_TRUE(a_->calls.empty());
+}
+
+TEST_F(PipelineRouting, ShadowModeServesTheStrongestTierAndRecordsTheDecision) {
+  router().shadow = true;
+  ASSERT_TRUE(serve(routed(kEasy)));
+  EXPECT_EQ(ctx_->route_decision, "low");
+  EXPECT_EQ(ctx_->tier, "high");
+  EXPECT_EQ(a_->calls.size(), 1u);
+  EXPECT_TRUE(b_->calls.empty());
+}
+
+TEST_F(PipelineRouting, TheAllowListSeesTheAliasTheClientSent) {
+  GatewayKeyConfig key;
+  key.key = std::string(kKey);
+  key.tenant = "team-a";
+  key.models = {"auto"};
+  config_.auth.keys.push_back(key);
+  ASSERT_TRUE(serve(routed(kEasy), kKey)) << "solo is not on the list, but auto is";
+  EXPECT_EQ(serve(routed(kEasy, "solo"), kKey).error().code, errc::model_not_allowed);
+}
+
+TEST_F(PipelineRouting, AnAliasOffTheAllowListIsRefused) {
+  GatewayKeyConfig key;
+  key.key = std::string(kKey);
+  key.tenant = "team-a";
+  key.models = {"solo", "chat"};
+  config_.auth.keys.push_back(key);
+  EXPECT_EQ(serve(routed(kEasy), kKey).error().code, errc::model_not_allowed);
+  EXPECT_TRUE(b_->calls.empty());
+}
+
+TEST_F(PipelineRouting, ModelsListTheAliases) {
+  const auto list = models();
+  ASSERT_EQ(list.size(), 4u);
+  EXPECT_EQ(list[3].id, "auto");
+  EXPECT_EQ(list[3].owned_by, "sluice");
+}
+
+TEST_F(PipelineRouting, RulesSeeTheTenantAndTheHeadersOfTheCall) {
+  RouterRule rule;
+  rule.name = "vip";
+  rule.header = "x-priority";
+  rule.tier = "high";
+  router().rules.push_back(rule);
+  Call call = routed(kEasy);
+  call.headers = {{"x-priority", "1"}};
+  ASSERT_TRUE(serve(std::move(call)));
+  EXPECT_EQ(ctx_->tier, "high");
+  EXPECT_EQ(ctx_->route_reason, "rule:vip");
+  EXPECT_FALSE(ctx_->route_score);
+  build();
+  EXPECT_EQ(pipeline_->header_names(), std::vector<std::string>{"x-priority"});
 }
 
 }  // namespace

@@ -52,7 +52,8 @@ class RoutesTest : public ::testing::Test {
       gatekeeper_ = std::make_unique<auth::Gatekeeper>(config_.auth, clock_);
       pool_ = std::make_unique<pool::ProviderPool>(config_, clock_->now(), pool::PoolPolicy{}, 1);
       catalog_ = std::make_unique<pipeline::ModelCatalog>(config_, providers_, *pool_, *clock_);
-      pipeline_ = std::make_unique<pipeline::Pipeline>(*gatekeeper_, *pool_, *catalog_, providers_, clock_, queue_, 1);
+      router_ = std::make_unique<router::ComplexityRouter>(config_.routers, nullptr);
+      pipeline_ = std::make_unique<pipeline::Pipeline>(*gatekeeper_, *router_, *pool_, *catalog_, providers_, clock_, queue_, 1);
       routes_ = std::make_unique<Routes>(*pipeline_, draining_, config_.server.cors);
     }
     headers_ = std::move(headers);
@@ -69,6 +70,7 @@ class RoutesTest : public ::testing::Test {
   std::unique_ptr<auth::Gatekeeper> gatekeeper_;
   std::unique_ptr<pool::ProviderPool> pool_;
   std::unique_ptr<pipeline::ModelCatalog> catalog_;
+  std::unique_ptr<router::ComplexityRouter> router_;
   std::unique_ptr<pipeline::Pipeline> pipeline_;
   boost::asio::ip::address peer_ = boost::asio::ip::make_address("127.0.0.1");
   std::optional<QueueConfig> queue_;  // none: no capacity is a 429 at once

@@ -1,0 +1,36 @@
+// Embedder: text -> a unit vector, in-process. What the router's knn mode
+// (and, later, the semantic cache) compares texts with. Synchronous on
+// purpose: an embedder used on the hot path never does I/O; an embedding
+// deployment reached over the network needs an interface of its own.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sluice {
+
+class Embedder {
+ public:
+  virtual ~Embedder() = default;
+
+  // Names the embedder and its version: vectors of different embedders are
+  // never compared.
+  virtual std::string_view name() const = 0;
+  virtual std::size_t dimensions() const = 0;
+  // dimensions() floats with an L2 norm of 1 (all zero for a text with
+  // nothing to embed). Never throws; cost linear in the text.
+  virtual std::vector<float> embed(std::string_view text) const = 0;
+};
+
+// The weightless built-in: words, word pairs and character trigrams hashed
+// into `dimensions` signed buckets. It sees shared vocabulary, not meaning;
+// a sentence encoder with real weights is the semantic cache's to bring.
+std::unique_ptr<Embedder> make_hashed_embedder(std::size_t dimensions = 512);
+
+// Cosine similarity of two unit vectors of the same length.
+float cosine(const std::vector<float>& a, const std::vector<float>& b) noexcept;
+
+}  // namespace sluice
