@@ -55,7 +55,8 @@ void read_root(Reader& r, const Slot& root, GatewayConfig& config) {
          });
        }},
       {"logging", [&](const Slot& s) { read_logging(r, s, config.logging); }},
-      {"router", {}}, {"cache", {}}, {"queue", {}}, {"redis", {}},
+      {"redis", [&](const Slot& s) { read_redis(r, s, config.redis.emplace()); }},
+      {"router", {}}, {"cache", {}}, {"queue", {}},
   });
   const auto nowhere = YAML::Mark::null_mark();
   if (!has_providers) r.problem("providers", nowhere, "at least one provider is required");

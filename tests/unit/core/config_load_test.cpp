@@ -508,9 +508,7 @@ INSTANTIATE_TEST_SUITE_P(
         Rejected{kValid + "cache:\n  enabled: true\n", "cache", 11,
                  "section 'cache' is not supported by this version of sluice"},
         Rejected{kValid + "queue: {}\n", "queue", 11,
-                 "section 'queue' is not supported by this version of sluice"},
-        Rejected{kValid + "redis: { url: redis://127.0.0.1 }\n", "redis", 11,
-                 "section 'redis' is not supported by this version of sluice"}));
+                 "section 'queue' is not supported by this version of sluice"}));
 
 // ---------------------------------------------------------------------------
 // Names: duplicates and references
