@@ -345,18 +345,16 @@ Reply make_reply(const Request& req, const Behaviour& defaults, long number) {
 // ---------------------------------------------------------------------------
 // Certificate: generated per server so no key material lives in the tree.
 
-struct Pem {
-  std::string key, cert;
-};
-
 std::string bio_string(BIO* bio) {
   char* data = nullptr;
   const long size = BIO_get_mem_data(bio, &data);
   return std::string(data, static_cast<std::size_t>(size));
 }
 
-Pem make_localhost_certificate() {
-  auto fail = [](const char* what) { throw std::runtime_error(std::string("fake upstream TLS: ") + what); };
+}  // namespace
+
+LocalhostCertificate make_localhost_certificate() {
+  auto fail = [](const char* what) { throw std::runtime_error(std::string("test certificate: ") + what); };
   std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(EVP_EC_gen("P-256"), EVP_PKEY_free);
   std::unique_ptr<X509, decltype(&X509_free)> cert(X509_new(), X509_free);
   if (!key || !cert) fail("key generation");
@@ -397,6 +395,8 @@ Pem make_localhost_certificate() {
   }
   return {bio_string(key_bio.get()), bio_string(cert_bio.get())};
 }
+
+namespace {
 
 std::string write_temp_file(const std::string& contents) {
   std::string path = (std::filesystem::temp_directory_path() / "sluice-fake-ca-XXXXXX.pem").string();
@@ -732,7 +732,7 @@ void log_exception(std::exception_ptr error) {
 
 Server::Server(FakeUpstreamOptions options) {
   if (options.tls) {
-    const Pem pem = make_localhost_certificate();
+    const LocalhostCertificate pem = make_localhost_certificate();
     tls_.emplace(ssl::context::tls_server);
     tls_->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
                       ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);

@@ -29,6 +29,15 @@
 
 namespace sluice::test {
 
+// A self-signed certificate for DNS:localhost only (its own CA, so a test
+// trusts exactly it; https://127.0.0.1 fails verification), made with OpenSSL
+// when called, so no key material lives in the tree. Each FakeUpstream with
+// TLS serves a new one; other TLS tests (the Redis client's) use it too.
+struct LocalhostCertificate {
+  std::string key, cert;  // PEM
+};
+LocalhostCertificate make_localhost_certificate();
+
 struct Behaviour {
   int status = 200;            // != 200: answer an OpenAI-shaped error (or error_body)
   int delay_ms = 0;            // wait before the response head

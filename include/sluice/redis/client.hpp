@@ -3,10 +3,16 @@
 //
 //   redis::Client redis(io.get_executor(), config.redis.value());
 //   redis.start();                                   // optional: the first command starts it
-//   Result<Reply> n = co_await redis.command({"INCR", key});
+//   Result<Reply> n = co_await redis.command("INCR", key);
 //   redis::Batch batch;
-//   batch.add({"XADD", stream, "*", "job", body}).add({"EXPIRE", stream, "3600"});
+//   batch.add("XADD", stream, "*", "job", body).add("EXPIRE", stream, "3600");
 //   Result<std::vector<Reply>> both = co_await redis.pipeline(std::move(batch));
+//
+// Arguments are anything a std::string_view can be made from, each one
+// argument of the command (binary-safe); std::span<const std::string> takes a
+// command built at run time. (There is no std::initializer_list overload:
+// g++ 12 rejects a braced list inside a co_await expression, "array used as
+// initializer", and that is where a command is written.)
 //
 // Threading: single-threaded. Construct, call and destroy it on the thread
 // that runs `executor`'s io_context; commands may come from any number of
@@ -45,7 +51,8 @@
 #include <chrono>
 #include <cstddef>
 #include <functional>
-#include <initializer_list>
+#include <array>
+#include <concepts>
 #include <memory>
 #include <optional>
 #include <span>
@@ -71,11 +78,20 @@ struct Backoff {
   Millis max{5'000};
 };
 
+template <class... Args>
+concept CommandArgs = sizeof...(Args) > 0 && (std::convertible_to<const Args&, std::string_view> && ...);
+
 // Commands sent together as one pipeline: one write, replies in order.
 class Batch {
  public:
-  Batch& add(std::initializer_list<std::string_view> args);
+  template <class... Args>
+    requires CommandArgs<Args...>
+  Batch& add(const Args&... args) {
+    const std::array<std::string_view, sizeof...(Args)> list{std::string_view(args)...};
+    return add_views(list);
+  }
   Batch& add(std::span<const std::string> args);
+  Batch& add_views(std::span<const std::string_view> args);
   std::size_t size() const noexcept { return count_; }
   bool empty() const noexcept { return count_ == 0; }
 
@@ -101,13 +117,27 @@ class Client {
   // closed client fails every command at once.
   void close();
 
-  // One command: its name and arguments as separate strings (binary-safe).
-  // The arguments are encoded before the call returns, so they need not
-  // outlive it. `timeout`: for this command instead of command_timeout.
-  boost::asio::awaitable<Result<Reply>> command(std::initializer_list<std::string_view> args,
-                                                std::optional<Millis> timeout = std::nullopt);
+  // One command: its name and its arguments. They are encoded before the
+  // call returns, so they need not outlive it; the command is sent when the
+  // result is awaited. Its reply must come within command_timeout.
+  template <class... Args>
+    requires CommandArgs<Args...>
+  boost::asio::awaitable<Result<Reply>> command(const Args&... args) {
+    const std::array<std::string_view, sizeof...(Args)> list{std::string_view(args)...};
+    return command_views(list, std::nullopt);
+  }
+  // The same, with `timeout` instead of command_timeout (e.g. for a command
+  // that blocks in Redis for a while).
+  template <class... Args>
+    requires CommandArgs<Args...>
+  boost::asio::awaitable<Result<Reply>> timed_command(Millis timeout, const Args&... args) {
+    const std::array<std::string_view, sizeof...(Args)> list{std::string_view(args)...};
+    return command_views(list, timeout);
+  }
   boost::asio::awaitable<Result<Reply>> command(std::span<const std::string> args,
                                                 std::optional<Millis> timeout = std::nullopt);
+  boost::asio::awaitable<Result<Reply>> command_views(std::span<const std::string_view> args,
+                                                      std::optional<Millis> timeout = std::nullopt);
 
   // The batch's commands in one write; their replies in order (error replies
   // included), or one Error for the whole batch. `timeout` bounds the wait
