@@ -7,8 +7,8 @@
 // an ssl::stream, timeouts are our timers, and a batch is one write; hiredis
 // does what it is good at, parsing replies incrementally.
 //
-// Shape: one coroutine per client runs the connection's life (connect,
-// handshake, read replies until the connection breaks, back off, again); one
+// Shape: one coroutine per client runs the connection's life (open one,
+// connection.cpp; read replies until it breaks; back off; again); one
 // writer coroutine per connection sends what commands queued; one watcher
 // coroutine fails commands whose time is up. A command is a Pending: its
 // bytes, how many replies it waits for, and the completion handler of the
@@ -27,16 +27,13 @@
 #include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/connect.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/read.hpp>
-#include <boost/asio/ssl.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
 
+#include "connection.hpp"
 #include "resp.hpp"
 #include "sluice/core/log.hpp"
 #include "sluice/io/tls_client.hpp"
@@ -54,14 +51,8 @@ using Handler = asio::any_completion_handler<void(Result<Replies>)>;
 namespace {
 
 constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
-constexpr std::size_t kReadChunk = 64 * 1024;
 // The writer's buffer is kept between writes up to this size.
 constexpr std::size_t kKeepWriteBuffer = 1 << 20;
-
-std::string describe(const error_code& ec) {
-  if (ec == asio::error::eof || ec == ssl::error::stream_truncated) return "Redis closed the connection";
-  return ec.message();
-}
 
 }  // namespace
 
@@ -81,43 +72,6 @@ struct Pending {
   Handler handler;  // empty once completed (replied, failed, timed out or cancelled)
 
   bool done() const noexcept { return !handler; }
-};
-
-// One connection attempt and, once it succeeded, the connection.
-struct Connection {
-  Connection(const asio::any_io_executor& ex, ssl::context* tls_context, std::size_t max_reply_bytes)
-      : resolver(ex), reader(max_reply_bytes), buffer(new char[kReadChunk]) {
-    if (tls_context) tls.emplace(ex, *tls_context);
-    else plain.emplace(ex);
-  }
-
-  tcp::socket& socket() { return tls ? tls->next_layer() : *plain; }
-  void close() {
-    alive = false;
-    resolver.cancel();
-    error_code ignored;
-    socket().close(ignored);
-  }
-
-  asio::awaitable<std::tuple<error_code, std::size_t>> read_some() {
-    const auto into = asio::buffer(buffer.get(), kReadChunk);
-    if (tls) co_return co_await tls->async_read_some(into, kAwait);
-    co_return co_await plain->async_read_some(into, kAwait);
-  }
-
-  asio::awaitable<std::tuple<error_code, std::size_t>> write(const std::string& bytes) {
-    if (tls) co_return co_await asio::async_write(*tls, asio::buffer(bytes), kAwait);
-    co_return co_await asio::async_write(*plain, asio::buffer(bytes), kAwait);
-  }
-
-  tcp::resolver resolver;
-  std::optional<tcp::socket> plain;
-  std::optional<ssl::stream<tcp::socket>> tls;
-  ReplyReader reader;
-  std::unique_ptr<char[]> buffer;
-  bool alive = true;
-  bool connecting = true;  // the attempt is under way
-  bool timed_out = false;  // the connect timeout closed it
 };
 
 struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
@@ -204,7 +158,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
   // Ends `c` (once): every command on it or waiting for it fails; the
   // connection loop notices and reconnects.
   void break_connection(const std::shared_ptr<Connection>& c, const std::string& reason) {
-    if (!c->alive) return;
+    if (!c->alive()) return;
     c->close();
     wake_writer.cancel();
     if (state == State::closed) return;
@@ -316,7 +270,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
       self->state = State::connecting;
       auto c = std::make_shared<Connection>(self->executor, self->tls.get(), self->config.max_reply_bytes);
       self->conn = c;
-      const std::string failed = co_await self->connect(c);
+      const std::string failed = co_await c->open(self->config);
       if (self->state == State::closed) break;
       if (!failed.empty()) {
         c->close();
@@ -343,99 +297,14 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     }
   }
 
-  // Resolve, connect, TLS, then AUTH / SELECT / PING, all within
-  // connect_timeout. Returns why the attempt failed (which step, and the
-  // system's or Redis's words), or "" when the connection is ready.
-  asio::awaitable<std::string> connect(std::shared_ptr<Connection> c) {
-    asio::steady_timer timer(executor, config.connect_timeout);
-    timer.async_wait([c](error_code ec) {
-      // (Its completion may be queued already when the attempt ends.)
-      if (ec || !c->connecting) return;
-      c->timed_out = true;
-      c->close();
-    });
-    std::string failed = co_await connect_steps(*c);
-    c->connecting = false;
-    timer.cancel();
-    if (!failed.empty() && c->timed_out)
-      co_return "no connection within " + std::to_string(config.connect_timeout.count()) +
-          " ms (redis.connect_timeout)";
-    co_return failed;
-  }
-
-  asio::awaitable<std::string> connect_steps(Connection& c) {
-    error_code ec;
-    std::vector<tcp::endpoint> endpoints;
-    const auto ip = asio::ip::make_address(config.host, ec);
-    if (!ec) {
-      endpoints.emplace_back(ip, config.port);
-    } else {
-      auto [rec, results] = co_await c.resolver.async_resolve(config.host, std::to_string(config.port), kAwait);
-      if (rec) co_return "resolving " + config.host + ": " + describe(rec);
-      for (const auto& entry : results) endpoints.push_back(entry.endpoint());
-    }
-    auto [cec, endpoint] = co_await asio::async_connect(c.socket(), endpoints, kAwait);
-    if (cec) co_return "connect: " + describe(cec);
-    c.socket().set_option(tcp::no_delay(true), ec);
-    if (c.tls) {
-      if (Status s = io::prepare_tls_session(c.tls->native_handle(), config.host); !s) co_return s.error().message;
-      auto [hec] = co_await c.tls->async_handshake(ssl::stream_base::client, kAwait);
-      if (hec) co_return "TLS handshake failed: " + io::describe_tls_failure(c.tls->native_handle(), describe(hec));
-    }
-    co_return co_await handshake(c);
-  }
-
-  // AUTH and SELECT as configured, and a PING that proves the connection
-  // serves commands (it answers NOAUTH when Redis wants a password we lack).
-  // Redis's error replies never quote the password.
-  asio::awaitable<std::string> handshake(Connection& c) {
-    std::string wire;
-    std::vector<std::string> steps;
-    if (!config.password.empty()) {
-      if (config.username.empty()) append_command(wire, {"AUTH", config.password});
-      else append_command(wire, {"AUTH", config.username, config.password});
-      steps.push_back("Redis refused the credentials");
-    }
-    if (config.db != 0) {
-      append_command(wire, {"SELECT", std::to_string(config.db)});
-      steps.push_back("Redis refused SELECT " + std::to_string(config.db));
-    }
-    append_command(wire, {"PING"});
-    steps.push_back("Redis refused PING");
-    auto [wec, written] = co_await c.write(wire);
-    if (wec) co_return "write: " + describe(wec);
-    for (const std::string& step : steps) {
-      Reply reply;
-      if (std::string failed = co_await read_reply(c, reply); !failed.empty()) co_return failed;
-      if (reply.is_error()) co_return step + ": " + reply.as_string();
-    }
-    co_return "";
-  }
-
-  // One reply, for the handshake (before the read loop runs).
-  asio::awaitable<std::string> read_reply(Connection& c, Reply& out) {
-    for (;;) {
-      auto next = c.reader.next();
-      if (!next) co_return next.error().detail;
-      if (*next) {
-        out = std::move(**next);
-        co_return "";
-      }
-      auto [ec, n] = co_await c.read_some();
-      if (ec) co_return "read: " + describe(ec);
-      c.reader.feed(c.buffer.get(), n);
-    }
-  }
-
   // Reads replies and hands each to the oldest command waiting, until the
   // connection breaks; returns why it broke.
   asio::awaitable<std::string> read_loop(std::shared_ptr<Connection> c) {
     for (;;) {
       auto [ec, n] = co_await c->read_some();
-      if (ec || !c->alive) co_return ec ? describe(ec) : "closed";
-      c->reader.feed(c->buffer.get(), n);
+      if (ec || !c->alive()) co_return ec ? describe(ec) : "closed";
       for (;;) {
-        auto next = c->reader.next();
+        auto next = c->reader().next();
         if (!next) co_return next.error().detail;
         if (!*next) break;
         if (inflight.empty()) co_return "Redis sent a reply to no command";
@@ -452,7 +321,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
   // lives. Commands whose caller left before they were sent are dropped.
   static asio::awaitable<void> write_loop(std::shared_ptr<Impl> self, std::shared_ptr<Connection> c) {
     std::string out;
-    while (c->alive) {
+    while (c->alive()) {
       out.clear();
       while (!self->unsent.empty()) {
         std::shared_ptr<Pending> p = std::move(self->unsent.front());

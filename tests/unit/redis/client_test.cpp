@@ -1,147 +1,27 @@
-// redis::Client against real redis-server processes on loopback (the shared
-// one of the test command, REDIS_URL, and private ones a test may kill, give
-// a password or TLS) and against fake servers in the test that never answer
-// or answer garbage. Every wait is bounded.
+// redis::Client's commands against real redis-server processes on loopback
+// (the shared one of the test command, REDIS_URL, and private ones a test may
+// kill) and against fake servers that never answer or answer garbage:
+// replies, pipelining, timeouts, bad replies, reconnecting, cancellation.
+// Opening connections (AUTH, SELECT, TLS, connect failures) is
+// connection_test.cpp. Every wait is bounded.
 #include "sluice/redis/client.hpp"
 
 #include <gtest/gtest.h>
 
-#include "print_reply.hpp"
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
-#include <filesystem>
-#include <fstream>
-#include <memory>
 #include <string>
 #include <vector>
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
 
-#include "support/fake_upstream.hpp"
+#include "redis_fixture.hpp"
 #include "support/redis_server.hpp"
-#include "support/run_coro.hpp"
 #include "support/stdout_capture.hpp"
 
 namespace sluice::redis {
-
 namespace {
-
-namespace asio = boost::asio;
-using tcp = asio::ip::tcp;
-using namespace std::chrono_literals;
-using Clock = std::chrono::steady_clock;
-constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
-
-RedisConfig config_for(const std::string& url) {
-  RedisConfig c;
-  if (auto bad = parse_redis_url(url, c)) throw std::runtime_error("unusable Redis URL: " + *bad);
-  c.connect_timeout = 2s;
-  c.command_timeout = 2s;
-  return c;
-}
-
-std::size_t count(const std::string& text, const std::string& what) {
-  std::size_t n = 0;
-  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
-  return n;
-}
-
-Millis since(Clock::time_point start) { return std::chrono::duration_cast<Millis>(Clock::now() - start); }
-
-// A server that speaks just enough RESP to pass the client's handshake (it
-// answers the PING), then does what the test says with the next command.
-class FakeRedis {
- public:
-  enum class Then { silence, garbage, huge_bulk };
-
-  FakeRedis(asio::io_context& io, Then then, bool answer_ping = true)
-      : acceptor_(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)), then_(then), answer_ping_(answer_ping) {
-    asio::co_spawn(io, accept_loop(this), asio::detached);
-  }
-  ~FakeRedis() {
-    acceptor_.close();
-    for (auto& s : sockets_) s->close();
-  }
-
-  std::string url() const { return "redis://127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port()); }
-  int connections() const { return connections_; }
-
- private:
-  static asio::awaitable<void> accept_loop(FakeRedis* self) {
-    for (;;) {
-      auto [ec, socket] = co_await self->acceptor_.async_accept(kAwait);
-      if (ec) co_return;
-      ++self->connections_;
-      auto s = std::make_shared<tcp::socket>(std::move(socket));
-      self->sockets_.push_back(s);
-      asio::co_spawn(self->acceptor_.get_executor(), serve(s, self->then_, self->answer_ping_), asio::detached);
-    }
-  }
-
-  static asio::awaitable<void> serve(std::shared_ptr<tcp::socket> s, Then then, bool answer_ping) {
-    const std::string ping = "*1\r\n$4\r\nPING\r\n";
-    std::string got;
-    bool greeted = false;
-    char buffer[4096];
-    for (;;) {
-      auto [ec, n] = co_await s->async_read_some(asio::buffer(buffer), kAwait);
-      if (ec) co_return;
-      got.append(buffer, n);
-      if (!greeted) {
-        if (got.size() < ping.size() || !answer_ping) continue;
-        greeted = true;
-        got.erase(0, ping.size());
-        co_await asio::async_write(*s, asio::buffer(std::string("+PONG\r\n")), kAwait);
-      }
-      if (got.empty()) continue;
-      got.clear();
-      std::string answer;
-      if (then == Then::garbage) answer = "?garbage\r\n";
-      if (then == Then::huge_bulk) answer = "$100000\r\n" + std::string(100000, 'x') + "\r\n";
-      if (!answer.empty()) co_await asio::async_write(*s, asio::buffer(answer), kAwait);
-    }
-  }
-
-  tcp::acceptor acceptor_;
-  Then then_;
-  bool answer_ping_;
-  int connections_ = 0;
-  std::vector<std::shared_ptr<tcp::socket>> sockets_;
-};
-
-class RedisClient : public ::testing::Test {
- protected:
-  template <class T>
-  T run(asio::awaitable<T> task, Millis timeout = 10s) {
-    return test::run_coro(io_, std::move(task), timeout);
-  }
-  bool wait_until(const std::function<bool()>& done, Millis timeout = 5s) {
-    return test::run_until(io_, done, timeout);
-  }
-  // Keys of this test only, on the shared server.
-  std::string key(const std::string& name) const {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    return "sluice-test:" + std::to_string(::getpid()) + ":" + info->name() + ":" + name;
-  }
-  asio::any_io_executor ex() { return io_.get_executor(); }
-  // Runs `task` in the background; `out` is set when it completes.
-  template <class T>
-  void spawn_into(asio::awaitable<T> task, std::optional<T>& out) {
-    asio::co_spawn(io_, test::detail::store_into(std::move(task), &out), asio::detached);
-  }
-
-  asio::io_context io_;
-};
 
 // --- replies ------------------------------------------------------------------
 
@@ -242,70 +122,7 @@ TEST_F(RedisClient, ManyCoroutinesShareOneConnection) {
   EXPECT_NE(stats->as_string().find("total_connections_received:2\r\n"), std::string::npos) << stats->as_string();
 }
 
-TEST_F(RedisClient, SelectsTheDatabaseOfTheUrl) {
-  RedisConfig db5 = config_for(test::shared_redis_url()), db0 = db5;
-  db5.db = 5;
-  db0.db = 0;
-  Client in5(ex(), db5), in0(ex(), db0);
-  const std::string k = key("k");
-  ASSERT_TRUE(run(in5.command("SET", k, "five")));
-  auto from0 = run(in0.command("GET", k));
-  ASSERT_TRUE(from0);
-  EXPECT_TRUE(from0->is_nil());
-  auto from5 = run(in5.command("GET", k));
-  ASSERT_TRUE(from5);
-  EXPECT_EQ(from5->as_string(), "five");
-  EXPECT_TRUE(run(in5.command("DEL", k)));
-}
-
 // --- failures -----------------------------------------------------------------
-
-TEST_F(RedisClient, UnreachableRedisFailsFastWithAClearErrorAndOneLogLine) {
-  RedisConfig c = config_for("redis://127.0.0.1:" + std::to_string(test::free_loopback_port()));
-  std::string lines;
-  Result<Reply> first = Reply(), later = Reply();
-  Millis first_took{}, later_took{};
-  {
-    test::StdoutCapture capture;
-    Client redis(ex(), c, Backoff{20ms, 40ms});
-    auto start = Clock::now();
-    first = run(redis.command("PING"));  // waits for the first attempt, which fails
-    first_took = since(start);
-    for (int i = 0; i < 20; ++i) {
-      start = Clock::now();
-      later = run(redis.command("PING"));
-      later_took = std::max(later_took, since(start));
-      test::run_until(io_, [] { return false; }, 10ms);  // let attempts come and go
-    }
-    EXPECT_FALSE(redis.connected());
-    EXPECT_EQ(redis.last_error(), "connect: Connection refused");
-    lines = capture.contents();
-  }
-  ASSERT_FALSE(first);
-  EXPECT_EQ(first.error().code, errc::redis_unavailable);
-  EXPECT_EQ(first.error().message, "could not connect to Redis: connect: Connection refused");
-  EXPECT_LT(first_took, 1s);
-  ASSERT_FALSE(later);
-  EXPECT_EQ(later.error().code, errc::redis_unavailable);
-  EXPECT_EQ(later.error().message, "Redis is not connected: connect: Connection refused");
-  EXPECT_NE(later.error().detail.find("redis 127.0.0.1:"), std::string::npos) << later.error().detail;
-  EXPECT_LT(later_took, 50ms) << "fails at once while disconnected";
-  EXPECT_EQ(count(lines, "redis_disconnected"), 1u) << lines;
-  EXPECT_EQ(count(lines, "redis_connected"), 0u) << lines;
-}
-
-TEST_F(RedisClient, ConnectTimeoutBoundsAServerThatNeverAnswers) {
-  FakeRedis fake(io_, FakeRedis::Then::silence, /*answer_ping=*/false);
-  RedisConfig c = config_for(fake.url());
-  c.connect_timeout = 200ms;
-  Client redis(ex(), c);
-  const auto start = Clock::now();
-  auto r = run(redis.timed_command(5s, "PING"));
-  ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().message, "could not connect to Redis: no connection within 200 ms (redis.connect_timeout)");
-  EXPECT_GE(since(start), 150ms);
-  EXPECT_LT(since(start), 1s);
-}
 
 TEST_F(RedisClient, ACommandWithoutAnswerTimesOutAndTheConnectionIsReplaced) {
   FakeRedis fake(io_, FakeRedis::Then::silence);
@@ -429,117 +246,6 @@ TEST_F(RedisClient, ReconnectsByItselfWhenRedisComesBack) {
   EXPECT_EQ(changes, (std::vector<bool>{true, false, true}));
   EXPECT_EQ(count(lines, "redis_connected"), 2u) << lines;
   EXPECT_EQ(count(lines, "redis_disconnected"), 1u) << "one line per state change, not per failed command\n" << lines;
-}
-
-// --- AUTH ---------------------------------------------------------------------
-
-constexpr const char* kPassword = "pw-Right-4711";
-
-TEST_F(RedisClient, AuthenticatesWithThePasswordOfTheUrl) {
-  test::RedisServer server({.args = {"--requirepass", kPassword}});
-  Client redis(ex(), config_for("redis://:" + std::string(kPassword) + "@127.0.0.1:" + std::to_string(server.port())));
-  auto r = run(redis.command("PING"));
-  ASSERT_TRUE(r) << r.error().detail;
-  EXPECT_EQ(r->as_string(), "PONG");
-}
-
-TEST_F(RedisClient, AuthenticatesAsANamedUser) {
-  test::RedisServer server({.args = {"--user", "alice", "on", ">alice-Secret-99", "~*", "&*", "+@all"}});
-  Client redis(ex(), config_for("redis://alice:alice-Secret-99@127.0.0.1:" + std::to_string(server.port())));
-  auto r = run(redis.command("ACL", "WHOAMI"));
-  ASSERT_TRUE(r) << r.error().detail;
-  EXPECT_EQ(r->as_string(), "alice");
-}
-
-TEST_F(RedisClient, AWrongPasswordIsAClearErrorThatNeverShowsIt) {
-  test::RedisServer server({.args = {"--requirepass", kPassword}});
-  const std::string wrong = "pw-Wrong-0815";
-  std::string lines, last_error;
-  Result<Reply> r = Reply();
-  {
-    test::StdoutCapture capture;
-    Client redis(ex(), config_for("redis://:" + wrong + "@127.0.0.1:" + std::to_string(server.port())));
-    r = run(redis.command("PING"));
-    last_error = redis.last_error();
-    lines = capture.contents();
-  }
-  ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().code, errc::redis_unavailable);
-  EXPECT_EQ(r.error().message,
-            "could not connect to Redis: Redis refused the credentials: WRONGPASS invalid username-password pair or "
-            "user is disabled.");
-  for (const std::string& text : {r.error().message, r.error().detail, last_error, lines}) {
-    EXPECT_EQ(text.find(wrong), std::string::npos) << text;
-    EXPECT_EQ(text.find(kPassword), std::string::npos) << text;
-  }
-  EXPECT_EQ(count(lines, "redis_disconnected"), 1u) << lines;
-}
-
-TEST_F(RedisClient, NoPasswordForARedisThatWantsOneSaysSo) {
-  test::RedisServer server({.args = {"--requirepass", kPassword}});
-  Client redis(ex(), config_for(server.url()));
-  auto r = run(redis.command("PING"));
-  ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().message, "could not connect to Redis: Redis refused PING: NOAUTH Authentication required.");
-}
-
-// --- TLS ----------------------------------------------------------------------
-
-// A private Redis serving TLS only, with a certificate for DNS:localhost made
-// for the test (its own CA).
-class RedisTls : public RedisClient {
- protected:
-  RedisTls() : dir_(::testing::TempDir() + "sluice-redis-tls-" + std::to_string(::getpid())) {
-    std::filesystem::create_directories(dir_);
-    const test::LocalhostCertificate pem = test::make_localhost_certificate();
-    std::ofstream(cert_file()) << pem.cert;
-    std::ofstream(dir_ + "/key.pem") << pem.key;
-    server_ = std::make_unique<test::RedisServer>(test::RedisServer::Options{
-        .args = {"--tls-cert-file", cert_file(), "--tls-key-file", dir_ + "/key.pem", "--tls-ca-cert-file",
-                 cert_file(), "--tls-auth-clients", "no"},
-        .tls = true});
-  }
-  ~RedisTls() override {
-    server_.reset();
-    std::filesystem::remove_all(dir_);
-  }
-  std::string cert_file() const { return dir_ + "/cert.pem"; }
-  RedisConfig config(const std::string& host) {
-    RedisConfig c = config_for("rediss://" + host + ":" + std::to_string(server_->port()));
-    c.ca_file = cert_file();
-    return c;
-  }
-
-  std::string dir_;
-  std::unique_ptr<test::RedisServer> server_;
-};
-
-TEST_F(RedisTls, ServesCommandsOverTls) {
-  Client redis(ex(), config("localhost"));
-  auto set = run(redis.command("SET", "k", "over tls"));
-  ASSERT_TRUE(set) << set.error().detail;
-  auto get = run(redis.command("GET", "k"));
-  ASSERT_TRUE(get);
-  EXPECT_EQ(get->as_string(), "over tls");
-}
-
-TEST_F(RedisTls, AnUntrustedCertificateIsRefused) {
-  RedisConfig c = config("localhost");
-  c.ca_file.clear();  // the system store does not know the test's CA
-  Client redis(ex(), c);
-  auto r = run(redis.command("PING"));
-  ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().message,
-            "could not connect to Redis: TLS handshake failed: certificate verification failed: self-signed "
-            "certificate");
-}
-
-TEST_F(RedisTls, TheHostNameIsChecked) {
-  Client redis(ex(), config("127.0.0.1"));  // the certificate names DNS:localhost only
-  auto r = run(redis.command("PING"));
-  ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().message,
-            "could not connect to Redis: TLS handshake failed: certificate verification failed: IP address mismatch");
 }
 
 // --- cancellation and close ---------------------------------------------------
