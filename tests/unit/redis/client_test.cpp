@@ -234,7 +234,9 @@ TEST_F(RedisClient, ReconnectsByItselfWhenRedisComesBack) {
       ASSERT_FALSE(down);
       EXPECT_EQ(down.error().code, errc::redis_unavailable);
     }
-    EXPECT_LT(slowest, 100ms) << "commands fail fast while Redis is down";
+    // Far below the 2 s command_timeout: nothing waits (the bound is loose
+    // for a loaded machine; the failure itself is one event-loop turn).
+    EXPECT_LT(slowest, 500ms) << "commands fail fast while Redis is down";
 
     server.start();
     EXPECT_TRUE(wait_until([&] { return redis.connected(); }, 3s)) << "back within the backoff (at most 400 ms)";
