@@ -135,6 +135,7 @@ struct RedisConfig {
   std::size_t max_reply_bytes = 512u << 20;  // one reply larger than this breaks the connection; 1 KiB .. 4 GiB
 
   std::string address() const;  // host:port ([v6]:port), for logs and messages
+  friend bool operator==(const RedisConfig&, const RedisConfig&) = default;
 };
 
 enum class LogFormat { json, text };

@@ -9,6 +9,14 @@
 #include "sluice/core/config.hpp"
 
 namespace sluice {
+
+// What a failure shows of a RedisConfig (a test's own, so its password too).
+void PrintTo(const RedisConfig& c, std::ostream* os) {
+  *os << (c.tls ? "rediss://" : "redis://") << c.username << ":" << c.password << "@" << c.address() << "/" << c.db
+      << " ca_file=" << c.ca_file << " connect_timeout=" << c.connect_timeout.count()
+      << "ms command_timeout=" << c.command_timeout.count() << "ms max_reply_bytes=" << c.max_reply_bytes;
+}
+
 namespace {
 
 using namespace config_test;
@@ -31,18 +39,14 @@ TEST(ConfigRedis, AUrlAloneGivesTheDefaults) {
   const auto r = load(with_redis("  url: redis://127.0.0.1\n"));
   ASSERT_TRUE(r.config) << listing(r);
   ASSERT_TRUE(r.config->redis);
-  const RedisConfig& c = *r.config->redis;
-  EXPECT_FALSE(c.tls);
-  EXPECT_EQ(c.host, "127.0.0.1");
-  EXPECT_EQ(c.port, 6379);
-  EXPECT_EQ(c.db, 0);
-  EXPECT_EQ(c.username, "");
-  EXPECT_EQ(c.password, "");
-  EXPECT_EQ(c.ca_file, "");
-  EXPECT_EQ(c.connect_timeout, Millis(1000));
-  EXPECT_EQ(c.command_timeout, Millis(1000));
-  EXPECT_EQ(c.max_reply_bytes, 512u << 20);
-  EXPECT_EQ(c.address(), "127.0.0.1:6379");
+  RedisConfig expected;  // the defaults: port 6379, db 0, 1 s timeouts, 512 MiB replies, no TLS, no AUTH
+  expected.host = "127.0.0.1";
+  EXPECT_EQ(*r.config->redis, expected);
+  EXPECT_EQ(expected.port, 6379);
+  EXPECT_EQ(expected.connect_timeout, Millis(1000));
+  EXPECT_EQ(expected.command_timeout, Millis(1000));
+  EXPECT_EQ(expected.max_reply_bytes, 512u << 20);
+  EXPECT_EQ(r.config->redis->address(), "127.0.0.1:6379");
 }
 
 TEST(ConfigRedis, EveryKeyLoads) {
@@ -53,17 +57,17 @@ TEST(ConfigRedis, EveryKeyLoads) {
                                  "  max_reply_bytes: 1048576\n"),
                       {{"REDIS_PASSWORD", kPassword}});
   ASSERT_TRUE(r.config) << listing(r);
-  const RedisConfig& c = *r.config->redis;
-  EXPECT_TRUE(c.tls);
-  EXPECT_EQ(c.host, "redis.internal");
-  EXPECT_EQ(c.port, 6380);
-  EXPECT_EQ(c.db, 3);
-  EXPECT_EQ(c.username, "app");
-  EXPECT_EQ(c.password, kPassword);
-  EXPECT_EQ(c.ca_file, "/etc/hosts");
-  EXPECT_EQ(c.connect_timeout, Millis(250));
-  EXPECT_EQ(c.command_timeout, Millis(2000));
-  EXPECT_EQ(c.max_reply_bytes, 1u << 20);
+  const RedisConfig expected{.tls = true,
+                             .host = "redis.internal",
+                             .port = 6380,
+                             .username = "app",
+                             .password = kPassword,
+                             .db = 3,
+                             .ca_file = "/etc/hosts",
+                             .connect_timeout = Millis(250),
+                             .command_timeout = Millis(2000),
+                             .max_reply_bytes = 1u << 20};
+  EXPECT_EQ(*r.config->redis, expected);
 }
 
 TEST(ConfigRedis, ThePasswordMayHoldAnyCharacterFromTheEnvironment) {
@@ -103,63 +107,6 @@ TEST(ParseRedisUrl, ATrailingSlashIsDatabaseZero) {
   EXPECT_EQ(c.db, 0);
 }
 
-struct BadUrl {
-  const char* name;
-  std::string url;
-  std::string message;
-};
-
-void PrintTo(const BadUrl& c, std::ostream* os) { *os << c.name; }
-
-class ConfigRedisRefusesTheUrl : public ::testing::TestWithParam<BadUrl> {};
-
-// Each URL carries the password where it can, and the problem must show none
-// of it: not the password, not the URL, not the host.
-TEST_P(ConfigRedisRefusesTheUrl, WithAMessageThatShowsNoPartOfIt) {
-  const BadUrl& c = GetParam();
-  const auto r = load(with_redis("  url: \"" + c.url + "\"\n"), {{"PW", kPassword}, {"EMPTY", ""}});
-  const ConfigProblem p = only_problem(r);
-  EXPECT_EQ(p.line, 4) << listing(r);
-  EXPECT_EQ(p.key_path, "redis.url") << listing(r);
-  EXPECT_EQ(p.message, "invalid Redis URL: " + c.message) << listing(r);
-  const std::string all = listing(r);
-  EXPECT_EQ(all.find(kPassword), std::string::npos) << all;
-  EXPECT_EQ(all.find("PW"), std::string::npos) << all;
-  EXPECT_EQ(all.find("example"), std::string::npos) << all;
-}
-
-INSTANTIATE_TEST_SUITE_P(
-    Cases, ConfigRedisRefusesTheUrl,
-    ::testing::Values(
-        BadUrl{"Scheme", "http://:${PW}@example:6379", "a Redis URL must start with redis:// (or rediss:// for TLS)"},
-        BadUrl{"NoHost", "redis://:${PW}@", "invalid host: the host is empty"},
-        BadUrl{"NoHostButPort", "redis://:${PW}@:6379", "invalid host: the host is empty"},
-        BadUrl{"BadHost", "redis://:${PW}@exa$mple:6379", "invalid host: invalid host name"},
-        BadUrl{"PortZero", "redis://:${PW}@example:0", "invalid port: port must be a number between 1 and 65535"},
-        BadUrl{"PortTooLarge", "redis://:${PW}@example:65536",
-               "invalid port: port must be a number between 1 and 65535"},
-        BadUrl{"EmptyPort", "redis://:${PW}@example:", "invalid port: port must be a number between 1 and 65535"},
-        BadUrl{"UnbracketedV6", "redis://:${PW}@::1:6379",
-               "invalid host: an IPv6 address must be in brackets, e.g. redis://[::1]:6379"},
-        BadUrl{"BadV6", "redis://:${PW}@[::zz]:6379", "invalid host: invalid IPv6 address"},
-        BadUrl{"DbNotANumber", "redis://:${PW}@example/zero",
-               "the URL's path must be a database number between 0 and 1000000, e.g. /0"},
-        BadUrl{"DbNegative", "redis://:${PW}@example/-1",
-               "the URL's path must be a database number between 0 and 1000000, e.g. /0"},
-        BadUrl{"DbTooLarge", "redis://:${PW}@example/1000001",
-               "the URL's path must be a database number between 0 and 1000000, e.g. /0"},
-        BadUrl{"Query", "redis://:${PW}@example/0?timeout=1",
-               "a Redis URL takes no query or fragment: redis://[[user]:password@]host[:port][/db]"},
-        BadUrl{"Space", "redis://:${PW}@exam ple/0",
-               "the URL's host and path must not contain spaces or control characters"},
-        BadUrl{"UserWithoutPassword", "redis://${PW}@example",
-               "the URL names a user but no password: write user:password@ (or :password@ for the default user)"},
-        BadUrl{"EmptyPassword", "redis://:${EMPTY}@example",
-               "the URL's password is empty (is its environment variable set to \"\"?)"},
-        BadUrl{"BadPercent", "redis://:${PW}%zz@example",
-               "invalid percent-encoding in the URL's user or password (write a '%' as %25)"}),
-    [](const auto& info) { return std::string(info.param.name); });
-
 TEST(ConfigRedis, APasswordWrittenInTheFileIsNotShownEither) {
   const auto r = load(with_redis(std::string("  url: redis://:") + kPassword + "@example:99999\n"));
   EXPECT_EQ(only_problem(r).message, "invalid Redis URL: invalid port: port must be a number between 1 and 65535");
@@ -171,29 +118,57 @@ TEST(ConfigRedis, AnUnsetVariableIsNamedButNothingElse) {
   EXPECT_EQ(only_problem(r).message, "environment variable REDIS_PASSWORD is not set");
 }
 
-struct Refused {
-  const char* name;
-  std::string redis;
-  int line;
-  std::string key_path;
-  std::string message;
-};
-
-void PrintTo(const Refused& c, std::ostream* os) { *os << c.name; }
-
 class ConfigRedisRefuses : public ::testing::TestWithParam<Refused> {};
 
+// No case shows any part of the URL: not the password (from ${PW}, or
+// written), not the variable's name, not the host.
 TEST_P(ConfigRedisRefuses, WithAClearMessage) {
   const Refused& c = GetParam();
-  const auto r = load(with_redis(c.redis));
-  const ConfigProblem p = only_problem(r);
-  EXPECT_EQ(p.line, c.line) << listing(r);
-  EXPECT_EQ(p.key_path, c.key_path) << listing(r);
-  EXPECT_EQ(p.message, c.message) << listing(r);
+  const auto r = load(with_redis(c.section), {{"PW", kPassword}, {"EMPTY", ""}});
+  expect_refused(r, c);
+  const std::string all = listing(r);
+  for (const char* secret : {kPassword, "PW", "example"}) EXPECT_EQ(all.find(secret), std::string::npos) << all;
+}
+
+// A bad redis.url: the URL carries the password where it can.
+Refused bad_url(const char* name, const std::string& url, const std::string& why) {
+  return {name, "  url: \"" + url + "\"\n", 4, "redis.url", "invalid Redis URL: " + why};
 }
 
 INSTANTIATE_TEST_SUITE_P(
-    Cases, ConfigRedisRefuses,
+    BadUrls, ConfigRedisRefuses,
+    ::testing::Values(
+        bad_url("Scheme", "http://:${PW}@example:6379", "a Redis URL must start with redis:// (or rediss:// for TLS)"),
+        bad_url("NoHost", "redis://:${PW}@", "invalid host: the host is empty"),
+        bad_url("NoHostButPort", "redis://:${PW}@:6379", "invalid host: the host is empty"),
+        bad_url("BadHost", "redis://:${PW}@exa$mple:6379", "invalid host: invalid host name"),
+        bad_url("PortZero", "redis://:${PW}@example:0", "invalid port: port must be a number between 1 and 65535"),
+        bad_url("PortTooLarge", "redis://:${PW}@example:65536",
+                "invalid port: port must be a number between 1 and 65535"),
+        bad_url("EmptyPort", "redis://:${PW}@example:", "invalid port: port must be a number between 1 and 65535"),
+        bad_url("UnbracketedV6", "redis://:${PW}@::1:6379",
+                "invalid host: an IPv6 address must be in brackets, e.g. redis://[::1]:6379"),
+        bad_url("BadV6", "redis://:${PW}@[::zz]:6379", "invalid host: invalid IPv6 address"),
+        bad_url("DbNotANumber", "redis://:${PW}@example/zero",
+                "the URL's path must be a database number between 0 and 1000000, e.g. /0"),
+        bad_url("DbNegative", "redis://:${PW}@example/-1",
+                "the URL's path must be a database number between 0 and 1000000, e.g. /0"),
+        bad_url("DbTooLarge", "redis://:${PW}@example/1000001",
+                "the URL's path must be a database number between 0 and 1000000, e.g. /0"),
+        bad_url("Query", "redis://:${PW}@example/0?timeout=1",
+                "a Redis URL takes no query or fragment: redis://[[user]:password@]host[:port][/db]"),
+        bad_url("Space", "redis://:${PW}@exam ple/0",
+                "the URL's host and path must not contain spaces or control characters"),
+        bad_url("UserWithoutPassword", "redis://${PW}@example",
+                "the URL names a user but no password: write user:password@ (or :password@ for the default user)"),
+        bad_url("EmptyPassword", "redis://:${EMPTY}@example",
+                "the URL's password is empty (is its environment variable set to \"\"?)"),
+        bad_url("BadPercent", "redis://:${PW}%zz@example",
+                "invalid percent-encoding in the URL's user or password (write a '%' as %25)")),
+    [](const auto& info) { return std::string(info.param.name); });
+
+INSTANTIATE_TEST_SUITE_P(
+    Sections, ConfigRedisRefuses,
     ::testing::Values(
         Refused{"NoUrl", "  command_timeout: 1s\n", 4, "redis", "missing required key 'url'"},
         Refused{"EmptySection", "", 3, "redis", "missing required key 'url'"},
