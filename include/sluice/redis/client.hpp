@@ -36,10 +36,10 @@
 // losing side of `a || b`) completes at once with errc::cancelled; a command
 // already written still runs in Redis, and its reply is dropped.
 //
-// Connection: connect (connect_timeout covers resolve, TCP, TLS, AUTH, SELECT
-// and a PING), then AUTH when the URL has a password, SELECT when db is not 0,
-// PING, on every (re)connect. A failed attempt is retried after a backoff
-// (Backoff). Each change of state is one log line, `redis_connected` (info)
+// Connection: on every (re)connect, AUTH when the URL has a password, SELECT
+// when db is not 0, and a PING; connect_timeout covers all of it with the
+// name lookup, TCP and TLS. A failed attempt is retried after a backoff
+// (Backoff); a connection that drops is replaced at once. Each change of state is one log line, `redis_connected` (info)
 // or `redis_disconnected` (warn, with the reason), never one per failed
 // command. The password never appears in a log line or an Error.
 //
@@ -48,11 +48,11 @@
 // than the time they block.
 #pragma once
 
+#include <array>
 #include <chrono>
+#include <concepts>
 #include <cstddef>
 #include <functional>
-#include <array>
-#include <concepts>
 #include <memory>
 #include <optional>
 #include <span>
@@ -148,10 +148,11 @@ class Client {
   // True between a successful handshake and the connection's end.
   bool connected() const noexcept;
   // Called with the new value of connected() at each change, after its log
-  // line, on the executor's thread. Replaces an earlier callback.
+  // line, on the executor's thread (posted). Replaces an earlier callback;
+  // never called after close().
   void on_state_change(std::function<void(bool connected)> callback);
-  // Why the client is not connected ("connect failed: Connection refused",
-  // "Redis refused the credentials: WRONGPASS ..."); empty while connected.
+  // Why the client is not connected ("connect: Connection refused", "Redis
+  // refused the credentials: WRONGPASS ..."); empty while connected.
   std::string last_error() const;
   // host:port, as log lines name it.
   const std::string& address() const noexcept;
