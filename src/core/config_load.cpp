@@ -58,7 +58,8 @@ void read_root(Reader& r, const Slot& root, GatewayConfig& config) {
       {"queue", [&](const Slot& s) { read_queue(r, s, config.queue); }},
       {"logging", [&](const Slot& s) { read_logging(r, s, config.logging); }},
       {"router", [&](const Slot& s) { read_routers(r, s, config.routers, router_refs); }},
-      {"cache", {}}, {"redis", {}},
+      {"redis", [&](const Slot& s) { read_redis(r, s, config.redis.emplace()); }},
+      {"cache", {}},
   });
   const auto nowhere = YAML::Mark::null_mark();
   if (!has_providers) r.problem("providers", nowhere, "at least one provider is required");

@@ -60,6 +60,8 @@ void read_headers(Reader& r, const Slot& at, std::map<std::string, std::string>&
   }
 }
 
+}  // namespace
+
 void read_ca_file(Reader& r, const Slot& at, std::string& out) {
   if (at.node.IsNull()) return;  // `ca_file:` with no value: the system store only
   const auto value = r.scalar(at, "a string");
@@ -69,8 +71,6 @@ void read_ca_file(Reader& r, const Slot& at, std::string& out) {
   }
   out = value->text;
 }
-
-}  // namespace
 
 void read_provider(Reader& r, const Slot& at, ProviderConfig& c, KeyLines& names,
                    std::vector<std::string>& written_names) {

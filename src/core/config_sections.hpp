@@ -18,6 +18,11 @@ namespace sluice::config_reader {
 void read_server(Reader& r, const Slot& at, ServerConfig& c);    // config_server.cpp
 void read_logging(Reader& r, const Slot& at, LoggingConfig& c);  // config_logging.cpp
 void read_queue(Reader& r, const Slot& at, QueueConfig& c);      // config_queue.cpp
+void read_redis(Reader& r, const Slot& at, RedisConfig& c);      // config_redis.cpp
+
+// A PEM CA bundle's path (providers[].ca_file, redis.ca_file): it must be a
+// readable file; no value means the system store only. config_providers.cpp.
+void read_ca_file(Reader& r, const Slot& at, std::string& out);
 
 // config_auth.cpp. What the auth section names, for the checks that need the
 // whole file (check_auth_refs) and the duplicate checks between keys.

@@ -23,6 +23,23 @@ bool is_env_name(std::string_view name) {
   });
 }
 
+// host:port where host is an IPv4 address, a [bracketed] IPv6 address or a name.
+std::optional<std::string> check_host_port(std::string_view text, bool port_required, int min_port) {
+  const auto bracket = text.rfind(']');
+  const auto colon = text.rfind(':');
+  const bool has_port = colon != std::string_view::npos &&
+                        (bracket == std::string_view::npos || colon > bracket);
+  if (!has_port && port_required) return "expected host:port, e.g. 127.0.0.1:8080";
+  if (has_port && text.find(':') != colon && text.front() != '[') {
+    return "an IPv6 address must be in brackets, e.g. [::1]:8080";
+  }
+  if (auto bad = check_host(has_port ? text.substr(0, colon) : text)) return bad;
+  if (has_port) return check_port(text.substr(colon + 1), min_port);
+  return std::nullopt;
+}
+
+}  // namespace
+
 std::optional<std::string> check_port(std::string_view port, int min_port) {
   int value = -1;
   const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
@@ -55,23 +72,6 @@ std::optional<std::string> check_host(std::string_view host) {
   if (!name_ok) return "invalid host name";
   return std::nullopt;
 }
-
-// host:port where host is an IPv4 address, a [bracketed] IPv6 address or a name.
-std::optional<std::string> check_host_port(std::string_view text, bool port_required, int min_port) {
-  const auto bracket = text.rfind(']');
-  const auto colon = text.rfind(':');
-  const bool has_port = colon != std::string_view::npos &&
-                        (bracket == std::string_view::npos || colon > bracket);
-  if (!has_port && port_required) return "expected host:port, e.g. 127.0.0.1:8080";
-  if (has_port && text.find(':') != colon && text.front() != '[') {
-    return "an IPv6 address must be in brackets, e.g. [::1]:8080";
-  }
-  if (auto bad = check_host(has_port ? text.substr(0, colon) : text)) return bad;
-  if (has_port) return check_port(text.substr(colon + 1), min_port);
-  return std::nullopt;
-}
-
-}  // namespace
 
 std::size_t edit_distance(std::string_view a, std::string_view b) {
   std::vector<std::size_t> row(b.size() + 1);

@@ -28,6 +28,9 @@ Expanded expand_env(std::string_view raw, const EnvLookup& env);
 
 // Each returns why the value is wrong, or nullopt when it is fine.
 std::optional<std::string> check_listen(std::string_view host_port);  // port 0..65535 required
+// A host name, an IPv4 address, or an IPv6 address in [brackets].
+std::optional<std::string> check_host(std::string_view host);
+std::optional<std::string> check_port(std::string_view port, int min_port);  // min_port..65535
 std::optional<std::string> check_base_url(std::string_view url);      // http(s)://host[:port]/...
 std::optional<std::string> check_readable_file(const std::string& path);
 // An origin as browsers send it: http(s)://host[:port], no path; or "*".

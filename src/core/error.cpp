@@ -41,6 +41,9 @@ constexpr Row kTable[] = {
     {errc::cancelled, "cancelled", {499, "request_cancelled", "", false, false}},
     {errc::overloaded, "overloaded", {503, "server_error", "overloaded", true, false}},
     {errc::shutting_down, "shutting_down", {503, "server_error", "shutting_down", true, false}},
+    // Redis trouble is the gateway's, not a deployment's: another one would
+    // meet the same Redis. It reconnects by itself, so a retry may help.
+    {errc::redis_unavailable, "redis_unavailable", {503, "server_error", "redis_unavailable", true, false}},
     {errc::internal, "internal", {500, "server_error", "internal_error", true, false}},
 };
 

@@ -19,8 +19,8 @@
 #include <boost/beast/ssl.hpp>
 
 #include "sluice/core/log.hpp"
+#include "sluice/io/tls_client.hpp"
 #include "sluice/net/deadline.hpp"
-#include "tls_context.hpp"
 
 namespace sluice::net {
 
@@ -135,12 +135,6 @@ asio::awaitable<error_code> read_some(Stream& s, beast::flat_buffer& b, Parser& 
   co_return ec;
 }
 
-bool is_ip_literal(const std::string& host) {
-  error_code ec;
-  asio::ip::make_address(host, ec);
-  return !ec;
-}
-
 // Beast's HTTP parse errors (as opposed to socket errors).
 bool is_http_error(const error_code& ec) {
   return ec.category() == make_error_code(boost::beast::http::error::end_of_stream).category();
@@ -178,7 +172,7 @@ struct HttpClient::Impl : std::enable_shared_from_this<HttpClient::Impl> {
 
   Impl(asio::any_io_executor ex, Url url, ClientOptions opts)
       : executor(std::move(ex)), origin(std::move(url)), options(std::move(opts)), host_header(origin.host_header()) {
-    if (origin.tls) tls = make_client_tls_context(options.ca_file);
+    if (origin.tls) tls = io::make_client_tls_context(options.ca_file);
   }
 
   // The client's message is generic; the address and `what` are the
@@ -240,13 +234,13 @@ struct HttpClient::Impl : std::enable_shared_from_this<HttpClient::Impl> {
     c->tcp().socket().set_option(tcp::no_delay(true), option_ec);
 
     if (c->tls) {
-      if (Status s = prepare_tls_session(c->tls->native_handle(), origin.host, is_ip_literal(origin.host)); !s)
+      if (Status s = io::prepare_tls_session(c->tls->native_handle(), origin.host); !s)
         co_return error(errc::upstream_unavailable, s.error().message);
       auto [hec] = co_await c->tls->async_handshake(asio::ssl::stream_base::client, kUseAwaitable);
       if (hec) {
         if (cancel.cancelled()) co_return make_error(errc::cancelled, "request cancelled");
         co_return error(errc::upstream_unavailable,
-                        "TLS handshake failed: " + describe_tls_failure(c->tls->native_handle(), hec.message()));
+                        "TLS handshake failed: " + io::describe_tls_failure(c->tls->native_handle(), hec.message()));
       }
     }
     c->tcp().expires_never();  // later steps run under the connection's Deadline

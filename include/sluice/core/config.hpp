@@ -212,6 +212,26 @@ struct RouterConfig {
   const RouterTier* find_tier(std::string_view name) const;
 };
 
+// Redis (the `redis` section): shared by the overflow queue, and later by the
+// cache and cluster-wide limits. The endpoint fields come from `url`,
+// redis://[[user]:password@]host[:port][/db] or rediss:// for TLS, parsed at
+// load (parse_redis_url). redis/client.hpp is the client built from it.
+struct RedisConfig {
+  bool tls = false;             // rediss://: TLS, the server's certificate verified and its name checked
+  std::string host;             // a name, or an IP address (IPv6 without brackets)
+  std::uint16_t port = 6379;
+  std::string username;         // AUTH username password; empty: AUTH password (the default user)
+  std::string password;         // a secret, from ${VAR}: never logged, never in a message; empty: no AUTH
+  int db = 0;                   // SELECT on every (re)connect, 0 .. 1000000
+  std::string ca_file;          // rediss: a PEM CA bundle trusted besides the system store
+  Millis connect_timeout{1'000};   // TCP + TLS + AUTH + SELECT, 10ms .. 1m
+  Millis command_timeout{1'000};   // a command's reply, unless the call says otherwise; 10ms .. 1h
+  std::size_t max_reply_bytes = 512u << 20;  // one reply larger than this breaks the connection; 1 KiB .. 4 GiB
+
+  std::string address() const;  // host:port ([v6]:port), for logs and messages
+  friend bool operator==(const RedisConfig&, const RedisConfig&) = default;
+};
+
 enum class LogFormat { json, text };
 
 struct LoggingConfig {
@@ -229,6 +249,7 @@ struct GatewayConfig {
   QueueConfig queue;
   std::vector<RouterConfig> routers;  // `router`: each alias once, never a model's name
   LoggingConfig logging;
+  std::optional<RedisConfig> redis;  // set when the file has a redis section
 
   const ProviderConfig* find_provider(std::string_view name) const;
   const ModelConfig* find_model(std::string_view name) const;
@@ -262,5 +283,11 @@ std::string format_problems(const std::string& source, const std::vector<ConfigP
 
 // Parses "250ms", "10s", "5m", "1h", or a bare number of seconds.
 std::optional<Millis> parse_duration(std::string_view text);
+
+// Parses redis://[[user]:password@]host[:port][/db] or rediss://... into the
+// endpoint fields of `out` (tls, host, port, username, password, db); user and
+// password may be percent-encoded. Returns why the URL is wrong, or nullopt.
+// The message never quotes the URL or any part of it (it may hold a password).
+std::optional<std::string> parse_redis_url(std::string_view url, RedisConfig& out);
 
 }  // namespace sluice

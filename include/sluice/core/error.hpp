@@ -35,6 +35,7 @@ enum class errc {
   cancelled,             // the client went away; nobody will read the answer
   overloaded,            // the gateway is at a limit of its own, e.g. buffered request bodies (503)
   shutting_down,         // the gateway is draining (503)
+  redis_unavailable,     // Redis cannot be used now: not connected, no answer in time, connection lost (503)
   internal,              // a bug (500)
 };
 

@@ -2,7 +2,7 @@
 // server.tls (the certificate chain and key it presents, the oldest protocol
 // version it accepts, and with client_ca the client certificates it requires),
 // and the words for a failed handshake. The upstream client's own TLS setup
-// is private to net (tls_context.hpp).
+// is io's (io/tls_client.hpp).
 //
 // The server context is built at start, by `sluice --check-config`, and again
 // on each reload; a context in use is never changed, so connections keep the
@@ -15,6 +15,7 @@
 #include <openssl/ssl.h>
 
 #include "sluice/core/config.hpp"
+#include "sluice/io/tls_client.hpp"
 
 namespace boost::asio::ssl {
 class context;
@@ -47,7 +48,7 @@ ServerTls load_server_tls(const ServerTlsConfig& config);
 
 // A handshake failure in words: the certificate verification result when
 // that was the cause ("hostname mismatch"; on a server, the client's
-// certificate), else `fallback`.
-std::string describe_tls_failure(SSL* ssl, const std::string& fallback);
+// certificate), else `fallback`. Defined in io, shared with the clients.
+using io::describe_tls_failure;
 
 }  // namespace sluice::net

@@ -587,9 +587,7 @@ INSTANTIATE_TEST_SUITE_P(
     UnsupportedSections, ConfigRejects,
     ::testing::Values(
         Rejected{kValid + "cache:\n  enabled: true\n", "cache", 11,
-                 "section 'cache' is not supported by this version of sluice"},
-        Rejected{kValid + "redis: { url: redis://127.0.0.1 }\n", "redis", 11,
-                 "section 'redis' is not supported by this version of sluice"}));
+                 "section 'cache' is not supported by this version of sluice"}));
 
 // ---------------------------------------------------------------------------
 // Names: duplicates and references

@@ -55,4 +55,24 @@ inline void PrintTo(const Rejected& c, std::ostream* os) { *os << c.key_path << 
 
 class ConfigRejects : public ::testing::TestWithParam<Rejected> {};
 
+// One case of a table of refused sections: the text of the section, and the
+// one problem it must give.
+struct Refused {
+  const char* name;     // the test's name
+  std::string section;  // the section's lines
+  int line;
+  std::string key_path;
+  std::string message;
+};
+
+inline void PrintTo(const Refused& c, std::ostream* os) { *os << c.name; }
+
+// Checks that `result` has exactly the problem `c` names.
+inline void expect_refused(const ConfigLoadResult& result, const Refused& c) {
+  const ConfigProblem p = only_problem(result);
+  EXPECT_EQ(p.line, c.line) << listing(result);
+  EXPECT_EQ(p.key_path, c.key_path) << listing(result);
+  EXPECT_EQ(p.message, c.message) << listing(result);
+}
+
 }  // namespace sluice::config_test

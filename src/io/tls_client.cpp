@@ -1,10 +1,13 @@
-#include "tls_context.hpp"
+// OpenSSL client setup for outbound connections (see tls_client.hpp).
+#include "sluice/io/tls_client.hpp"
 
 #include <stdexcept>
 
 #include <openssl/x509v3.h>
 
-namespace sluice::net {
+#include <boost/asio/ip/address.hpp>
+
+namespace sluice::io {
 
 std::unique_ptr<boost::asio::ssl::context> make_client_tls_context(const std::string& ca_file) {
   namespace ssl = boost::asio::ssl;
@@ -20,8 +23,10 @@ std::unique_ptr<boost::asio::ssl::context> make_client_tls_context(const std::st
   return ctx;
 }
 
-Status prepare_tls_session(SSL* ssl, const std::string& host, bool host_is_ip) {
-  if (host_is_ip) {
+Status prepare_tls_session(SSL* ssl, const std::string& host) {
+  boost::system::error_code not_ip;
+  boost::asio::ip::make_address(host, not_ip);
+  if (!not_ip) {
     if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host.c_str()) != 1)
       return make_error(errc::internal, "cannot set the expected IP address for TLS verification");
     return Ok{};
@@ -38,4 +43,4 @@ std::string describe_tls_failure(SSL* ssl, const std::string& fallback) {
   return fallback;
 }
 
-}  // namespace sluice::net
+}  // namespace sluice::io
