@@ -15,6 +15,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "sluice/core/anthropic_api.hpp"
 #include "sluice/core/redact.hpp"
 #include "sluice/net/http_client.hpp"
 #include "sluice/providers/provider.hpp"
@@ -54,9 +55,6 @@ class AnthropicProvider final : public Provider {
 Result<std::string> to_anthropic_request(const LlmRequest& req, std::string_view upstream_model,
                                          int default_max_tokens);
 
-// OpenAI's finish_reason for an Anthropic stop_reason ("stop" when unknown).
-std::string_view to_openai_finish_reason(std::string_view stop_reason) noexcept;
-
 struct TranslatedResponse {
   std::string body;  // an OpenAI chat.completion object
   Usage usage;
@@ -78,20 +76,6 @@ Error map_anthropic_error(std::string_view provider, int status, std::string_vie
 // anthropic-ratelimit-{requests,tokens}-{limit,remaining} renamed to OpenAI's
 // x-ratelimit-{limit,remaining}-{requests,tokens}.
 std::vector<Header> anthropic_surfaced_headers(const net::ResponseHead& head);
-
-// Anthropic's token counts as a message reports them. OpenAI's prompt_tokens
-// is the whole prompt: input plus cache writes plus cache reads.
-struct AnthropicTokens {
-  std::int64_t input = 0;
-  std::int64_t cache_creation = 0;
-  std::int64_t cache_read = 0;
-  std::int64_t output = 0;
-  bool known = false;
-
-  Usage to_usage() const noexcept {
-    return Usage{input + cache_creation + cache_read, output, known, cache_read};
-  }
-};
 
 // Turns Anthropic stream events into OpenAI chat.completion.chunk events, one
 // event at a time: message_start -> the role chunk; text and tool_use blocks
@@ -142,7 +126,7 @@ class AnthropicStreamTranslator {
   std::map<std::int64_t, Block> blocks_;  // by Anthropic content block index
   int tools_ = 0;
   std::string stop_reason_;
-  AnthropicTokens tokens_;
+  anthropic::Tokens tokens_;
   bool started_ = false;
   bool stopped_ = false;
 };

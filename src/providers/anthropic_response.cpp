@@ -16,10 +16,11 @@ using json = nlohmann::json;
 using json_access::int_member;
 using json_access::member;
 using json_access::string_member;
+using anthropic::to_openai_finish_reason;
 
 // Counts present in an Anthropic usage object overwrite the ones held: the
 // stream's message_delta repeats them cumulatively.
-void update_tokens(AnthropicTokens& tokens, const json* usage) {
+void update_tokens(anthropic::Tokens& tokens, const json* usage) {
   if (!usage || !usage->is_object()) return;
   tokens.known = true;
   const std::pair<const char*, std::int64_t*> fields[] = {{"input_tokens", &tokens.input},
@@ -30,7 +31,7 @@ void update_tokens(AnthropicTokens& tokens, const json* usage) {
     if (auto n = int_member(*usage, name)) *slot = *n;
 }
 
-json openai_usage(const AnthropicTokens& tokens) {
+json openai_usage(const anthropic::Tokens& tokens) {
   const Usage u = tokens.to_usage();
   return {{"prompt_tokens", u.prompt_tokens},
           {"completion_tokens", u.completion_tokens},
@@ -41,13 +42,6 @@ json openai_usage(const AnthropicTokens& tokens) {
 Error protocol_error(std::string message) { return make_error(errc::upstream_protocol, std::move(message)); }
 
 }  // namespace
-
-std::string_view to_openai_finish_reason(std::string_view stop_reason) noexcept {
-  if (stop_reason == "max_tokens" || stop_reason == "model_context_window_exceeded") return "length";
-  if (stop_reason == "tool_use") return "tool_calls";
-  if (stop_reason == "refusal") return "content_filter";
-  return "stop";  // end_turn, stop_sequence, pause_turn, and whatever comes next
-}
 
 Result<TranslatedResponse> to_openai_response(std::string_view anthropic_body, std::int64_t created) {
   const json message = json::parse(anthropic_body, nullptr, false);
@@ -75,7 +69,7 @@ Result<TranslatedResponse> to_openai_response(std::string_view anthropic_body, s
   out_message["content"] = text.empty() && !tool_calls.empty() ? json(nullptr) : json(std::move(text));
   if (!tool_calls.empty()) out_message["tool_calls"] = std::move(tool_calls);
 
-  AnthropicTokens tokens;
+  anthropic::Tokens tokens;
   update_tokens(tokens, member(message, "usage"));
   json out = {{"id", string_member(message, "id")},
               {"object", "chat.completion"},

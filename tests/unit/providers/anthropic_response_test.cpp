@@ -101,18 +101,6 @@ TEST(ToOpenAiResponse, WhatIsNotAMessageIsAProtocolError) {
   }
 }
 
-TEST(ToOpenAiFinishReason, Table) {
-  EXPECT_EQ(to_openai_finish_reason("end_turn"), "stop");
-  EXPECT_EQ(to_openai_finish_reason("stop_sequence"), "stop");
-  EXPECT_EQ(to_openai_finish_reason("pause_turn"), "stop");
-  EXPECT_EQ(to_openai_finish_reason("max_tokens"), "length");
-  EXPECT_EQ(to_openai_finish_reason("model_context_window_exceeded"), "length");
-  EXPECT_EQ(to_openai_finish_reason("tool_use"), "tool_calls");
-  EXPECT_EQ(to_openai_finish_reason("refusal"), "content_filter");
-  EXPECT_EQ(to_openai_finish_reason(""), "stop");
-  EXPECT_EQ(to_openai_finish_reason("something_new"), "stop");
-}
-
 // --- map_anthropic_error ----------------------------------------------------
 
 Error mapped(int status, std::vector<Header> headers = {}) {
