@@ -1,9 +1,11 @@
-// Anthropic (Messages API): clients keep speaking OpenAI's chat completions;
-// requests are translated to POST {base_url}/v1/messages, answers, stream
-// events and errors back to OpenAI's shapes. The translation functions are
-// pure and public so tests call them on recorded samples; AnthropicProvider
-// adds the HTTP exchange. Only chat completions can be translated:
-// /v1/completions and /v1/embeddings are refused with a 400.
+// Anthropic (Messages API). Chat completions are translated to POST
+// {base_url}/v1/messages, answers, stream events and errors back to OpenAI's
+// shapes. A request that is itself in the Messages dialect (a client of
+// /v1/messages or /v1/messages/count_tokens) goes through natively: its body
+// as the client sent it but for the model, its answer and events relayed as
+// they come (checked, usage noted). The translation functions are pure and
+// public so tests call them on recorded samples; AnthropicProvider adds the
+// HTTP exchange. /v1/completions and /v1/embeddings are refused with a 400.
 #pragma once
 
 #include <cstdint>
@@ -33,10 +35,16 @@ class AnthropicProvider final : public Provider {
                                                             RequestContext& ctx) override;
   boost::asio::awaitable<Result<StreamStart>> stream(const LlmRequest& req, std::string upstream_model,
                                                      RequestContext& ctx) override;
+  // Chat completions (translated), messages and count_tokens (native).
+  bool speaks(Endpoint endpoint) const noexcept override;
 
  private:
   // The upstream request, or a 400 for what cannot be translated.
   Result<net::HttpRequest> make_request(const LlmRequest& req, std::string_view upstream_model) const;
+  // anthropic-version: the client's (a native request) or the configured
+  // one; anthropic-beta: the configured and the client's, joined; the other
+  // configured headers.
+  void append_headers(const LlmRequest& req, std::vector<Header>& headers) const;
 
   ProviderConfig config_;
   net::Url base_;
@@ -83,9 +91,16 @@ std::vector<Header> anthropic_surfaced_headers(const net::ResponseHead& head);
 // finish_reason chunk, the usage chunk when the client asked for it
 // (stream_options.include_usage), then `data: [DONE]`. Usage is tracked
 // whether or not the client asked for the chunk.
+//
+// In relay mode (a client of /v1/messages) nothing is translated: every
+// event is checked and passed on as it came, `event:` line and pings
+// included, while usage, order and the end are tracked the same way.
 class AnthropicStreamTranslator {
  public:
-  AnthropicStreamTranslator(std::string provider, bool include_usage, std::int64_t created);
+  enum class Mode { translate, relay };
+
+  AnthropicStreamTranslator(std::string provider, bool include_usage, std::int64_t created,
+                            Mode mode = Mode::translate);
 
   // Feeds one raw SSE event as SseFramer cut it; appends the OpenAI events it
   // yields to `out`. Errors: upstream_protocol for unparsable or out-of-order
@@ -107,6 +122,7 @@ class AnthropicStreamTranslator {
     bool has_arguments = false;  // a non-empty input_json_delta went out
   };
 
+  Status relay(std::string_view type, const nlohmann::json& event, std::string_view raw_event, std::string& out);
   Status on_message_start(const nlohmann::json& event, std::string& out);
   Status on_block_start(const nlohmann::json& event, std::string& out);
   Status on_block_delta(const nlohmann::json& event, std::string& out);
@@ -122,6 +138,7 @@ class AnthropicStreamTranslator {
   std::string provider_;
   bool include_usage_;
   std::int64_t created_;
+  Mode mode_;
   std::string chunk_prefix_;  // {"id":..,"object":"chat.completion.chunk","created":..,"model":..,
   std::map<std::int64_t, Block> blocks_;  // by Anthropic content block index
   int tools_ = 0;

@@ -5,7 +5,7 @@
 #include <string>
 
 #include "../../../src/providers/anthropic.hpp"
-#include "fixture.hpp"
+#include "support/fixture.hpp"
 #include "provider_test_util.hpp"
 
 namespace sluice::providers {

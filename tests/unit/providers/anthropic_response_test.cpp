@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "../../../src/providers/anthropic.hpp"
-#include "fixture.hpp"
+#include "support/fixture.hpp"
 #include "provider_test_util.hpp"
 
 namespace sluice::providers {
