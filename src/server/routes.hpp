@@ -49,6 +49,11 @@ std::string_view presented_key(const HeaderLookup& header);
 // no-store, Prefer's respond-async.
 void read_call_headers(const HeaderLookup& header, Call& call);
 
+// Whose conventions the answers on `path` follow: Anthropic's for
+// /v1/messages and below, OpenAI's elsewhere. For refusals the session makes
+// before the route table runs (413, 408...).
+Wire wire_of_path(std::string_view path);
+
 class Routes {
  public:
   // `draining` is the server's flag; the references must outlive the routes.
@@ -79,11 +84,16 @@ class Routes {
   boost::asio::awaitable<Reply> embeddings(Inbound&, RequestContext&);
   boost::asio::awaitable<Reply> list_models(Inbound&, RequestContext&);
   boost::asio::awaitable<Reply> get_model(Inbound&, RequestContext&);
+  boost::asio::awaitable<Reply> messages(Inbound&, RequestContext&);
+  boost::asio::awaitable<Reply> count_tokens(Inbound&, RequestContext&);
+  boost::asio::awaitable<Reply> responses(Inbound&, RequestContext&);
 
   // The OpenAI dialect's LLM endpoints: authenticate, parse, serve, render.
   boost::asio::awaitable<Reply> openai_call(Endpoint endpoint, Inbound& request, RequestContext& ctx);
   // Who is calling, before anything else about the request is looked at.
   Result<auth::Caller> authenticate(const Inbound& request, RequestContext& ctx);
+  // An error answer after the pipeline ran: the group's limits come along.
+  Reply failed(Error error, const RequestContext& ctx, Wire wire);
 
   pipeline::Pipeline& pipeline_;
   const bool& draining_;

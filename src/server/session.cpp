@@ -112,6 +112,7 @@ std::string response_head(int status, const Reply& reply, std::string_view reque
   h.append(http::obsolete_reason(static_cast<http::status>(status)));
   if (!reply.content_type.empty()) h.append("\r\nContent-Type: ").append(reply.content_type);
   h.append("\r\nx-request-id: ").append(request_id);
+  if (reply.wire == Wire::anthropic) h.append("\r\nrequest-id: ").append(request_id);  // the Anthropic SDKs' name
   for (const Header& field : reply.headers)
     if (is_safe_header_value(field.value)) h.append("\r\n").append(field.name).append(": ").append(field.value);
   if (!framing.empty()) h.append("\r\n").append(framing);
@@ -339,6 +340,7 @@ asio::awaitable<bool> Session::serve_one() {
   }
   idle_ = false;
 
+  wire_ = Wire::openai;
   // The whole request (head and body) must arrive within header_timeout:
   // slow senders get a 408 and are cut off.
   http::request_parser<PaddedStringBody> parser;
@@ -361,6 +363,7 @@ asio::awaitable<bool> Session::serve_one() {
       // Beast checks Content-Length against the limit once the whole head is
       // parsed, so the fields are there: echo the client's request id.
       const std::string_view id = parser.get()["x-request-id"];
+      wire_ = wire_of_path(request_path({parser.get().target().data(), parser.get().target().size()}));
       co_await refuse(make_error(errc::payload_too_large, "request body is larger than " +
                                                               std::to_string(cfg.max_body_bytes) + " bytes"),
                       is_valid_request_id(id) ? id : std::string_view{});
@@ -371,6 +374,7 @@ asio::awaitable<bool> Session::serve_one() {
   }
 
   auto& head = parser.get();
+  wire_ = wire_of_path(request_path({head.target().data(), head.target().size()}));
   RequestContext ctx;
   {
     auto id = head["x-request-id"];
@@ -512,7 +516,7 @@ asio::awaitable<void> Session::write_stream(Reply& reply, RequestContext& ctx, b
     }
     log::warn("stream_failed", {{"request_id", ctx.request_id}, {"provider", ctx.provider},
                                 {"error", to_string(error.code)}, {"before_first_byte", true}});
-    Reply failed = error_reply(std::move(error));
+    Reply failed = error_reply(std::move(error), reply.wire);
     outcome.error = failed.error;
     co_await write_reply(failed, ctx, keep_alive, outcome);
     co_return;
@@ -540,7 +544,7 @@ asio::awaitable<void> Session::write_stream(Reply& reply, RequestContext& ctx, b
       }
       log::warn("stream_failed", {{"request_id", ctx.request_id}, {"provider", ctx.provider},
                                   {"error", to_string(batch.error().code)}});
-      failure = stream_error_event(batch.error());
+      failure = reply.stream->failure_event(batch.error());  // in the client's dialect
       outcome.error = std::move(batch).error();
       closing_ = true;
     }
@@ -573,7 +577,7 @@ asio::awaitable<void> Session::write_stream(Reply& reply, RequestContext& ctx, b
 
 // Answers a request that never reached the pipeline, then the connection closes.
 asio::awaitable<void> Session::refuse(const Error& error, std::string_view given_id) {
-  Reply reply = error_reply(error);
+  Reply reply = error_reply(error, wire_);
   const std::string request_id = given_id.empty() ? new_request_id() : std::string(given_id);
   const std::string head = response_head(reply.status, reply, request_id, false, http10_,
                                          ContentLength(reply.body.size()).view());

@@ -78,6 +78,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool linger_ = false;      // a refused request may still be arriving: drain before close
   bool stream_started_ = false;  // a stream's head is written or being written
   bool cut_ = false;         // shutdown_grace ended mid-stream: end the stream with an error event
+  Wire wire_ = Wire::openai;  // the conventions of the current request's path, for refusals
   RequestContext* current_ = nullptr;  // the request in progress, for force_close
 };
 
