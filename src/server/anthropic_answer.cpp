@@ -16,26 +16,7 @@ namespace dom = simdjson::dom;
 
 namespace {
 
-std::string_view string_at(const dom::element& e, std::string_view key) {
-  std::string_view s;
-  if (e[key].get_string().get(s)) return {};
-  return s;
-}
-
 Error protocol_error(std::string message) { return make_error(errc::upstream_protocol, std::move(message)); }
-
-// An OpenAI usage object (chat completions) as Usage; unknown when absent.
-Usage chat_usage(const dom::element& root) {
-  Usage u;
-  dom::object usage;
-  if (root["usage"].get_object().get(usage)) return u;
-  std::int64_t n = 0;
-  u.known = true;
-  if (!usage["prompt_tokens"].get_int64().get(n)) u.prompt_tokens = n;
-  if (!usage["completion_tokens"].get_int64().get(n)) u.completion_tokens = n;
-  if (!usage.at_pointer("/prompt_tokens_details/cached_tokens").get_int64().get(n)) u.cached_tokens = n;
-  return u;
-}
 
 // Anthropic's usage object for `usage`.
 std::string usage_json(const Usage& usage) {
@@ -111,74 +92,38 @@ Result<std::string> chat_to_message(std::string_view chat, std::string_view id) 
 
 // --- ChatToMessagesStream ------------------------------------------------------
 
-Status ChatToMessagesStream::feed(std::string_view raw_event, const Usage& usage, std::string& out) {
-  if (done_) return Ok{};
-  const std::string data = net::sse_data(raw_event);
-  if (data.empty()) return Ok{};  // a comment
-  if (data == "[DONE]") {
-    if (!started_) start("", out);
-    finish(usage_.known ? usage_ : usage, out);
-    return Ok{};
+Status ChatToMessagesStream::text(std::string_view text, std::string& out) {
+  if (open_ < 0 || !open_is_text_) {
+    open_block(R"({"type":"text","text":""})", out);
+    open_is_text_ = true;
   }
-  static thread_local dom::parser parser;
-  dom::element chunk;
-  if (parser.parse(data.data(), data.size()).get(chunk) || !chunk.is_object())
-    return protocol_error("the upstream sent a stream event that is not a JSON object");
-  if (dom::element error; !chunk["error"].get(error))
-    return make_error(errc::upstream_unavailable, "the upstream's stream failed: " +
-                                                      std::string(string_at(error, "message")));
-  if (!started_) start(string_at(chunk, "model"), out);
-  if (const Usage u = chat_usage(chunk); u.known) usage_ = u;
+  std::string json = R"({"type":"content_block_delta","index":)" + std::to_string(open_) +
+                     R"(,"delta":{"type":"text_delta","text":)";
+  append_json_string(json, text);
+  out += named_event("content_block_delta", json + "}}");
+  return Ok{};
+}
 
-  dom::element choice;
-  if (chunk["choices"].at(0).get(choice)) return Ok{};  // a usage chunk
-  if (const std::string_view reason = string_at(choice, "finish_reason"); !reason.empty()) finish_reason_ = reason;
-  dom::element delta;
-  if (choice["delta"].get(delta) || !delta.is_object()) return Ok{};
-
-  if (const std::string_view text = string_at(delta, "content"); !text.empty()) {
-    if (open_ < 0 || !open_is_text_) {
-      open_block(R"({"type":"text","text":""})", out);
-      open_is_text_ = true;
-    }
-    std::string json = R"({"type":"content_block_delta","index":)" + std::to_string(open_) +
-                       R"(,"delta":{"type":"text_delta","text":)";
-    append_json_string(json, text);
-    out += named_event("content_block_delta", json + "}}");
+Status ChatToMessagesStream::tool_delta(const ChatEvent::ToolDelta& call, std::string& out) {
+  auto it = tools_.find(call.index);
+  if (it == tools_.end()) {
+    std::string call_id(call.id);
+    if (call_id.empty()) call_id = "toolu_" + id_ + "_" + std::to_string(call.index);
+    open_block(R"({"type":"tool_use","id":)" + json_string(call_id) + R"(,"name":)" + json_string(call.name) +
+                   R"(,"input":{}})",
+               out);
+    open_is_text_ = false;
+    it = tools_.emplace(call.index, open_).first;
   }
-  dom::element calls;
-  if (delta["tool_calls"].get(calls) || !calls.is_array()) return Ok{};
-  for (dom::element call : array_of(calls)) {
-    std::int64_t index = 0;
-    if (call["index"].get_int64().get(index)) index = 0;
-    dom::element function;
-    std::string_view name, arguments;
-    if (!call["function"].get(function)) {
-      name = string_at(function, "name");
-      arguments = string_at(function, "arguments");
-    }
-    auto it = tools_.find(index);
-    if (it == tools_.end()) {
-      std::string call_id(string_at(call, "id"));
-      if (call_id.empty()) call_id = "toolu_" + id_ + "_" + std::to_string(index);
-      open_block(R"({"type":"tool_use","id":)" + json_string(call_id) + R"(,"name":)" + json_string(name) +
-                     R"(,"input":{}})",
-                 out);
-      open_is_text_ = false;
-      it = tools_.emplace(index, open_).first;
-    }
-    if (!arguments.empty()) {
-      std::string json = R"({"type":"content_block_delta","index":)" + std::to_string(it->second) +
-                         R"(,"delta":{"type":"input_json_delta","partial_json":)";
-      append_json_string(json, arguments);
-      out += named_event("content_block_delta", json + "}}");
-    }
-  }
+  if (call.arguments.empty()) return Ok{};
+  std::string json = R"({"type":"content_block_delta","index":)" + std::to_string(it->second) +
+                     R"(,"delta":{"type":"input_json_delta","partial_json":)";
+  append_json_string(json, call.arguments);
+  out += named_event("content_block_delta", json + "}}");
   return Ok{};
 }
 
 void ChatToMessagesStream::start(std::string_view model, std::string& out) {
-  started_ = true;
   std::string json = R"({"type":"message_start","message":{"id":)";
   append_json_string(json, id_);
   json += R"(,"type":"message","role":"assistant","model":)";
@@ -202,14 +147,13 @@ void ChatToMessagesStream::close_block(std::string& out) {
   open_ = -1;
 }
 
-void ChatToMessagesStream::finish(const Usage& usage, std::string& out) {
+void ChatToMessagesStream::finish(std::string_view finish_reason, const Usage& usage, std::string& out) {
   close_block(out);
   std::string json = R"({"type":"message_delta","delta":{"stop_reason":)";
-  append_json_string(json, anthropic::to_stop_reason(finish_reason_));
+  append_json_string(json, anthropic::to_stop_reason(finish_reason));
   json += R"(,"stop_sequence":null},"usage":)" + usage_json(usage) + "}";
   out += named_event("message_delta", json);
   out += named_event("message_stop", R"({"type":"message_stop"})");
-  done_ = true;
 }
 
 std::string ChatToMessagesStream::failure_event(const Error& error) {

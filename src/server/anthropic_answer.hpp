@@ -31,25 +31,21 @@ class ChatToMessagesStream final : public StreamTranslator {
  public:
   explicit ChatToMessagesStream(std::string id) : id_(std::move(id)) {}
 
-  Status feed(std::string_view raw_event, const Usage& usage, std::string& out) override;
-  bool done() const noexcept override { return done_; }
   std::string failure_event(const Error& error) override;
 
  private:
-  void start(std::string_view model, std::string& out);
+  void start(std::string_view model, std::string& out) override;
+  Status text(std::string_view text, std::string& out) override;
+  Status tool_delta(const ChatEvent::ToolDelta& delta, std::string& out) override;
+  void finish(std::string_view finish_reason, const Usage& usage, std::string& out) override;
   void open_block(std::string_view block_json, std::string& out);
   void close_block(std::string& out);
-  void finish(const Usage& usage, std::string& out);
 
   std::string id_;
-  bool started_ = false;
-  bool done_ = false;
   int next_index_ = 0;               // the next content block's index
   int open_ = -1;                    // the open block's index; -1: none
   bool open_is_text_ = false;
   std::map<std::int64_t, int> tools_;  // chat tool_calls index -> block index
-  std::string finish_reason_;
-  Usage usage_;                      // from a usage chunk, when the stream had one
 };
 
 // The Anthropic model object for `id` (GET /v1/models with anthropic-version).

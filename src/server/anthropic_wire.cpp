@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "chat_draft.hpp"
 #include "json_body.hpp"
 #include "sluice/core/json_text.hpp"
 
@@ -16,49 +17,14 @@ namespace dom = simdjson::dom;
 
 namespace {
 
-// A member as a string; "" when absent or not a string.
-std::string_view string_at(const dom::element& e, std::string_view key) {
-  std::string_view s;
-  if (e[key].get_string().get(s)) return {};
-  return s;
-}
-
-template <class Json>
-bool has(const Json& e, std::string_view key) {
-  dom::element v;
-  return !e[key].get(v) && !v.is_null();
-}
-
 std::string at(std::string_view base, std::size_t index) { return std::string(base) + "." + std::to_string(index); }
 
-// The chat-completions request being written while the Messages request is
-// validated. The first thing chat completions cannot honour stops the
-// writing (refused); validation goes on, so a malformed body is still a 400
-// whatever deployment would have served it.
-class ChatDraft {
- public:
-  bool writing() const { return !refused_; }
-  void refuse(std::string message, std::string param) {
-    if (!refused_) refused_ = invalid(std::move(message) + " (the model is served through chat completions)", std::move(param));
-  }
-  std::optional<Error> take_refusal() { return std::move(refused_); }
-
-  // One chat message, its JSON object text.
-  void add(std::string message) {
-    if (!writing()) return;
-    if (!messages_.empty()) messages_ += ',';
-    messages_ += message;
-  }
-  const std::string& messages() const { return messages_; }
-
- private:
-  std::string messages_;
-  std::optional<Error> refused_;
-};
-
-// Texts of the prompt, for token estimates (LlmRequest::messages).
-void note(std::vector<Message>& texts, std::string_view role, std::string_view text) {
-  if (!text.empty()) texts.push_back({std::string(role), std::string(text)});
+// A content block's type: the block must be an object with a "type" string.
+std::optional<Error> block_type(const dom::element& block, const std::string& param, std::string_view& type) {
+  if (!block.is_object()) return invalid("each content block must be an object", param);
+  type = string_at(block, "type");
+  if (type.empty()) return invalid("each content block needs a 'type' string", param + ".type");
+  return std::nullopt;
 }
 
 std::string text_part(std::string_view text) {
@@ -144,8 +110,8 @@ std::optional<Error> user_blocks(const dom::array& blocks, const std::string& pa
   std::size_t j = 0;
   for (dom::element block : blocks) {
     const std::string block_param = at(param, j++);
-    if (!block.is_object()) return invalid("each content block must be an object", block_param);
-    const std::string_view type = string_at(block, "type");
+    std::string_view type;
+    if (auto e = block_type(block, block_param, type)) return e;
     std::string part;
     if (type == "text") {
       std::string_view text;
@@ -166,8 +132,6 @@ std::optional<Error> user_blocks(const dom::array& blocks, const std::string& pa
       message += R"(,"content":)";
       append_json_string(message, text);
       draft.add(message + "}");
-    } else if (type.empty()) {
-      return invalid("each content block needs a 'type' string", block_param + ".type");
     } else {
       draft.refuse("content blocks of type '" + std::string(type) + "' cannot be sent", block_param + ".type");
     }
@@ -188,45 +152,38 @@ std::optional<Error> user_blocks(const dom::array& blocks, const std::string& pa
 // (the input object as the arguments string), thinking dropped.
 std::optional<Error> assistant_blocks(const dom::array& blocks, const std::string& param, ChatDraft& draft,
                                       std::vector<Message>& texts) {
+  struct Call {
+    std::string_view id, name;
+    std::string arguments;
+  };
   std::string text;
-  std::string calls;
+  std::vector<Call> calls;
   std::size_t j = 0;
   for (dom::element block : blocks) {
     const std::string block_param = at(param, j++);
-    if (!block.is_object()) return invalid("each content block must be an object", block_param);
-    const std::string_view type = string_at(block, "type");
+    std::string_view type;
+    if (auto e = block_type(block, block_param, type)) return e;
     if (type == "text") {
       std::string_view t;
       if (block["text"].get_string().get(t)) return invalid("a text block needs a 'text' string", block_param + ".text");
       text += t;
     } else if (type == "tool_use") {
-      const std::string_view id = string_at(block, "id"), name = string_at(block, "name");
-      if (id.empty() || name.empty()) return invalid("a tool_use block needs 'id' and 'name' strings", block_param);
-      dom::element input;
-      std::string arguments = "{}";
-      if (!block["input"].get(input)) {
-        if (!input.is_object()) return invalid("'input' must be an object", block_param + ".input");
-        arguments = simdjson::to_string(input);
+      Call call{string_at(block, "id"), string_at(block, "name"), "{}"};
+      if (call.id.empty() || call.name.empty()) return invalid("a tool_use block needs 'id' and 'name' strings", block_param);
+      if (auto input = member(block, "input")) {
+        if (!input->is_object()) return invalid("'input' must be an object", block_param + ".input");
+        call.arguments = simdjson::to_string(*input);
       }
-      note(texts, "assistant", arguments);
-      if (!calls.empty()) calls += ',';
-      calls += R"({"id":)" + json_string(id) + R"(,"type":"function","function":{"name":)" + json_string(name) +
-               R"(,"arguments":)" + json_string(arguments) + "}}";
-    } else if (type == "thinking" || type == "redacted_thinking") {
-      // The target cannot take them back; its own reasoning is its own.
-    } else if (type.empty()) {
-      return invalid("each content block needs a 'type' string", block_param + ".type");
-    } else {
+      note(texts, "assistant", call.arguments);
+      calls.push_back(std::move(call));
+    } else if (type != "thinking" && type != "redacted_thinking") {
+      // (The target cannot take thinking back; its own reasoning is its own.)
       draft.refuse("content blocks of type '" + std::string(type) + "' cannot be sent", block_param + ".type");
     }
   }
   note(texts, "assistant", text);
-  if (text.empty() && calls.empty()) return std::nullopt;
-  std::string message = R"({"role":"assistant","content":)";
-  if (text.empty()) message += "null";
-  else append_json_string(message, text);
-  if (!calls.empty()) message += R"(,"tool_calls":[)" + calls + "]";
-  draft.add(message + "}");
+  draft.assistant_text(text);
+  for (const Call& call : calls) draft.tool_call(call.id, call.name, call.arguments);
   return std::nullopt;
 }
 
@@ -272,7 +229,8 @@ std::optional<Error> read_messages(const dom::object& root, ChatDraft& draft, st
     if (content.is_string()) {
       const std::string_view text = content.get_string().value_unsafe();
       note(texts, role, text);
-      draft.add(R"({"role":")" + std::string(role) + R"(","content":)" + json_string(text) + "}");
+      if (role == "assistant") draft.assistant_text(text);
+      else draft.add(R"({"role":"user","content":)" + json_string(text) + "}");
       continue;
     }
     if (!content.is_array()) return invalid("'content' must be a string or an array of blocks", param + ".content");
@@ -376,7 +334,7 @@ std::optional<Error> read_options(const dom::object& root, Endpoint endpoint, Ll
     return invalid("'thinking' must be an object", "thinking");
   if (!root["mcp_servers"].get(e) && e.is_array() && array_of(e).size() > 0)
     draft.refuse("MCP servers run at Anthropic and cannot be used", "mcp_servers");
-  if (has(root, "container")) draft.refuse("containers run at Anthropic and cannot be used", "container");
+  if (member(root, "container")) draft.refuse("containers run at Anthropic and cannot be used", "container");
   if (!root["output_format"].get(e) && !e.is_null()) {
     dom::element schema;
     if (string_at(e, "type") != "json_schema" || e["schema"].get(schema) || !schema.is_object())
@@ -390,51 +348,28 @@ std::optional<Error> read_options(const dom::object& root, Endpoint endpoint, Ll
 
 }  // namespace
 
-Result<LlmRequest> parse_messages_request(Endpoint endpoint, std::string body) {
-  auto parsed = parse_body_object(body);
-  if (!parsed) return std::move(parsed).error();
-  const dom::object root = *parsed;
-  auto model = read_model(root);
-  if (!model) return std::move(model).error();
-
-  LlmRequest req;
-  req.endpoint = endpoint;
-  req.model = std::string(*model);
-  ChatDraft draft;
-  std::string options;
-  if (auto e = read_system(root, draft, req.messages)) return std::move(*e);
-  if (auto e = read_messages(root, draft, req.messages)) return std::move(*e);
-  if (auto e = read_tools(root, draft, req.messages, options)) return std::move(*e);
-  if (auto e = read_options(root, endpoint, req, draft, options)) return std::move(*e);
-  req.include_usage = req.stream;
-
-  if (endpoint == Endpoint::messages) {
-    if (auto refusal = draft.take_refusal()) {
-      req.untranslatable = std::move(refusal);
-    } else {
-      auto chat = std::make_shared<LlmRequest>();
-      chat->endpoint = Endpoint::chat_completions;
-      chat->model = req.model;
-      chat->body = R"({"model":)";
-      chat->model_offset = chat->body.size();
-      append_json_string(chat->body, req.model);
-      chat->model_length = chat->body.size() - chat->model_offset;
-      chat->body += R"(,"messages":[)" + draft.messages() + "]" + options + "}";
-      chat->stream = req.stream;
-      chat->include_usage = req.stream;
-      chat->max_tokens = req.max_tokens;
-      chat->messages = req.messages;
-      req.as_chat = std::move(chat);
-    }
-  }
-  req.body = std::move(body);
-  locate_model(req.body, req);
-  return req;
-}
-
 std::string estimated_count_tokens_body(const LlmRequest& req) {
   const std::int64_t tokens = estimate_tokens(req.prompt_chars()) + 3 * static_cast<std::int64_t>(req.messages.size());
   return R"({"input_tokens":)" + std::to_string(tokens) + "}";
+}
+
+Result<LlmRequest> parse_messages_request(Endpoint endpoint, std::string body) {
+  LlmRequest req;
+  auto root = begin_request(body, endpoint, req);
+  if (!root) return std::move(root).error();
+  // The translation is written while the body is checked, part by part.
+  ChatDraft draft;
+  std::string options;
+  std::optional<Error> problem = read_system(*root, draft, req.messages);
+  if (!problem) problem = read_messages(*root, draft, req.messages);
+  if (!problem) problem = read_tools(*root, draft, req.messages, options);
+  if (!problem) problem = read_options(*root, endpoint, req, draft, options);
+  if (problem) return std::move(*problem);
+  req.include_usage = req.stream;
+
+  if (endpoint == Endpoint::messages) draft.finish(req, options);
+  end_request(std::move(body), req);
+  return req;
 }
 
 }  // namespace sluice::server

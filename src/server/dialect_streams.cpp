@@ -5,6 +5,7 @@
 
 #include <simdjson.h>
 
+#include "json_body.hpp"
 #include "reply.hpp"
 #include "responses_answer.hpp"
 #include "sluice/net/sse.hpp"
@@ -18,6 +19,65 @@ std::string named_event(std::string_view name, std::string_view json) {
   out.reserve(name.size() + json.size() + 16);
   out.append("event: ").append(name).append("\ndata: ").append(json).append("\n\n");
   return out;
+}
+
+Result<ChatEvent> read_chat_event(std::string_view raw_event) {
+  namespace dom = simdjson::dom;
+  static thread_local dom::parser parser;
+  static thread_local std::string data;
+  ChatEvent event;
+  data = net::sse_data(raw_event);
+  if (data.empty()) return event;
+  if (data == "[DONE]") {
+    event.kind = ChatEvent::Kind::done;
+    return event;
+  }
+  dom::element chunk;
+  if (parser.parse(data.data(), data.size()).get(chunk) || !chunk.is_object())
+    return make_error(errc::upstream_protocol, "the upstream sent a stream event that is not a JSON object");
+  if (auto error = member(chunk, "error"))
+    return make_error(errc::upstream_unavailable,
+                      "the upstream's stream failed: " + std::string(string_at(*error, "message")));
+  event.kind = ChatEvent::Kind::chunk;
+  event.model = string_at(chunk, "model");
+  event.usage = chat_usage(chunk);
+  dom::element choice, delta;
+  if (chunk["choices"].at(0).get(choice)) return event;  // a usage chunk
+  event.finish_reason = string_at(choice, "finish_reason");
+  if (choice["delta"].get(delta) || !delta.is_object()) return event;
+  event.content = string_at(delta, "content");
+  const auto calls = member(delta, "tool_calls");
+  if (!calls || !calls->is_array()) return event;
+  for (dom::element call : array_of(*calls)) {
+    ChatEvent::ToolDelta d;
+    if (call["index"].get_int64().get(d.index)) d.index = 0;
+    d.id = string_at(call, "id");
+    if (auto function = member(call, "function")) {
+      d.name = string_at(*function, "name");
+      d.arguments = string_at(*function, "arguments");
+    }
+    event.tool_calls.push_back(d);
+  }
+  return event;
+}
+
+Status StreamTranslator::feed(const ChatEvent& event, const Usage& usage, std::string& out) {
+  if (!started_) {
+    started_ = true;
+    start(event.model, out);
+  }
+  if (event.kind == ChatEvent::Kind::done) {
+    done_ = true;
+    finish(finish_reason_, usage_.known ? usage_ : usage, out);
+    return Ok{};
+  }
+  if (event.usage.known) usage_ = event.usage;
+  if (!event.finish_reason.empty()) finish_reason_ = event.finish_reason;
+  if (!event.content.empty())
+    if (Status s = text(event.content, out); !s) return s;
+  for (const ChatEvent::ToolDelta& delta : event.tool_calls)
+    if (Status s = tool_delta(delta, out); !s) return s;
+  return Ok{};
 }
 
 namespace {
@@ -41,9 +101,12 @@ class TranslatedStream final : public ChunkStream {
         co_return make_error(errc::upstream_protocol, "the upstream's stream ended before it was complete");
       }
       const Usage usage = chat_->usage();
-      const bool framed = framer_.feed(*batch, [&](std::string_view event) {
-        if (failure_) return;
-        if (Status s = translator_->feed(event, usage, out); !s) failure_ = std::move(s).error();
+      const bool framed = framer_.feed(*batch, [&](std::string_view raw) {
+        if (failure_ || translator_->done()) return;
+        auto event = read_chat_event(raw);
+        if (!event) failure_ = std::move(event).error();
+        else if (event->kind == ChatEvent::Kind::nothing) return;
+        else if (Status s = translator_->feed(*event, usage, out); !s) failure_ = std::move(s).error();
       });
       if (!framed && !failure_) failure_ = framer_.overflow_error("upstream");
       // What was translated before a failure goes out first.

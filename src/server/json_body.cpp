@@ -32,6 +32,21 @@ Result<dom::object> parse_body_object(std::string& body) {
   return root;
 }
 
+Result<dom::object> begin_request(std::string& body, Endpoint endpoint, LlmRequest& req) {
+  auto root = parse_body_object(body);
+  if (!root) return root;
+  auto model = read_model(*root);
+  if (!model) return std::move(model).error();
+  req.endpoint = endpoint;
+  req.model = std::string(*model);
+  return root;
+}
+
+void end_request(std::string body, LlmRequest& req) {
+  req.body = std::move(body);
+  locate_model(req.body, req);
+}
+
 Result<std::string_view> read_model(const dom::object& root) {
   std::string_view model;
   if (root["model"].get_string().get(model) || model.empty())
@@ -60,6 +75,18 @@ std::optional<std::string_view> first_duplicate_key(const dom::object& object) {
   const auto twice = std::adjacent_find(keys.begin(), keys.end());
   if (twice == keys.end()) return std::nullopt;
   return *twice;
+}
+
+Usage chat_usage(const dom::element& answer) {
+  Usage u;
+  dom::object usage;
+  if (answer["usage"].get_object().get(usage)) return u;
+  std::int64_t n = 0;
+  u.known = true;
+  if (!usage["prompt_tokens"].get_int64().get(n)) u.prompt_tokens = n;
+  if (!usage["completion_tokens"].get_int64().get(n)) u.completion_tokens = n;
+  if (!usage.at_pointer("/prompt_tokens_details/cached_tokens").get_int64().get(n)) u.cached_tokens = n;
+  return u;
 }
 
 void locate_model(const std::string& body, LlmRequest& req) {

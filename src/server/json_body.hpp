@@ -1,5 +1,6 @@
 // Client JSON bodies as every inbound dialect reads them (openai_wire,
-// anthropic_wire, responses_wire): validated once with simdjson's DOM parser
+// anthropic_wire, responses_wire), and the small readers the dialects share
+// for bodies and answers: validated once with simdjson's DOM parser
 // (UTF-8, grammar, nesting depth), a JSON object at the top with no key
 // twice among its members, and the byte span of its "model" value, so the
 // body can go upstream as the client sent it with only that token replaced.
@@ -35,6 +36,12 @@ inline Error invalid(std::string message, std::string param = {}) {
 // upstream obeys the other).
 Result<simdjson::dom::object> parse_body_object(std::string& body);
 
+// A request begun from `body`: parsed (parse_body_object), `req`'s endpoint
+// and model (read_model) set; the top-level object, as parse_body_object's.
+Result<simdjson::dom::object> begin_request(std::string& body, Endpoint endpoint, LlmRequest& req);
+// The request ended: `body` kept in it, its model located (locate_model).
+void end_request(std::string body, LlmRequest& req);
+
 // The top-level "model": a non-empty string, else a bad_request naming it.
 Result<std::string_view> read_model(const simdjson::dom::object& root);
 
@@ -48,6 +55,27 @@ void locate_model(const std::string& body, LlmRequest& req);
 std::optional<std::string_view> first_duplicate_key(const simdjson::dom::object& object);
 
 inline bool is_integer(const simdjson::dom::element& e) { return e.is_int64() || e.is_uint64(); }
+
+// A member as a string; "" when absent or not a string.
+template <class Json>
+std::string_view string_at(const Json& e, std::string_view key) {
+  std::string_view s;
+  if (e[key].get_string().get(s)) return {};
+  return s;
+}
+
+// The member, when present and not null.
+template <class Json>
+std::optional<simdjson::dom::element> member(const Json& e, std::string_view key) {
+  simdjson::dom::element v;
+  if (e[key].get(v) || v.is_null()) return std::nullopt;
+  return v;
+}
+
+// The "usage" object of a chat completion or chunk (prompt_tokens,
+// completion_tokens, prompt_tokens_details.cached_tokens); unknown when
+// absent or null.
+Usage chat_usage(const simdjson::dom::element& answer);
 
 // The element as an array, by value (empty when it is none): ranging over
 // `e.get_array().value_unsafe()` would range over a temporary's member.

@@ -130,15 +130,10 @@ std::optional<Error> read_options(const dom::object& root, LlmRequest& req) {
 }  // namespace
 
 Result<LlmRequest> parse_request(Endpoint endpoint, std::string body) {
-  auto parsed = parse_body_object(body);
+  LlmRequest req;
+  auto parsed = begin_request(body, endpoint, req);
   if (!parsed) return std::move(parsed).error();
   const dom::object root = *parsed;
-
-  LlmRequest req;
-  req.endpoint = endpoint;
-  auto model = read_model(root);
-  if (!model) return std::move(model).error();
-  req.model = std::string(*model);
 
   std::optional<Error> problem;
   switch (endpoint) {
@@ -154,8 +149,7 @@ Result<LlmRequest> parse_request(Endpoint endpoint, std::string body) {
   if (!problem) problem = read_options(root, req);
   if (problem) return std::move(*problem);
 
-  req.body = std::move(body);
-  locate_model(req.body, req);
+  end_request(std::move(body), req);
   return req;
 }
 

@@ -21,25 +21,7 @@ constexpr std::string_view kDefaultEcho =
     R"("background":false,"truncation":"disabled","reasoning":{"effort":null,"summary":null},)"
     R"("text":{"format":{"type":"text"}})";
 
-std::string_view string_at(const dom::element& e, std::string_view key) {
-  std::string_view s;
-  if (e[key].get_string().get(s)) return {};
-  return s;
-}
-
 Error protocol_error(std::string message) { return make_error(errc::upstream_protocol, std::move(message)); }
-
-Usage chat_usage(const dom::element& root) {
-  Usage u;
-  dom::object usage;
-  if (root["usage"].get_object().get(usage)) return u;
-  std::int64_t n = 0;
-  u.known = true;
-  if (!usage["prompt_tokens"].get_int64().get(n)) u.prompt_tokens = n;
-  if (!usage["completion_tokens"].get_int64().get(n)) u.completion_tokens = n;
-  if (!usage.at_pointer("/prompt_tokens_details/cached_tokens").get_int64().get(n)) u.cached_tokens = n;
-  return u;
-}
 
 // incomplete_details for a finish_reason; "" when the response completed.
 std::string_view incomplete_reason(std::string_view finish_reason) {
@@ -170,17 +152,17 @@ Result<std::string> chat_to_response(std::string_view chat, ResponseDraft draft)
 
 // --- ChatToResponsesStream -----------------------------------------------------
 
-void ChatToResponsesStream::event(std::string_view type, std::string body, std::string& out) {
+void ChatToResponsesStream::event_out(std::string_view type, std::string body, std::string& out) {
   // body: the event's members after type and sequence_number, each led by a comma.
   out += named_event(type, R"({"type":")" + std::string(type) + R"(","sequence_number":)" +
                                std::to_string(sequence_++) + body + "}");
 }
 
-void ChatToResponsesStream::start(std::string& out) {
-  started_ = true;
+void ChatToResponsesStream::start(std::string_view model, std::string& out) {
+  if (!model.empty()) draft_.model = std::string(model);
   const std::string in_progress = draft_.object("in_progress", "");
-  event("response.created", R"(,"response":)" + in_progress, out);
-  event("response.in_progress", R"(,"response":)" + in_progress, out);
+  event_out("response.created", R"(,"response":)" + in_progress, out);
+  event_out("response.in_progress", R"(,"response":)" + in_progress, out);
 }
 
 ChatToResponsesStream::Item& ChatToResponsesStream::open_message(std::string& out) {
@@ -191,8 +173,8 @@ ChatToResponsesStream::Item& ChatToResponsesStream::open_message(std::string& ou
   items_.push_back(std::move(item));
   open_message_ = static_cast<int>(items_.size() - 1);
   const std::string index = std::to_string(open_message_);
-  event("response.output_item.added", R"(,"output_index":)" + index + R"(,"item":)" + item_json(items_.back(), false), out);
-  event("response.content_part.added", R"(,"item_id":)" + json_string(items_.back().id) + R"(,"output_index":)" + index +
+  event_out("response.output_item.added", R"(,"output_index":)" + index + R"(,"item":)" + item_json(items_.back(), false), out);
+  event_out("response.content_part.added", R"(,"item_id":)" + json_string(items_.back().id) + R"(,"output_index":)" + index +
                                            R"(,"content_index":0,"part":)" + output_text_part(""), out);
   return items_.back();
 }
@@ -203,14 +185,14 @@ void ChatToResponsesStream::close(std::size_t index, std::string& out) {
   item.closed = true;
   const std::string where = R"(,"item_id":)" + json_string(item.id) + R"(,"output_index":)" + std::to_string(index);
   if (item.message) {
-    event("response.output_text.done", where + R"(,"content_index":0,"text":)" + json_string(item.text) + R"(,"logprobs":[])", out);
-    event("response.content_part.done", where + R"(,"content_index":0,"part":)" + output_text_part(item.text), out);
+    event_out("response.output_text.done", where + R"(,"content_index":0,"text":)" + json_string(item.text) + R"(,"logprobs":[])", out);
+    event_out("response.content_part.done", where + R"(,"content_index":0,"part":)" + output_text_part(item.text), out);
     if (open_message_ == static_cast<int>(index)) open_message_ = -1;
   } else {
-    event("response.function_call_arguments.done",
+    event_out("response.function_call_arguments.done",
           where + R"(,"name":)" + json_string(item.name) + R"(,"arguments":)" + json_string(item.text), out);
   }
-  event("response.output_item.done", R"(,"output_index":)" + std::to_string(index) + R"(,"item":)" + item_json(item, true),
+  event_out("response.output_item.done", R"(,"output_index":)" + std::to_string(index) + R"(,"item":)" + item_json(item, true),
         out);
 }
 
@@ -229,85 +211,56 @@ std::string ChatToResponsesStream::output_json() const {
   return out;
 }
 
-Status ChatToResponsesStream::feed(std::string_view raw_event, const Usage& usage, std::string& out) {
-  if (done_) return Ok{};
-  const std::string data = net::sse_data(raw_event);
-  if (data.empty()) return Ok{};
-  if (data == "[DONE]") {
-    if (!started_) start(out);
-    finish(usage_.known ? usage_ : usage, out);
-    return Ok{};
-  }
-  static thread_local dom::parser parser;
-  dom::element chunk;
-  if (parser.parse(data.data(), data.size()).get(chunk) || !chunk.is_object())
-    return protocol_error("the upstream sent a stream event that is not a JSON object");
-  if (dom::element error; !chunk["error"].get(error))
-    return make_error(errc::upstream_unavailable, "the upstream's stream failed: " +
-                                                      std::string(string_at(error, "message")));
-  if (!started_) {
-    if (const std::string_view model = string_at(chunk, "model"); !model.empty()) draft_.model = std::string(model);
-    start(out);
-  }
-  if (const Usage u = chat_usage(chunk); u.known) usage_ = u;
-  dom::element choice, delta;
-  if (chunk["choices"].at(0).get(choice)) return Ok{};
-  if (const std::string_view reason = string_at(choice, "finish_reason"); !reason.empty()) finish_reason_ = reason;
-  if (choice["delta"].get(delta) || !delta.is_object()) return Ok{};
-
-  if (const std::string_view text = string_at(delta, "content"); !text.empty()) {
-    if ((held_ += text.size()) > kMaxHeldBytes) return protocol_error("the answer is too large to translate");
-    Item& item = open_message(out);
-    item.text += text;
-    event("response.output_text.delta", R"(,"item_id":)" + json_string(item.id) + R"(,"output_index":)" +
-                                            std::to_string(open_message_) + R"(,"content_index":0,"delta":)" +
-                                            json_string(text) + R"(,"logprobs":[])",
-          out);
-  }
-  dom::element calls;
-  if (delta["tool_calls"].get(calls) || !calls.is_array()) return Ok{};
-  for (dom::element call : array_of(calls)) {
-    std::int64_t index = 0;
-    if (call["index"].get_int64().get(index)) index = 0;
-    std::string_view name, arguments;
-    if (dom::element function; !call["function"].get(function)) {
-      name = string_at(function, "name");
-      arguments = string_at(function, "arguments");
-    }
-    auto it = calls_.find(index);
-    if (it == calls_.end()) {
-      if (open_message_ >= 0) close(static_cast<std::size_t>(open_message_), out);
-      Item item;
-      item.id = "fc_" + std::string(id_base(draft_)) + "_" + std::to_string(items_.size());
-      item.call_id = string_at(call, "id");
-      if (item.call_id.empty()) item.call_id = "call_" + std::string(id_base(draft_)) + "_" + std::to_string(index);
-      item.name = name;
-      items_.push_back(std::move(item));
-      it = calls_.emplace(index, items_.size() - 1).first;
-      event("response.output_item.added", R"(,"output_index":)" + std::to_string(it->second) + R"(,"item":)" +
-                                              item_json(items_.back(), false),
-            out);
-    }
-    if (arguments.empty()) continue;
-    if ((held_ += arguments.size()) > kMaxHeldBytes) return protocol_error("the answer is too large to translate");
-    Item& item = items_[it->second];
-    item.text += arguments;
-    event("response.function_call_arguments.delta", R"(,"item_id":)" + json_string(item.id) + R"(,"output_index":)" +
-                                                        std::to_string(it->second) + R"(,"delta":)" + json_string(arguments),
-          out);
-  }
+Status ChatToResponsesStream::hold(std::size_t bytes) {
+  if ((held_ += bytes) > kMaxHeldBytes) return protocol_error("the answer is too large to translate");
   return Ok{};
 }
 
-void ChatToResponsesStream::finish(const Usage& usage, std::string& out) {
+Status ChatToResponsesStream::text(std::string_view text, std::string& out) {
+  if (Status s = hold(text.size()); !s) return s;
+  Item& item = open_message(out);
+  item.text += text;
+  event_out("response.output_text.delta", R"(,"item_id":)" + json_string(item.id) + R"(,"output_index":)" +
+                                              std::to_string(open_message_) + R"(,"content_index":0,"delta":)" +
+                                              json_string(text) + R"(,"logprobs":[])",
+            out);
+  return Ok{};
+}
+
+Status ChatToResponsesStream::tool_delta(const ChatEvent::ToolDelta& call, std::string& out) {
+  auto it = calls_.find(call.index);
+  if (it == calls_.end()) {
+    if (open_message_ >= 0) close(static_cast<std::size_t>(open_message_), out);
+    Item item;
+    item.id = "fc_" + std::string(id_base(draft_)) + "_" + std::to_string(items_.size());
+    item.call_id = call.id;
+    if (item.call_id.empty()) item.call_id = "call_" + std::string(id_base(draft_)) + "_" + std::to_string(call.index);
+    item.name = call.name;
+    items_.push_back(std::move(item));
+    it = calls_.emplace(call.index, items_.size() - 1).first;
+    event_out("response.output_item.added", R"(,"output_index":)" + std::to_string(it->second) + R"(,"item":)" +
+                                                item_json(items_.back(), false),
+              out);
+  }
+  if (call.arguments.empty()) return Ok{};
+  if (Status s = hold(call.arguments.size()); !s) return s;
+  Item& item = items_[it->second];
+  item.text += call.arguments;
+  event_out("response.function_call_arguments.delta", R"(,"item_id":)" + json_string(item.id) + R"(,"output_index":)" +
+                                                          std::to_string(it->second) + R"(,"delta":)" +
+                                                          json_string(call.arguments),
+            out);
+  return Ok{};
+}
+
+void ChatToResponsesStream::finish(std::string_view finish_reason, const Usage& usage, std::string& out) {
   for (std::size_t i = 0; i < items_.size(); ++i) close(i, out);
-  const std::string_view reason = incomplete_reason(finish_reason_);
+  const std::string_view reason = incomplete_reason(finish_reason);
   const std::string response =
       draft_.object(reason.empty() ? "completed" : "incomplete", output_json(),
                     usage.known ? responses_usage_json(usage) : "null", "null",
                     reason.empty() ? "null" : R"({"reason":")" + std::string(reason) + "\"}");
-  event(reason.empty() ? "response.completed" : "response.incomplete", R"(,"response":)" + response, out);
-  done_ = true;
+  event_out(reason.empty() ? "response.completed" : "response.incomplete", R"(,"response":)" + response, out);
 }
 
 std::string ChatToResponsesStream::failure_event(const Error& error) {

@@ -63,8 +63,6 @@ class ChatToResponsesStream final : public StreamTranslator {
 
   explicit ChatToResponsesStream(ResponseDraft draft) : draft_(std::move(draft)) {}
 
-  Status feed(std::string_view raw_event, const Usage& usage, std::string& out) override;
-  bool done() const noexcept override { return done_; }
   std::string failure_event(const Error& error) override;
 
  private:
@@ -76,23 +74,22 @@ class ChatToResponsesStream final : public StreamTranslator {
     bool closed = false;
   };
 
-  void event(std::string_view type, std::string body, std::string& out);
-  void start(std::string& out);
+  void start(std::string_view model, std::string& out) override;
+  Status text(std::string_view text, std::string& out) override;
+  Status tool_delta(const ChatEvent::ToolDelta& delta, std::string& out) override;
+  void finish(std::string_view finish_reason, const Usage& usage, std::string& out) override;
+  void event_out(std::string_view type, std::string body, std::string& out);
   Item& open_message(std::string& out);
   void close(std::size_t index, std::string& out);
-  void finish(const Usage& usage, std::string& out);
+  Status hold(std::size_t bytes);
   std::string item_json(const Item& item, bool done) const;
   std::string output_json() const;
 
   ResponseDraft draft_;
   std::int64_t sequence_ = 0;
-  bool started_ = false;
-  bool done_ = false;
   std::vector<Item> items_;               // in output order
   int open_message_ = -1;                 // index into items_ of the message taking text; -1: none
   std::map<std::int64_t, std::size_t> calls_;  // chat tool_calls index -> items_ index
-  std::string finish_reason_;
-  Usage usage_;
   std::size_t held_ = 0;
 };
 

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "chat_draft.hpp"
 #include "json_body.hpp"
 #include "sluice/core/json_text.hpp"
 
@@ -16,80 +17,7 @@ namespace dom = simdjson::dom;
 
 namespace {
 
-std::string_view string_at(const dom::element& e, std::string_view key) {
-  std::string_view s;
-  if (e[key].get_string().get(s)) return {};
-  return s;
-}
-
-// The member, when present and not null.
-template <class Json>
-std::optional<dom::element> member(const Json& e, std::string_view key) {
-  dom::element v;
-  if (e[key].get(v) || v.is_null()) return std::nullopt;
-  return v;
-}
-
 std::string indexed(std::string_view base, std::size_t i) { return std::string(base) + "[" + std::to_string(i) + "]"; }
-
-// The chat messages being written, with the first thing chat completions
-// cannot honour (which stops the writing; validation goes on). Consecutive
-// function_call items join the assistant message before them.
-class ChatDraft {
- public:
-  void refuse(std::string message, std::string param) {
-    if (!refused_) refused_ = invalid(std::move(message) + " (the model is served through chat completions)", std::move(param));
-  }
-  std::optional<Error> take_refusal() { return std::move(refused_); }
-  bool writing() const { return !refused_; }
-
-  void add(std::string message) {
-    flush();
-    append(message);
-  }
-  void assistant_text(std::string_view text) {
-    if (!calls_.empty()) flush();
-    text_ += text;
-    pending_ = true;
-  }
-  void tool_call(std::string_view call_id, std::string_view name, std::string_view arguments) {
-    if (!calls_.empty()) calls_ += ',';
-    calls_ += R"({"id":)" + json_string(call_id) + R"(,"type":"function","function":{"name":)" + json_string(name) +
-              R"(,"arguments":)" + json_string(arguments) + "}}";
-    pending_ = true;
-  }
-  std::string finish() {
-    flush();
-    return std::move(out_);
-  }
-
- private:
-  void flush() {
-    if (!pending_) return;
-    std::string message = R"({"role":"assistant","content":)";
-    if (text_.empty()) message += "null";
-    else append_json_string(message, text_);
-    if (!calls_.empty()) message += R"(,"tool_calls":[)" + calls_ + "]";
-    append(message + "}");
-    text_.clear();
-    calls_.clear();
-    pending_ = false;
-  }
-  void append(const std::string& message) {
-    if (!writing()) return;
-    if (!out_.empty()) out_ += ',';
-    out_ += message;
-  }
-
-  std::string out_;
-  std::string text_, calls_;
-  bool pending_ = false;
-  std::optional<Error> refused_;
-};
-
-void note(std::vector<Message>& texts, std::string_view role, std::string_view text) {
-  if (!text.empty()) texts.push_back({std::string(role), std::string(text)});
-}
 
 // A message item's content parts as chat parts; text alone when every part
 // is text (`all_text`).
@@ -379,16 +307,11 @@ std::optional<Error> read_options(const dom::object& root, LlmRequest& req, std:
 }  // namespace
 
 Result<ResponsesRequest> parse_responses_request(std::string body) {
-  auto parsed = parse_body_object(body);
-  if (!parsed) return std::move(parsed).error();
-  const dom::object root = *parsed;
-  auto model = read_model(root);
-  if (!model) return std::move(model).error();
-
   ResponsesRequest out;
   LlmRequest& req = out.request;
-  req.endpoint = Endpoint::responses;
-  req.model = std::string(*model);
+  auto parsed = begin_request(body, Endpoint::responses, req);
+  if (!parsed) return std::move(parsed).error();
+  const dom::object root = *parsed;
   ChatDraft draft;
   std::string chat_options;
   if (auto instructions = member(root, "instructions"); instructions && instructions->is_string()) {
@@ -402,26 +325,8 @@ Result<ResponsesRequest> parse_responses_request(std::string body) {
   refuse_stateful(root, draft);
   req.include_usage = req.stream;
 
-  const std::string messages = draft.finish();
-  if (auto refusal = draft.take_refusal()) {
-    req.untranslatable = std::move(refusal);
-  } else {
-    auto chat = std::make_shared<LlmRequest>();
-    chat->endpoint = Endpoint::chat_completions;
-    chat->model = req.model;
-    chat->body = R"({"model":)";
-    chat->model_offset = chat->body.size();
-    append_json_string(chat->body, req.model);
-    chat->model_length = chat->body.size() - chat->model_offset;
-    chat->body += R"(,"messages":[)" + messages + "]" + chat_options + "}";
-    chat->stream = req.stream;
-    chat->include_usage = req.stream;
-    chat->max_tokens = req.max_tokens;
-    chat->messages = req.messages;
-    req.as_chat = std::move(chat);
-  }
-  req.body = std::move(body);
-  locate_model(req.body, req);
+  draft.finish(req, chat_options);
+  end_request(std::move(body), req);
   return out;
 }
 

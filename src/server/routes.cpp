@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <utility>
 
 #include "anthropic_answer.hpp"
 #include "anthropic_wire.hpp"
@@ -278,15 +279,21 @@ asio::awaitable<Reply> Routes::get_model(Inbound& request, RequestContext& ctx) 
   co_return reply;
 }
 
-asio::awaitable<Reply> Routes::messages(Inbound& request, RequestContext& ctx) {
+Result<std::pair<auth::Caller, Call>> Routes::messages_call(Endpoint endpoint, Inbound& request, RequestContext& ctx) {
   auto caller = authenticate(request, ctx);
-  if (!caller) co_return error_reply(std::move(caller).error(), Wire::anthropic);
-  auto parsed = parse_messages_request(Endpoint::messages, std::move(request.body));
-  if (!parsed) co_return error_reply(std::move(parsed).error(), Wire::anthropic);
+  if (!caller) return std::move(caller).error();
+  auto parsed = parse_messages_request(endpoint, std::move(request.body));
+  if (!parsed) return std::move(parsed).error();
   Call call{std::move(parsed).value()};
   read_call_headers(request.header, call);
   read_anthropic_headers(request.header, call.request);
-  auto answer = co_await pipeline_.serve(*caller, std::move(call), ctx);
+  return std::pair(std::move(caller).value(), std::move(call));
+}
+
+asio::awaitable<Reply> Routes::messages(Inbound& request, RequestContext& ctx) {
+  auto in = messages_call(Endpoint::messages, request, ctx);
+  if (!in) co_return error_reply(std::move(in).error(), Wire::anthropic);
+  auto answer = co_await pipeline_.serve(in->first, std::move(in->second), ctx);
   if (!answer) co_return failed(std::move(answer).error(), ctx, Wire::anthropic);
   // Served through chat completions: translated back. Served natively: as it came.
   const std::string id = "msg_" + ctx.request_id;
@@ -307,15 +314,10 @@ asio::awaitable<Reply> Routes::messages(Inbound& request, RequestContext& ctx) {
 }
 
 asio::awaitable<Reply> Routes::count_tokens(Inbound& request, RequestContext& ctx) {
-  auto caller = authenticate(request, ctx);
-  if (!caller) co_return error_reply(std::move(caller).error(), Wire::anthropic);
-  auto parsed = parse_messages_request(Endpoint::count_tokens, std::move(request.body));
-  if (!parsed) co_return error_reply(std::move(parsed).error(), Wire::anthropic);
-  std::string estimate = estimated_count_tokens_body(*parsed);
-  Call call{std::move(parsed).value()};
-  read_call_headers(request.header, call);
-  read_anthropic_headers(request.header, call.request);
-  auto counted = co_await pipeline_.count_tokens(*caller, std::move(call), ctx);
+  auto in = messages_call(Endpoint::count_tokens, request, ctx);
+  if (!in) co_return error_reply(std::move(in).error(), Wire::anthropic);
+  std::string estimate = estimated_count_tokens_body(in->second.request);
+  auto counted = co_await pipeline_.count_tokens(in->first, std::move(in->second), ctx);
   if (!counted) co_return failed(std::move(counted).error(), ctx, Wire::anthropic);
   Reply reply;
   if (counted->has_value()) {

@@ -6,6 +6,7 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/address.hpp>
@@ -92,6 +93,9 @@ class Routes {
   boost::asio::awaitable<Reply> openai_call(Endpoint endpoint, Inbound& request, RequestContext& ctx);
   // Who is calling, before anything else about the request is looked at.
   Result<auth::Caller> authenticate(const Inbound& request, RequestContext& ctx);
+  // A Messages request (messages or count_tokens): who calls, then the body
+  // parsed into a Call with what it needs of the headers.
+  Result<std::pair<auth::Caller, Call>> messages_call(Endpoint endpoint, Inbound& request, RequestContext& ctx);
   // An error answer after the pipeline ran: the group's limits come along.
   Reply failed(Error error, const RequestContext& ctx, Wire wire);
 

@@ -15,9 +15,7 @@
 namespace sluice::server {
 namespace {
 
-using dialect_test::expect_fixture;
-using dialect_test::json;
-using dialect_test::parsed;
+using namespace dialect_test;
 using test::read_fixture;
 
 const std::string kMinimal = R"({"model":"claude","max_tokens":16,"messages":[{"role":"user","content":"Hello"}]})";

@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
+
 #include <boost/asio/io_context.hpp>
 
 #include "anthropic_answer.hpp"
@@ -51,6 +53,51 @@ std::vector<std::string> batches(const std::string& text, std::size_t per_batch)
     out.back() += e;
   }));
   return out;
+}
+
+// Each translator over the recorded chat streams, against what each dialect
+// must make of them.
+TEST(StreamTranslators, RecordedChatStreamsInEachDialect) {
+  struct Case {
+    std::function<std::unique_ptr<StreamTranslator>()> make;
+    std::string chat, expected;
+  };
+  const auto messages = [] { return std::make_unique<ChatToMessagesStream>("msg_test"); };
+  const auto responses = [] {
+    return std::make_unique<ChatToResponsesStream>(ResponseDraft{"resp_test", 1700000000, "asked-model", ""});
+  };
+  const Case cases[] = {
+      {messages, "providers/openai/chat.stream.txt", "dialects/anthropic/text.from-chat.stream.txt"},
+      {messages, "dialects/chat/tool_calls.stream.txt", "dialects/anthropic/tool.from-chat.stream.txt"},
+      {responses, "providers/openai/chat.stream.txt", "dialects/responses/text.from-chat.stream.txt"},
+      {responses, "dialects/chat/tool_calls.stream.txt", "dialects/responses/tool.from-chat.stream.txt"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.expected);
+    dialect_test::expect_stream_fixture(dialect_test::translate(*c.make(), read_fixture(c.chat)), c.expected);
+  }
+}
+
+TEST(ReadChatEvent, ChunksDoneCommentsAndWhatBreaks) {
+  auto chunk = read_chat_event(
+      R"(data: {"model":"m","choices":[{"delta":{"content":"Hi","tool_calls":[{"index":1,"id":"c","function":{"name":"f","arguments":"{"}}]},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":1}})"
+      "\n\n");
+  ASSERT_TRUE(chunk.ok());
+  EXPECT_EQ(chunk->kind, ChatEvent::Kind::chunk);
+  EXPECT_EQ(chunk->model, "m");
+  EXPECT_EQ(chunk->content, "Hi");
+  EXPECT_EQ(chunk->finish_reason, "stop");
+  EXPECT_EQ(chunk->usage.prompt_tokens, 3);
+  ASSERT_EQ(chunk->tool_calls.size(), 1u);
+  EXPECT_EQ(chunk->tool_calls[0].index, 1);
+  EXPECT_EQ(chunk->tool_calls[0].arguments, "{");
+  EXPECT_EQ(read_chat_event("data: [DONE]\n\n")->kind, ChatEvent::Kind::done);
+  EXPECT_EQ(read_chat_event(": keep-alive\n\n")->kind, ChatEvent::Kind::nothing);
+  EXPECT_EQ(read_chat_event("data: {oops\n\n").error().code, errc::upstream_protocol);
+  const auto failed = read_chat_event(R"(data: {"error":{"message":"The server had an error"}})" "\n\n");
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.error().code, errc::upstream_unavailable);
+  EXPECT_NE(failed.error().message.find("The server had an error"), std::string::npos);
 }
 
 TEST(TranslatedStream, TheSameEventsWhateverTheBatches) {

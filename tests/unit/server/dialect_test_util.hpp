@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "dialect_streams.hpp"
 #include "sluice/net/sse.hpp"
 #include "support/fixture.hpp"
 
@@ -60,6 +61,23 @@ inline void expect_stream_fixture(const std::string& actual, const std::string& 
     EXPECT_EQ(got[i].name, want[i].name) << fixture << " event " << i;
     EXPECT_EQ(got[i].data, want[i].data) << fixture << " event " << i << "; got:\n" << got[i].data.dump();
   }
+}
+
+// A chat stream fed to `translator` event by event, as the upstream cut it;
+// what it yields. Every event must translate, and the translator end.
+template <class Translator>
+std::string translate(Translator&& translator, const std::string& chat_stream, const Usage& usage = {}) {
+  std::string out;
+  net::SseFramer framer;
+  EXPECT_TRUE(framer.feed(chat_stream, [&](std::string_view raw) {
+    auto event = read_chat_event(raw);
+    ASSERT_TRUE(event.ok()) << event.error().message;
+    if (event->kind == ChatEvent::Kind::nothing) return;
+    const Status s = translator.feed(*event, usage, out);
+    EXPECT_TRUE(s.ok()) << (s.ok() ? "" : s.error().message);
+  }));
+  EXPECT_TRUE(translator.done());
+  return out;
 }
 
 // {"model":"m", <key>: [[[[...]]]] } nested `depth` deep.

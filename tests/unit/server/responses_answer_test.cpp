@@ -12,25 +12,13 @@
 namespace sluice::server {
 namespace {
 
-using dialect_test::events_of;
-using dialect_test::expect_fixture;
-using dialect_test::expect_stream_fixture;
-using dialect_test::json;
-using dialect_test::parsed;
+using namespace dialect_test;
 using test::read_fixture;
 
 ResponseDraft draft() { return ResponseDraft{"resp_test", 1700000000, "asked-model", ""}; }
 
 std::string translate(const std::string& chat_stream, const Usage& usage = {}) {
-  ChatToResponsesStream translator(draft());
-  std::string out;
-  net::SseFramer framer;
-  EXPECT_TRUE(framer.feed(chat_stream, [&](std::string_view event) {
-    const Status s = translator.feed(event, usage, out);
-    EXPECT_TRUE(s.ok()) << (s.ok() ? "" : s.error().message);
-  }));
-  EXPECT_TRUE(translator.done());
-  return out;
+  return dialect_test::translate(ChatToResponsesStream(draft()), chat_stream, usage);
 }
 
 TEST(ChatToResponse, TextAnswer) {
@@ -69,16 +57,6 @@ TEST(ChatToResponse, WhatCannotBeAResponseIsAProtocolError) {
   }
 }
 
-TEST(ChatToResponsesStream, TextStream) {
-  expect_stream_fixture(translate(read_fixture("providers/openai/chat.stream.txt")),
-                        "dialects/responses/text.from-chat.stream.txt");
-}
-
-TEST(ChatToResponsesStream, TextThenParallelToolCalls) {
-  expect_stream_fixture(translate(read_fixture("dialects/chat/tool_calls.stream.txt")),
-                        "dialects/responses/tool.from-chat.stream.txt");
-}
-
 TEST(ChatToResponsesStream, SequenceNumbersCountEveryEventFromZero) {
   const auto events = events_of(translate(read_fixture("dialects/chat/tool_calls.stream.txt")));
   for (std::size_t i = 0; i < events.size(); ++i) {
@@ -100,7 +78,7 @@ TEST(ChatToResponsesStream, ALengthCutEndsWithResponseIncomplete) {
 TEST(ChatToResponsesStream, FailureIsResponseFailedContinuingTheSequence) {
   ChatToResponsesStream translator(draft());
   std::string out;
-  ASSERT_TRUE(translator.feed(R"(data: {"model":"m","choices":[{"delta":{"content":"Hel"}}]})" "\n\n", {}, out).ok());
+  ASSERT_TRUE(translator.feed(read_chat_event(R"(data: {"model":"m","choices":[{"delta":{"content":"Hel"}}]})" "\n\n").value(), {}, out).ok());
   const std::size_t sent = events_of(out).size();
   const auto failed = events_of(translator.failure_event(make_error(errc::upstream_timeout, "provider 'a' did not answer in time")));
   ASSERT_EQ(failed.size(), 1u);
@@ -120,7 +98,7 @@ TEST(ChatToResponsesStream, HoldsABoundedAnswer) {
   Status s = Ok{};
   for (std::size_t i = 0; i <= ChatToResponsesStream::kMaxHeldBytes / piece.size() && s.ok(); ++i) {
     out.clear();
-    s = translator.feed(event, {}, out);
+    s = translator.feed(read_chat_event(event).value(), {}, out);
   }
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.error().code, errc::upstream_protocol);
