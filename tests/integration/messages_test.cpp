@@ -115,9 +115,7 @@ TEST_P(Messages, StreamIsNamedEventsFromMessageStartToMessageStop) {
 TEST_P(MessagesThroughFakes, ToolUseRoundTrip) {
   DialectGateway gw(GetParam());
   ASSERT_TRUE(gw.started());
-  Behaviour calls;
-  calls.tool_calls = true;
-  gw.fake.set_behaviour(calls);
+  gw.fake.set_behaviour(Behaviour{.tool_calls = true});
   const json first = message_body({{"tools", kTools}});
   HttpResponse r = http_request(gw.port(), "POST", "/v1/messages", first.dump(), kAnthropic);
   ASSERT_EQ(r.status, 200) << r.body;
@@ -147,9 +145,7 @@ TEST_P(MessagesThroughFakes, ToolUseRoundTrip) {
 TEST_P(MessagesThroughFakes, StreamedToolUseAssemblesToTheSameInput) {
   DialectGateway gw(GetParam());
   ASSERT_TRUE(gw.started());
-  Behaviour calls;
-  calls.tool_calls = true;
-  gw.fake.set_behaviour(calls);
+  gw.fake.set_behaviour(Behaviour{.tool_calls = true});
   SseReader sse(gw.port(), "/v1/messages", message_body({{"tools", kTools}, {"stream", true}}).dump(), kAnthropic);
   ASSERT_EQ(sse.status(), 200);
   sse.remaining_events();
@@ -170,9 +166,7 @@ TEST_P(MessagesThroughFakes, StreamedToolUseAssemblesToTheSameInput) {
 TEST_P(MessagesThroughFakes, AStreamThatBreaksEndsWithAnErrorEvent) {
   DialectGateway gw(GetParam(), {{"max_retries", "0"}});
   ASSERT_TRUE(gw.started());
-  Behaviour drop;
-  drop.drop_after = 1;
-  gw.fake.set_behaviour(drop);
+  gw.fake.set_behaviour(Behaviour{.drop_after = 1});
   SseReader sse(gw.port(), "/v1/messages", message_body({{"stream", true}}).dump(), kAnthropic);
   ASSERT_EQ(sse.status(), 200);
   sse.remaining_events(5s);
@@ -187,9 +181,7 @@ TEST_P(MessagesThroughFakes, AStreamThatBreaksEndsWithAnErrorEvent) {
 TEST_P(MessagesThroughFakes, AClientThatLeavesTakesTheUpstreamRequestWithIt) {
   DialectGateway gw(GetParam());
   ASSERT_TRUE(gw.started());
-  Behaviour slow;
-  slow.chunk_delay_ms = 10'000;
-  gw.fake.set_behaviour(slow);
+  gw.fake.set_behaviour(Behaviour{.chunk_delay_ms = 10'000});
   SseReader sse(gw.port(), "/v1/messages", message_body({{"stream", true}}).dump(), kAnthropic);
   ASSERT_EQ(sse.status(), 200);
   ASSERT_TRUE(sse.next_event(2s).has_value());

@@ -128,9 +128,7 @@ TEST_P(Responses, StreamRunsFromResponseCreatedToResponseCompleted) {
 TEST_P(ResponsesThroughFakes, FunctionCallRoundTrip) {
   DialectGateway gw(GetParam().kind, extra());
   ASSERT_TRUE(gw.started());
-  Behaviour calls;
-  calls.tool_calls = true;
-  gw.fake.set_behaviour(calls);
+  gw.fake.set_behaviour(Behaviour{.tool_calls = true});
   const json first = response_body({{"tools", kTools}, {"input", {{{"role", "user"}, {"content", "Weather in Paris?"}}}}});
   HttpResponse r = http_request(gw.port(), "POST", "/v1/responses", first.dump());
   ASSERT_EQ(r.status, 200) << r.body;
@@ -161,9 +159,7 @@ TEST_P(ResponsesThroughFakes, FunctionCallRoundTrip) {
 TEST_P(ResponsesThroughFakes, StreamedFunctionCall) {
   DialectGateway gw(GetParam().kind, extra());
   ASSERT_TRUE(gw.started());
-  Behaviour calls;
-  calls.tool_calls = true;
-  gw.fake.set_behaviour(calls);
+  gw.fake.set_behaviour(Behaviour{.tool_calls = true});
   SseReader sse(gw.port(), "/v1/responses", response_body({{"tools", kTools}, {"stream", true}}).dump());
   ASSERT_EQ(sse.status(), 200);
   sse.remaining_events();
@@ -215,9 +211,7 @@ TEST_P(ResponsesThroughFakes, UpstreamErrorsInOpenAisShape) {
 TEST_P(ResponsesThroughFakes, AStreamThatBreaksEndsWithResponseFailed) {
   DialectGateway gw(GetParam().kind, extra());
   ASSERT_TRUE(gw.started());
-  Behaviour drop;
-  drop.drop_after = 1;
-  gw.fake.set_behaviour(drop);
+  gw.fake.set_behaviour(Behaviour{.drop_after = 1});
   SseReader sse(gw.port(), "/v1/responses", response_body({{"stream", true}}).dump());
   ASSERT_EQ(sse.status(), 200);
   sse.remaining_events(5s);
@@ -234,9 +228,7 @@ TEST_P(ResponsesThroughFakes, AStreamThatBreaksEndsWithResponseFailed) {
 TEST_P(ResponsesThroughFakes, AClientThatLeavesTakesTheUpstreamRequestWithIt) {
   DialectGateway gw(GetParam().kind, extra());
   ASSERT_TRUE(gw.started());
-  Behaviour slow;
-  slow.chunk_delay_ms = 10'000;
-  gw.fake.set_behaviour(slow);
+  gw.fake.set_behaviour(Behaviour{.chunk_delay_ms = 10'000});
   SseReader sse(gw.port(), "/v1/responses", response_body({{"stream", true}}).dump());
   ASSERT_EQ(sse.status(), 200);
   ASSERT_TRUE(sse.next_event(2s).has_value());

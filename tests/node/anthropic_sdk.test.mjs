@@ -10,64 +10,31 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import Anthropic from '@anthropic-ai/sdk';
-import { startSluice } from './daemon.mjs';
+import { startDialectGateway } from './dialect_gateway.mjs';
 import * as fakeAnthropic from './fake_anthropic.mjs';
 import * as fakeOpenAI from './fake_openai.mjs';
 
 const KEY = 'sk-gw-node-anthropic-9b1d2c3e4f5a6b7c';
 const LIMITED_KEY = 'sk-gw-node-limited-0a1b2c3d4e5f6a7b';
 
-let sluice, anthropicUpstream, openaiUpstream, client;
+let gateway, sluice, anthropicUpstream, openaiUpstream, client;
 
 before(async () => {
-  anthropicUpstream = await fakeAnthropic.startFakeAnthropic();
-  openaiUpstream = await fakeOpenAI.startFakeOpenAI();
-  sluice = await startSluice(`
-server:
-  listen: "127.0.0.1:0"
-  shutdown_grace: 2s
+  gateway = await startDialectGateway({ auth: `
 auth:
   keys:
     - key: ${KEY}
       tenant: agents
     - key: ${LIMITED_KEY}
       tenant: limited
-      models: [mock-model]
-providers:
-  - name: openai-compat
-    type: openai
-    base_url: http://127.0.0.1:${openaiUpstream.port}/v1
-  - name: claude
-    type: anthropic
-    base_url: http://127.0.0.1:${anthropicUpstream.port}
-    api_key: ${fakeAnthropic.API_KEY}
-    anthropic_version: "2023-01-01"
-  - name: mock
-    type: mock
-models:
-  - name: gpt-like
-    deployments:
-      - { provider: openai-compat, model: gpt-upstream }
-  - name: claude
-    deployments:
-      - { provider: claude, model: ${fakeAnthropic.UPSTREAM_MODEL} }
-  - name: mock-model
-    deployments:
-      - { provider: mock, model: mock-model }
-logging:
-  level: info
-`);
+      models: [mock-model]` });
+  ({ sluice, anthropicUpstream, openaiUpstream } = gateway);
   // The Anthropic SDK appends /v1/messages itself: the base URL is the server.
   client = anthropic(KEY);
 });
 
 after(async () => {
-  try {
-    await sluice?.stop();
-  } finally {
-    await anthropicUpstream?.close();
-    await openaiUpstream?.close();
-  }
+  await gateway?.stop();
   const log = sluice?.logLines.join('\n') ?? '';
   assert.ok(!log.includes(KEY) && !log.includes(LIMITED_KEY), 'a gateway key reached the log');
 });

@@ -5,7 +5,7 @@
 // streams them. It checks x-api-key, fails on request (a prompt containing
 // "overload" or "reject"), answers POST /v1/messages/count_tokens, and
 // records every request.
-import http from 'node:http';
+import { startFakeServer } from './fake_server.mjs';
 
 export const API_KEY = 'sk-ant-node-test';
 export const UPSTREAM_MODEL = 'claude-sonnet-4-20250514';
@@ -74,37 +74,23 @@ function anthropicError(res, status, type, text) {
 }
 
 // Starts the fake; resolves to { port, received, close() }.
-export async function startFakeAnthropic() {
-  const received = [];  // { method, url, headers, body } per request
-  const server = http.createServer((req, res) => {
-    let raw = '';
-    req.setEncoding('utf8');
-    req.on('data', (d) => { raw += d; });
-    req.on('end', () => {
-      const body = JSON.parse(raw);
-      received.push({ method: req.method, url: req.url, headers: req.headers, body });
-      if (req.headers['x-api-key'] !== API_KEY) return anthropicError(res, 401, 'authentication_error', 'invalid x-api-key');
-      if (req.method === 'POST' && req.url === '/v1/messages/count_tokens') {
-        res.writeHead(200, { 'content-type': 'application/json' });
-        return res.end(JSON.stringify({ input_tokens: 42 }));
-      }
-      if (req.method !== 'POST' || req.url !== '/v1/messages') return anthropicError(res, 404, 'not_found_error', 'Not found');
-      const prompt = JSON.stringify(body.messages);
-      if (prompt.includes('overload')) return anthropicError(res, 529, 'overloaded_error', 'Overloaded');
-      if (prompt.includes('reject')) return anthropicError(res, 400, 'invalid_request_error', 'messages.0: rejected for the test');
-      if (!body.stream) {
-        res.writeHead(200, { 'content-type': 'application/json', 'anthropic-ratelimit-requests-remaining': '49' });
-        return res.end(JSON.stringify(message(body)));
-      }
-      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
-      for (const [name, data] of events(body)) res.write(`event: ${name}\ndata: ${JSON.stringify(data)}\n\n`);
-      res.end();
-    });
+export function startFakeAnthropic() {
+  return startFakeServer((req, res, body) => {
+    if (req.headers['x-api-key'] !== API_KEY) return anthropicError(res, 401, 'authentication_error', 'invalid x-api-key');
+    if (req.method === 'POST' && req.url === '/v1/messages/count_tokens') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      return res.end(JSON.stringify({ input_tokens: 42 }));
+    }
+    if (req.method !== 'POST' || req.url !== '/v1/messages') return anthropicError(res, 404, 'not_found_error', 'Not found');
+    const prompt = JSON.stringify(body.messages);
+    if (prompt.includes('overload')) return anthropicError(res, 529, 'overloaded_error', 'Overloaded');
+    if (prompt.includes('reject')) return anthropicError(res, 400, 'invalid_request_error', 'messages.0: rejected for the test');
+    if (!body.stream) {
+      res.writeHead(200, { 'content-type': 'application/json', 'anthropic-ratelimit-requests-remaining': '49' });
+      return res.end(JSON.stringify(message(body)));
+    }
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+    for (const [name, data] of events(body)) res.write(`event: ${name}\ndata: ${JSON.stringify(data)}\n\n`);
+    res.end();
   });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: server.address().port,
-    received,
-    close: () => new Promise((resolve) => server.close(resolve)),
-  };
 }

@@ -4,7 +4,7 @@
 // answers a fixed text, or, when tools are offered and the conversation does
 // not end with a tool result, a call of the first tool; whole or streamed,
 // with usage when asked for. Every request is recorded.
-import http from 'node:http';
+import { startFakeServer } from './fake_server.mjs';
 
 export const TEXT = 'Paris is the capital of France.';
 export const TOOL_ARGUMENTS = { location: 'Paris, FR' };
@@ -24,49 +24,35 @@ function chunk(request, delta, finish = null, extra = {}) {
 }
 
 // Starts the fake; resolves to { port, received, close() }.
-export async function startFakeOpenAI() {
-  const received = [];
-  const server = http.createServer((req, res) => {
-    let raw = '';
-    req.setEncoding('utf8');
-    req.on('data', (d) => { raw += d; });
-    req.on('end', () => {
-      const body = JSON.parse(raw);
-      received.push({ method: req.method, url: req.url, headers: req.headers, body });
-      if (req.method !== 'POST' || req.url !== '/v1/chat/completions') {
-        res.writeHead(404, { 'content-type': 'application/json' });
-        return res.end(JSON.stringify({ error: { message: `no route ${req.url}`, type: 'invalid_request_error', param: null, code: null } }));
-      }
-      const call = toolCallFor(body);
-      if (!body.stream) {
-        const message = call ? { role: 'assistant', content: null, tool_calls: [call] } : { role: 'assistant', content: TEXT };
-        res.writeHead(200, { 'content-type': 'application/json' });
-        return res.end(JSON.stringify({
-          id: 'chatcmpl-node', object: 'chat.completion', created: 1741570283, model: body.model,
-          choices: [{ index: 0, message, logprobs: null, finish_reason: call ? 'tool_calls' : 'stop' }], usage: USAGE,
-        }));
-      }
-      res.writeHead(200, { 'content-type': 'text/event-stream' });
-      const send = (data) => res.write(`data: ${JSON.stringify(data)}\n\n`);
-      send(chunk(body, { role: 'assistant', content: '' }));
-      if (call) {
-        send(chunk(body, { tool_calls: [{ index: 0, id: call.id, type: 'function', function: { name: call.function.name, arguments: '' } }] }));
-        const args = call.function.arguments;
-        for (let i = 0; i < args.length; i += 6)
-          send(chunk(body, { tool_calls: [{ index: 0, function: { arguments: args.slice(i, i + 6) } }] }));
-      } else {
-        for (let i = 0; i < TEXT.length; i += 5) send(chunk(body, { content: TEXT.slice(i, i + 5) }));
-      }
-      send(chunk(body, {}, call ? 'tool_calls' : 'stop'));
-      if (body.stream_options?.include_usage) send({ ...chunk(body, {}), choices: [], usage: USAGE });
-      res.write('data: [DONE]\n\n');
-      res.end();
-    });
+export function startFakeOpenAI() {
+  return startFakeServer((req, res, body) => {
+    if (req.method !== 'POST' || req.url !== '/v1/chat/completions') {
+      res.writeHead(404, { 'content-type': 'application/json' });
+      return res.end(JSON.stringify({ error: { message: `no route ${req.url}`, type: 'invalid_request_error', param: null, code: null } }));
+    }
+    const call = toolCallFor(body);
+    if (!body.stream) {
+      const message = call ? { role: 'assistant', content: null, tool_calls: [call] } : { role: 'assistant', content: TEXT };
+      res.writeHead(200, { 'content-type': 'application/json' });
+      return res.end(JSON.stringify({
+        id: 'chatcmpl-node', object: 'chat.completion', created: 1741570283, model: body.model,
+        choices: [{ index: 0, message, logprobs: null, finish_reason: call ? 'tool_calls' : 'stop' }], usage: USAGE,
+      }));
+    }
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    const send = (data) => res.write(`data: ${JSON.stringify(data)}\n\n`);
+    send(chunk(body, { role: 'assistant', content: '' }));
+    if (call) {
+      send(chunk(body, { tool_calls: [{ index: 0, id: call.id, type: 'function', function: { name: call.function.name, arguments: '' } }] }));
+      const args = call.function.arguments;
+      for (let i = 0; i < args.length; i += 6)
+        send(chunk(body, { tool_calls: [{ index: 0, function: { arguments: args.slice(i, i + 6) } }] }));
+    } else {
+      for (let i = 0; i < TEXT.length; i += 5) send(chunk(body, { content: TEXT.slice(i, i + 5) }));
+    }
+    send(chunk(body, {}, call ? 'tool_calls' : 'stop'));
+    if (body.stream_options?.include_usage) send({ ...chunk(body, {}), choices: [], usage: USAGE });
+    res.write('data: [DONE]\n\n');
+    res.end();
   });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: server.address().port,
-    received,
-    close: () => new Promise((resolve) => server.close(resolve)),
-  };
 }

@@ -10,53 +10,20 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
-import { startSluice } from './daemon.mjs';
+import { startDialectGateway } from './dialect_gateway.mjs';
 import * as fakeAnthropic from './fake_anthropic.mjs';
 import * as fakeOpenAI from './fake_openai.mjs';
 
-let sluice, anthropicUpstream, openaiUpstream, client;
+let gateway, anthropicUpstream, openaiUpstream, client;
 
 before(async () => {
-  anthropicUpstream = await fakeAnthropic.startFakeAnthropic();
-  openaiUpstream = await fakeOpenAI.startFakeOpenAI();
-  sluice = await startSluice(`
-server:
-  listen: "127.0.0.1:0"
-  shutdown_grace: 2s
-providers:
-  - name: chat-only
-    type: openai
-    base_url: http://127.0.0.1:${openaiUpstream.port}/v1
-    responses_api: translated          # an OpenAI-compatible server without /v1/responses
-  - name: claude
-    type: anthropic
-    base_url: http://127.0.0.1:${anthropicUpstream.port}
-    api_key: ${fakeAnthropic.API_KEY}
-  - name: mock
-    type: mock
-models:
-  - name: gpt-like
-    deployments:
-      - { provider: chat-only, model: gpt-upstream }
-  - name: claude
-    deployments:
-      - { provider: claude, model: ${fakeAnthropic.UPSTREAM_MODEL} }
-  - name: mock-model
-    deployments:
-      - { provider: mock, model: mock-model }
-logging:
-  level: info
-`);
-  client = new OpenAI({ baseURL: sluice.baseURL, apiKey: 'unused', maxRetries: 0, timeout: 10_000 });
+  gateway = await startDialectGateway();
+  ({ anthropicUpstream, openaiUpstream } = gateway);
+  client = new OpenAI({ baseURL: gateway.sluice.baseURL, apiKey: 'unused', maxRetries: 0, timeout: 10_000 });
 });
 
 after(async () => {
-  try {
-    await sluice?.stop();
-  } finally {
-    await anthropicUpstream?.close();
-    await openaiUpstream?.close();
-  }
+  await gateway?.stop();
 });
 
 const TOOLS = [{

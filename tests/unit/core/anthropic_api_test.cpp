@@ -4,29 +4,22 @@
 
 #include <gtest/gtest.h>
 
+#include <string_view>
+#include <utility>
+
 namespace sluice::anthropic {
 namespace {
 
-TEST(ToOpenAiFinishReason, Table) {
-  EXPECT_EQ(to_openai_finish_reason("end_turn"), "stop");
-  EXPECT_EQ(to_openai_finish_reason("stop_sequence"), "stop");
-  EXPECT_EQ(to_openai_finish_reason("pause_turn"), "stop");
-  EXPECT_EQ(to_openai_finish_reason("max_tokens"), "length");
-  EXPECT_EQ(to_openai_finish_reason("model_context_window_exceeded"), "length");
-  EXPECT_EQ(to_openai_finish_reason("tool_use"), "tool_calls");
-  EXPECT_EQ(to_openai_finish_reason("refusal"), "content_filter");
-  EXPECT_EQ(to_openai_finish_reason(""), "stop");
-  EXPECT_EQ(to_openai_finish_reason("something_new"), "stop");
-}
-
-TEST(ToStopReason, Table) {
-  EXPECT_EQ(to_stop_reason("stop"), "end_turn");
-  EXPECT_EQ(to_stop_reason("length"), "max_tokens");
-  EXPECT_EQ(to_stop_reason("tool_calls"), "tool_use");
-  EXPECT_EQ(to_stop_reason("function_call"), "tool_use");
-  EXPECT_EQ(to_stop_reason("content_filter"), "refusal");
-  EXPECT_EQ(to_stop_reason(""), "end_turn");
-  EXPECT_EQ(to_stop_reason("something_new"), "end_turn");
+TEST(StopReasons, BothTables) {
+  const std::pair<std::string_view, std::string_view> to_openai[] = {
+      {"end_turn", "stop"},     {"stop_sequence", "stop"}, {"pause_turn", "stop"},
+      {"max_tokens", "length"}, {"model_context_window_exceeded", "length"},
+      {"tool_use", "tool_calls"}, {"refusal", "content_filter"}, {"", "stop"}, {"something_new", "stop"}};
+  for (const auto& [stop, finish] : to_openai) EXPECT_EQ(to_openai_finish_reason(stop), finish) << stop;
+  const std::pair<std::string_view, std::string_view> to_anthropic[] = {
+      {"stop", "end_turn"},     {"length", "max_tokens"}, {"tool_calls", "tool_use"}, {"function_call", "tool_use"},
+      {"content_filter", "refusal"}, {"", "end_turn"},  {"something_new", "end_turn"}};
+  for (const auto& [finish, stop] : to_anthropic) EXPECT_EQ(to_stop_reason(finish), stop) << finish;
 }
 
 TEST(StopReasons, RoundTripFromOpenAi) {

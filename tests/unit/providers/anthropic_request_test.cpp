@@ -396,11 +396,11 @@ TEST(ToAnthropicRequest, ManyToolResultsInOneTurnCostLinearTime) {
   messages.push_back({{"role", "user"}, {"content", "go"}});
   nlohmann::json calls = nlohmann::json::array();
   for (int i = 0; i < 20'000; ++i)
-    calls.push_back({{"id", "t" + std::to_string(i)}, {"type", "function"}, {"function", {{"name", "f"}, {"arguments", "{}"}}}});
+    calls.push_back({{"id", std::string("t").append(std::to_string(i))}, {"type", "function"}, {"function", {{"name", "f"}, {"arguments", "{}"}}}});
   messages.push_back({{"role", "assistant"}, {"content", nullptr}, {"tool_calls", calls}});
   for (int i = 0; i < 20'000; ++i) {
-    messages.push_back({{"role", "tool"}, {"tool_call_id", "t" + std::to_string(i)}, {"content", "r"}});
-    if (i % 2) messages.push_back({{"role", "user"}, {"content", "and " + std::to_string(i)}});
+    messages.push_back({{"role", "tool"}, {"tool_call_id", std::string("t").append(std::to_string(i))}, {"content", "r"}});
+    if (i % 2) messages.push_back({{"role", "user"}, {"content", std::string("and ").append(std::to_string(i))}});
   }
   const auto start = std::chrono::steady_clock::now();
   auto out = to_anthropic_request(test::make_llm_request({{"model", "m"}, {"messages", messages}}), "m", 100);

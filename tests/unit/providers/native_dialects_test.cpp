@@ -25,27 +25,12 @@ namespace sluice::providers {
 namespace {
 
 namespace asio = boost::asio;
+using namespace sluice::test;  // the providers' test helpers
 using json = nlohmann::json;
-using test::collect;
-using test::Collected;
-using test::frame;
-using test::http_response;
-using test::raw_llm_request;
-using test::read_fixture;
-using test::run_coro;
-using test::ScriptedBody;
-using test::ScriptedUpstream;
-using namespace std::chrono_literals;
 
 ProviderConfig config(ProviderType type, std::string base_url, std::string api_version = "2024-10-21") {
-  ProviderConfig c;
-  c.name = "up";
-  c.type = type;
-  c.base_url = std::move(base_url);
-  c.api_key = "sk-upstream-key-123";
+  ProviderConfig c = test_provider_config("up", type, std::move(base_url), "sk-upstream-key-123");
   c.api_version = std::move(api_version);
-  c.first_byte_timeout = 5s;
-  c.idle_timeout = 5s;
   return c;
 }
 
