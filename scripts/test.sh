@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs every test: unit and integration
-# (ctest), then the official OpenAI Node SDK against the real daemon. Starts
+# (ctest), then the official OpenAI and Anthropic Node SDKs against the real daemon. Starts
 # its own redis-server on a free loopback port for tests that need one
 # (REDIS_URL). Exits non-zero if anything fails.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -29,7 +29,7 @@ status=0
 echo "==> unit and integration tests"
 (cd "$BUILD_DIR" && ctest --output-on-failure --no-tests=error --timeout 120 -j "$(nproc)") || status=1
 
-echo "==> OpenAI Node SDK against the daemon"
+echo "==> the official OpenAI and Anthropic Node SDKs against the daemon"
 SLUICE_BIN="$BUILD_DIR/src/sluice" bash "$REPO_ROOT/tests/node/run.sh" || status=1
 
 if [ $status -eq 0 ]; then echo "==> all tests passed"; else echo "==> TESTS FAILED"; fi

@@ -5,6 +5,7 @@
 // api_key and header values are never echoed in a message: they carry
 // credentials, so both are read with Reader::string, which prints no value.
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -79,8 +80,11 @@ void read_provider(Reader& r, const Slot& at, ProviderConfig& c, KeyLines& names
                                                {"anthropic", ProviderType::anthropic},
                                                {"ollama", ProviderType::ollama},
                                                {"mock", ProviderType::mock}};
+  static const Choices<ResponsesApi> kResponsesApis = {{"native", ResponsesApi::native},
+                                                       {"translated", ResponsesApi::translated}};
   bool type_read = false;
   bool has_base_url = false;
+  std::optional<Slot> responses_api;
   r.mapping(at, {
       {"name",
        [&](const Slot& s) {
@@ -104,6 +108,10 @@ void read_provider(Reader& r, const Slot& at, ProviderConfig& c, KeyLines& names
       {"api_key", [&](const Slot& s) { r.string(s, c.api_key); }},
       {"api_version", [&](const Slot& s) { r.non_empty_string(s, c.api_version); }},
       {"anthropic_version", [&](const Slot& s) { r.non_empty_string(s, c.anthropic_version); }},
+      {"responses_api",
+       [&](const Slot& s) {
+         if (r.choice(s, kResponsesApis, c.responses_api)) responses_api = s;
+       }},
       {"ca_file", [&](const Slot& s) { read_ca_file(r, s, c.ca_file); }},
       {"headers", [&](const Slot& s) { read_headers(r, s, c.headers); }},
       {"rpm", [&](const Slot& s) { r.integer(s, 0, INT_MAX, c.rpm); }},
@@ -126,6 +134,8 @@ void read_provider(Reader& r, const Slot& at, ProviderConfig& c, KeyLines& names
     r.problem(at, std::string("missing required key 'base_url' (required for type ") +
                       (c.type == ProviderType::azure ? "azure)" : "openai)"));
   }
+  if (type_read && responses_api && c.type != ProviderType::openai && c.type != ProviderType::azure)
+    r.problem(*responses_api, "applies to types openai and azure only (the other types always translate)");
   if (!has_base_url && c.type == ProviderType::anthropic) c.base_url = "https://api.anthropic.com";
   if (!has_base_url && c.type == ProviderType::ollama) c.base_url = "http://127.0.0.1:11434";
 }

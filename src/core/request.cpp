@@ -9,6 +9,9 @@ std::string_view to_string(Endpoint e) noexcept {
     case Endpoint::chat_completions: return "chat.completions";
     case Endpoint::completions: return "completions";
     case Endpoint::embeddings: return "embeddings";
+    case Endpoint::messages: return "messages";
+    case Endpoint::count_tokens: return "messages.count_tokens";
+    case Endpoint::responses: return "responses";
   }
   return "unknown";
 }
@@ -18,6 +21,9 @@ std::string_view upstream_path(Endpoint e) noexcept {
     case Endpoint::chat_completions: return "/chat/completions";
     case Endpoint::completions: return "/completions";
     case Endpoint::embeddings: return "/embeddings";
+    case Endpoint::messages: return "/messages";
+    case Endpoint::count_tokens: return "/messages/count_tokens";
+    case Endpoint::responses: return "/responses";
   }
   return "/";
 }

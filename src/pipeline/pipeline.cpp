@@ -207,6 +207,37 @@ std::optional<router::Route> Pipeline::route(const auth::Caller& caller, const C
   return route;
 }
 
+asio::awaitable<Result<std::optional<Answer>>> Pipeline::count_tokens(const auth::Caller& caller, Call call,
+                                                                       RequestContext& ctx) {
+  const LlmRequest& req = call.request;
+  ctx.model = req.model;
+  auto lease = gatekeeper_.admit(caller, req.model, 0);
+  if (!lease) co_return std::move(lease).error();
+  lease->settle(Usage{}, 0);  // one request; counting generates nothing
+  ctx.group = req.model;
+  if (!co_await catalog_.resolve(ctx.group, ctx)) co_return model_not_found(req.model);
+
+  const pool::Demand nothing{.prompt_tokens = 0, .max_tokens = std::nullopt, .completes = false};
+  for (pool::Deployment* dep : pool_.candidates(ctx.group, nothing, clock_->now())) {
+    auto it = providers_.find(dep->provider_name());
+    if (it == providers_.end() || !it->second->speaks(Endpoint::count_tokens)) continue;
+    ctx.provider = dep->provider_name();
+    ctx.upstream_model = dep->model;
+    ++ctx.attempts;
+    const auto sent = clock_->now();
+    auto response = co_await it->second->complete(req, dep->model, ctx);
+    ctx.upstream_time = clock_->now() - sent;
+    if (!response) co_return std::move(response).error();
+    Answer answer;
+    answer.status = response->status;
+    answer.headers = std::move(response->headers);
+    answer.body = std::move(response->body);
+    answer.format = Endpoint::count_tokens;
+    co_return std::optional<Answer>(std::move(answer));
+  }
+  co_return std::optional<Answer>();
+}
+
 asio::awaitable<std::vector<ModelEntry>> Pipeline::models(const auth::Caller& caller, RequestContext& ctx) {
   std::vector<ModelEntry> models = co_await catalog_.list(ctx);
   for (std::string& alias : router_.aliases()) models.push_back({std::move(alias), "sluice"});
@@ -289,12 +320,20 @@ asio::awaitable<Result<Answer>> Pipeline::attempt(const LlmRequest& req, pool::L
   ctx.provider = dep.provider_name();
   ctx.upstream_model = dep.model;
   ctx.price = dep.price;
+  // A dialect the provider does not speak goes as its chat-completions
+  // translation, and the answer comes back as chat completions.
+  const LlmRequest* request = &req;
+  if (!provider.speaks(req.endpoint)) {
+    if (req.as_chat) request = req.as_chat.get();
+    else if (req.untranslatable) co_return *req.untranslatable;
+  }
   ++ctx.attempts;
   const auto sent = clock_->now();
 
   Answer answer;
-  if (req.stream && req.endpoint != Endpoint::embeddings) {
-    auto started = co_await provider.stream(req, dep.model, ctx);
+  answer.format = request->endpoint;
+  if (request->stream && request->endpoint != Endpoint::embeddings) {
+    auto started = co_await provider.stream(*request, dep.model, ctx);
     if (!started) co_return std::move(started).error();
     // The first events are read before answering: until a byte reached the
     // client, a failure may still go to the next deployment.
@@ -305,7 +344,7 @@ asio::awaitable<Result<Answer>> Pipeline::attempt(const LlmRequest& req, pool::L
     answer.stream = std::make_unique<LeasedStream>(std::move(started->stream), std::move(first).value(),
                                                    std::move(lease), started->limits, clock_, ctx);
   } else {
-    auto response = co_await provider.complete(req, dep.model, ctx);
+    auto response = co_await provider.complete(*request, dep.model, ctx);
     ctx.upstream_time = clock_->now() - sent;
     if (!response) co_return std::move(response).error();
     lease.succeeded(response->usage, response->limits.remaining_requests, response->limits.remaining_tokens,

@@ -1,6 +1,8 @@
 // AnthropicProvider: the HTTP exchange around the Anthropic translation.
 #include "anthropic.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <optional>
 
@@ -23,8 +25,10 @@ std::int64_t unix_now() {
 // it, and sticks: every later next() repeats it.
 class AnthropicChunkStream final : public ChunkStream {
  public:
-  AnthropicChunkStream(std::unique_ptr<net::BodyReader> body, std::string provider, bool include_usage)
-      : body_(std::move(body)), provider_(provider), translator_(std::move(provider), include_usage, unix_now()) {}
+  AnthropicChunkStream(std::unique_ptr<net::BodyReader> body, std::string provider, bool include_usage,
+                       AnthropicStreamTranslator::Mode mode)
+      : body_(std::move(body)), provider_(provider),
+        translator_(std::move(provider), include_usage, unix_now(), mode) {}
 
   asio::awaitable<Result<std::string>> next() override {
     std::string out;
@@ -86,24 +90,53 @@ AnthropicProvider::AnthropicProvider(const ProviderConfig& config, asio::any_io_
       client_(std::move(executor), base_, client_options(config)),
       redactor_(make_redactor(config)) {}
 
+bool AnthropicProvider::speaks(Endpoint endpoint) const noexcept {
+  return endpoint == Endpoint::chat_completions || endpoint == Endpoint::messages ||
+         endpoint == Endpoint::count_tokens;
+}
+
 Result<net::HttpRequest> AnthropicProvider::make_request(const LlmRequest& req, std::string_view upstream_model) const {
-  if (req.endpoint != Endpoint::chat_completions)
+  const bool native = req.endpoint == Endpoint::messages || req.endpoint == Endpoint::count_tokens;
+  if (req.endpoint != Endpoint::chat_completions && !native)
     return make_error(errc::bad_request,
                       "provider '" + config_.name + "' is an Anthropic provider and serves only /v1/chat/completions, not /v1" +
                           std::string(upstream_path(req.endpoint)),
                       "model");
-  auto body = to_anthropic_request(req, upstream_model, config_.default_max_tokens);
-  if (!body) return std::move(body).error();
   net::HttpRequest r;
-  r.target = base_.path + "/v1/messages";
-  r.headers.reserve(4 + config_.headers.size());
+  if (native) {
+    r.body = req.body_for_model(upstream_model);  // as the client sent it
+  } else {
+    auto body = to_anthropic_request(req, upstream_model, config_.default_max_tokens);
+    if (!body) return std::move(body).error();
+    r.body = std::move(body).value();
+  }
+  r.target = base_.path + "/v1" + std::string(upstream_path(native ? req.endpoint : Endpoint::messages));
+  r.headers.reserve(5 + config_.headers.size());
   r.headers.push_back({"Content-Type", "application/json"});
   r.headers.push_back({"Accept", req.stream ? "text/event-stream" : "application/json"});
   if (!config_.api_key.empty()) r.headers.push_back({"x-api-key", config_.api_key});
-  r.headers.push_back({"anthropic-version", config_.anthropic_version});
-  for (const auto& [name, value] : config_.headers) r.headers.push_back({name, value});
-  r.body = std::move(body).value();
+  append_headers(req, r.headers);
   return r;
+}
+
+void AnthropicProvider::append_headers(const LlmRequest& req, std::vector<Header>& headers) const {
+  auto is = [](std::string_view a, std::string_view b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+             return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+           });
+  };
+  std::string version = config_.anthropic_version;
+  std::string beta;
+  for (const Header& h : req.forward_headers) {  // only native requests carry them
+    if (is(h.name, "anthropic-version")) version = h.value;
+    else if (is(h.name, "anthropic-beta")) beta = h.value;
+  }
+  headers.push_back({"anthropic-version", std::move(version)});
+  for (const auto& [name, value] : config_.headers) {
+    if (is(name, "anthropic-beta") && !beta.empty()) beta = value + "," + beta;
+    else headers.push_back({name, value});
+  }
+  if (!beta.empty()) headers.push_back({"anthropic-beta", std::move(beta)});
 }
 
 asio::awaitable<Result<ProviderResponse>> AnthropicProvider::complete(const LlmRequest& req, std::string upstream_model,
@@ -116,6 +149,16 @@ asio::awaitable<Result<ProviderResponse>> AnthropicProvider::complete(const LlmR
   const int status = response->head.status;
   if (status < 200 || status > 299)
     co_return redacted(map_anthropic_error(config_.name, status, response->body, response->head), *redactor_);
+  if (req.endpoint != Endpoint::chat_completions) {  // native: relayed as it came, once it is checked
+    const std::optional<Usage> usage = json_object_usage(response->body);
+    if (!usage)
+      co_return make_error(errc::upstream_protocol,
+                           "provider '" + config_.name + "': the answer is not a JSON object");
+    ProviderResponse out{status, std::move(response->body), anthropic_surfaced_headers(response->head), *usage,
+                         parse_rate_limits(response->head)};
+    redactor_->redact_json(out.body);
+    co_return out;
+  }
   auto translated = to_openai_response(response->body, unix_now());
   if (!translated) {
     Error e = std::move(translated).error();
@@ -140,9 +183,11 @@ asio::awaitable<Result<StreamStart>> AnthropicProvider::stream(const LlmRequest&
     const std::string body = co_await read_error_body(*response->body);
     co_return redacted(map_anthropic_error(config_.name, status, body, response->head), *redactor_);
   }
+  const auto mode = req.endpoint == Endpoint::messages ? AnthropicStreamTranslator::Mode::relay
+                                                       : AnthropicStreamTranslator::Mode::translate;
   co_return StreamStart{anthropic_surfaced_headers(response->head),
                         redacting(std::make_unique<AnthropicChunkStream>(std::move(response->body), config_.name,
-                                                                         req.include_usage),
+                                                                         req.include_usage, mode),
                                   redactor_),
                         parse_rate_limits(response->head)};
 }

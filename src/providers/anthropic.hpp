@@ -1,9 +1,11 @@
-// Anthropic (Messages API): clients keep speaking OpenAI's chat completions;
-// requests are translated to POST {base_url}/v1/messages, answers, stream
-// events and errors back to OpenAI's shapes. The translation functions are
-// pure and public so tests call them on recorded samples; AnthropicProvider
-// adds the HTTP exchange. Only chat completions can be translated:
-// /v1/completions and /v1/embeddings are refused with a 400.
+// Anthropic (Messages API). Chat completions are translated to POST
+// {base_url}/v1/messages, answers, stream events and errors back to OpenAI's
+// shapes. A request that is itself in the Messages dialect (a client of
+// /v1/messages or /v1/messages/count_tokens) goes through natively: its body
+// as the client sent it but for the model, its answer and events relayed as
+// they come (checked, usage noted). The translation functions are pure and
+// public so tests call them on recorded samples; AnthropicProvider adds the
+// HTTP exchange. /v1/completions and /v1/embeddings are refused with a 400.
 #pragma once
 
 #include <cstdint>
@@ -15,6 +17,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "sluice/core/anthropic_api.hpp"
 #include "sluice/core/redact.hpp"
 #include "sluice/net/http_client.hpp"
 #include "sluice/providers/provider.hpp"
@@ -32,10 +35,16 @@ class AnthropicProvider final : public Provider {
                                                             RequestContext& ctx) override;
   boost::asio::awaitable<Result<StreamStart>> stream(const LlmRequest& req, std::string upstream_model,
                                                      RequestContext& ctx) override;
+  // Chat completions (translated), messages and count_tokens (native).
+  bool speaks(Endpoint endpoint) const noexcept override;
 
  private:
   // The upstream request, or a 400 for what cannot be translated.
   Result<net::HttpRequest> make_request(const LlmRequest& req, std::string_view upstream_model) const;
+  // anthropic-version: the client's (a native request) or the configured
+  // one; anthropic-beta: the configured and the client's, joined; the other
+  // configured headers.
+  void append_headers(const LlmRequest& req, std::vector<Header>& headers) const;
 
   ProviderConfig config_;
   net::Url base_;
@@ -53,9 +62,6 @@ class AnthropicProvider final : public Provider {
 // for the full list of rules.
 Result<std::string> to_anthropic_request(const LlmRequest& req, std::string_view upstream_model,
                                          int default_max_tokens);
-
-// OpenAI's finish_reason for an Anthropic stop_reason ("stop" when unknown).
-std::string_view to_openai_finish_reason(std::string_view stop_reason) noexcept;
 
 struct TranslatedResponse {
   std::string body;  // an OpenAI chat.completion object
@@ -79,29 +85,22 @@ Error map_anthropic_error(std::string_view provider, int status, std::string_vie
 // x-ratelimit-{limit,remaining}-{requests,tokens}.
 std::vector<Header> anthropic_surfaced_headers(const net::ResponseHead& head);
 
-// Anthropic's token counts as a message reports them. OpenAI's prompt_tokens
-// is the whole prompt: input plus cache writes plus cache reads.
-struct AnthropicTokens {
-  std::int64_t input = 0;
-  std::int64_t cache_creation = 0;
-  std::int64_t cache_read = 0;
-  std::int64_t output = 0;
-  bool known = false;
-
-  Usage to_usage() const noexcept {
-    return Usage{input + cache_creation + cache_read, output, known, cache_read};
-  }
-};
-
 // Turns Anthropic stream events into OpenAI chat.completion.chunk events, one
 // event at a time: message_start -> the role chunk; text and tool_use blocks
 // -> content and tool_calls deltas (thinking skipped); message_stop -> the
 // finish_reason chunk, the usage chunk when the client asked for it
 // (stream_options.include_usage), then `data: [DONE]`. Usage is tracked
 // whether or not the client asked for the chunk.
+//
+// In relay mode (a client of /v1/messages) nothing is translated: every
+// event is checked and passed on as it came, `event:` line and pings
+// included, while usage, order and the end are tracked the same way.
 class AnthropicStreamTranslator {
  public:
-  AnthropicStreamTranslator(std::string provider, bool include_usage, std::int64_t created);
+  enum class Mode { translate, relay };
+
+  AnthropicStreamTranslator(std::string provider, bool include_usage, std::int64_t created,
+                            Mode mode = Mode::translate);
 
   // Feeds one raw SSE event as SseFramer cut it; appends the OpenAI events it
   // yields to `out`. Errors: upstream_protocol for unparsable or out-of-order
@@ -123,6 +122,7 @@ class AnthropicStreamTranslator {
     bool has_arguments = false;  // a non-empty input_json_delta went out
   };
 
+  Status relay(std::string_view type, const nlohmann::json& event, std::string_view raw_event, std::string& out);
   Status on_message_start(const nlohmann::json& event, std::string& out);
   Status on_block_start(const nlohmann::json& event, std::string& out);
   Status on_block_delta(const nlohmann::json& event, std::string& out);
@@ -138,11 +138,12 @@ class AnthropicStreamTranslator {
   std::string provider_;
   bool include_usage_;
   std::int64_t created_;
+  Mode mode_;
   std::string chunk_prefix_;  // {"id":..,"object":"chat.completion.chunk","created":..,"model":..,
   std::map<std::int64_t, Block> blocks_;  // by Anthropic content block index
   int tools_ = 0;
   std::string stop_reason_;
-  AnthropicTokens tokens_;
+  anthropic::Tokens tokens_;
   bool started_ = false;
   bool stopped_ = false;
 };

@@ -1,6 +1,7 @@
 // OpenAI chat request -> Anthropic Messages request (to_anthropic_request).
 #include <algorithm>
 #include <array>
+#include <vector>
 
 #include "anthropic.hpp"
 #include "anthropic_json.hpp"
@@ -136,32 +137,36 @@ class Turns {
  public:
   void add(std::string_view role, json blocks) {
     if (blocks.empty()) return;  // an empty message says nothing and would break alternation
-    if (turns_.empty() || turns_.back()["role"].get_ref<const std::string&>() != role)
-      turns_.push_back({{"role", role}, {"content", json::array()}});
-    json& content = turns_.back()["content"];
-    for (json& block : blocks) {
-      // Anthropic wants a user turn's tool_result blocks before any other block.
-      if (block["type"] == "tool_result") {
-        auto first_other = std::find_if(content.begin(), content.end(),
-                                        [](const json& b) { return b["type"] != "tool_result"; });
-        content.insert(first_other, std::move(block));
-      } else {
-        content.push_back(std::move(block));
-      }
-    }
+    if (turns_.empty() || turns_.back().role != role) turns_.push_back({std::string(role), json::array(), json::array()});
+    Turn& turn = turns_.back();
+    // Anthropic wants a user turn's tool_result blocks before any other
+    // block. They are kept apart and put first when the turn is written:
+    // inserting each in front of the others would cost quadratic time in a
+    // turn of many.
+    for (json& block : blocks) (block["type"] == "tool_result" ? turn.results : turn.others).push_back(std::move(block));
   }
 
   // The turns, opening with a user turn.
   json finish() && {
-    if (!turns_.empty() && turns_[0]["role"] == "assistant")
-      turns_.insert(turns_.begin(), json{{"role", "user"}, {"content", {{{"type", "text"}, {"text", kLeadingUserText}}}}});
-    return std::move(turns_);
+    json out = json::array();
+    if (!turns_.empty() && turns_[0].role == "assistant")
+      out.push_back(json{{"role", "user"}, {"content", {{{"type", "text"}, {"text", kLeadingUserText}}}}});
+    for (Turn& turn : turns_) {
+      for (json& block : turn.others) turn.results.push_back(std::move(block));
+      out.push_back(json{{"role", std::move(turn.role)}, {"content", std::move(turn.results)}});
+    }
+    return out;
   }
 
   bool empty() const { return turns_.empty(); }
 
  private:
-  json turns_ = json::array();
+  struct Turn {
+    std::string role;
+    json results;  // tool_result blocks
+    json others;   // every other block, in order
+  };
+  std::vector<Turn> turns_;
 };
 
 std::optional<Error> translate_messages(const json& messages, std::string& system, Turns& turns) {

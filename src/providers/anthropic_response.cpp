@@ -16,10 +16,11 @@ using json = nlohmann::json;
 using json_access::int_member;
 using json_access::member;
 using json_access::string_member;
+using anthropic::to_openai_finish_reason;
 
 // Counts present in an Anthropic usage object overwrite the ones held: the
 // stream's message_delta repeats them cumulatively.
-void update_tokens(AnthropicTokens& tokens, const json* usage) {
+void update_tokens(anthropic::Tokens& tokens, const json* usage) {
   if (!usage || !usage->is_object()) return;
   tokens.known = true;
   const std::pair<const char*, std::int64_t*> fields[] = {{"input_tokens", &tokens.input},
@@ -30,7 +31,7 @@ void update_tokens(AnthropicTokens& tokens, const json* usage) {
     if (auto n = int_member(*usage, name)) *slot = *n;
 }
 
-json openai_usage(const AnthropicTokens& tokens) {
+json openai_usage(const anthropic::Tokens& tokens) {
   const Usage u = tokens.to_usage();
   return {{"prompt_tokens", u.prompt_tokens},
           {"completion_tokens", u.completion_tokens},
@@ -41,13 +42,6 @@ json openai_usage(const AnthropicTokens& tokens) {
 Error protocol_error(std::string message) { return make_error(errc::upstream_protocol, std::move(message)); }
 
 }  // namespace
-
-std::string_view to_openai_finish_reason(std::string_view stop_reason) noexcept {
-  if (stop_reason == "max_tokens" || stop_reason == "model_context_window_exceeded") return "length";
-  if (stop_reason == "tool_use") return "tool_calls";
-  if (stop_reason == "refusal") return "content_filter";
-  return "stop";  // end_turn, stop_sequence, pause_turn, and whatever comes next
-}
 
 Result<TranslatedResponse> to_openai_response(std::string_view anthropic_body, std::int64_t created) {
   const json message = json::parse(anthropic_body, nullptr, false);
@@ -75,7 +69,7 @@ Result<TranslatedResponse> to_openai_response(std::string_view anthropic_body, s
   out_message["content"] = text.empty() && !tool_calls.empty() ? json(nullptr) : json(std::move(text));
   if (!tool_calls.empty()) out_message["tool_calls"] = std::move(tool_calls);
 
-  AnthropicTokens tokens;
+  anthropic::Tokens tokens;
   update_tokens(tokens, member(message, "usage"));
   json out = {{"id", string_member(message, "id")},
               {"object", "chat.completion"},
@@ -116,16 +110,21 @@ std::vector<Header> anthropic_surfaced_headers(const net::ResponseHead& head) {
 
 // --- AnthropicStreamTranslator ---------------------------------------------
 
-AnthropicStreamTranslator::AnthropicStreamTranslator(std::string provider, bool include_usage, std::int64_t created)
-    : provider_(std::move(provider)), include_usage_(include_usage), created_(created) {}
+AnthropicStreamTranslator::AnthropicStreamTranslator(std::string provider, bool include_usage, std::int64_t created,
+                                                     Mode mode)
+    : provider_(std::move(provider)), include_usage_(include_usage), created_(created), mode_(mode) {}
 
 Status AnthropicStreamTranslator::feed(std::string_view raw_event, std::string& out) {
   if (stopped_) return Ok{};  // nothing may follow message_stop
   const std::string data = net::sse_data(raw_event);
-  if (data.empty()) return Ok{};  // a comment or a bare `event:` line
+  if (data.empty()) {  // a comment or a bare `event:` line
+    if (mode_ == Mode::relay) out.append(raw_event);
+    return Ok{};
+  }
   const json event = json::parse(data, nullptr, false);
   if (!event.is_object()) return fail(errc::upstream_protocol, "an event that is not a JSON object");
   const std::string_view type = string_member(event, "type");
+  if (mode_ == Mode::relay) return relay(type, event, raw_event, out);
   if (type == "ping") return Ok{};
   if (type == "error") return on_error(event);
   if (type == "message_start") return on_message_start(event, out);
@@ -138,6 +137,27 @@ Status AnthropicStreamTranslator::feed(std::string_view raw_event, std::string& 
   if (type == "content_block_stop") return on_block_stop(event, out);
   if (type == "message_delta") on_message_delta(event);
   else on_message_stop(out);
+  return Ok{};
+}
+
+// The same checks and bookkeeping as translation, the event itself passed on.
+Status AnthropicStreamTranslator::relay(std::string_view type, const nlohmann::json& event, std::string_view raw_event,
+                                        std::string& out) {
+  if (type == "error") return on_error(event);
+  if (type == "message_start") {
+    const json* message = member(event, "message");
+    if (started_ || !message || !message->is_object()) return fail(errc::upstream_protocol, "a malformed message_start");
+    started_ = true;
+    update_tokens(tokens_, member(*message, "usage"));
+  } else if (!started_ && (type == "content_block_start" || type == "content_block_delta" ||
+                           type == "content_block_stop" || type == "message_delta" || type == "message_stop")) {
+    return fail(errc::upstream_protocol, std::string(type) + " before message_start");
+  } else if (type == "message_delta") {
+    update_tokens(tokens_, member(event, "usage"));
+  } else if (type == "message_stop") {
+    stopped_ = true;
+  }
+  out.append(raw_event);
   return Ok{};
 }
 
@@ -240,7 +260,10 @@ Error AnthropicStreamTranslator::on_error(const nlohmann::json& event) const {
   std::string what = "an error event (" + std::string(type.empty() ? "unknown" : type) + ")";
   if (const std::string_view message = error ? string_member(*error, "message") : ""; !message.empty())
     what += ": " + std::string(message);
-  return fail(code, what);
+  Error e = fail(code, what);
+  // A client of /v1/messages hears an overload as Anthropic says it: 529.
+  if (type == "overloaded_error") e.upstream_status = anthropic::status_of_error_type(type);
+  return e;
 }
 
 void AnthropicStreamTranslator::emit(std::string& out, std::string_view rest) const {

@@ -21,6 +21,9 @@ std::string_view prompt_param(Endpoint endpoint) {
     case Endpoint::chat_completions: return "messages";
     case Endpoint::completions: return "prompt";
     case Endpoint::embeddings: return "input";
+    case Endpoint::messages:
+    case Endpoint::count_tokens: return "messages";
+    case Endpoint::responses: return "input";
   }
   return {};
 }
@@ -55,6 +58,10 @@ bool azure_accepts_stream_options(std::string_view api_version) {
   return api_version == "v1" || api_version >= std::string_view("2024-08-01");
 }
 
+bool azure_has_responses_api(std::string_view api_version) {
+  return api_version == "v1" || api_version >= std::string_view("2025-03-01");
+}
+
 Dialect azure_dialect(const ProviderConfig& config, std::string_view base_path) {
   Dialect d;
   if (config.api_version == "v1") {
@@ -67,6 +74,14 @@ Dialect azure_dialect(const ProviderConfig& config, std::string_view base_path) 
   if (!config.api_key.empty()) {
     d.auth_header = "api-key";
     d.auth_value = config.api_key;
+  }
+  // The Responses API has no deployment route: the deployment goes in the
+  // body's model, under /openai/v1/ or, with a dated preview version that
+  // has it, /openai/responses.
+  if (config.responses_api == ResponsesApi::native) {
+    if (config.api_version == "v1") d.responses_target = d.prefix + "/responses";
+    else if (azure_has_responses_api(config.api_version))
+      d.responses_target = std::string(base_path) + "/openai/responses" + d.query;
   }
   d.drop_empty_choices = true;
   d.stream_usage = azure_accepts_stream_options(config.api_version);

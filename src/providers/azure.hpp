@@ -22,6 +22,10 @@ Dialect azure_dialect(const ProviderConfig& config, std::string_view base_path);
 // older versions refuse the unknown parameter with a 400.
 bool azure_accepts_stream_options(std::string_view api_version);
 
+// Whether `api_version` has the Responses API (v1, and the previews from
+// 2025-03-01-preview on); with older versions /v1/responses is translated.
+bool azure_has_responses_api(std::string_view api_version);
+
 // The Error for a non-2xx Azure answer. A content-filter refusal (400,
 // error.code "content_filter" or innererror.code ResponsibleAIPolicyViolation)
 // becomes an OpenAI-shaped 400 with code "content_filter", a message naming

@@ -26,6 +26,7 @@ Dialect openai_dialect(const ProviderConfig& config, std::string_view base_path)
     d.auth_value = "Bearer " + config.api_key;
   }
   d.map_error = &map_openai_error;
+  if (config.responses_api == ResponsesApi::native) d.responses_target = d.prefix + "/responses";
   return d;
 }
 
@@ -41,6 +42,7 @@ Dialect make_dialect(const ProviderConfig& config, std::string_view base_path) {
 }
 
 std::string request_target(const Dialect& dialect, Endpoint endpoint, std::string_view upstream_model) {
+  if (endpoint == Endpoint::responses) return dialect.responses_target;
   const std::string_view path = upstream_path(endpoint);
   std::string target;
   target.reserve(dialect.prefix.size() + upstream_model.size() + path.size() + dialect.query.size() + 8);

@@ -28,6 +28,10 @@ struct Dialect {
   std::string prefix;
   bool model_in_path = false;  // Azure's deployment route names the deployment in the path
   std::string query;           // e.g. "?api-version=2024-10-21"; empty for none
+  // The whole target of POST /responses (path and query); empty when the
+  // dialect does not speak the Responses API (its requests are then sent
+  // as chat completions).
+  std::string responses_target;
   // The credential header; empty name: none is sent.
   std::string auth_header;
   std::string auth_value;
@@ -48,7 +52,7 @@ struct Dialect {
 Dialect make_dialect(const ProviderConfig& config, std::string_view base_path);
 Dialect openai_dialect(const ProviderConfig& config, std::string_view base_path);
 
-// path + query of the upstream request.
+// path + query of the upstream request (for responses: Dialect::responses_target).
 std::string request_target(const Dialect& dialect, Endpoint endpoint, std::string_view upstream_model);
 
 // `text` as one URL path segment: every byte but A-Z a-z 0-9 - _ ~ . is

@@ -11,6 +11,7 @@ namespace dom = simdjson::dom;
 Dialect ollama_dialect(const ProviderConfig& config, std::string_view base_path) {
   Dialect d = openai_dialect(config, base_path);
   d.prefix = std::string(base_path) + "/v1";
+  d.responses_target.clear();  // Ollama's OpenAI API has no /v1/responses: sent as chat completions
   d.map_error = &map_ollama_error;
   d.models_path = std::string(base_path) + "/api/tags";
   d.parse_models = &parse_ollama_tags;

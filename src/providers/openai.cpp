@@ -67,19 +67,57 @@ bool is_json_object(std::string_view text) {
   return with_json_object(text, [](const simdjson::dom::element&) {});
 }
 
+namespace {
+
+// A usage object in any of the shapes upstreams write: chat completions'
+// prompt_tokens / completion_tokens (cached in prompt_tokens_details), the
+// Responses API's input_tokens / output_tokens (cached in
+// input_tokens_details, and counted in input_tokens), or Anthropic's, whose
+// input_tokens leaves out the cache reads and writes it reports beside them.
+Usage read_usage(const simdjson::dom::object& u) {
+  Usage usage;
+  usage.known = true;
+  std::int64_t n = 0;
+  if (!u["prompt_tokens"].get_int64().get(n)) usage.prompt_tokens = n;
+  else if (!u["input_tokens"].get_int64().get(n)) usage.prompt_tokens = n;
+  if (!u["completion_tokens"].get_int64().get(n)) usage.completion_tokens = n;
+  else if (!u["output_tokens"].get_int64().get(n)) usage.completion_tokens = n;
+  if (!u.at_pointer("/prompt_tokens_details/cached_tokens").get_int64().get(n)) usage.cached_tokens = n;
+  else if (!u.at_pointer("/input_tokens_details/cached_tokens").get_int64().get(n)) usage.cached_tokens = n;
+  std::int64_t cache_read = 0, cache_creation = 0;
+  const bool has_read = !u["cache_read_input_tokens"].get_int64().get(cache_read);
+  const bool has_creation = !u["cache_creation_input_tokens"].get_int64().get(cache_creation);
+  if (has_read || has_creation) {
+    usage.prompt_tokens += cache_read + cache_creation;
+    usage.cached_tokens = cache_read;
+  }
+  return usage;
+}
+
+}  // namespace
+
 std::optional<Usage> json_object_usage(std::string_view text) {
   Usage usage;
   const bool ok = with_json_object(text, [&](const simdjson::dom::element& root) {
     simdjson::dom::object u;
-    if (root["usage"].get_object().get(u)) return;
-    std::int64_t prompt = 0, completion = 0, cached = 0;
-    if (!u["prompt_tokens"].get_int64().get(prompt)) usage.prompt_tokens = prompt;
-    if (!u["completion_tokens"].get_int64().get(completion)) usage.completion_tokens = completion;
-    if (!u.at_pointer("/prompt_tokens_details/cached_tokens").get_int64().get(cached)) usage.cached_tokens = cached;
-    usage.known = true;
+    if (!root["usage"].get_object().get(u)) usage = read_usage(u);
   });
   if (!ok) return std::nullopt;
   return usage;
+}
+
+std::optional<ResponsesEvent> responses_event(std::string_view data) {
+  ResponsesEvent event;
+  const bool ok = with_json_object(data, [&](const simdjson::dom::element& root) {
+    std::string_view type;
+    if (!root["type"].get_string().get(type))
+      event.terminal = type == "response.completed" || type == "response.incomplete" || type == "response.failed" ||
+                       type == "error";
+    simdjson::dom::object u;
+    if (!root.at_pointer("/response/usage").get_object().get(u)) event.usage = read_usage(u);
+  });
+  if (!ok) return std::nullopt;
+  return event;
 }
 
 Usage parse_openai_usage(std::string_view json) {
@@ -248,13 +286,22 @@ asio::awaitable<Result<ProviderResponse>> OpenAiProvider::complete(const LlmRequ
                              parse_rate_limits(response->head)};
 }
 
+bool OpenAiProvider::speaks(Endpoint endpoint) const noexcept {
+  if (endpoint == Endpoint::responses) return !dialect_.responses_target.empty();
+  return Provider::speaks(endpoint);
+}
+
 asio::awaitable<Result<StreamStart>> OpenAiProvider::stream(const LlmRequest& req, std::string upstream_model,
                                                             RequestContext& ctx) {
-  // The pool settles budgets with real usage: ask for it when the client did not.
+  // The pool settles budgets with real usage: ask for it when the client did
+  // not. (A Responses stream always ends with its usage.)
+  const bool responses = req.endpoint == Endpoint::responses;
   std::optional<std::string> with_usage;
-  if (dialect_.stream_usage && !req.include_usage && req.endpoint != Endpoint::embeddings)
+  if (dialect_.stream_usage && !req.include_usage && req.endpoint != Endpoint::embeddings && !responses)
     with_usage = body_requesting_usage(req, upstream_model);
-  const StreamFilter filter{.drop_empty_choices = dialect_.drop_empty_choices, .strip_usage = with_usage.has_value()};
+  const StreamFilter filter{.drop_empty_choices = dialect_.drop_empty_choices && !responses,
+                            .strip_usage = with_usage.has_value(),
+                            .responses = responses};
   std::string body = with_usage ? std::move(*with_usage) : req.body_for_model(upstream_model);
   net::HttpRequest request = make_request(req, upstream_model, std::move(body));
   auto response = co_await client_.open(std::move(request), ctx.cancellation);

@@ -27,6 +27,9 @@ class OpenAiProvider final : public Provider {
                                                             RequestContext& ctx) override;
   boost::asio::awaitable<Result<StreamStart>> stream(const LlmRequest& req, std::string upstream_model,
                                                      RequestContext& ctx) override;
+  // Chat completions, completions, embeddings; the Responses API unless the
+  // dialect lacks it (Ollama, responses_api: translated, old Azure versions).
+  bool speaks(Endpoint endpoint) const noexcept override;
   // The dialect's model list (Ollama: GET /api/tags); empty when it has none.
   boost::asio::awaitable<Result<std::vector<std::string>>> list_models(RequestContext& ctx) override;
 
@@ -73,8 +76,19 @@ boost::asio::awaitable<std::string> read_error_body(net::BodyReader& body);
 // buffers for texts up to 1 MiB; a larger text's are released after it.
 bool is_json_object(std::string_view text);
 // The usage of a JSON object answer (unknown when it has none); nullopt when
-// `text` is not a JSON object. One parse for both questions.
+// `text` is not a JSON object. One parse for both questions. Reads chat
+// completions', the Responses API's and Anthropic's usage objects.
 std::optional<Usage> json_object_usage(std::string_view text);
+
+// What the gateway needs from one Responses API stream event: whether it
+// ends the stream (response.completed, response.incomplete,
+// response.failed, error) and the usage it carries (response.usage).
+// nullopt when `data` is not a JSON object.
+struct ResponsesEvent {
+  bool terminal = false;
+  Usage usage;
+};
+std::optional<ResponsesEvent> responses_event(std::string_view data);
 
 // --- mapping functions (pure; tested on fixtures) ---
 

@@ -168,7 +168,8 @@ class OpenAiChunkStream final : public ChunkStream {
         ended_ = true;
         if (!saw_done_ && !malformed_)
           co_return make_error(errc::upstream_protocol,
-                               "provider '" + provider_ + "': stream ended before data: [DONE]");
+                               "provider '" + provider_ + "': stream ended before " +
+                                   (filter_.responses ? "its final event (response.completed)" : "data: [DONE]"));
         break;
       }
       if (!framer_.feed(*piece, relay)) break;
@@ -201,6 +202,7 @@ class OpenAiChunkStream final : public ChunkStream {
   void on_event(std::string_view event, std::string& out) {
     if (saw_done_ || malformed_) return;  // nothing may follow [DONE] or a broken event
     const std::string_view data = net::sse_data(event, data_scratch_);
+    if (filter_.responses) return on_responses_event(event, data, out);
     if (data == "[DONE]") {
       saw_done_ = true;
       out.append(event);
@@ -226,13 +228,28 @@ class OpenAiChunkStream final : public ChunkStream {
       if (const std::size_t p = find_bytes(out, kNullUsage, start); p != std::string::npos) out.erase(p, kNullUsage.size());
   }
 
+  // Responses events are relayed as they are; one parse validates each and
+  // reads its type and usage. The terminal event plays [DONE]'s part.
+  void on_responses_event(std::string_view event, std::string_view data, std::string& out) {
+    if (!data.empty()) {
+      const auto info = responses_event(data);
+      if (!info) {
+        malformed_ = true;
+        return;
+      }
+      if (info->usage.known) usage_ = info->usage;
+      saw_done_ = info->terminal;
+    }
+    out.append(event);
+  }
+
   std::unique_ptr<net::BodyReader> body_;
   std::string provider_;
   StreamFilter filter_;
   net::SseFramer framer_;
   std::string data_scratch_;  // an event's data lines joined, when it has several
   Usage usage_;
-  bool saw_done_ = false;
+  bool saw_done_ = false;   // [DONE], or a Responses stream's terminal event
   bool malformed_ = false;  // an event whose data is not JSON came: the stream ends there
   bool ended_ = false;
   bool started_ = false;  // the first events went out

@@ -36,6 +36,10 @@ struct StreamFilter {
   // plus a usage object) and the `,"usage":null` other chunks carry. usage()
   // still reports it.
   bool strip_usage = false;
+  // A Responses API stream: no `data: [DONE]`; it ends with its terminal
+  // event (response.completed, response.incomplete, response.failed or
+  // error), and its usage is the one in response.usage.
+  bool responses = false;
 };
 
 // Byte checks on one raw SSE event, deciding without a JSON parse. A key
@@ -47,8 +51,9 @@ bool has_empty_choices(std::string_view event);
 bool has_usage_object(std::string_view event);
 
 // Relays an OpenAI SSE stream event by event (never half an event), noting
-// usage and insisting on the terminating `data: [DONE]`: a stream that just
-// stops is an error, because SDKs would accept it silently as complete. An
+// usage and insisting on the terminating `data: [DONE]` (a Responses stream:
+// its terminal event): a stream that just stops is an error, because SDKs
+// would accept it silently as complete. An
 // event whose data is neither `[DONE]` nor a JSON object, or one over
 // SseFramer's limit, ends the stream with upstream_protocol after the events
 // before it (comments and events without data pass).

@@ -9,6 +9,10 @@ boost::asio::awaitable<Result<std::vector<std::string>>> Provider::list_models(R
   co_return std::vector<std::string>{};
 }
 
+bool Provider::speaks(Endpoint endpoint) const noexcept {
+  return endpoint == Endpoint::chat_completions || endpoint == Endpoint::completions || endpoint == Endpoint::embeddings;
+}
+
 std::unique_ptr<Provider> make_provider(const ProviderConfig& config, boost::asio::any_io_executor executor) {
   switch (config.type) {
     case ProviderType::openai:

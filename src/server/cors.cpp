@@ -9,10 +9,11 @@ namespace sluice::server {
 namespace {
 
 constexpr std::string_view kAllowMethods = "GET, POST, HEAD, OPTIONS";
-// What the OpenAI SDKs read from an answer; a browser hides every other
-// header from the page unless it is listed here.
+// What the OpenAI and Anthropic SDKs read from an answer (request-id is
+// the Anthropic SDKs' requestID); a browser hides every other header from
+// the page unless it is listed here.
 constexpr std::string_view kExposeHeaders =
-    "x-request-id, x-should-retry, retry-after, retry-after-ms, x-ratelimit-limit-requests, "
+    "x-request-id, request-id, x-should-retry, retry-after, retry-after-ms, x-ratelimit-limit-requests, "
     "x-ratelimit-remaining-requests, x-ratelimit-limit-tokens, x-ratelimit-remaining-tokens, "
     "x-sluice-provider, x-sluice-model, x-sluice-tier, x-sluice-route-reason";
 

@@ -26,6 +26,7 @@ std::string response_head(int status, const Reply& reply, std::string_view reque
   h.append(http::obsolete_reason(static_cast<http::status>(status)));
   if (!reply.content_type.empty()) h.append("\r\nContent-Type: ").append(reply.content_type);
   h.append("\r\nx-request-id: ").append(request_id);
+  if (reply.wire == Wire::anthropic) h.append("\r\nrequest-id: ").append(request_id);  // the Anthropic SDKs' name
   for (const Header& field : reply.headers)
     if (is_safe_header_value(field.value)) h.append("\r\n").append(field.name).append(": ").append(field.value);
   if (!framing.empty()) h.append("\r\n").append(framing);

@@ -1,28 +1,19 @@
 #include "openai_wire.hpp"
 
-#include <algorithm>
-#include <array>
 #include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 #include <simdjson.h>
 
+#include "json_body.hpp"
 #include "sluice/core/base64.hpp"
 
 namespace sluice::server {
 
 namespace dom = simdjson::dom;
 
-static_assert(kBodyPadding >= simdjson::SIMDJSON_PADDING);
-
 namespace {
-
-Error invalid(std::string message, std::string param = {}) {
-  return make_error(errc::bad_request, std::move(message), std::move(param));
-}
-
-bool is_integer(const dom::element& e) { return e.is_int64() || e.is_uint64(); }
 
 // "messages[3]", for an error's `param`: built only when there is an error.
 std::string message_param(std::size_t index) { return "messages[" + std::to_string(index) + "]"; }
@@ -141,89 +132,29 @@ std::optional<Error> read_options(const dom::object& root, LlmRequest& req) {
   return std::nullopt;
 }
 
-// A key that appears twice among the object's keys, if any. Comparing every
-// pair is quadratic: 40,000 keys stalled the event loop for seconds. A
-// request's handful of keys is compared pairwise in place; more are sorted
-// (O(n log n)).
-std::optional<std::string_view> first_duplicate_key(const dom::object& object) {
-  constexpr std::size_t kPairwiseUpTo = 16;
-  std::array<std::string_view, kPairwiseUpTo> few;
-  std::size_t n = 0;
-  for (auto field : object) {
-    if (n == kPairwiseUpTo) break;
-    for (std::size_t i = 0; i < n; ++i)
-      if (few[i] == field.key) return field.key;
-    few[n++] = field.key;
-  }
-  if (n < kPairwiseUpTo) return std::nullopt;
-  std::vector<std::string_view> keys;
-  keys.reserve(object.size());
-  for (auto field : object) keys.push_back(field.key);
-  std::sort(keys.begin(), keys.end());
-  const auto twice = std::adjacent_find(keys.begin(), keys.end());
-  if (twice == keys.end()) return std::nullopt;
-  return *twice;
-}
-
-// The byte span of the top-level "model" value, so the body can be forwarded
-// with only that token replaced.
-void locate_model(const std::string& body, LlmRequest& req) {
-  static thread_local simdjson::ondemand::parser parser;
-  auto doc = parser.iterate(body.data(), body.size(), body.capacity());
-  simdjson::ondemand::object root;
-  if (doc.get_object().get(root)) return;
-  // Keys compared unescaped, as the DOM parse read them: {"\u006dodel":..}
-  // is the model too, and find_field() would miss it.
-  std::string_view raw;
-  for (auto field : root) {
-    std::string_view key;
-    if (field.unescaped_key().get(key)) return;
-    if (key != "model") continue;
-    if (field.value().raw_json_token().get(raw)) return;
-    break;
-  }
-  if (raw.empty()) return;
-  while (!raw.empty() && (raw.back() == ' ' || raw.back() == '\n' || raw.back() == '\r' || raw.back() == '\t'))
-    raw.remove_suffix(1);
-  req.model_offset = static_cast<std::size_t>(raw.data() - body.data());
-  req.model_length = raw.size();
-}
-
 }  // namespace
 
 Result<LlmRequest> parse_request(Endpoint endpoint, std::string body) {
-  static thread_local dom::parser parser;
-  body.reserve(body.size() + simdjson::SIMDJSON_PADDING);
-  if (!simdjson::validate_utf8(body.data(), body.size())) return invalid("request body is not valid UTF-8");
-  dom::element root_element;
-  if (auto ec = parser.parse(body.data(), body.size(), false).get(root_element))
-    return invalid(std::string("request body is not valid JSON: ") + simdjson::error_message(ec));
-  dom::object root;
-  if (root_element.get_object().get(root)) return invalid("request body must be a JSON object");
-
-  // Duplicate keys would let the gateway route on one value while the
-  // upstream obeys another.
-  if (auto duplicate = first_duplicate_key(root))
-    return invalid("duplicate key '" + std::string(*duplicate) + "' in request body", std::string(*duplicate));
-
   LlmRequest req;
-  req.endpoint = endpoint;
-  std::string_view model;
-  if (root["model"].get_string().get(model) || model.empty())
-    return invalid("you must provide a model parameter (a non-empty string)", "model");
-  req.model = std::string(model);
+  auto parsed = begin_request(body, endpoint, req);
+  if (!parsed) return std::move(parsed).error();
+  const dom::object root = *parsed;
 
   std::optional<Error> problem;
   switch (endpoint) {
     case Endpoint::chat_completions: problem = read_messages(root, req); break;
     case Endpoint::completions: problem = read_inputs(root, "prompt", req); break;
     case Endpoint::embeddings: problem = read_inputs(root, "input", req); break;
+    case Endpoint::messages:
+    case Endpoint::count_tokens:
+    case Endpoint::responses:  // other dialects: anthropic_wire, responses_wire
+      problem = make_error(errc::internal, "not an OpenAI chat, completions or embeddings endpoint");
+      break;
   }
   if (!problem) problem = read_options(root, req);
   if (problem) return std::move(*problem);
 
-  req.body = std::move(body);
-  locate_model(req.body, req);
+  end_request(std::move(body), req);
   return req;
 }
 

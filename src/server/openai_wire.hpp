@@ -12,9 +12,10 @@
 
 namespace sluice::server {
 
-// Bytes of spare capacity parse_request wants behind a body (the JSON
+// Bytes of spare capacity the body parsers want behind a body (the JSON
 // parser reads past the end): a body read with this much room is validated
-// in place, without a copy.
+// in place, without a copy. (Here rather than in json_body.hpp, so that the
+// session, which reads bodies, does not compile simdjson.)
 inline constexpr std::size_t kBodyPadding = 64;
 
 // Validates `body` for `endpoint` and extracts what the gateway needs. Every

@@ -1,7 +1,8 @@
 #include "reply.hpp"
 
+#include "sluice/core/anthropic_api.hpp"
 #include "sluice/core/cost.hpp"
-#include "sluice/net/sse.hpp"
+#include "sluice/core/json_text.hpp"
 
 namespace sluice::server {
 
@@ -11,13 +12,19 @@ Reply json_reply(std::string body) {
   return reply;
 }
 
-Reply error_reply(Error error) {
+Reply error_reply(Error error, Wire wire) {
   Reply reply;
-  reply.status = error.status();
-  reply.body = error_body(error);
+  reply.wire = wire;
+  if (wire == Wire::anthropic) {
+    reply.status = anthropic_status(error);
+    reply.body = anthropic_error_body(error);
+  } else {
+    reply.status = error.status();
+    reply.body = error_body(error);
+  }
   reply.headers.push_back({"x-should-retry", error.client_may_retry() ? "true" : "false"});
   if (error.code == errc::unauthorized) reply.headers.push_back({"www-authenticate", "Bearer"});
-  if (reply.status == 429 || reply.status == 503) {
+  if (reply.status == 429 || reply.status == 503 || reply.status == 529) {
     // Whole seconds for Retry-After (rounded up: never invite a retry too
     // early); the OpenAI SDKs prefer the exact retry-after-ms when present.
     const std::int64_t ms = error.retry_after_ms >= 0 ? error.retry_after_ms : 1000;
@@ -28,7 +35,20 @@ Reply error_reply(Error error) {
   return reply;
 }
 
-std::string stream_error_event(const Error& error) { return net::sse_event(error_body(error)); }
+int anthropic_status(const Error& error) {
+  if (error.code == errc::overloaded || (error.code == errc::upstream_unavailable && error.upstream_status == 529))
+    return 529;
+  return error.status();
+}
+
+std::string anthropic_error_body(const Error& error) {
+  std::string out = R"({"type":"error","error":{"type":)";
+  append_json_string(out, anthropic::error_type_of_status(anthropic_status(error)));
+  out += R"(,"message":)";
+  append_json_string(out, error.param.empty() ? error.message : error.param + ": " + error.message);
+  out += "}}";
+  return out;
+}
 
 Reply answer_reply(Answer answer, const RequestContext& ctx) {
   Reply reply;

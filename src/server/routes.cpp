@@ -2,9 +2,16 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
+#include <utility>
 
+#include "anthropic_answer.hpp"
+#include "anthropic_wire.hpp"
 #include "cors.hpp"
+#include "dialect_streams.hpp"
 #include "openai_wire.hpp"
+#include "responses_answer.hpp"
+#include "responses_wire.hpp"
 #include "sluice/core/json_text.hpp"
 
 namespace sluice::server {
@@ -25,6 +32,9 @@ const Routes::Route Routes::kTable[] = {
     {"GET", "/v1/models", &Routes::list_models},
     {"GET", "/v1/models/", &Routes::get_model},
     {"GET", "/v1/jobs/", &Routes::get_job},
+    {"POST", "/v1/messages", &Routes::messages},
+    {"POST", "/v1/messages/count_tokens", &Routes::count_tokens},
+    {"POST", "/v1/responses", &Routes::responses},
 };
 
 namespace {
@@ -53,6 +63,26 @@ bool lists_token(std::string_view value, std::string_view token) {
     if (iequals(item, token)) return true;
   }
   return false;
+}
+
+// Anthropic's clients send anthropic-version on every request (the SDK's
+// models.list() too): it asks for Anthropic's shapes.
+Wire wire_of(const Inbound& request) {
+  return request.header("anthropic-version").empty() ? Wire::openai : Wire::anthropic;
+}
+
+// What an upstream speaking Messages natively should see of the client's
+// headers: the API version and the beta features its body may use.
+void read_anthropic_headers(const HeaderLookup& header, LlmRequest& req) {
+  for (const char* name : {"anthropic-version", "anthropic-beta"}) {
+    const std::string_view value = header(name);
+    if (!value.empty() && value.size() <= 1024 && is_safe_header_value(value))
+      req.forward_headers.push_back({name, std::string(value)});
+  }
+}
+
+std::int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 std::string model_object(const ModelEntry& model) {
@@ -142,6 +172,10 @@ std::string_view presented_key(const HeaderLookup& header) {
   return header("x-api-key");
 }
 
+Wire wire_of_path(std::string_view path) {
+  return path == "/v1/messages" || path.starts_with("/v1/messages/") ? Wire::anthropic : Wire::openai;
+}
+
 std::optional<Error> read_call_headers(const HeaderLookup& header, Call& call,
                                        const std::vector<std::string>& wanted) {
   if (const std::string_view priority = header("x-sluice-priority"); !priority.empty()) {
@@ -188,8 +222,10 @@ asio::awaitable<Reply> Routes::route(Inbound& request, RequestContext& ctx) {
   }
   if (allowed.empty())
     co_return error_reply(make_error(errc::not_found, "Invalid URL (" + std::string(request.method) + " " +
-                                                          std::string(request.path) + ")"));
-  Reply reply = error_reply(make_error(errc::method_not_allowed, "Use " + allowed + " for " + std::string(request.path)));
+                                                          std::string(request.path) + ")"),
+                          wire_of_path(request.path));
+  Reply reply = error_reply(make_error(errc::method_not_allowed, "Use " + allowed + " for " + std::string(request.path)),
+                            wire_of_path(request.path));
   reply.headers.push_back({"allow", std::move(allowed)});
   co_return reply;
 }
@@ -217,6 +253,13 @@ Result<auth::Caller> Routes::authenticate(const Inbound& request, RequestContext
   return pipeline_.authenticate(presented_key(request.header), request.peer, ctx);
 }
 
+Reply Routes::failed(Error error, const RequestContext& ctx, Wire wire) {
+  Reply reply = error_reply(std::move(error), wire);
+  add_limit_headers(reply, ctx);
+  add_route_headers(reply, ctx);
+  return reply;
+}
+
 asio::awaitable<Reply> Routes::openai_call(Endpoint endpoint, Inbound& request, RequestContext& ctx) {
   auto caller = authenticate(request, ctx);
   if (!caller) co_return error_reply(std::move(caller).error());
@@ -227,12 +270,7 @@ asio::awaitable<Reply> Routes::openai_call(Endpoint endpoint, Inbound& request, 
   if (auto bad = read_call_headers(request.header, call, pipeline_.header_names())) co_return error_reply(std::move(*bad));
   if (call.respond_async) co_return co_await submit_job(*caller, std::move(call), ctx);
   auto answer = co_await pipeline_.serve(*caller, std::move(call), ctx);
-  if (!answer) {
-    Reply reply = error_reply(std::move(answer).error());
-    add_limit_headers(reply, ctx);
-    add_route_headers(reply, ctx);
-    co_return reply;
-  }
+  if (!answer) co_return failed(std::move(answer).error(), ctx, Wire::openai);
   // The OpenAI SDKs ask embeddings for base64 by default and silently misread
   // a float array: answer in the encoding that was asked for.
   if (endpoint == Endpoint::embeddings)
@@ -272,29 +310,118 @@ asio::awaitable<Reply> Routes::get_job(Inbound& request, RequestContext& ctx) {
 }
 
 asio::awaitable<Reply> Routes::list_models(Inbound& request, RequestContext& ctx) {
+  const Wire wire = wire_of(request);
   auto caller = authenticate(request, ctx);
-  if (!caller) co_return error_reply(std::move(caller).error());
+  if (!caller) co_return error_reply(std::move(caller).error(), wire);
   const std::vector<ModelEntry> models = co_await pipeline_.models(*caller, ctx);
-  std::string body = R"({"object":"list","data":[)";
+  std::string body = wire == Wire::anthropic ? R"({"data":[)" : R"({"object":"list","data":[)";
   for (std::size_t i = 0; i < models.size(); ++i) {
     if (i) body += ',';
-    body += model_object(models[i]);
+    body += wire == Wire::anthropic ? anthropic_model_object(models[i].id) : model_object(models[i]);
   }
-  body += "]}";
-  co_return json_reply(std::move(body));
+  body += "]";
+  if (wire == Wire::anthropic) {  // one page holds them all
+    body += R"(,"has_more":false,"first_id":)";
+    if (models.empty()) body += "null"; else append_json_string(body, models.front().id);
+    body += R"(,"last_id":)";
+    if (models.empty()) body += "null"; else append_json_string(body, models.back().id);
+  }
+  body += "}";
+  Reply reply = json_reply(std::move(body));
+  reply.wire = wire;
+  co_return reply;
 }
 
 asio::awaitable<Reply> Routes::get_model(Inbound& request, RequestContext& ctx) {
   // The SDKs percent-encode the id: `meta-llama/Llama-3.1-8B` arrives as
   // `meta-llama%2FLlama-3.1-8B`.
+  const Wire wire = wire_of(request);
   auto caller = authenticate(request, ctx);
-  if (!caller) co_return error_reply(std::move(caller).error());
+  if (!caller) co_return error_reply(std::move(caller).error(), wire);
   const auto id = percent_decode(request.path.substr(std::string_view("/v1/models/").size()));
-  if (!id) co_return error_reply(make_error(errc::bad_request, "the model id in the path is not validly percent-encoded"));
+  if (!id)
+    co_return error_reply(make_error(errc::bad_request, "the model id in the path is not validly percent-encoded"), wire);
   const std::vector<ModelEntry> models = co_await pipeline_.models(*caller, ctx);
   auto it = std::find_if(models.begin(), models.end(), [&](const ModelEntry& m) { return m.id == *id; });
-  if (it == models.end()) co_return error_reply(model_not_found(*id));
-  co_return json_reply(model_object(*it));
+  if (it == models.end()) co_return error_reply(model_not_found(*id), wire);
+  Reply reply = json_reply(wire == Wire::anthropic ? anthropic_model_object(it->id) : model_object(*it));
+  reply.wire = wire;
+  co_return reply;
+}
+
+Result<std::pair<auth::Caller, Call>> Routes::messages_call(Endpoint endpoint, Inbound& request, RequestContext& ctx) {
+  auto caller = authenticate(request, ctx);
+  if (!caller) return std::move(caller).error();
+  auto parsed = parse_messages_request(endpoint, std::move(request.body));
+  if (!parsed) return std::move(parsed).error();
+  Call call{std::move(parsed).value()};
+  if (auto bad = read_call_headers(request.header, call, pipeline_.header_names())) return std::move(*bad);
+  read_anthropic_headers(request.header, call.request);
+  return std::pair(std::move(caller).value(), std::move(call));
+}
+
+asio::awaitable<Reply> Routes::messages(Inbound& request, RequestContext& ctx) {
+  auto in = messages_call(Endpoint::messages, request, ctx);
+  if (!in) co_return error_reply(std::move(in).error(), Wire::anthropic);
+  auto answer = co_await pipeline_.serve(in->first, std::move(in->second), ctx);
+  if (!answer) co_return failed(std::move(answer).error(), ctx, Wire::anthropic);
+  // Served through chat completions: translated back. Served natively: as it came.
+  const std::string id = "msg_" + ctx.request_id;
+  if (answer->format != Endpoint::messages) {
+    if (answer->stream) {
+      answer->stream = translated_stream(std::move(answer->stream), std::make_unique<ChatToMessagesStream>(id));
+    } else {
+      auto message = chat_to_message(answer->body, id);
+      if (!message) co_return failed(std::move(message).error(), ctx, Wire::anthropic);
+      answer->body = std::move(message).value();
+    }
+  } else if (answer->stream) {
+    answer->stream = native_messages_stream(std::move(answer->stream));
+  }
+  Reply reply = answer_reply(std::move(answer).value(), ctx);
+  reply.wire = Wire::anthropic;
+  co_return reply;
+}
+
+asio::awaitable<Reply> Routes::count_tokens(Inbound& request, RequestContext& ctx) {
+  auto in = messages_call(Endpoint::count_tokens, request, ctx);
+  if (!in) co_return error_reply(std::move(in).error(), Wire::anthropic);
+  std::string estimate = estimated_count_tokens_body(in->second.request);
+  auto counted = co_await pipeline_.count_tokens(in->first, std::move(in->second), ctx);
+  if (!counted) co_return failed(std::move(counted).error(), ctx, Wire::anthropic);
+  Reply reply;
+  if (counted->has_value()) {
+    reply = answer_reply(std::move(**counted), ctx);
+  } else {  // no deployment can count: the gateway's estimate, and it says so
+    reply = json_reply(std::move(estimate));
+    reply.headers.push_back({"x-sluice-token-count", "estimated"});
+  }
+  reply.wire = Wire::anthropic;
+  co_return reply;
+}
+
+asio::awaitable<Reply> Routes::responses(Inbound& request, RequestContext& ctx) {
+  auto caller = authenticate(request, ctx);
+  if (!caller) co_return error_reply(std::move(caller).error());
+  auto parsed = parse_responses_request(std::move(request.body));
+  if (!parsed) co_return error_reply(std::move(parsed).error());
+  ResponseDraft draft{"resp_" + ctx.request_id, unix_now(), parsed->request.model, std::move(parsed->echo)};
+  Call call{std::move(parsed->request)};
+  if (auto bad = read_call_headers(request.header, call, pipeline_.header_names())) co_return error_reply(std::move(*bad));
+  auto answer = co_await pipeline_.serve(*caller, std::move(call), ctx);
+  if (!answer) co_return failed(std::move(answer).error(), ctx, Wire::openai);
+  if (answer->format != Endpoint::responses) {
+    if (answer->stream) {
+      answer->stream = translated_stream(std::move(answer->stream), std::make_unique<ChatToResponsesStream>(std::move(draft)));
+    } else {
+      auto response = chat_to_response(answer->body, std::move(draft));
+      if (!response) co_return failed(std::move(response).error(), ctx, Wire::openai);
+      answer->body = std::move(response).value();
+    }
+  } else if (answer->stream) {
+    answer->stream = native_responses_stream(std::move(answer->stream));
+  }
+  co_return answer_reply(std::move(answer).value(), ctx);
 }
 
 }  // namespace sluice::server

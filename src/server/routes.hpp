@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 #include <vector>
+#include <utility>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/address.hpp>
@@ -55,6 +56,11 @@ std::string_view presented_key(const HeaderLookup& header);
 std::optional<Error> read_call_headers(const HeaderLookup& header, Call& call,
                                        const std::vector<std::string>& wanted = {});
 
+// Whose conventions the answers on `path` follow: Anthropic's for
+// /v1/messages and below, OpenAI's elsewhere. For refusals the session makes
+// before the route table runs (413, 408...).
+Wire wire_of_path(std::string_view path);
+
 class Routes {
  public:
   // `draining` is the server's flag; the references must outlive the routes.
@@ -87,11 +93,19 @@ class Routes {
   boost::asio::awaitable<Reply> get_model(Inbound&, RequestContext&);
   boost::asio::awaitable<Reply> get_job(Inbound&, RequestContext&);
   boost::asio::awaitable<Reply> submit_job(const auth::Caller& caller, Call call, RequestContext& ctx);
+  boost::asio::awaitable<Reply> messages(Inbound&, RequestContext&);
+  boost::asio::awaitable<Reply> count_tokens(Inbound&, RequestContext&);
+  boost::asio::awaitable<Reply> responses(Inbound&, RequestContext&);
 
   // The OpenAI dialect's LLM endpoints: authenticate, parse, serve, render.
   boost::asio::awaitable<Reply> openai_call(Endpoint endpoint, Inbound& request, RequestContext& ctx);
   // Who is calling, before anything else about the request is looked at.
   Result<auth::Caller> authenticate(const Inbound& request, RequestContext& ctx);
+  // A Messages request (messages or count_tokens): who calls, then the body
+  // parsed into a Call with what it needs of the headers.
+  Result<std::pair<auth::Caller, Call>> messages_call(Endpoint endpoint, Inbound& request, RequestContext& ctx);
+  // An error answer after the pipeline ran: the group's limits come along.
+  Reply failed(Error error, const RequestContext& ctx, Wire wire);
 
   pipeline::Pipeline& pipeline_;
   const bool& draining_;

@@ -142,6 +142,7 @@ class BasicSession final : public Session, public std::enable_shared_from_this<B
   bool linger_ = false;      // a refused request may still be arriving: drain before close
   bool stream_started_ = false;  // a stream's head is written or being written
   bool cut_ = false;         // shutdown_grace ended mid-stream: end the stream with an error event
+  Wire wire_ = Wire::openai;  // the conventions of the current request's path, for refusals
   RequestContext* current_ = nullptr;  // the request in progress, for force_close
 };
 
@@ -295,6 +296,7 @@ asio::awaitable<bool> BasicSession<Stream>::serve_one() {
   }
   idle_ = false;
 
+  wire_ = Wire::openai;
   // The whole request (head and body) must arrive within header_timeout:
   // slow senders get a 408 and are cut off.
   http::request_parser<PaddedStringBody> parser;
@@ -317,6 +319,7 @@ asio::awaitable<bool> BasicSession<Stream>::serve_one() {
       // Beast checks Content-Length against the limit once the whole head is
       // parsed, so the fields are there: echo the client's request id.
       const std::string_view id = parser.get()["x-request-id"];
+      wire_ = wire_of_path(request_path({parser.get().target().data(), parser.get().target().size()}));
       co_await refuse(make_error(errc::payload_too_large, "request body is larger than " +
                                                               std::to_string(cfg.max_body_bytes) + " bytes"),
                       is_valid_request_id(id) ? id : std::string_view{});
@@ -327,6 +330,7 @@ asio::awaitable<bool> BasicSession<Stream>::serve_one() {
   }
 
   auto& head = parser.get();
+  wire_ = wire_of_path(request_path({head.target().data(), head.target().size()}));
   RequestContext ctx;
   {
     auto id = head["x-request-id"];
@@ -470,7 +474,7 @@ asio::awaitable<void> BasicSession<Stream>::write_stream(Reply& reply, RequestCo
     }
     log::warn("stream_failed", {{"request_id", ctx.request_id}, {"provider", ctx.provider},
                                 {"error", to_string(error.code)}, {"before_first_byte", true}});
-    Reply failed = error_reply(std::move(error));
+    Reply failed = error_reply(std::move(error), reply.wire);
     outcome.error = failed.error;
     co_await write_reply(failed, ctx, keep_alive, outcome);
     co_return;
@@ -498,7 +502,7 @@ asio::awaitable<void> BasicSession<Stream>::write_stream(Reply& reply, RequestCo
       }
       log::warn("stream_failed", {{"request_id", ctx.request_id}, {"provider", ctx.provider},
                                   {"error", to_string(batch.error().code)}});
-      failure = stream_error_event(batch.error());
+      failure = reply.stream->failure_event(batch.error());  // in the client's dialect
       outcome.error = std::move(batch).error();
       closing_ = true;
     }
@@ -532,7 +536,7 @@ asio::awaitable<void> BasicSession<Stream>::write_stream(Reply& reply, RequestCo
 // Answers a request that never reached the pipeline, then the connection closes.
 template <class Stream>
 asio::awaitable<void> BasicSession<Stream>::refuse(const Error& error, std::string_view given_id) {
-  Reply reply = error_reply(error);
+  Reply reply = error_reply(error, wire_);
   const std::string request_id = given_id.empty() ? new_request_id() : std::string(given_id);
   const std::string head = response_head(reply.status, reply, request_id, false, http10_,
                                          ContentLength(reply.body.size()).view());

@@ -7,96 +7,14 @@
 //   SLUICE_BIN=/path/to/sluice node --test anthropic.test.mjs
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import OpenAI from 'openai';
 import { startSluice } from './daemon.mjs';
+import { API_KEY, UPSTREAM_MODEL, TEXT, TOOL_INPUT, USAGE, startFakeAnthropic } from './fake_anthropic.mjs';
 
-const API_KEY = 'sk-ant-node-test';
-const UPSTREAM_MODEL = 'claude-sonnet-4-20250514';
-const TEXT = 'The Danube, the Rhine and the Loire — all "European" rivers.';
-const TOOL_INPUT = { location: 'Paris, FR', unit: 'celsius' };
-const USAGE = { input_tokens: 20, cache_creation_input_tokens: 3, cache_read_input_tokens: 5, output_tokens: 12 };
+// --- the fake Anthropic API (fake_anthropic.mjs) ------------------------------
 
-// --- the fake Anthropic API -------------------------------------------------
-
-const received = [];  // { method, url, headers, body } per request
-
-function pieces(text, size) {
-  const out = [];
-  for (let i = 0; i < text.length; i += size) out.push(text.slice(i, i + size));
-  return out;
-}
-
-// The answer's content blocks: a tool call when tools were offered, else text.
-function contentFor(request) {
-  if (request.tools?.length) {
-    return [
-      { type: 'text', text: 'Checking.' },
-      { type: 'tool_use', id: 'toolu_01NodeTest', name: request.tools[0].name, input: TOOL_INPUT },
-    ];
-  }
-  return [{ type: 'text', text: TEXT }];
-}
-
-function message(request) {
-  const content = contentFor(request);
-  return {
-    id: 'msg_01NodeTest', type: 'message', role: 'assistant', model: UPSTREAM_MODEL, content,
-    stop_reason: content.some((b) => b.type === 'tool_use') ? 'tool_use' : 'end_turn', stop_sequence: null,
-    usage: USAGE,
-  };
-}
-
-// The same message as Anthropic streams it, pings and all.
-function events(request) {
-  const m = message(request);
-  const out = [
-    ['message_start', { type: 'message_start', message: { ...m, content: [], stop_reason: null, usage: { ...USAGE, output_tokens: 1 } } }],
-    ['ping', { type: 'ping' }],
-  ];
-  m.content.forEach((block, index) => {
-    if (block.type === 'text') {
-      out.push(['content_block_start', { type: 'content_block_start', index, content_block: { type: 'text', text: '' } }]);
-      for (const text of pieces(block.text, 7))
-        out.push(['content_block_delta', { type: 'content_block_delta', index, delta: { type: 'text_delta', text } }]);
-    } else {
-      out.push(['content_block_start', { type: 'content_block_start', index, content_block: { ...block, input: {} } }]);
-      for (const partial_json of ['', ...pieces(JSON.stringify(block.input), 5)])
-        out.push(['content_block_delta', { type: 'content_block_delta', index, delta: { type: 'input_json_delta', partial_json } }]);
-    }
-    out.push(['content_block_stop', { type: 'content_block_stop', index }]);
-  });
-  out.push(['message_delta', { type: 'message_delta', delta: { stop_reason: m.stop_reason, stop_sequence: null }, usage: { output_tokens: USAGE.output_tokens } }]);
-  out.push(['message_stop', { type: 'message_stop' }]);
-  return out;
-}
-
-function anthropicError(res, status, type, text) {
-  res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(JSON.stringify({ type: 'error', error: { type, message: text }, request_id: 'req_node' }));
-}
-
-const upstream = http.createServer((req, res) => {
-  let raw = '';
-  req.setEncoding('utf8');
-  req.on('data', (d) => { raw += d; });
-  req.on('end', () => {
-    const body = JSON.parse(raw);
-    received.push({ method: req.method, url: req.url, headers: req.headers, body });
-    if (req.method !== 'POST' || req.url !== '/v1/messages') return anthropicError(res, 404, 'not_found_error', 'Not found');
-    if (req.headers['x-api-key'] !== API_KEY) return anthropicError(res, 401, 'authentication_error', 'invalid x-api-key');
-    const prompt = JSON.stringify(body.messages);
-    if (prompt.includes('overload')) return anthropicError(res, 529, 'overloaded_error', 'Overloaded');
-    if (prompt.includes('reject')) return anthropicError(res, 400, 'invalid_request_error', 'messages.0: rejected for the test');
-    if (!body.stream) {
-      res.writeHead(200, { 'content-type': 'application/json', 'anthropic-ratelimit-requests-remaining': '49' });
-      return res.end(JSON.stringify(message(body)));
-    }
-    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
-    for (const [name, data] of events(body)) res.write(`event: ${name}\ndata: ${JSON.stringify(data)}\n\n`);
-    res.end();
-  });
-});
+let upstream;
+let received;
 
 // --- sluice in front of it --------------------------------------------------
 
@@ -104,7 +22,8 @@ let sluice;
 let client;
 
 before(async () => {
-  await new Promise((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+  upstream = await startFakeAnthropic();
+  received = upstream.received;
   const config = `
 server:
   listen: "127.0.0.1:0"
@@ -112,7 +31,7 @@ server:
 providers:
   - name: claude
     type: anthropic
-    base_url: http://127.0.0.1:${upstream.address().port}
+    base_url: http://127.0.0.1:${upstream.port}
     api_key: ${API_KEY}
 models:
   - name: claude-sonnet
@@ -129,7 +48,7 @@ after(async () => {
   try {
     await sluice?.stop();
   } finally {
-    await new Promise((resolve) => upstream.close(resolve));
+    await upstream?.close();
   }
 });
 

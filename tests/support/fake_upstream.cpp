@@ -59,6 +59,9 @@ struct Reply {
   std::vector<std::string> lead;     // SSE payloads before the content chunks
   std::vector<std::string> content;  // the chunks drop_after and chunk_delay_ms count
   std::vector<std::string> tail;     // finish and usage chunks
+  // Anthropic's and the Responses API's streams: each event named by its
+  // "type" (an `event:` line), and no `data: [DONE]` at the end.
+  bool named_events = false;
 };
 
 std::string error_type(int status) {
@@ -114,6 +117,7 @@ std::string apply_overrides(const json& x, Behaviour& b) {
     else if (key == "close_after_response") ok = set_bool(b.close_after_response);
     else if (key == "azure_prompt_filter") ok = set_bool(b.azure_prompt_filter);
     else if (key == "garbage_event_at") ok = set_int(b.garbage_event_at);
+    else if (key == "tool_calls") ok = set_bool(b.tool_calls);
     else if (key == "error_body" && value.is_string()) {
       b.error_body = value.get<std::string>();
       ok = true;
@@ -161,6 +165,43 @@ std::string base64(const std::string& bytes) {
   return out;
 }
 
+// The tool call a fake answers with (Behaviour::tool_calls): the first tool
+// the request offers, unless the conversation already ends with a tool's
+// result, which is then answered with text.
+struct FakeToolCall {
+  std::string id, name, arguments;
+};
+
+std::string first_tool_name(const json& body) {
+  auto tools = body.find("tools");
+  if (tools == body.end() || !tools->is_array() || tools->empty()) return {};
+  const json& tool = tools->front();
+  if (tool.contains("function") && tool["function"].is_object()) return tool["function"].value("name", "");
+  return tool.value("name", "");  // Anthropic's and the Responses API's flat tools
+}
+
+// Whether the last turn gives a tool's result (chat: a tool message;
+// Anthropic: a tool_result block; Responses: a function_call_output item).
+bool ends_with_tool_result(const json& body) {
+  for (const char* key : {"messages", "input"}) {
+    auto list = body.find(key);
+    if (list == body.end() || !list->is_array() || list->empty()) continue;
+    const json& last = list->back();
+    if (last.value("role", "") == "tool" || last.value("type", "") == "function_call_output") return true;
+    if (last.contains("content") && last["content"].is_array())
+      for (const json& block : last["content"])
+        if (block.is_object() && block.value("type", "") == "tool_result") return true;
+  }
+  return false;
+}
+
+std::optional<FakeToolCall> tool_call_for(const json& body, const Behaviour& b) {
+  if (!b.tool_calls || ends_with_tool_result(body)) return std::nullopt;
+  const std::string name = first_tool_name(body);
+  if (name.empty()) return std::nullopt;
+  return FakeToolCall{"call_fake_1", name, R"({"location":"Paris"})"};
+}
+
 // Chat and text completions share everything but the shape of a choice.
 void completion_reply(const json& body, bool chat, long number, std::size_t body_size,
                       Reply& reply) {
@@ -170,6 +211,7 @@ void completion_reply(const json& body, bool chat, long number, std::size_t body
   const auto created = static_cast<long long>(std::time(nullptr));
   const int prompt_tokens = std::max<int>(1, static_cast<int>(body_size / 4));
 
+  const std::optional<FakeToolCall> call = chat ? tool_call_for(body, reply.behaviour) : std::nullopt;
   auto choice = [chat](const std::string& text, const char* finish) {
     ordered_json c = {{"index", 0}};
     if (chat) c["message"] = {{"role", "assistant"}, {"content", text}};
@@ -180,7 +222,13 @@ void completion_reply(const json& body, bool chat, long number, std::size_t body
   };
   if (!flag(body, json::json_pointer("/stream"))) {
     ordered_json answer = {{"id", id}, {"object", object}, {"created", created}, {"model", model}};
-    answer["choices"] = ordered_json::array({choice("fake answer " + std::to_string(number), "stop")});
+    ordered_json c = choice("fake answer " + std::to_string(number), call ? "tool_calls" : "stop");
+    if (call) {
+      c["message"]["content"] = nullptr;
+      c["message"]["tool_calls"] = ordered_json::array(
+          {{{"id", call->id}, {"type", "function"}, {"function", {{"name", call->name}, {"arguments", call->arguments}}}}});
+    }
+    answer["choices"] = ordered_json::array({std::move(c)});
     answer["usage"] = usage_json(prompt_tokens, 5);
     reply.body = answer.dump();
     return;
@@ -219,7 +267,16 @@ void completion_reply(const json& body, bool chat, long number, std::size_t body
         chunk(ordered_json::array({delta_choice({{"content", std::string("c").append(std::to_string(i))}}, nullptr)}))
             .dump());
   }
-  reply.tail.push_back(chunk(ordered_json::array({delta_choice(ordered_json::object(), "stop")})).dump());
+  if (call) {  // the call's id and name, then its arguments in two pieces
+    const std::size_t half = call->arguments.size() / 2;
+    reply.tail.push_back(chunk(ordered_json::array({delta_choice(
+        {{"tool_calls", {{{"index", 0}, {"id", call->id}, {"type", "function"},
+                          {"function", {{"name", call->name}, {"arguments", call->arguments.substr(0, half)}}}}}}},
+        nullptr)})).dump());
+    reply.tail.push_back(chunk(ordered_json::array({delta_choice(
+        {{"tool_calls", {{{"index", 0}, {"function", {{"arguments", call->arguments.substr(half)}}}}}}}, nullptr)})).dump());
+  }
+  reply.tail.push_back(chunk(ordered_json::array({delta_choice(ordered_json::object(), call ? "tool_calls" : "stop")})).dump());
   if (include_usage) {
     ordered_json last = chunk(ordered_json::array());
     last["usage"] = usage_json(prompt_tokens, chunks);
@@ -263,12 +320,146 @@ void embeddings_reply(const json& body, std::size_t body_size, Reply& reply) {
   reply.body = answer.dump();
 }
 
+// Anthropic's Messages API: a Message, or its stream (message_start, ping,
+// one text block whose deltas are the content chunks, or a tool_use block,
+// message_delta with usage, message_stop). Errors come in Anthropic's shape.
+void messages_reply(const json& body, long number, std::size_t body_size, Reply& reply) {
+  const std::string model = string_field(body, "model", "fake-model");
+  const std::string id = "msg_fake_" + std::to_string(number);
+  const int input_tokens = std::max<int>(1, static_cast<int>(body_size / 4));
+  const std::optional<FakeToolCall> call = tool_call_for(body, reply.behaviour);
+  const char* stop_reason = call ? "tool_use" : "end_turn";
+  if (!flag(body, json::json_pointer("/stream"))) {
+    ordered_json content = ordered_json::array();
+    if (call) {
+      content.push_back({{"type", "tool_use"}, {"id", "toolu_fake_1"}, {"name", call->name},
+                         {"input", json::parse(call->arguments)}});
+    } else {
+      content.push_back({{"type", "text"}, {"text", "fake answer " + std::to_string(number)}});
+    }
+    reply.body = ordered_json{{"id", id}, {"type", "message"}, {"role", "assistant"}, {"model", model},
+                              {"content", std::move(content)}, {"stop_reason", stop_reason}, {"stop_sequence", nullptr},
+                              {"usage", {{"input_tokens", input_tokens}, {"output_tokens", 5}}}}.dump();
+    return;
+  }
+  reply.stream = true;
+  reply.named_events = true;
+  ordered_json start = {{"id", id}, {"type", "message"}, {"role", "assistant"}, {"model", model},
+                        {"content", ordered_json::array()}, {"stop_reason", nullptr}, {"stop_sequence", nullptr},
+                        {"usage", {{"input_tokens", input_tokens}, {"output_tokens", 1}}}};
+  reply.lead.push_back(ordered_json{{"type", "message_start"}, {"message", std::move(start)}}.dump());
+  reply.lead.push_back(R"({"type":"ping"})");
+  if (call) {
+    reply.lead.push_back(ordered_json{{"type", "content_block_start"}, {"index", 0},
+                                      {"content_block", {{"type", "tool_use"}, {"id", "toolu_fake_1"},
+                                                         {"name", call->name}, {"input", json::object()}}}}
+                             .dump());
+    reply.tail.push_back(ordered_json{{"type", "content_block_delta"}, {"index", 0},
+                                      {"delta", {{"type", "input_json_delta"}, {"partial_json", call->arguments}}}}
+                             .dump());
+  } else {
+    reply.lead.push_back(R"({"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}})");
+    for (int i = 0; i < reply.behaviour.stream_chunks; ++i)
+      reply.content.push_back(ordered_json{{"type", "content_block_delta"}, {"index", 0},
+                                           {"delta", {{"type", "text_delta"}, {"text", "c" + std::to_string(i)}}}}
+                                  .dump());
+  }
+  reply.tail.push_back(R"({"type":"content_block_stop","index":0})");
+  reply.tail.push_back(ordered_json{{"type", "message_delta"},
+                                    {"delta", {{"stop_reason", stop_reason}, {"stop_sequence", nullptr}}},
+                                    {"usage", {{"output_tokens", reply.behaviour.stream_chunks}}}}
+                           .dump());
+  reply.tail.push_back(R"({"type":"message_stop"})");
+}
+
+std::string anthropic_error_json(int status, const std::string& message) {
+  const char* type = status == 401   ? "authentication_error"
+                     : status == 403 ? "permission_error"
+                     : status == 404 ? "not_found_error"
+                     : status == 429 ? "rate_limit_error"
+                     : status == 529 ? "overloaded_error"
+                     : status >= 500 ? "api_error"
+                                     : "invalid_request_error";
+  return ordered_json{{"type", "error"}, {"error", {{"type", type}, {"message", message}}}}.dump();
+}
+
+// The Responses API: a Response, or its stream (response.created, .in_progress,
+// a message item whose output_text deltas are the content chunks, or a
+// function_call item, ... response.completed with usage), numbered from 0.
+void responses_reply(const json& body, long number, std::size_t body_size, Reply& reply) {
+  const std::string model = string_field(body, "model", "fake-model");
+  const std::string id = "resp_fake_" + std::to_string(number);
+  const int input_tokens = std::max<int>(1, static_cast<int>(body_size / 4));
+  const std::optional<FakeToolCall> call = tool_call_for(body, reply.behaviour);
+  const bool stream = flag(body, json::json_pointer("/stream"));
+  const int output_tokens = stream ? reply.behaviour.stream_chunks : 5;
+  std::string text;
+  if (stream)
+    for (int i = 0; i < reply.behaviour.stream_chunks; ++i) text += "c" + std::to_string(i);
+  else
+    text = "fake answer " + std::to_string(number);
+  ordered_json item;
+  if (call) {
+    item = {{"id", "fc_fake_1"}, {"type", "function_call"}, {"status", "completed"}, {"arguments", call->arguments},
+            {"call_id", call->id}, {"name", call->name}};
+  } else {
+    item = {{"id", "msg_fake_1"}, {"type", "message"}, {"status", "completed"}, {"role", "assistant"},
+            {"content", {{{"type", "output_text"}, {"text", text}, {"annotations", ordered_json::array()}}}}};
+  }
+  auto response = [&](const char* status, ordered_json output, ordered_json usage) {
+    return ordered_json{{"id", id}, {"object", "response"}, {"created_at", 1741476542}, {"status", status},
+                        {"error", nullptr}, {"incomplete_details", nullptr}, {"model", model},
+                        {"output", std::move(output)}, {"usage", std::move(usage)}, {"store", false}};
+  };
+  const ordered_json usage = {{"input_tokens", input_tokens}, {"input_tokens_details", {{"cached_tokens", 0}}},
+                              {"output_tokens", output_tokens}, {"output_tokens_details", {{"reasoning_tokens", 0}}},
+                              {"total_tokens", input_tokens + output_tokens}};
+  if (!stream) {
+    reply.body = response("completed", ordered_json::array({item}), usage).dump();
+    return;
+  }
+  reply.stream = true;
+  reply.named_events = true;
+  int sequence = 0;
+  auto event = [&](const char* type, ordered_json fields) {
+    ordered_json e = {{"type", type}, {"sequence_number", sequence++}};
+    for (auto& [key, value] : fields.items()) e[key] = value;
+    return e.dump();
+  };
+  reply.lead.push_back(event("response.created", {{"response", response("in_progress", ordered_json::array(), nullptr)}}));
+  reply.lead.push_back(event("response.in_progress", {{"response", response("in_progress", ordered_json::array(), nullptr)}}));
+  ordered_json added = item;
+  added["status"] = "in_progress";
+  if (call) {
+    added["arguments"] = "";
+    reply.lead.push_back(event("response.output_item.added", {{"output_index", 0}, {"item", added}}));
+    reply.tail.push_back(event("response.function_call_arguments.delta",
+                               {{"item_id", "fc_fake_1"}, {"output_index", 0}, {"delta", call->arguments}}));
+    reply.tail.push_back(event("response.function_call_arguments.done",
+                               {{"item_id", "fc_fake_1"}, {"output_index", 0}, {"arguments", call->arguments}}));
+  } else {
+    added["content"] = ordered_json::array();
+    reply.lead.push_back(event("response.output_item.added", {{"output_index", 0}, {"item", added}}));
+    reply.lead.push_back(event("response.content_part.added",
+                               {{"item_id", "msg_fake_1"}, {"output_index", 0}, {"content_index", 0},
+                                {"part", {{"type", "output_text"}, {"text", ""}, {"annotations", ordered_json::array()}}}}));
+    for (int i = 0; i < reply.behaviour.stream_chunks; ++i)
+      reply.content.push_back(event("response.output_text.delta", {{"item_id", "msg_fake_1"}, {"output_index", 0},
+                                                                    {"content_index", 0}, {"delta", "c" + std::to_string(i)}}));
+    reply.tail.push_back(event("response.output_text.done",
+                               {{"item_id", "msg_fake_1"}, {"output_index", 0}, {"content_index", 0}, {"text", text}}));
+  }
+  reply.tail.push_back(event("response.output_item.done", {{"output_index", 0}, {"item", item}}));
+  reply.tail.push_back(event("response.completed", {{"response", response("completed", ordered_json::array({item}), usage)}}));
+}
+
 // Azure's routes, /openai/deployments/{deployment}/... and /openai/v1/...,
 // answer like OpenAI's /v1/...: the path they stand for, else `path` itself.
 std::string openai_path(const std::string& path) {
   static const std::string kDeployments = "/openai/deployments/";
   static const std::string kAzureV1 = "/openai/v1/";
   if (path.starts_with(kAzureV1)) return path.substr(kAzureV1.size() - 4);  // keep "/v1/"
+  if (path == "/openai/responses") return "/v1/responses";  // dated preview versions
   if (!path.starts_with(kDeployments)) return path;
   const std::size_t slash = path.find('/', kDeployments.size());
   if (slash == std::string::npos || slash == kDeployments.size()) return path;
@@ -299,8 +490,9 @@ Reply make_reply(const Request& req, const Behaviour& defaults, long number) {
   const std::string path = openai_path(target.substr(0, target.find('?')));
   const bool post = req.method() == http::verb::post;
   if (req.method() == http::verb::get && path == "/api/tags") return ollama_tags_reply(defaults);
+  const bool anthropic = path == "/v1/messages" || path == "/v1/messages/count_tokens";
   const bool known = (post && (path == "/v1/chat/completions" || path == "/v1/completions" ||
-                               path == "/v1/embeddings")) ||
+                               path == "/v1/embeddings" || path == "/v1/responses" || anthropic)) ||
                      (req.method() == http::verb::get && path == "/v1/models");
   if (!known) {
     return fake_error(404, "fake: no route for " + std::string(req.method_string()) + " " + path);
@@ -320,8 +512,10 @@ Reply make_reply(const Request& req, const Behaviour& defaults, long number) {
   const Behaviour& b = reply.behaviour;
   if (b.status != 200 && (b.status_until == 0 || number <= b.status_until)) {
     reply.status = b.status;
-    reply.body = b.error_body.empty() ? error_json(b.status, "fake error " + std::to_string(b.status))
-                                      : b.error_body;
+    const std::string message = "fake error " + std::to_string(b.status);
+    reply.body = !b.error_body.empty() ? b.error_body
+                 : anthropic         ? anthropic_error_json(b.status, message)
+                                     : error_json(b.status, message);
     return reply;
   }
   if (!b.success_body.empty()) {
@@ -333,6 +527,12 @@ Reply make_reply(const Request& req, const Behaviour& defaults, long number) {
     reply.body = ordered_json{{"object", "list"}, {"data", ordered_json::array({model})}}.dump();
   } else if (path == "/v1/embeddings") {
     embeddings_reply(body, req.body().size(), reply);
+  } else if (path == "/v1/messages") {
+    messages_reply(body, number, req.body().size(), reply);
+  } else if (path == "/v1/messages/count_tokens") {
+    reply.body = ordered_json{{"input_tokens", std::max<std::size_t>(1, req.body().size() / 4)}}.dump();
+  } else if (path == "/v1/responses") {
+    responses_reply(body, number, req.body().size(), reply);
   } else {
     completion_reply(body, path == "/v1/chat/completions", number, req.body().size(), reply);
   }
@@ -536,20 +736,25 @@ class Connection : public ConnectionBase {
     co_return !ec;
   }
 
-  asio::awaitable<bool> write_event(std::string payload) {
+  // One SSE event in one HTTP chunk; `name` (when given) as its event: line.
+  asio::awaitable<bool> write_event(std::string payload, std::string name = {}) {
+    std::string event = name.empty() ? std::string() : "event: " + name + "\n";
+    event += "data: " + payload + "\n\n";
     std::ostringstream chunk;
-    chunk << std::hex << payload.size() + 8 << "\r\ndata: " << payload << "\n\n\r\n";
+    chunk << std::hex << event.size() << "\r\n" << event << "\r\n";
     co_return co_await write(chunk.str());
   }
 
   // write_event, preceded by an event whose data is not JSON where the
-  // behaviour's garbage_event_at says.
-  asio::awaitable<bool> write_stream_event(std::string payload, int garbage_at) {
+  // behaviour's garbage_event_at says. Named streams name each event by its type.
+  asio::awaitable<bool> write_stream_event(std::string payload, int garbage_at, bool named = false) {
     if (events_sent_++ == garbage_at) {  // no co_await inside && : g++ 12 miscompiles it
       const bool written = co_await write_event("<html>Bad Gateway</html>");
       if (!written) co_return false;
     }
-    const bool written = co_await write_event(std::move(payload));
+    std::string name;
+    if (named) name = json::parse(payload, nullptr, false).value("type", "");
+    const bool written = co_await write_event(std::move(payload), std::move(name));
     co_return written;
   }
 
@@ -636,22 +841,23 @@ class Connection : public ConnectionBase {
       co_return false;
     }
     events_sent_ = 0;
+    const bool named = reply.named_events;
     for (const std::string& event : reply.lead) {
-      if (!co_await write_stream_event(event, b.garbage_event_at)) co_return false;
+      if (!co_await write_stream_event(event, b.garbage_event_at, named)) co_return false;
     }
     for (std::size_t i = 0; i < reply.content.size(); ++i) {
       if (b.drop_after >= 0 && i == static_cast<std::size_t>(b.drop_after)) break;
       if (!co_await sleep_ms(b.chunk_delay_ms)) co_return false;
-      if (!co_await write_stream_event(reply.content[i], b.garbage_event_at)) co_return false;
+      if (!co_await write_stream_event(reply.content[i], b.garbage_event_at, named)) co_return false;
     }
     if (b.drop_after >= 0 && static_cast<std::size_t>(b.drop_after) <= reply.content.size()) {
       mark_closed();  // abrupt: no terminating chunk, no [DONE]
       co_return false;
     }
     for (const std::string& event : reply.tail) {
-      if (!co_await write_stream_event(event, b.garbage_event_at)) co_return false;
+      if (!co_await write_stream_event(event, b.garbage_event_at, named)) co_return false;
     }
-    if (!b.no_done && !co_await write_stream_event("[DONE]", b.garbage_event_at)) co_return false;
+    if (!named && !b.no_done && !co_await write_stream_event("[DONE]", b.garbage_event_at)) co_return false;
     co_return co_await write("0\r\n\r\n");
   }
 

@@ -13,8 +13,11 @@
 //
 // Endpoints: POST /v1/chat/completions, POST /v1/completions (both with "stream"),
 // POST /v1/embeddings, GET /v1/models; the same below Azure's
-// /openai/deployments/{deployment}/ and /openai/v1/ (query ignored); Ollama's
-// GET /api/tags (its errors in Ollama's {"error":"..."} shape); anything else is 404. Every request is
+// /openai/deployments/{deployment}/ and /openai/v1/ (query ignored); POST
+// /v1/responses (OpenAI's Responses API, also as Azure's /openai/responses);
+// Anthropic's POST /v1/messages and /v1/messages/count_tokens (its named
+// events, its error shape); Ollama's GET /api/tags (its errors in Ollama's
+// {"error":"..."} shape); anything else is 404. Every request is
 // recorded, and connection opens/closes are counted (a close by the peer is noticed
 // within milliseconds, even while a response is delayed or hanging).
 #pragma once
@@ -57,6 +60,10 @@ struct Behaviour {
   bool close_after_response = false;  // answer with Connection: close, then close
   // Stream: open with Azure's chunk whose "choices" is empty (prompt_filter_results).
   bool azure_prompt_filter = false;
+  // Answer with a call of the first tool the request offers (chat tool_calls,
+  // Anthropic tool_use, a Responses function_call), unless the conversation
+  // ends with a tool's result, which is answered with text.
+  bool tool_calls = false;
   std::vector<std::string> tags = {"fake-model"};  // GET /api/tags (Ollama); set_behaviour only
   // Extra headers on every answer (set-cookie, openai-organization...); set_behaviour only.
   std::vector<std::pair<std::string, std::string>> response_headers;

@@ -3,6 +3,7 @@
 // which need a provider but not HTTP.
 #pragma once
 
+#include <algorithm>
 #include <deque>
 #include <optional>
 #include <string>
@@ -38,6 +39,10 @@ class ScriptedProvider final : public providers::Provider {
     co_return start;
   }
 
+  bool speaks(Endpoint endpoint) const noexcept override {
+    return std::find(spoken.begin(), spoken.end(), endpoint) != spoken.end();
+  }
+
   boost::asio::awaitable<Result<std::vector<std::string>>> list_models(RequestContext&) override {
     ++list_calls;
     if (list_error) co_return *list_error;
@@ -55,6 +60,8 @@ class ScriptedProvider final : public providers::Provider {
   providers::ProviderResponse response{200, R"({"id":"x","object":"chat.completion"})",
                                        {{"x-ratelimit-limit-requests", "100"}}, {10, 5, true}};
   std::vector<std::string> listed;          // what list_models() answers
+  // The APIs it takes in their own shape (Provider::speaks).
+  std::vector<Endpoint> spoken{Endpoint::chat_completions, Endpoint::completions, Endpoint::embeddings};
   std::optional<Error> list_error;
   int list_calls = 0;
 

@@ -56,6 +56,12 @@ struct ServerConfig {
 
 enum class ProviderType { openai, azure, anthropic, ollama, mock };
 
+// How a provider of type openai or azure serves POST /v1/responses: `native`
+// forwards the client's Responses request (OpenAI and Azure speak it);
+// `translated` sends it as chat completions, for OpenAI-compatible servers
+// that lack the Responses API (vLLM, llama.cpp...). Other types always translate.
+enum class ResponsesApi { native, translated };
+
 // Knobs of the in-process mock provider (type: mock). Deterministic output.
 struct MockConfig {
   Millis latency{0};            // delay before the answer (first byte for streams)
@@ -72,6 +78,7 @@ struct ProviderConfig {
   std::string api_key;          // secret; from ${ENV}; Authorization: Bearer (azure: api-key, anthropic: x-api-key)
   std::string api_version = "2024-10-21";      // azure: ?api-version=; "v1" selects the /openai/v1/ route
   std::string anthropic_version = "2023-06-01";  // anthropic: the anthropic-version header
+  ResponsesApi responses_api = ResponsesApi::native;  // openai, azure: POST /v1/responses forwarded or translated
   std::string ca_file;          // extra PEM CA bundle for TLS (default: system store only)
   std::map<std::string, std::string> headers;  // extra headers sent upstream (e.g. OpenAI-Organization)
   int rpm = 0;                  // requests per minute, account-wide; 0 = unlimited

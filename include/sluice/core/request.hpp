@@ -1,20 +1,37 @@
 // Provider-neutral view of one API request, as admission parsed it. The
-// client's JSON body is kept verbatim: OpenAI-compatible upstreams receive it
-// with unknown fields untouched, only "model" replaced when the deployment
-// names another model.
+// client's JSON body is kept verbatim: upstreams that speak the request's
+// API receive it with unknown fields untouched, only "model" replaced when
+// the deployment names another model.
+//
+// How an inbound dialect travels: `endpoint` names the API the client called
+// (OpenAI chat completions, Anthropic messages, OpenAI responses...) and
+// `body` is its request as sent. A request in a dialect other than chat
+// completions also carries `as_chat`, the same request translated to chat
+// completions by the front door, for the deployments whose provider does
+// not speak the dialect (Provider::speaks); the answer then comes back as
+// chat completions (Answer::format) and the front door translates it back.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "sluice/core/error.hpp"
+#include "sluice/core/header.hpp"
+
 namespace sluice {
 
-enum class Endpoint { chat_completions, completions, embeddings };
+// The APIs a client may call. messages and count_tokens are Anthropic's
+// (/v1/messages, /v1/messages/count_tokens); responses is OpenAI's
+// Responses API; the others are OpenAI's.
+enum class Endpoint { chat_completions, completions, embeddings, messages, count_tokens, responses };
 
 std::string_view to_string(Endpoint e) noexcept;
-// The upstream path below the provider's base URL, e.g. "/chat/completions".
+// The path of the API below a provider's API root, e.g. "/chat/completions"
+// (OpenAI's root ends in /v1), "/messages" (Anthropic's root is the server's
+// /v1).
 std::string_view upstream_path(Endpoint e) noexcept;
 
 enum class EncodingFormat { unspecified, float_array, base64 };
@@ -38,6 +55,16 @@ struct LlmRequest {
   std::vector<std::string> inputs;   // completions: prompt(s); embeddings: input(s)
   EncodingFormat encoding_format = EncodingFormat::unspecified;
   std::optional<int> dimensions;     // embeddings
+
+  // Dialects other than chat completions: the request as chat completions,
+  // for a deployment that does not speak `endpoint`; null when it cannot be
+  // translated, and then `untranslatable` is the 400 such a deployment
+  // answers (a parameter only the dialect's own API honours).
+  std::shared_ptr<const LlmRequest> as_chat;
+  std::optional<Error> untranslatable;
+  // Client headers an upstream speaking `endpoint` natively should see
+  // (Anthropic's anthropic-version and anthropic-beta), checked for line breaks.
+  std::vector<Header> forward_headers;
 
   // The body with "model" replaced by `upstream_model` (the body itself when equal).
   std::string body_for_model(std::string_view upstream_model) const;

@@ -19,6 +19,7 @@
 #include <functional>
 #include <optional>
 #include <map>
+#include <optional>
 #include <memory>
 #include <random>
 #include <string>
@@ -102,6 +103,18 @@ class Pipeline {
   // cancelled. `done` runs once no background job is running (at once
   // when none is).
   void shutdown(std::function<void()> done);
+
+  // POST /v1/messages/count_tokens for `caller`: the input tokens of `call`
+  // (an Anthropic Messages request, endpoint count_tokens) as the group's
+  // first eligible deployment able to count them says (one whose provider
+  // speaks count_tokens: Anthropic's), in that provider's answer. No pool
+  // lease is taken (Anthropic limits token counting apart from messages)
+  // and no failover is tried; the caller's key counts one request. nullopt
+  // when no deployment of the group can count: the front door answers its
+  // own estimate. Errors: model_not_allowed, budget_exceeded, rate_limited
+  // (the key's), model_not_found, and the provider's.
+  boost::asio::awaitable<Result<std::optional<Answer>>> count_tokens(const auth::Caller& caller, Call call,
+                                                                     RequestContext& ctx);
 
   // The models `caller` may ask for (GET /v1/models): the catalog and the
   // router aliases, less what the caller's key does not allow.

@@ -1,8 +1,11 @@
 // Provider: one configured upstream account that can answer LLM requests.
 // Implementations translate the provider-neutral LlmRequest into the vendor's
-// wire format and the answer back into OpenAI's. All calls run on the event
-// loop's executor; `req` and `ctx` must outlive the returned awaitable (the
-// caller co_awaits it at once).
+// wire format and the answer back into the shape of the API the request
+// names (req.endpoint): OpenAI's for chat completions, completions and
+// embeddings; the Anthropic or Responses API's own for a request in that
+// dialect, which the pipeline sends only to a provider that speaks() it. All
+// calls run on the event loop's executor; `req` and `ctx` must outlive the
+// returned awaitable (the caller co_awaits it at once).
 #pragma once
 
 #include <memory>
@@ -49,6 +52,11 @@ class Provider {
                                                                     RequestContext& ctx) = 0;
   virtual boost::asio::awaitable<Result<StreamStart>> stream(const LlmRequest& req, std::string upstream_model,
                                                              RequestContext& ctx) = 0;
+  // Whether the provider takes requests of `endpoint` in that API's own
+  // shape and answers in it. For one it does not speak, the pipeline sends
+  // the request's chat-completions translation (LlmRequest::as_chat).
+  // Default: chat completions, completions and embeddings.
+  virtual bool speaks(Endpoint endpoint) const noexcept;
   // The model names the provider itself serves (Ollama: GET /api/tags), for
   // GET /v1/models. Providers that cannot list answer an empty list.
   virtual boost::asio::awaitable<Result<std::vector<std::string>>> list_models(RequestContext& ctx);

@@ -298,6 +298,18 @@ TEST(ConfigLoad, AnthropicAndOllamaHaveADefaultBaseUrl) {
   EXPECT_EQ(result.config->providers[2].api_version, "v1");
 }
 
+TEST(ConfigLoad, ResponsesApiIsForOpenAiAndAzure) {
+  const auto result = load(provider_with("responses_api: translated"));
+  ASSERT_TRUE(result.config.has_value()) << listing(result);
+  EXPECT_EQ(result.config->providers[1].responses_api, ResponsesApi::translated);
+  EXPECT_EQ(result.config->providers[0].responses_api, ResponsesApi::native) << "the default";
+  const ConfigProblem p = only_problem(load(
+      "providers:\n  - { name: local, type: ollama, responses_api: native }\n"
+      "models: [{ name: m, deployments: [{ provider: local, model: m }] }]\n"));
+  EXPECT_EQ(p.key_path, "providers[0].responses_api");
+  EXPECT_EQ(p.message, "applies to types openai and azure only (the other types always translate)");
+}
+
 TEST(ConfigLoad, AcceptsHostNamesAndDurationsAsBareSeconds) {
   const auto result = load(server_with("listen: gateway.internal:443"));
   ASSERT_TRUE(result.config.has_value()) << listing(result);
@@ -454,7 +466,9 @@ INSTANTIATE_TEST_SUITE_P(
         Rejected{provider_with("timeout: 2h"), "providers[1].timeout", 7, "must be between 10ms and 1h"},
         Rejected{provider_with("default_max_tokens: 0"), "providers[1].default_max_tokens", 7,
                  "must be between 1 and 1000000"},
-        Rejected{provider_with("api_version: \"\""), "providers[1].api_version", 7, "must not be empty"}));
+        Rejected{provider_with("api_version: \"\""), "providers[1].api_version", 7, "must not be empty"},
+        Rejected{provider_with("responses_api: passthrough"), "providers[1].responses_api", 7,
+                 "invalid value 'passthrough'; expected one of: native, translated"}));
 
 INSTANTIATE_TEST_SUITE_P(
     DeploymentBounds, ConfigRejects,

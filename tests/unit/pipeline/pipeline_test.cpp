@@ -694,5 +694,110 @@ TEST_F(PipelineRouting, RulesSeeTheTenantAndTheHeadersOfTheCall) {
   EXPECT_EQ(pipeline_->header_names(), std::vector<std::string>{"x-priority"});
 }
 
+// --- inbound dialects -------------------------------------------------------------
+
+// A call in another dialect (a Messages or Responses request), with its
+// chat-completions translation, or the refusal a translation met.
+Call dialect_call(Endpoint endpoint, std::string model, bool stream = false, bool translatable = true) {
+  Call call;
+  LlmRequest& req = call.request;
+  req.endpoint = endpoint;
+  req.model = model;
+  req.body = R"({"model":)" + json(model).dump() + R"(,"dialect":"own"})";
+  req.model_offset = 9;
+  req.model_length = json(model).dump().size();
+  req.stream = stream;
+  req.messages = {{"user", "hi"}};
+  if (translatable) {
+    auto chat = std::make_shared<LlmRequest>(chat_call(model, stream).request);
+    chat->body = R"({"model":)" + json(model).dump() + R"(,"dialect":"chat"})";
+    chat->model_offset = 9;
+    chat->model_length = json(model).dump().size();
+    req.as_chat = std::move(chat);
+  } else {
+    req.untranslatable = make_error(errc::bad_request, "store: true cannot be honoured", "store");
+  }
+  return call;
+}
+
+TEST_F(PipelineServe, ADialectTheProviderSpeaksGoesAsItCame) {
+  a_->spoken.push_back(Endpoint::messages);
+  auto r = serve(dialect_call(Endpoint::messages, "chat"));
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->format, Endpoint::messages);
+  ASSERT_EQ(a_->calls.size(), 1u);
+  EXPECT_EQ(a_->calls[0].body, R"({"model":"model-a","dialect":"own"})");
+}
+
+TEST_F(PipelineServe, ADialectTheProviderDoesNotSpeakGoesAsChatCompletions) {
+  auto r = serve(dialect_call(Endpoint::responses, "chat", true));
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->format, Endpoint::chat_completions) << "the front door translates the answer back";
+  ASSERT_TRUE(r->streamed());
+  ASSERT_EQ(a_->calls.size(), 1u);
+  EXPECT_EQ(a_->calls[0].kind, "stream");
+  EXPECT_EQ(a_->calls[0].body, R"({"model":"model-a","dialect":"chat"})");
+}
+
+TEST_F(PipelineServe, FailoverMayCrossFromNativeToTranslated) {
+  a_->spoken.push_back(Endpoint::responses);
+  a_->errors.push_back(make_error(errc::upstream_unavailable, "down"));
+  auto r = serve(dialect_call(Endpoint::responses, "chat"));
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->format, Endpoint::chat_completions);
+  EXPECT_EQ(a_->calls.at(0).body, R"({"model":"model-a","dialect":"own"})");
+  EXPECT_EQ(b_->calls.at(0).body, R"({"model":"model-b","dialect":"chat"})");
+}
+
+TEST_F(PipelineServe, AnUntranslatableRequestIsRefusedWhereItWouldBeTranslated) {
+  auto r = serve(dialect_call(Endpoint::responses, "solo", false, false));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, errc::bad_request);
+  EXPECT_EQ(r.error().param, "store");
+  EXPECT_TRUE(b_->calls.empty()) << "nothing goes upstream";
+  b_->spoken.push_back(Endpoint::responses);
+  EXPECT_TRUE(serve(dialect_call(Endpoint::responses, "solo", false, false))) << "a native route passes it through";
+}
+
+class PipelineCountTokens : public PipelineServe {
+ protected:
+  Result<std::optional<Answer>> count(std::string model) {
+    build();
+    ctx_ = std::make_unique<RequestContext>();
+    auto caller = pipeline_->authenticate("", asio::ip::make_address("127.0.0.1"), *ctx_);
+    Call call = dialect_call(Endpoint::count_tokens, std::move(model), false, false);
+    call.request.untranslatable.reset();
+    return run_coro(io_, pipeline_->count_tokens(*caller, std::move(call), *ctx_));
+  }
+};
+
+TEST_F(PipelineCountTokens, AProviderThatCountsIsAsked) {
+  b_->spoken.push_back(Endpoint::count_tokens);
+  b_->response.body = R"({"input_tokens":14})";
+  auto r = count("chat");
+  ASSERT_TRUE(r) << r.error().message;
+  ASSERT_TRUE(r->has_value()) << "b counts, though a comes first for messages";
+  EXPECT_EQ((*r)->body, R"({"input_tokens":14})");
+  EXPECT_EQ((*r)->format, Endpoint::count_tokens);
+  EXPECT_EQ(ctx_->provider, "b");
+  EXPECT_TRUE(a_->calls.empty());
+  EXPECT_EQ(b_->calls.at(0).body, R"({"model":"model-b","dialect":"own"})");
+}
+
+TEST_F(PipelineCountTokens, NoProviderThatCountsLeavesItToTheFrontDoor) {
+  auto r = count("chat");
+  ASSERT_TRUE(r);
+  EXPECT_FALSE(r->has_value());
+  EXPECT_TRUE(a_->calls.empty());
+  EXPECT_TRUE(b_->calls.empty());
+}
+
+TEST_F(PipelineCountTokens, AnUnknownModelAndAProvidersErrorAreErrors) {
+  EXPECT_EQ(count("nope").error().code, errc::model_not_found);
+  b_->spoken.push_back(Endpoint::count_tokens);
+  b_->errors.push_back(make_error(errc::upstream_rejected, "bad"));
+  EXPECT_EQ(count("solo").error().code, errc::upstream_rejected);
+}
+
 }  // namespace
 }  // namespace sluice::pipeline

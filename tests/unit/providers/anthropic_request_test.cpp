@@ -1,11 +1,13 @@
 // OpenAI chat request -> Anthropic Messages request (to_anthropic_request).
 #include <gtest/gtest.h>
 
+#include <chrono>
+
 #include <nlohmann/json.hpp>
 #include <string>
 
 #include "../../../src/providers/anthropic.hpp"
-#include "fixture.hpp"
+#include "support/fixture.hpp"
 #include "provider_test_util.hpp"
 
 namespace sluice::providers {
@@ -381,6 +383,35 @@ TEST(ToAnthropicRequest, WhatWouldChangeTheAnswersShapeIsRefused) {
     EXPECT_EQ(e.param, c.field);
     EXPECT_FALSE(e.fails_over());
   }
+}
+
+}  // namespace
+}  // namespace sluice::providers
+
+namespace sluice::providers {
+namespace {
+
+TEST(ToAnthropicRequest, ManyToolResultsInOneTurnCostLinearTime) {
+  nlohmann::json messages = nlohmann::json::array();
+  messages.push_back({{"role", "user"}, {"content", "go"}});
+  nlohmann::json calls = nlohmann::json::array();
+  for (int i = 0; i < 20'000; ++i)
+    calls.push_back({{"id", std::string("t").append(std::to_string(i))}, {"type", "function"}, {"function", {{"name", "f"}, {"arguments", "{}"}}}});
+  messages.push_back({{"role", "assistant"}, {"content", nullptr}, {"tool_calls", calls}});
+  for (int i = 0; i < 20'000; ++i) {
+    messages.push_back({{"role", "tool"}, {"tool_call_id", std::string("t").append(std::to_string(i))}, {"content", "r"}});
+    if (i % 2) messages.push_back({{"role", "user"}, {"content", std::string("and ").append(std::to_string(i))}});
+  }
+  const auto start = std::chrono::steady_clock::now();
+  auto out = to_anthropic_request(test::make_llm_request({{"model", "m"}, {"messages", messages}}), "m", 100);
+  const auto spent = std::chrono::steady_clock::now() - start;
+  ASSERT_TRUE(out.ok()) << out.error().message;
+  const nlohmann::json turn = nlohmann::json::parse(*out)["messages"][2]["content"];
+  ASSERT_EQ(turn.size(), 30'000u);
+  EXPECT_EQ(turn[19'999]["type"], "tool_result");
+  EXPECT_EQ(turn[20'000]["type"], "text") << "results first, then the user's words, in order";
+  EXPECT_EQ(turn[20'000]["text"], "and 1");
+  EXPECT_LT(spent, std::chrono::milliseconds(2000)) << "inserting each result in front took minutes";
 }
 
 }  // namespace

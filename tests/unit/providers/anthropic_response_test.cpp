@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "../../../src/providers/anthropic.hpp"
-#include "fixture.hpp"
+#include "support/fixture.hpp"
 #include "provider_test_util.hpp"
 
 namespace sluice::providers {
@@ -99,18 +99,6 @@ TEST(ToOpenAiResponse, WhatIsNotAMessageIsAProtocolError) {
     ASSERT_FALSE(res.ok()) << body;
     EXPECT_EQ(res.error().code, errc::upstream_protocol) << body;
   }
-}
-
-TEST(ToOpenAiFinishReason, Table) {
-  EXPECT_EQ(to_openai_finish_reason("end_turn"), "stop");
-  EXPECT_EQ(to_openai_finish_reason("stop_sequence"), "stop");
-  EXPECT_EQ(to_openai_finish_reason("pause_turn"), "stop");
-  EXPECT_EQ(to_openai_finish_reason("max_tokens"), "length");
-  EXPECT_EQ(to_openai_finish_reason("model_context_window_exceeded"), "length");
-  EXPECT_EQ(to_openai_finish_reason("tool_use"), "tool_calls");
-  EXPECT_EQ(to_openai_finish_reason("refusal"), "content_filter");
-  EXPECT_EQ(to_openai_finish_reason(""), "stop");
-  EXPECT_EQ(to_openai_finish_reason("something_new"), "stop");
 }
 
 // --- map_anthropic_error ----------------------------------------------------

@@ -13,7 +13,7 @@
 
 #include "../../../src/providers/openai.hpp"
 #include "support/run_coro.hpp"
-#include "fixture.hpp"
+#include "support/fixture.hpp"
 #include "provider_test_util.hpp"
 #include "support/fake_upstream.hpp"
 
@@ -34,14 +34,8 @@ using test::streaming;
 using namespace std::chrono_literals;
 
 ProviderConfig azure_config(std::string base_url, std::string api_version = "2024-10-21") {
-  ProviderConfig c;
-  c.name = "az";
-  c.type = ProviderType::azure;
-  c.base_url = std::move(base_url);
-  c.api_key = "azure-key-123";
+  ProviderConfig c = test::test_provider_config("az", ProviderType::azure, std::move(base_url), "azure-key-123");
   c.api_version = std::move(api_version);
-  c.first_byte_timeout = 5s;
-  c.idle_timeout = 5s;
   return c;
 }
 

@@ -13,7 +13,7 @@
 
 #include "../../../src/providers/openai.hpp"
 #include "support/run_coro.hpp"
-#include "fixture.hpp"
+#include "support/fixture.hpp"
 #include "provider_test_util.hpp"
 #include "support/fake_upstream.hpp"
 

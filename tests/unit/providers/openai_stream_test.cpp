@@ -12,7 +12,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include "support/run_coro.hpp"
-#include "fixture.hpp"
+#include "support/fixture.hpp"
 #include "provider_test_util.hpp"
 
 namespace sluice::providers {

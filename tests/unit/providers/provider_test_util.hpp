@@ -24,12 +24,27 @@
 #include <nlohmann/json.hpp>
 
 #include "support/run_coro.hpp"
+#include "sluice/core/config.hpp"
 #include "sluice/core/request.hpp"
 #include "sluice/net/http_client.hpp"
 #include "sluice/net/sse.hpp"
 #include "sluice/providers/provider.hpp"
 
 namespace sluice::test {
+
+// A provider entry for tests: its name, type, URL and key, with timeouts
+// short enough that a broken test fails quickly.
+inline ProviderConfig test_provider_config(std::string name, ProviderType type, std::string base_url, std::string api_key) {
+  using namespace std::chrono_literals;
+  ProviderConfig c;
+  c.name = std::move(name);
+  c.type = type;
+  c.base_url = std::move(base_url);
+  c.api_key = std::move(api_key);
+  c.first_byte_timeout = 5s;
+  c.idle_timeout = 5s;
+  return c;
+}
 
 // The raw events of an SSE text.
 inline std::vector<std::string> frame(const std::string& stream) {

@@ -98,6 +98,8 @@ TEST(Cors, AnswersToAnAllowedOriginAreReadableAndVaryOnOrigin) {
   EXPECT_EQ(header(allowed, "access-control-allow-origin"), "https://a.example");
   EXPECT_NE(header(allowed, "access-control-expose-headers").find("x-request-id"), std::string::npos);
   EXPECT_NE(header(allowed, "access-control-expose-headers").find("retry-after-ms"), std::string::npos);
+  EXPECT_NE(header(allowed, "access-control-expose-headers").find(" request-id,"), std::string::npos)
+      << "the Anthropic SDK's requestID";
   EXPECT_EQ(header(allowed, "vary"), "Origin");
 
   Reply other, none;

@@ -383,6 +383,18 @@ TEST(ParseRequest, ManyKeysCostLinearTimeNotQuadratic) {
   EXPECT_LT(spent, std::chrono::milliseconds(750));
 }
 
+TEST(ParseRequest, NestingIsBoundedBeforeAnythingWalksIt) {
+  auto nested = [](std::size_t depth) {
+    return R"({"model":"m","messages":[{"role":"user","content":"hi"}],"metadata":)" + std::string(depth, '[') +
+           std::string(depth, ']') + "}";
+  };
+  EXPECT_TRUE(parse_request(kC, nested(200)).ok()) << "a deep schema is fine";
+  const auto r = parse_request(kC, nested(100'000));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, errc::bad_request);
+  EXPECT_NE(r.error().message.find("nested deeper than 256 levels"), std::string::npos) << r.error().message;
+}
+
 // --- convert_embeddings ---------------------------------------------------
 
 const std::string kFloats =

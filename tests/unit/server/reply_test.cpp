@@ -105,7 +105,8 @@ TEST(ErrorReply, UpstreamBodyIsRelayed) {
 
 TEST(StreamErrorEvent, IsOneDataEventWithTheErrorBody) {
   const Error e = make_error(errc::upstream_timeout, "idle for 60000 ms\nsecond line");
-  const std::string event = stream_error_event(e);
+  // An OpenAI stream's failure event: ChunkStream's own rendering.
+  const std::string event = test::FixedStream({}).failure_event(e);
   ASSERT_TRUE(event.starts_with("data: {\"error\":"));
   ASSERT_TRUE(event.ends_with("}\n\n"));
   const std::string payload = event.substr(6, event.size() - 8);
@@ -166,6 +167,58 @@ TEST(AddLimitHeaders, OnlyTheLimitsAGroupHas) {
   EXPECT_EQ(header(r, "x-ratelimit-limit-requests"), "10");
   EXPECT_EQ(header(r, "x-ratelimit-remaining-requests"), "0");
   EXPECT_FALSE(has_header(r, "x-ratelimit-limit-tokens"));
+}
+
+
+// --- Anthropic's conventions ------------------------------------------------------
+
+TEST(AnthropicErrorReply, ShapeTypeAndTheFieldInTheMessage) {
+  const Reply r = error_reply(make_error(errc::bad_request, "Field required", "max_tokens"), Wire::anthropic);
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.wire, Wire::anthropic);
+  EXPECT_EQ(json::parse(r.body),
+            json::parse(R"({"type":"error","error":{"type":"invalid_request_error","message":"max_tokens: Field required"}})"));
+  EXPECT_EQ(header(r, "x-should-retry"), "false");
+}
+
+TEST(AnthropicErrorReply, StatusesAndTypesTheSdkMaps) {
+  struct Case {
+    errc code;
+    int status;
+    std::string type;
+  };
+  const Case cases[] = {
+      {errc::unauthorized, 401, "authentication_error"},   {errc::peer_not_allowed, 403, "permission_error"},
+      {errc::model_not_allowed, 403, "permission_error"},  {errc::budget_exceeded, 403, "permission_error"},
+      {errc::model_not_found, 404, "not_found_error"},     {errc::not_found, 404, "not_found_error"},
+      {errc::payload_too_large, 413, "request_too_large"}, {errc::rate_limited, 429, "rate_limit_error"},
+      {errc::upstream_unavailable, 502, "api_error"},      {errc::upstream_timeout, 504, "timeout_error"},
+      {errc::overloaded, 529, "overloaded_error"},         {errc::internal, 500, "api_error"},
+  };
+  for (const Case& c : cases) {
+    const Reply r = error_reply(make_error(c.code, "m"), Wire::anthropic);
+    EXPECT_EQ(r.status, c.status) << to_string(c.code);
+    EXPECT_EQ(json::parse(r.body)["error"]["type"], c.type) << to_string(c.code);
+  }
+}
+
+TEST(AnthropicErrorReply, AnUpstreamOverloadIs529WithRetryAfter) {
+  Error e = make_error(errc::upstream_unavailable, "provider 'claude' answered 529: Overloaded");
+  e.upstream_status = 529;
+  const Reply r = error_reply(e, Wire::anthropic);
+  EXPECT_EQ(r.status, 529);
+  EXPECT_EQ(json::parse(r.body)["error"]["type"], "overloaded_error");
+  EXPECT_EQ(header(r, "retry-after"), "1");
+  EXPECT_EQ(error_reply(e).status, 502) << "OpenAI's clients keep the gateway status";
+}
+
+TEST(AnthropicErrorReply, RateLimitsCarryRetryAfter) {
+  Error e = make_error(errc::rate_limited, "busy");
+  e.retry_after_ms = 2500;
+  const Reply r = error_reply(e, Wire::anthropic);
+  EXPECT_EQ(r.status, 429);
+  EXPECT_EQ(header(r, "retry-after"), "3");
+  EXPECT_EQ(header(r, "retry-after-ms"), "2500");
 }
 
 }  // namespace

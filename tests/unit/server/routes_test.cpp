@@ -312,6 +312,154 @@ TEST_F(RoutesTest, AllowUnauthenticatedServesAnyone) {
   EXPECT_EQ(ctx_->tenant, "anonymous");
 }
 
+// --- the Anthropic Messages and Responses routes ------------------------------------
+
+const std::string kMessages = R"({"model":"chat","max_tokens":32,"messages":[{"role":"user","content":"hi"}]})";
+const std::string kResponses = R"({"model":"chat","input":"hi"})";
+const std::string kChatAnswer =
+    R"({"id":"c1","object":"chat.completion","model":"model-a","choices":[{"index":0,"message":{"role":"assistant","content":"Hello!"},"finish_reason":"stop"}],)"
+    R"("usage":{"prompt_tokens":5,"completion_tokens":2,"total_tokens":7}})";
+
+TEST_F(RoutesTest, MessagesServedThroughChatCompletionsComeBackAsAMessage) {
+  a_->response.body = kChatAnswer;
+  const Reply r = handle("POST", "/v1/messages", kMessages, {{"anthropic-version", "2023-06-01"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.wire, Wire::anthropic) << "the session adds request-id";
+  const json body = json::parse(r.body);
+  EXPECT_EQ(body["type"], "message");
+  EXPECT_EQ(body["id"], "msg_" + ctx_->request_id);
+  EXPECT_EQ(body["content"], json::parse(R"([{"type":"text","text":"Hello!"}])"));
+  EXPECT_EQ(body["usage"]["input_tokens"], 5);
+  EXPECT_EQ(header(r, "x-sluice-provider"), "a");
+  ASSERT_EQ(a_->calls.size(), 1u);
+  EXPECT_EQ(json::parse(a_->calls[0].body)["messages"][0]["content"], "hi") << "sent as chat completions";
+}
+
+TEST_F(RoutesTest, MessagesGoAsTheyCameToAProviderThatSpeaksThem) {
+  a_->spoken.push_back(Endpoint::messages);
+  a_->response.body = R"({"id":"msg_up","type":"message","content":[]})";
+  const Reply r = handle("POST", "/v1/messages", kMessages,
+                         {{"anthropic-version", "2023-06-01"}, {"anthropic-beta", "tools-2024-04-04"}});
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, a_->response.body) << "relayed as it came";
+  EXPECT_EQ(a_->calls.at(0).body, R"({"model":"model-a","max_tokens":32,"messages":[{"role":"user","content":"hi"}]})");
+}
+
+TEST_F(RoutesTest, MessagesStreamsAreTranslatedOrRelayed) {
+  a_->events = {R"(data: {"model":"m","choices":[{"delta":{"content":"Hi"}}]})" "\n\n", "data: [DONE]\n\n"};
+  Reply r = handle("POST", "/v1/messages", R"({"model":"chat","max_tokens":8,"stream":true,"messages":[{"role":"user","content":"hi"}]})");
+  ASSERT_EQ(r.status, 200);
+  ASSERT_TRUE(r.stream);
+  EXPECT_EQ(r.content_type, "text/event-stream");
+  auto first = test::run_coro(io_, r.stream->next());
+  ASSERT_TRUE(first.ok());
+  EXPECT_TRUE(first->starts_with("event: message_start\n")) << *first;
+  EXPECT_NE(r.stream->failure_event(make_error(errc::upstream_timeout, "t")).find("event: error"), std::string::npos);
+}
+
+TEST_F(RoutesTest, MessagesErrorsAreInAnthropicsShape) {
+  Reply r = handle("POST", "/v1/messages", R"({"model":"chat","messages":[{"role":"user","content":"hi"}]})");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.wire, Wire::anthropic);
+  EXPECT_EQ(json::parse(r.body)["error"]["message"], "max_tokens: 'max_tokens' is required");
+  r = handle("POST", "/v1/messages", R"({"model":"nope","max_tokens":1,"messages":[{"role":"user","content":"hi"}]})");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(json::parse(r.body)["error"]["type"], "not_found_error");
+  a_->errors.push_back(make_error(errc::upstream_rate_limited, "slow down"));
+  r = handle("POST", "/v1/messages", kMessages);
+  EXPECT_EQ(r.status, 429);
+  EXPECT_EQ(json::parse(r.body)["error"]["type"], "rate_limit_error");
+  EXPECT_FALSE(header(r, "retry-after").empty());
+  r = handle("GET", "/v1/messages");
+  EXPECT_EQ(r.status, 405);
+  EXPECT_EQ(json::parse(r.body)["type"], "error");
+}
+
+TEST_F(RoutesTest, AnUntranslatableMessagesRequestNamesWhatCannotBeHonoured) {
+  const Reply r = handle("POST", "/v1/messages",
+                         R"({"model":"chat","max_tokens":5,"messages":[{"role":"user","content":"hi"}],"mcp_servers":[{"type":"url","url":"https://x","name":"x"}]})");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(json::parse(r.body)["error"]["message"].get<std::string>().find("mcp_servers: "), std::string::npos);
+  EXPECT_TRUE(a_->calls.empty());
+}
+
+TEST_F(RoutesTest, CountTokensAsksAProviderThatCountsElseEstimates) {
+  const std::string body = R"({"model":"chat","messages":[{"role":"user","content":"Hello, Claude"}]})";
+  Reply r = handle("POST", "/v1/messages/count_tokens", body);
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(json::parse(r.body), json::parse(R"({"input_tokens":7})"));
+  EXPECT_EQ(header(r, "x-sluice-token-count"), "estimated");
+  EXPECT_TRUE(a_->calls.empty());
+  a_->spoken.push_back(Endpoint::count_tokens);
+  a_->response.body = R"({"input_tokens":12})";
+  r = handle("POST", "/v1/messages/count_tokens", body);
+  EXPECT_EQ(r.body, R"({"input_tokens":12})");
+  EXPECT_TRUE(header(r, "x-sluice-token-count").empty());
+  EXPECT_EQ(a_->calls.size(), 1u);
+}
+
+TEST_F(RoutesTest, ResponsesServedThroughChatCompletionsComeBackAsAResponse) {
+  a_->response.body = kChatAnswer;
+  const Reply r = handle("POST", "/v1/responses", R"({"model":"chat","input":"hi","instructions":"Be kind."})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.wire, Wire::openai);
+  const json body = json::parse(r.body);
+  EXPECT_EQ(body["object"], "response");
+  EXPECT_EQ(body["id"], "resp_" + ctx_->request_id);
+  EXPECT_EQ(body["output"][0]["content"][0]["text"], "Hello!");
+  EXPECT_EQ(body["instructions"], "Be kind.");
+  EXPECT_EQ(body["usage"]["total_tokens"], 7);
+}
+
+TEST_F(RoutesTest, ResponsesRefusalsAndNativePassThrough) {
+  Reply r = handle("POST", "/v1/responses", R"({"model":"chat","input":"hi","previous_response_id":"resp_1"})");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(json::parse(r.body)["error"]["param"], "previous_response_id");
+  EXPECT_TRUE(a_->calls.empty());
+  a_->spoken.push_back(Endpoint::responses);
+  a_->response.body = R"({"id":"resp_up","object":"response"})";
+  r = handle("POST", "/v1/responses", R"({"model":"chat","input":"hi","previous_response_id":"resp_1"})");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, a_->response.body);
+  EXPECT_EQ(json::parse(a_->calls.at(0).body)["previous_response_id"], "resp_1");
+}
+
+TEST_F(RoutesTest, TheModelListInAnthropicsShapeWhenAnthropicVersionIsSent) {
+  const Reply r = handle("GET", "/v1/models", {}, {{"anthropic-version", "2023-06-01"}});
+  ASSERT_EQ(r.status, 200);
+  const json body = json::parse(r.body);
+  EXPECT_EQ(body["data"][0]["type"], "model");
+  EXPECT_EQ(body["data"][0]["id"], "chat");
+  EXPECT_EQ(body["has_more"], false);
+  EXPECT_EQ(body["first_id"], "chat");
+  EXPECT_EQ(body["last_id"], "meta-llama/Llama-3.1-8B");
+  EXPECT_FALSE(body.contains("object"));
+  const Reply one = handle("GET", "/v1/models/chat", {}, {{"anthropic-version", "2023-06-01"}});
+  EXPECT_EQ(json::parse(one.body)["type"], "model");
+}
+
+TEST_F(RoutesWithKeys, AnthropicClientsGetAnthropicsAuthenticationError) {
+  for (const char* path : {"/v1/messages", "/v1/messages/count_tokens"}) {
+    const Reply r = handle("POST", path, kMessages, {{"x-api-key", "sk-ant-wrong-000000"}, {"anthropic-version", "2023-06-01"}});
+    EXPECT_EQ(r.status, 401) << path;
+    EXPECT_EQ(json::parse(r.body)["error"]["type"], "authentication_error") << path;
+    EXPECT_EQ(json::parse(r.body)["type"], "error");
+  }
+  const Reply models = handle("GET", "/v1/models", {}, {{"anthropic-version", "2023-06-01"}});
+  EXPECT_EQ(models.status, 401);
+  EXPECT_EQ(json::parse(models.body)["type"], "error");
+  const Reply responses = handle("POST", "/v1/responses", kResponses);
+  EXPECT_EQ(json::parse(responses.body)["error"]["type"], "authentication_error") << "OpenAI's shape";
+}
+
+TEST(WireOfPath, MessagesAndBelowAreAnthropics) {
+  EXPECT_EQ(wire_of_path("/v1/messages"), Wire::anthropic);
+  EXPECT_EQ(wire_of_path("/v1/messages/count_tokens"), Wire::anthropic);
+  EXPECT_EQ(wire_of_path("/v1/messagesx"), Wire::openai);
+  EXPECT_EQ(wire_of_path("/v1/responses"), Wire::openai);
+  EXPECT_EQ(wire_of_path("/v1/chat/completions"), Wire::openai);
+}
+
 TEST(RequestPath, OriginFormLosesItsQuery) {
   EXPECT_EQ(request_path("/v1/models"), "/v1/models");
   EXPECT_EQ(request_path("/v1/chat/completions?api-version=1"), "/v1/chat/completions");

@@ -17,10 +17,10 @@ inline std::filesystem::path fixtures_dir() {
 #ifdef SLUICE_SOURCE_DIR
   if (usable(SLUICE_SOURCE_DIR)) return fs::path(SLUICE_SOURCE_DIR) / "tests" / "fixtures";
 #endif
-  // <root>/tests/unit/providers/fixture.hpp
+  // <root>/tests/support/fixture.hpp
   const fs::path here = fs::path(__FILE__).parent_path();
-  if (here.is_absolute() && usable(here / ".." / ".." / ".."))
-    return fs::weakly_canonical(here / ".." / ".." / "..") / "tests" / "fixtures";
+  if (here.is_absolute() && usable(here / ".." / ".."))
+    return fs::weakly_canonical(here / ".." / "..") / "tests" / "fixtures";
   for (fs::path dir = fs::current_path(); !dir.empty(); dir = dir.parent_path()) {
     if (usable(dir)) return dir / "tests" / "fixtures";
     if (dir == dir.parent_path()) break;
