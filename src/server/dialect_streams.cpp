@@ -103,6 +103,13 @@ class TranslatedStream final : public ChunkStream {
       const Usage usage = chat_->usage();
       const bool framed = framer_.feed(*batch, [&](std::string_view raw) {
         if (failure_ || translator_->done()) return;
+        // A comment (the overflow queue's ": queued" keep-alive) reaches the
+        // client as it is: every SSE client skips it, and it keeps proxies
+        // and read timeouts from giving up on a stream that waits.
+        if (raw.starts_with(':')) {
+          out.append(raw);
+          return;
+        }
         auto event = read_chat_event(raw);
         if (!event) failure_ = std::move(event).error();
         else if (event->kind == ChatEvent::Kind::nothing) return;
@@ -174,6 +181,7 @@ class NativeResponsesStream final : public ChunkStream {
   // model are what a response.failed must name. Later batches only move
   // the sequence on.
   void observe(std::string_view batch) {
+    if (batch.starts_with(':')) return;  // a keep-alive comment (the overflow queue's) says nothing
     if (!seen_created_) {
       seen_created_ = true;
       net::SseFramer framer;

@@ -114,6 +114,23 @@ TEST(TranslatedStream, TheSameEventsWhateverTheBatches) {
   dialect_test::expect_stream_fixture(first, "dialects/anthropic/tool.from-chat.stream.txt");
 }
 
+TEST(TranslatedStream, CommentsGoThroughAtOnceSoAWaitingStreamIsKeptAlive) {
+  auto stream = translated_stream(
+      std::make_unique<FixedStream>(std::vector<std::string>{
+          ": queued\n\n", ": queued\n\n",
+          R"(data: {"model":"m","choices":[{"delta":{"content":"hi"}}]})" "\n\ndata: [DONE]\n\n"}),
+      std::make_unique<ChatToMessagesStream>("msg_test"));
+  boost::asio::io_context io;
+  auto first = test::run_coro(io, stream->next());
+  ASSERT_TRUE(first);
+  EXPECT_EQ(*first, ": queued\n\n") << "not held back until the answer starts";
+  const Drained rest = drain(*stream);
+  ASSERT_FALSE(rest.error.has_value()) << rest.error->message;
+  EXPECT_TRUE(rest.text.starts_with(": queued\n\n"));
+  EXPECT_NE(rest.text.find("event: message_start"), std::string::npos);
+  EXPECT_NE(rest.text.find("event: message_stop"), std::string::npos);
+}
+
 TEST(TranslatedStream, UsageComesFromTheChatStream) {
   auto stream = translated_stream(
       std::make_unique<FixedStream>(std::vector<std::string>{
