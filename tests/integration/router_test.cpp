@@ -59,6 +59,22 @@ TEST(Router, StreamsAndLegacyCompletionsCarryThemToo) {
   EXPECT_EQ(r.headers["x-sluice-model"], "gpt-4o-mini");
 }
 
+TEST(Router, TheMessagesAndResponsesDialectsAreRoutedAndCarryTheHeaders) {
+  Gateway gw(yaml());
+  ASSERT_TRUE(gw.started());
+  HttpResponse r = http_request(
+      gw.port(), "POST", "/v1/messages",
+      json{{"model", "auto"}, {"max_tokens", 64}, {"messages", {{{"role", "user"}, {"content", kHard}}}}}.dump(),
+      {{"anthropic-version", "2023-06-01"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.headers["x-sluice-tier"], "high");
+  EXPECT_EQ(r.headers["x-sluice-model"], "gpt-4o");
+  r = http_request(gw.port(), "POST", "/v1/responses", json{{"model", "auto"}, {"input", kEasy}}.dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.headers["x-sluice-tier"], "low");
+  EXPECT_EQ(r.headers["x-sluice-model"], "gpt-4o-mini");
+}
+
 TEST(Router, AnExplicitModelIsNotRouted) {
   Gateway gw(yaml());
   ASSERT_TRUE(gw.started());
