@@ -120,14 +120,31 @@ struct RedisJobs::Impl : std::enable_shared_from_this<Impl> {
     co_await loop.timer.async_wait(asio::as_tuple(asio::use_awaitable));
   }
 
-  // The drain loop of one group.
+  // The drain loop of one group; it never ends on an error, only at stop.
   asio::awaitable<void> drain(std::string group, std::shared_ptr<Loop> loop) {
     auto self = shared_from_this();
+    while (!stopping) {
+      bool failed = false;
+      try {
+        co_await drain_once(group, loop);
+      } catch (const std::exception& e) {
+        log::error("queue_loop_error", {{"group", group}, {"error", e.what()}});
+        failed = true;
+      }
+      if (failed) co_await sleep(*loop, kMaxPoll);
+    }
+  }
+
+  asio::awaitable<void> drain_once(const std::string& group, const std::shared_ptr<Loop>& loop) {
     const std::string key = stream_key(group);
     auto idle = kMinPoll;
     while (!stopping) {
       if (!loop->group_ready) {
-        auto r = co_await client.command("XGROUP", "CREATE", key, kConsumerGroup, "$", "MKSTREAM");
+        // From the stream's start, not "$": finished entries are deleted, so
+        // what the stream holds is unfinished, and a group re-created after
+        // Redis lost it (a restart without persistence, a submit's XADD
+        // first) must still deliver the entries written before it.
+        auto r = co_await client.command("XGROUP", "CREATE", key, kConsumerGroup, "0", "MKSTREAM");
         if (!r) {
           co_await sleep(*loop, kRedisDownPause);
           continue;
@@ -268,7 +285,12 @@ struct RedisJobs::Impl : std::enable_shared_from_this<Impl> {
       e.retry_after_ms = 1000;
       ++counters.expired;
       log::warn("queue_job_expired", {{"request_id", job->id}, {"tenant", job->tenant}, {"group", group}});
-      co_await store(group, entry_id, *job, JobOutcome{false, e.status(), error_body(e)});
+      // A named outcome: g++ 12 destroys a braced temporary in a co_await
+      // expression twice.
+      JobOutcome expired;
+      expired.http_status = e.status();
+      expired.body = error_body(e);
+      co_await store(group, entry_id, *job, expired);
       co_return;
     }
     const std::string lease_ms = std::to_string(queue.reclaim_after.count());

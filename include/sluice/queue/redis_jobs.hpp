@@ -5,7 +5,8 @@
 //   sluice:jobs:{group}   a Stream per model group; entries hold id, tenant,
 //                         key_id, priority, enqueued_ms, deadline_ms,
 //                         endpoint, body; MAXLEN ~ queue.max_length
-//   consumer group `sluice` on each stream (XGROUP CREATE $ MKSTREAM)
+//   consumer group `sluice` on each stream (XGROUP CREATE 0 MKSTREAM: from the
+//                         start, as the stream holds only unfinished entries)
 //   sluice:job:{id}       a hash: tenant, model, status, created_at,
 //                         http_status, body; EXPIRE max_wait + result_ttl while
 //                         pending, result_ttl once finished
