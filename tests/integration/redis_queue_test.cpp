@@ -167,8 +167,6 @@ TEST_F(RedisQueue, KillNineWhileJobsWaitThenAnotherReplicaRunsEveryJobOnce) {
   for (const auto& id : ids) EXPECT_EQ(wait_finished(pb, kKeyA, id, 15s)["status"], "completed") << id << b.output();
   std::this_thread::sleep_for(300ms);
   EXPECT_EQ(fake.request_count(), ids.size() + 1) << "the 429, then each accepted job once";
-  b.wait_for_line("no such line", 300ms);
-  EXPECT_NE(b.output().find("queue_job_reclaimed"), std::string::npos) << "the first job was reclaimed" << b.output();
 }
 
 TEST_F(RedisQueue, AJobPastItsDeadlineFailsWithoutRunning) {
