@@ -392,6 +392,11 @@ asio::awaitable<Status> RedisJobs::submit(JobEntry job) {
     e.retry_after_ms = 5'000;
     return e;
   };
+  // Only a group some drain loop reads: an entry in any other stream would
+  // never run.
+  if (std::find(self->groups.begin(), self->groups.end(), job.group) == self->groups.end())
+    co_return make_error(errc::model_not_found,
+                         "The model `" + job.group + "` does not exist or you do not have access to it.", "model");
   const std::string skey = stream_key(job.group);
   auto length = co_await self->client.command("XLEN", skey);
   if (!length) co_return unavailable(length.error().message);

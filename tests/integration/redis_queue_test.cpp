@@ -36,7 +36,7 @@ const std::string kKeyA = "sk-rqueue-tenant-a-0123456789";
 const std::string kKeyB = "sk-rqueue-tenant-b-0123456789";
 
 class RedisQueue : public ::testing::Test {
- protected:
+ public:
   RedisQueue() : dir_(std::filesystem::temp_directory_path() / ("sluice-rqueue-" + std::to_string(::getpid()))) {
     std::filesystem::create_directories(dir_);
     ::setenv("SLUICE_TEST_RQ_KEY_A", kKeyA.c_str(), 1);
@@ -107,12 +107,20 @@ class RedisQueue : public ::testing::Test {
   RedisServer redis;
 };
 
+// Two daemons on one Redis, started.
+struct Replicas {
+  explicit Replicas(RedisQueue& t) : one({"--config", t.config()}), two({"--config", t.config()}) {
+    p1 = one.wait_for_port();
+    p2 = two.wait_for_port();
+  }
+  DaemonProcess one, two;
+  std::uint16_t p1 = 0, p2 = 0;
+};
+
 TEST_F(RedisQueue, AsyncJobIs202ThenPolledAndOnlyItsTenantSeesItOnAnyReplica) {
-  DaemonProcess one({"--config", config()});
-  DaemonProcess two({"--config", config()});
-  const std::uint16_t p1 = one.wait_for_port(), p2 = two.wait_for_port();
-  ASSERT_NE(p1, 0) << one.output();
-  ASSERT_NE(p2, 0) << two.output();
+  Replicas replicas(*this);
+  const std::uint16_t p1 = replicas.p1, p2 = replicas.p2;
+  ASSERT_TRUE(p1 && p2) << replicas.one.output() << replicas.two.output();
   const std::string id = submit(p1, kKeyA, chat_body("gpt-test"));
   ASSERT_FALSE(id.empty());
   const json job = wait_finished(p2, kKeyA, id);  // polled on the other replica
@@ -126,11 +134,9 @@ TEST_F(RedisQueue, AsyncJobIs202ThenPolledAndOnlyItsTenantSeesItOnAnyReplica) {
 }
 
 TEST_F(RedisQueue, TwoDaemonsShareTheStreamAndEachJobRunsOnce) {
-  DaemonProcess one({"--config", config()});
-  DaemonProcess two({"--config", config()});
-  const std::uint16_t p1 = one.wait_for_port(), p2 = two.wait_for_port();
-  ASSERT_NE(p1, 0) << one.output();
-  ASSERT_NE(p2, 0) << two.output();
+  Replicas replicas(*this);
+  const std::uint16_t p1 = replicas.p1, p2 = replicas.p2;
+  ASSERT_TRUE(p1 && p2) << replicas.one.output() << replicas.two.output();
   constexpr int kJobs = 40;
   std::vector<std::string> ids;
   for (int i = 0; i < kJobs; ++i) ids.push_back(submit(i % 2 ? p2 : p1, kKeyA, chat_body("gpt-test", {}, "job " + std::to_string(i))));
