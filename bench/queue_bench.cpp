@@ -65,8 +65,8 @@ queue::JobEntry job(int i) {
 }
 
 void reset(asio::io_context& io, redis::Client& c) {
-  run(io, c.command("DEL", "sluice:jobs:bench"));
-  run(io, c.command("EVAL", "for _,k in ipairs(redis.call('KEYS','sluice:job:job_bench*')) do redis.call('DEL',k) end",
+  (void)run(io, c.command("DEL", "sluice:jobs:bench"));
+  (void)run(io, c.command("EVAL", "for _,k in ipairs(redis.call('KEYS','sluice:job:job_bench*')) do redis.call('DEL',k) end",
                     "0"));
 }
 
