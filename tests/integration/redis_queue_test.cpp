@@ -15,6 +15,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <memory>
 #include <set>
 #include <string>
@@ -155,9 +156,10 @@ TEST_F(RedisQueue, KillNineWhileJobsWaitThenAnotherReplicaRunsEveryJobOnce) {
   auto a = std::make_unique<DaemonProcess>(std::vector<std::string>{"--config", cfg});
   const std::uint16_t pa = a->wait_for_port();
   ASSERT_NE(pa, 0) << a->output();
-  // The first job meets a 429 with Retry-After 30: the deployment cools
-  // down, that job waits on replica A (read, leased), the others stay in
-  // the stream (no capacity, so A does not read them).
+  // The first job meets a 429 with Retry-After: the deployment cools down
+  // and the jobs submitted next stay in the stream (no capacity, so A does
+  // not read them). The takeover of a job A had read is
+  // tests/unit/queue's ADeadReplicasJobIsReclaimedAndRunOnce.
   const std::string first = submit(pa, kKeyA, chat_body("gpt-test", {{"x_fake", {{"status", 429}, {"retry_after_s", 30}, {"status_until", 1}}}}, "first"));
   ASSERT_TRUE(fake.wait_for_requests(1, 5s));
   std::this_thread::sleep_for(300ms);  // the 429 reached the gateway
@@ -210,6 +212,35 @@ TEST_F(RedisQueue, AMalformedEntryIsMovedAsideAndTheLoopGoesOn) {
   EXPECT_EQ(wait_finished(port, kKeyA, id)["status"], "completed");
   EXPECT_EQ(redis_cli("XLEN sluice:jobs:dead"), "1");
   EXPECT_NE(d.output().find("queue_job_malformed"), std::string::npos) << d.output();
+}
+
+TEST_F(RedisQueue, RedisKilledAndRestartedWhileHeldRequestsWaitEveryClientGetsAnAnswerByItsDeadline) {
+  DaemonProcess d({"--config", config("  max_wait: 5s\n")});
+  const std::uint16_t port = d.wait_for_port();
+  ASSERT_NE(port, 0) << d.output();
+  // A 429 with Retry-After 2 s: the deployment cools down, the requests wait.
+  std::vector<std::future<HttpResponse>> waiting;
+  waiting.push_back(std::async(std::launch::async, [&] {
+    return http_request(port, "POST", "/v1/chat/completions",
+                        chat_body("gpt-test", {{"x_fake", {{"status", 429}, {"retry_after_s", 2}, {"status_until", 1}}}}),
+                        as(kKeyA, false));
+  }));
+  ASSERT_TRUE(fake.wait_for_requests(1, 5s));
+  std::this_thread::sleep_for(200ms);
+  for (int i = 0; i < 5; ++i)
+    waiting.push_back(std::async(std::launch::async, [&] {
+      return http_request(port, "POST", "/v1/chat/completions", chat_body("gpt-test"), as(kKeyA, false));
+    }));
+  std::this_thread::sleep_for(200ms);
+  const auto start = std::chrono::steady_clock::now();
+  redis.kill();
+  std::this_thread::sleep_for(500ms);
+  redis.start();
+  for (auto& w : waiting) {
+    ASSERT_EQ(w.wait_for(6s), std::future_status::ready) << "no client hangs past its deadline";
+    EXPECT_EQ(w.get().status, 200);
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 6s);
 }
 
 TEST_F(RedisQueue, RedisDownSubmitIsRefusedClearlyAndHeldRequestsKeepWorking) {

@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include "sluice/redis/client.hpp"
 #include "support/redis_server.hpp"
@@ -108,6 +110,42 @@ TEST_F(RedisJobsTest, AMalformedEntryIsMovedAsideAndTheLoopGoesOn) {
   ASSERT_TRUE(test::run_until(io, [&] { return ran.size() == 1 && jobs->counters().malformed == 1; }, 5s));
   EXPECT_EQ(xlen("sluice:jobs:dead"), 1);
   EXPECT_EQ(xlen("sluice:jobs:m"), 0);
+}
+
+// A replica that took a job and stopped (its loop frozen, as a process
+// killed with -9): after reclaim_after, and once its run lease has lapsed,
+// another replica claims the entry and runs the job, once.
+TEST_F(RedisJobsTest, ADeadReplicasJobIsReclaimedAndRunOnce) {
+  asio::io_context dead_io;
+  std::size_t taken = 0;
+  Clock::duration wait = Clock::duration::zero();
+  {
+    auto dead = std::make_unique<RedisJobs>(
+        dead_io.get_executor(), redis, queue, std::vector<std::string>{"m"},
+        [&](const JobEntry&) -> asio::awaitable<std::optional<JobOutcome>> {
+          ++taken;
+          asio::steady_timer forever(dead_io, std::chrono::hours(1));
+          co_await forever.async_wait(asio::use_awaitable);
+          co_return std::nullopt;
+        },
+        [&](const std::string&) { return wait; });
+    dead->start();
+    ASSERT_TRUE(test::run_coro(dead_io, dead->submit(job("job_e1", "a"))));
+    ASSERT_TRUE(test::run_until(dead_io, [&] { return taken == 1; }, 5s));
+    // From here dead_io never runs again: the replica is gone, its lease lapses.
+    auto alive = make(&wait);
+    alive->start();
+    ASSERT_TRUE(test::run_until(io, [&] { return ran.size() == 1; }, 10s)) << "reclaimed within reclaim_after + lease";
+    EXPECT_EQ(alive->counters().reclaimed, 1u);
+    ASSERT_TRUE(test::run_until(io, [&] {
+      auto s = find(*alive, "job_e1", "a");
+      return s && s->status == "completed";
+    }));
+    test::run_until(io, [] { return false; }, 1500ms);
+    EXPECT_EQ(ran.size(), 1u) << "run once";
+    EXPECT_EQ(xlen("sluice:jobs:m"), 0);
+    dead.release();  // its frames belong to dead_io; never run again (a leak the test accepts)
+  }
 }
 
 TEST_F(RedisJobsTest, SubmitWithoutRedisIsRedisUnavailable) {
