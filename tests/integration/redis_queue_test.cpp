@@ -243,6 +243,19 @@ TEST_F(RedisQueue, RedisKilledAndRestartedWhileHeldRequestsWaitEveryClientGetsAn
   EXPECT_LT(std::chrono::steady_clock::now() - start, 6s);
 }
 
+TEST_F(RedisQueue, SigtermLetsARunningJobFinishAndStoresItsResult) {
+  DaemonProcess d({"--config", config()});
+  const std::uint16_t port = d.wait_for_port();
+  ASSERT_NE(port, 0) << d.output();
+  const std::string id = submit(port, kKeyA, chat_body("gpt-test", {{"x_fake", {{"delay_ms", 1000}}}}));
+  ASSERT_TRUE(fake.wait_for_requests(1, 5s));
+  d.signal(SIGTERM);
+  EXPECT_EQ(d.wait_exit(10s), 0) << d.output();
+  EXPECT_EQ(redis_cli("HGET sluice:job:" + id + " status"), "completed") << "stored before the process ended";
+  EXPECT_EQ(redis_cli("XLEN sluice:jobs:gpt-test"), "0") << "and acknowledged";
+  EXPECT_EQ(fake.request_count(), 1u);
+}
+
 TEST_F(RedisQueue, RedisDownSubmitIsRefusedClearlyAndHeldRequestsKeepWorking) {
   DaemonProcess d({"--config", config()});
   const std::uint16_t port = d.wait_for_port();
