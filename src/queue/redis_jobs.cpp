@@ -411,7 +411,9 @@ asio::awaitable<Status> RedisJobs::submit(JobEntry job) {
   b.add("HSET", jkey, "tenant", job.tenant, "model", job.group, "status", "queued", "created_at",
         std::to_string(job.enqueued_ms / 1000));
   b.add("PEXPIRE", jkey, std::to_string((self->queue.max_wait + self->queue.result_ttl).count()));
-  b.add("XADD", skey, "MAXLEN", "~", std::to_string(self->queue.max_length), "*", "id", job.id, "tenant", job.tenant,
+  // The bound is XLEN's; MAXLEN is only a backstop, set above it, so that
+  // submits racing past the check never trim entries not yet run.
+  b.add("XADD", skey, "MAXLEN", "~", std::to_string(2 * self->queue.max_length), "*", "id", job.id, "tenant", job.tenant,
         "key_id", job.key_id, "priority", std::to_string(job.priority), "enqueued_ms", std::to_string(job.enqueued_ms),
         "deadline_ms", std::to_string(job.deadline_ms), "endpoint", job.endpoint, "body", job.body);
   auto r = co_await self->client.pipeline(std::move(b));

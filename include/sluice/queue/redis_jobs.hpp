@@ -4,7 +4,8 @@
 // Layout (prefix sluice:):
 //   sluice:jobs:{group}   a Stream per model group; entries hold id, tenant,
 //                         key_id, priority, enqueued_ms, deadline_ms,
-//                         endpoint, body; MAXLEN ~ queue.max_length
+//                         endpoint, body; bounded by queue.max_length
+//                         (XLEN before XADD; MAXLEN ~ 2x as a backstop)
 //   consumer group `sluice` on each stream (XGROUP CREATE 0 MKSTREAM: from the
 //                         start, as the stream holds only unfinished entries)
 //   sluice:job:{id}       a hash: tenant, model, status, created_at,

@@ -97,6 +97,25 @@ TEST_F(RedisJobsTest, NoCapacityNoRead) {
   ASSERT_TRUE(test::run_until(io, [&] { return ran.size() == 1; }, 3s)) << "capacity back: read within a second";
 }
 
+TEST_F(RedisJobsTest, AFullStreamIs429AndAnUnknownGroup404) {
+  queue.max_length = 2;
+  Clock::duration wait = 10s;  // nothing is read
+  auto jobs = make(&wait);
+  jobs->start();
+  ASSERT_TRUE(test::run_coro(io, jobs->submit(job("job_f1", "a"))));
+  ASSERT_TRUE(test::run_coro(io, jobs->submit(job("job_f2", "a"))));
+  auto full = test::run_coro(io, jobs->submit(job("job_f3", "a")));
+  ASSERT_FALSE(full);
+  EXPECT_EQ(full.error().code, errc::rate_limited);
+  EXPECT_GT(full.error().retry_after_ms, 0);
+  EXPECT_FALSE(find(*jobs, "job_f3", "a")) << "a refused job does not exist";
+  JobEntry other = job("job_f4", "a");
+  other.group = "not-configured";
+  auto unknown = test::run_coro(io, jobs->submit(other));
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.error().code, errc::model_not_found);
+}
+
 TEST_F(RedisJobsTest, AMalformedEntryIsMovedAsideAndTheLoopGoesOn) {
   Clock::duration wait = Clock::duration::zero();
   auto jobs = make(&wait);
