@@ -10,7 +10,11 @@
 #include "sluice/pool/provider_pool.hpp"
 #include "sluice/providers/provider.hpp"
 #include "sluice/router/router.hpp"
+#include "sluice/queue/redis_jobs.hpp"
+#include "sluice/server/job_call.hpp"
 #include "sluice/server/server.hpp"
+
+#include <boost/asio/awaitable.hpp>
 
 namespace sluice {
 
@@ -27,7 +31,58 @@ struct App::Parts {
         pool(config, clock->now()),
         catalog(config, providers, pool, *clock),
         pipeline(gatekeeper, router, pool, catalog, providers, clock, config.queue),
-        server(io.get_executor(), config, pipeline) {}
+        server(io.get_executor(), config, pipeline) {
+    if (config.queue.backend == QueueBackend::redis && config.redis) {
+      jobs = std::make_unique<queue::RedisJobs>(
+          io.get_executor(), *config.redis, config.queue, job_groups(config),
+          [this](const queue::JobEntry& job) { return run_job(job); },
+          [this](const std::string& group) { return capacity(group); });
+      pipeline.set_job_backend(jobs.get());
+    }
+  }
+
+  // The streams async jobs wait in: every model group and router alias a
+  // client may name.
+  static std::vector<std::string> job_groups(const GatewayConfig& config) {
+    std::vector<std::string> groups;
+    for (const ModelConfig& m : config.models) groups.push_back(m.name);
+    for (const RouterConfig& r : config.routers) groups.push_back(r.alias);
+    return groups;
+  }
+
+  Clock::duration capacity(const std::string& group) {
+    for (const ModelConfig& m : config.models)
+      if (m.name == group) return pool.wait_hint(group, pool::Demand{}, clock->now());
+    return Clock::duration::zero();  // an alias: its tier decides when it runs
+  }
+
+  // A job from the shared queue, run here as its submitter's call.
+  boost::asio::awaitable<std::optional<queue::JobOutcome>> run_job(const queue::JobEntry& job) {
+    auto failed = [](const Error& e) { return queue::JobOutcome{false, e.status(), error_body(e)}; };
+    auto call = server::decode_job_call(job.endpoint, job.body);
+    if (!call) co_return failed(call.error());
+    auto caller = gatekeeper.caller_for(job.key_id, job.tenant);
+    if (!caller) co_return failed(caller.error());
+    call->request.stream = false;  // a job's answer is kept whole
+    call->priority = static_cast<Priority>(std::clamp(job.priority, 0, 2));
+    const auto now_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(clock->wall().time_since_epoch()).count();
+    call->max_wait = std::chrono::milliseconds(std::max<std::int64_t>(0, job.deadline_ms - now_ms));
+    RequestContext ctx;
+    ctx.request_id = job.id;
+    ctx.tenant = job.tenant;
+    ctx.key_id = job.key_id;
+    auto answer = co_await pipeline.serve(*caller, std::move(*call), ctx);
+    log::info("job_finished", {{"request_id", job.id}, {"tenant", job.tenant}, {"provider", ctx.provider},
+                               {"status", answer ? answer->status : answer.error().status()},
+                               {"queued_ms", std::chrono::duration<double, std::milli>(ctx.queued).count()}});
+    if (!answer) {
+      // Shutting down: leave the job pending for another replica.
+      if (answer.error().code == errc::shutting_down || answer.error().code == errc::cancelled) co_return std::nullopt;
+      co_return failed(answer.error());
+    }
+    co_return queue::JobOutcome{true, answer->status, std::move(answer->body)};
+  }
 
   static pipeline::ProviderMap make_providers(boost::asio::io_context& io, const GatewayConfig& config) {
     pipeline::ProviderMap map;
@@ -53,6 +108,7 @@ struct App::Parts {
   pipeline::ModelCatalog catalog;
   pipeline::Pipeline pipeline;
   server::Server server;
+  std::unique_ptr<queue::RedisJobs> jobs;  // queue.backend redis
 };
 
 App::App(boost::asio::io_context& io, GatewayConfig config) : parts_(std::make_unique<Parts>(io, std::move(config))) {}
@@ -60,6 +116,7 @@ App::~App() = default;
 
 void App::start() {
   parts_->server.start();
+  if (parts_->jobs) parts_->jobs->start();
   // Who may call, said once at start: an operator reading the log knows
   // whether the port is open to anyone.
   const std::string_view posture = parts_->gatekeeper.posture();
@@ -77,10 +134,13 @@ std::uint16_t App::port() const { return parts_->server.port(); }
 // retry finds another replica) and cancels its background jobs; the server
 // then drains its connections.
 void App::shutdown(std::function<void()> done) {
-  auto remaining = std::make_shared<int>(2);
+  auto remaining = std::make_shared<int>(parts_->jobs ? 3 : 2);
   auto one_done = [remaining, done = std::move(done)] {
     if (--*remaining == 0 && done) done();
   };
+  // Shared jobs: stop reading; those running finish, or (when the queue
+  // refuses them at shutdown) stay pending for another replica.
+  if (parts_->jobs) parts_->jobs->stop(one_done);
   parts_->pipeline.shutdown(one_done);
   parts_->server.shutdown(one_done);
 }

@@ -211,6 +211,21 @@ Result<Caller> Gatekeeper::authenticate(std::string_view credential, const boost
   return Caller(it->second);
 }
 
+Result<Caller> Gatekeeper::caller_for(std::string_view key_id, std::string_view tenant) const {
+  if (key_id.empty()) {
+    if (by_digest_.empty() && tenant == kNoTenant) return Caller(nullptr);
+    return make_error(errc::unauthorized, "The job was submitted without a key, and this gateway now requires one.");
+  }
+  for (const auto& [digest, key] : by_digest_) {
+    if (key->id != key_id) continue;
+    if (key->config.tenant != tenant) break;
+    if (key->config.expires && clock_->wall() >= *key->config.expires)
+      return make_error(errc::unauthorized, "The gateway key that submitted this job expired.");
+    return Caller(key);
+  }
+  return make_error(errc::unauthorized, "The gateway key that submitted this job is no longer configured.");
+}
+
 Result<KeyLease> Gatekeeper::admit(const Caller& caller, std::string_view model, double tokens) const {
   KeyState* key = caller.key_.get();
   if (!key) return KeyLease();

@@ -64,6 +64,8 @@ void read_root(Reader& r, const Slot& root, GatewayConfig& config) {
   const auto nowhere = YAML::Mark::null_mark();
   if (!has_providers) r.problem("providers", nowhere, "at least one provider is required");
   if (!has_models) r.problem("models", nowhere, "at least one model is required");
+  if (config.queue.backend == QueueBackend::redis && !config.redis)
+    r.problem("queue.backend", nowhere, "queue.backend redis needs the redis section (redis.url)");
   if (providers_usable) check_provider_refs(r, config, refs, written_provider_names);
   if (has_models) check_router_refs(r, config, router_refs);
   if (providers_usable && has_models) check_auth_refs(r, config, auth_refs);

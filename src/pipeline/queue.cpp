@@ -190,6 +190,7 @@ asio::awaitable<Result<std::string>> Pipeline::submit(const auth::Caller& caller
   if (!queue_) co_return make_error(errc::bad_request, "Prefer: respond-async needs the overflow queue");
   if (stopping_) co_return make_error(errc::shutting_down, "The gateway is shutting down; retry on another replica.");
   executor_ = co_await asio::this_coro::executor;
+  if (job_backend_) co_return co_await submit_shared(caller, std::move(call), ctx);
   const auto created = std::chrono::duration_cast<std::chrono::seconds>(clock_->wall().time_since_epoch()).count();
   auto id = jobs_->create(caller.tenant(), call.request.model, clock_->now(), created);
   if (!id) {
@@ -227,9 +228,48 @@ asio::awaitable<void> Pipeline::run_job(std::string id, auth::Caller caller, Cal
   if (running_jobs_.empty() && on_jobs_done_) asio::post(executor_, std::exchange(on_jobs_done_, nullptr));
 }
 
-std::optional<Job> Pipeline::job(const auth::Caller& caller, const std::string& id) {
-  if (!jobs_) return std::nullopt;
-  return jobs_->find(id, caller.tenant(), clock_->now());
+// queue.backend redis: the job is stored for any replica's drain loop; the
+// stream is the model the client named (an alias included), resolved by the
+// replica that runs it.
+asio::awaitable<Result<std::string>> Pipeline::submit_shared(const auth::Caller& caller, Call call,
+                                                             RequestContext& ctx) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::random_device random;  // ids must not collide across replicas, whatever their seed
+  queue::JobEntry job;
+  job.id = "job_";
+  for (int word = 0; word < 4; ++word) {
+    std::uint32_t bits = random();
+    for (int i = 0; i < 8; ++i, bits >>= 4) job.id.push_back(kHex[bits & 15]);
+  }
+  job.tenant = caller.tenant();
+  job.key_id = caller.key_id();
+  job.group = call.request.model;
+  job.priority = static_cast<int>(std::min(call.priority, caller.max_priority()));
+  job.enqueued_ms = std::chrono::duration_cast<std::chrono::milliseconds>(clock_->wall().time_since_epoch()).count();
+  job.deadline_ms = job.enqueued_ms + max_wait(call).count();
+  job.endpoint = std::string(to_string(call.request.endpoint));
+  job.body = std::move(call.request.body);
+  ctx.model = job.group;
+  std::string id = job.id;
+  if (Status stored = co_await job_backend_->submit(std::move(job)); !stored) co_return std::move(stored).error();
+  co_return id;
+}
+
+asio::awaitable<Result<std::optional<Job>>> Pipeline::job(const auth::Caller& caller, const std::string& id) {
+  if (job_backend_) {
+    auto found = co_await job_backend_->find(id, caller.tenant());
+    if (!found) co_return std::move(found).error();
+    if (!*found) co_return std::optional<Job>{};
+    const queue::JobState& s = **found;
+    Job job{.id = s.id, .tenant = s.tenant, .model = s.model, .status = JobStatus::queued,
+            .created_at = s.created_at, .http_status = s.http_status, .body = s.body};
+    if (s.status == "running") job.status = JobStatus::running;
+    else if (s.status == "completed") job.status = JobStatus::completed;
+    else if (s.status == "failed") job.status = JobStatus::failed;
+    co_return std::optional<Job>(std::move(job));
+  }
+  if (!jobs_) co_return std::optional<Job>{};
+  co_return jobs_->find(id, caller.tenant(), clock_->now());
 }
 
 void Pipeline::shutdown(std::function<void()> done) {

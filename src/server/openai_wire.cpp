@@ -1,4 +1,5 @@
 #include "openai_wire.hpp"
+#include "sluice/server/job_call.hpp"
 
 #include <string_view>
 #include <vector>
@@ -181,6 +182,21 @@ std::optional<std::string> convert_embeddings(std::string_view body, EncodingFor
   }
   if (!changed) return std::nullopt;
   return doc.dump();
+}
+
+}  // namespace sluice::server
+
+namespace sluice::server {
+
+Result<Call> decode_job_call(std::string_view endpoint, std::string body) {
+  for (Endpoint e : {Endpoint::chat_completions, Endpoint::completions, Endpoint::embeddings}) {
+    if (to_string(e) != endpoint) continue;
+    body.reserve(body.size() + kBodyPadding);
+    auto parsed = parse_request(e, std::move(body));
+    if (!parsed) return std::move(parsed).error();
+    return Call{std::move(parsed).value()};
+  }
+  return make_error(errc::bad_request, "a queued job names an unknown endpoint `" + std::string(endpoint) + "`");
 }
 
 }  // namespace sluice::server

@@ -300,7 +300,9 @@ asio::awaitable<Reply> Routes::get_job(Inbound& request, RequestContext& ctx) {
   auto caller = authenticate(request, ctx);
   if (!caller) co_return error_reply(std::move(caller).error());
   const std::string id(request.path.substr(std::string_view("/v1/jobs/").size()));
-  const auto job = pipeline_.job(*caller, id);
+  auto found = co_await pipeline_.job(*caller, id);
+  if (!found) co_return error_reply(std::move(found).error());
+  const std::optional<Job>& job = *found;
   // Another tenant's job is as unknown as a job that never was.
   if (!job) co_return error_reply(make_error(errc::not_found, "No job `" + id + "` (it may have expired)."));
   Reply reply = json_reply(job_object(*job));

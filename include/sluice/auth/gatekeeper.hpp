@@ -97,6 +97,12 @@ class Gatekeeper {
   // configured and a non-loopback peer, unless allow_unauthenticated).
   Result<Caller> authenticate(std::string_view credential, const boost::asio::ip::address& peer) const;
 
+  // The caller a queued job was submitted by, on the replica that runs it:
+  // the key with id `key_id` (its limits apply), or no key when `key_id` is
+  // empty and the gateway has no keys. unauthorized when that key is gone
+  // (removed, or expired since) or its tenant is no longer `tenant`.
+  Result<Caller> caller_for(std::string_view key_id, std::string_view tenant) const;
+
   // May `caller` ask for `model` now, and take its share of the key's
   // limits: model_not_allowed (not on the allow-list), budget_exceeded (the
   // month's spend reached the budget), rate_limited with retry_after_ms (the

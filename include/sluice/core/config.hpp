@@ -153,6 +153,7 @@ struct QueueConfig {
   std::size_t max_length = 10'000;   // waiting requests plus async jobs not yet run, per gateway
   Millis result_ttl{3'600'000};      // how long GET /v1/jobs/{id} keeps a finished job
   Millis keepalive_interval{5'000};  // a waiting stream gets its head and a ": queued" comment this often
+  Millis reclaim_after{60'000};      // redis: a job pending this long on a replica is run by another
 };
 
 // How a router scores a request: the built-in heuristic, or a vote of the

@@ -41,6 +41,7 @@
 #include "sluice/pipeline/model_catalog.hpp"
 #include "sluice/pool/provider_pool.hpp"
 #include "sluice/providers/provider.hpp"
+#include "sluice/queue/job_backend.hpp"
 #include "sluice/router/router.hpp"
 
 namespace sluice::pipeline {
@@ -96,8 +97,14 @@ class Pipeline {
   // bad_request without a queue.
   boost::asio::awaitable<Result<std::string>> submit(const auth::Caller& caller, Call call, RequestContext& ctx);
   // The job `id` of the caller's tenant; nullopt for another tenant's or an
-  // unknown (or expired) one.
-  std::optional<Job> job(const auth::Caller& caller, const std::string& id);
+  // unknown (or expired) one; redis_unavailable when the job backend cannot
+  // be asked.
+  boost::asio::awaitable<Result<std::optional<Job>>> job(const auth::Caller& caller, const std::string& id);
+
+  // queue.backend redis: async jobs go to `backend` (it must outlive the
+  // pipeline's use of it) instead of the in-process JobStore; held requests
+  // keep waiting in this process's line either way.
+  void set_job_backend(queue::JobBackend* backend) noexcept { job_backend_ = backend; }
 
   // Stops the queue: waiting calls get shutting_down, background jobs are
   // cancelled. `done` runs once no background job is running (at once
@@ -149,6 +156,8 @@ class Pipeline {
   Error queue_error(const std::shared_ptr<Ticket>& ticket, const LlmRequest& req, RequestContext& ctx);
   void wake_drain(const std::string& group);
   boost::asio::awaitable<void> drain(std::string group, std::shared_ptr<Drain> state);
+  boost::asio::awaitable<Result<std::string>> submit_shared(const auth::Caller& caller, Call call,
+                                                           RequestContext& ctx);
   boost::asio::awaitable<void> run_job(std::string id, auth::Caller caller, Call call,
                                        std::shared_ptr<RequestContext> ctx);
   // The routing stage: an alias -> a tier's group in ctx; the route, for
@@ -165,6 +174,7 @@ class Pipeline {
   std::optional<QueueConfig> queue_;
   std::unique_ptr<WaitLine> line_;
   std::unique_ptr<JobStore> jobs_;
+  queue::JobBackend* job_backend_ = nullptr;
   std::map<std::string, std::shared_ptr<Drain>, std::less<>> drains_;  // groups with a drain loop running
   std::map<std::string, std::shared_ptr<RequestContext>> running_jobs_;
   std::function<void()> on_jobs_done_;

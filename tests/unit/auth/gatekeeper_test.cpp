@@ -132,3 +132,34 @@ TEST_F(GatekeeperTest, WithoutUsageTheEstimateStands) {
 
 }  // namespace
 }  // namespace sluice::auth
+
+namespace sluice::auth {
+namespace {
+
+// A queued job's caller, found again on the replica that runs it.
+TEST(GatekeeperCallerFor, TheKeyByIdAndTenantOrUnauthorized) {
+  AuthConfig config;
+  GatewayKeyConfig a;
+  a.key = "sk-test-0123456789abcdef";
+  a.tenant = "a";
+  config.keys.push_back(a);
+  auto clock = std::make_shared<test::ManualClock>();
+  Gatekeeper gate(config, clock);
+  auto presented = gate.authenticate(a.key, boost::asio::ip::make_address("127.0.0.1"));
+  ASSERT_TRUE(presented);
+  auto again = gate.caller_for(presented->key_id(), "a");
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->key_id(), presented->key_id());
+  EXPECT_EQ(again->tenant(), "a");
+  EXPECT_EQ(gate.caller_for(presented->key_id(), "b").error().code, errc::unauthorized) << "another tenant";
+  EXPECT_EQ(gate.caller_for("sha256:000000000000", "a").error().code, errc::unauthorized) << "a key removed since";
+  EXPECT_EQ(gate.caller_for("", "anonymous").error().code, errc::unauthorized) << "keys are required now";
+
+  Gatekeeper open(AuthConfig{}, clock);
+  auto anonymous = open.caller_for("", "anonymous");
+  ASSERT_TRUE(anonymous);
+  EXPECT_EQ(anonymous->tenant(), "anonymous");
+}
+
+}  // namespace
+}  // namespace sluice::auth

@@ -24,6 +24,14 @@ TEST(ConfigQueue, DefaultsWithoutTheSection) {
   EXPECT_EQ(q.max_length, 10'000u);
   EXPECT_EQ(q.result_ttl, Millis{3'600'000});
   EXPECT_EQ(q.keepalive_interval, Millis{5'000});
+  EXPECT_EQ(q.reclaim_after, Millis{60'000});
+}
+
+TEST(ConfigQueue, RedisBackendWithTheRedisSection) {
+  const auto r = load(kValid + "queue: { backend: redis, reclaim_after: 5s }\nredis: { url: redis://127.0.0.1:6379 }\n");
+  ASSERT_TRUE(r.config) << listing(r);
+  EXPECT_EQ(r.config->queue.backend, QueueBackend::redis);
+  EXPECT_EQ(r.config->queue.reclaim_after, Millis{5'000});
 }
 
 TEST(ConfigQueue, EveryKey) {
@@ -39,7 +47,8 @@ TEST(ConfigQueue, EveryKey) {
 
 TEST(ConfigQueue, Refusals) {
   EXPECT_EQ(only_problem(load(kValid + "queue: { backend: redis }\n")).message,
-            "the redis backend is not available in this version yet; use memory");
+            "queue.backend redis needs the redis section (redis.url)");
+  EXPECT_EQ(only_problem(load(kValid + "queue: { reclaim_after: 10ms }\n")).message, "must be between 1s and 1h");
   EXPECT_EQ(only_problem(load(kValid + "queue: { backend: disk }\n")).message,
             "invalid value 'disk'; expected one of: memory, redis");
   EXPECT_EQ(only_problem(load(kValid + "queue: { max_wait: 2h }\n")).message, "must be between 0 and 1h");

@@ -1,0 +1,58 @@
+// JobBackend: where async jobs (Prefer: respond-async) live between their
+// 202 and their result, and who runs them. The pipeline submits and looks
+// jobs up through it; `queue.backend: redis` is RedisJobs (redis_jobs.hpp),
+// shared by every replica and surviving a restart. Held (synchronous)
+// requests never come here: they wait in their own replica's WaitLine.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "sluice/core/error.hpp"
+
+namespace sluice::queue {
+
+// One job as submitted: enough for any replica to re-create the call.
+struct JobEntry {
+  std::string id;        // "job_" and 32 hex digits
+  std::string tenant;
+  std::string key_id;    // the key that submitted it ("" without keys)
+  std::string group;     // the model group (the stream it waits in)
+  int priority = 1;      // 0 low, 1 normal, 2 high
+  std::int64_t enqueued_ms = 0;  // unix ms
+  std::int64_t deadline_ms = 0;  // unix ms: never run after this
+  std::string endpoint;  // to_string(Endpoint)
+  std::string body;      // the client's JSON, as received
+};
+
+// A job as GET /v1/jobs/{id} shows it.
+struct JobState {
+  std::string id, tenant, model;
+  std::string status;        // queued | running | completed | failed
+  std::int64_t created_at = 0;  // unix seconds
+  int http_status = 0;
+  std::string body;
+};
+
+// What running a job gave: the answer's status and body (an error's too).
+struct JobOutcome {
+  bool completed = false;  // false: failed
+  int http_status = 0;
+  std::string body;
+};
+
+class JobBackend {
+ public:
+  virtual ~JobBackend() = default;
+  // Stores the job for a drain loop (any replica's). redis_unavailable when
+  // it cannot be stored: the job does not exist then.
+  virtual boost::asio::awaitable<Status> submit(JobEntry job) = 0;
+  // The job if it exists and belongs to `tenant`; redis_unavailable when
+  // the store cannot be asked.
+  virtual boost::asio::awaitable<Result<std::optional<JobState>>> find(std::string id, std::string tenant) = 0;
+};
+
+}  // namespace sluice::queue

@@ -1,0 +1,76 @@
+// RedisJobs: the `redis` backend of the overflow queue's async jobs, shared
+// by every replica that names the same Redis.
+//
+// Layout (prefix sluice:):
+//   sluice:jobs:{group}   a Stream per model group; entries hold id, tenant,
+//                         key_id, priority, enqueued_ms, deadline_ms,
+//                         endpoint, body; bounded by queue.max_length
+//                         (XLEN before XADD; MAXLEN ~ 2x as a backstop)
+//   consumer group `sluice` on each stream (XGROUP CREATE 0 MKSTREAM: from the
+//                         start, as the stream holds only unfinished entries)
+//   sluice:job:{id}       a hash: tenant, model, status, created_at,
+//                         http_status, body; EXPIRE max_wait + result_ttl while
+//                         pending, result_ttl once finished
+//   sluice:job:{id}:run   SET NX PX: the replica running it (a lease refreshed
+//                         while it runs), so a job runs once even when claimed twice
+//   sluice:jobs:dead      malformed entries, moved aside
+//
+// submit() is HSET + EXPIRE + XADD in one pipeline. Each replica runs one
+// drain loop per configured group (start()): it reads new entries
+// (XREADGROUP) only while `capacity` says the group has room, polls every
+// 100 ms growing to 1 s when idle (at once after a local submit), and
+// reclaims entries idle longer than queue.reclaim_after (XAUTOCLAIM), so a
+// dead replica's jobs are run by another. A job is acknowledged (XACK, XDEL)
+// only after its result is stored. Past its deadline it fails (429, expired)
+// without running. Single-threaded: the executor's thread only.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include "sluice/core/clock.hpp"
+#include "sluice/core/config.hpp"
+#include "sluice/queue/job_backend.hpp"
+
+namespace sluice::queue {
+
+struct RedisJobsCounters {
+  std::uint64_t submitted = 0, ran = 0, expired = 0, malformed = 0, reclaimed = 0, duplicates = 0;
+};
+
+class RedisJobs final : public JobBackend {
+ public:
+  // Runs one job; nullopt when it could not finish here (shutdown): the
+  // entry stays pending for another replica.
+  using Runner = std::function<boost::asio::awaitable<std::optional<JobOutcome>>(const JobEntry&)>;
+  // How long until `group` has capacity for one more call (zero: now).
+  using Capacity = std::function<Clock::duration(const std::string& group)>;
+
+  RedisJobs(boost::asio::any_io_executor executor, const RedisConfig& redis, const QueueConfig& queue,
+            std::vector<std::string> groups, Runner runner, Capacity capacity);
+  ~RedisJobs() override;
+
+  // Connects and starts a drain loop per group.
+  void start();
+  // Stops reading; `done` runs once the jobs running here ended (at once
+  // when none does). Jobs not finished stay pending for another replica.
+  void stop(std::function<void()> done);
+
+  boost::asio::awaitable<Status> submit(JobEntry job) override;
+  boost::asio::awaitable<Result<std::optional<JobState>>> find(std::string id, std::string tenant) override;
+
+  const std::string& consumer() const noexcept;
+  const RedisJobsCounters& counters() const noexcept;
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace sluice::queue
