@@ -14,6 +14,14 @@ std::string_view to_string(JobStatus status) noexcept {
   return "failed";
 }
 
+std::string job_id(std::uint64_t high, std::uint64_t low) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id = "job_";
+  for (std::uint64_t bits : {high, low})
+    for (int i = 0; i < 16; ++i, bits >>= 4) id.push_back(kHex[bits & 15]);
+  return id;
+}
+
 JobStore::JobStore(std::size_t max_unfinished, Clock::duration result_ttl, std::uint64_t seed)
     : max_unfinished_(max_unfinished), result_ttl_(result_ttl), random_(seed) {}
 
@@ -21,12 +29,8 @@ std::optional<std::string> JobStore::create(std::string tenant, std::string mode
                                             std::int64_t created_unix) {
   evict(now);
   if (unfinished_ >= max_unfinished_) return std::nullopt;
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string id = "job_";
-  for (int word = 0; word < 2; ++word) {
-    std::uint64_t bits = random_();
-    for (int i = 0; i < 16; ++i, bits >>= 4) id.push_back(kHex[bits & 15]);
-  }
+  const std::uint64_t high = random_();
+  std::string id = job_id(high, random_());
   Job& job = jobs_[id];
   job.id = id;
   job.tenant = std::move(tenant);

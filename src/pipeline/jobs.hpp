@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <optional>
 #include <random>
@@ -17,6 +18,10 @@
 #include "sluice/pipeline/job.hpp"
 
 namespace sluice::pipeline {
+
+// "job_" and the 32 hex digits of two random words: the id of an async job,
+// whichever backend keeps it.
+std::string job_id(std::uint64_t high, std::uint64_t low);
 
 class JobStore {
  public:

@@ -35,6 +35,15 @@ std::int64_t seconds_up(Clock::duration d) {
   return std::max<std::int64_t>(1, (std::chrono::ceil<std::chrono::milliseconds>(d).count() + 999) / 1000);
 }
 
+// 429 for a queue at its bound: retry once capacity may be back, in a second at least.
+Error queue_full(std::size_t max_length, std::string_view what, Clock::duration capacity_in) {
+  Error full = make_error(errc::rate_limited, "The overflow queue is full (" + std::to_string(max_length) + " " +
+                                                  std::string(what) + " wait already); retry later.");
+  full.retry_after_ms =
+      std::max<std::int64_t>(1000, std::chrono::ceil<std::chrono::milliseconds>(capacity_in).count());
+  return full;
+}
+
 }  // namespace
 
 struct Pipeline::Drain {
@@ -107,12 +116,7 @@ asio::awaitable<Result<Answer>> Pipeline::wait_in_line(const auth::Caller& calle
   auto ticket = std::make_shared<Ticket>(co_await asio::this_coro::executor, ctx.group, ctx.tenant, priority,
                                          pool::Demand::of(req));
   if (!line_->join(ticket)) {
-    Error full = make_error(errc::rate_limited, "The overflow queue is full (" + std::to_string(queue_->max_length) +
-                                                    " requests wait already); retry later.");
-    full.retry_after_ms = std::max<std::int64_t>(
-        1000, std::chrono::ceil<std::chrono::milliseconds>(pool_.wait_hint(ctx.group, ticket->demand, clock_->now()))
-                  .count());
-    co_return full;
+    co_return queue_full(queue_->max_length, "requests", pool_.wait_hint(ctx.group, ticket->demand, clock_->now()));
   }
   wake_drain(ctx.group);
   const auto joined = SteadyTime::now();
@@ -194,10 +198,7 @@ asio::awaitable<Result<std::string>> Pipeline::submit(const auth::Caller& caller
   const auto created = std::chrono::duration_cast<std::chrono::seconds>(clock_->wall().time_since_epoch()).count();
   auto id = jobs_->create(caller.tenant(), call.request.model, clock_->now(), created);
   if (!id) {
-    Error full = make_error(errc::rate_limited, "The overflow queue is full (" + std::to_string(queue_->max_length) +
-                                                    " jobs wait already); retry later.");
-    full.retry_after_ms = 1000;
-    co_return full;
+    co_return queue_full(queue_->max_length, "jobs", {});
   }
   const std::string call_model = call.request.model;
   auto job_ctx = std::make_shared<RequestContext>();
@@ -233,14 +234,11 @@ asio::awaitable<void> Pipeline::run_job(std::string id, auth::Caller caller, Cal
 // replica that runs it.
 asio::awaitable<Result<std::string>> Pipeline::submit_shared(const auth::Caller& caller, Call call,
                                                              RequestContext& ctx) {
-  static constexpr char kHex[] = "0123456789abcdef";
   std::random_device random;  // ids must not collide across replicas, whatever their seed
+  const auto word = [&random] { return std::uint64_t{random()} << 32 | random(); };
+  const std::uint64_t high = word();
   queue::JobEntry job;
-  job.id = "job_";
-  for (int word = 0; word < 4; ++word) {
-    std::uint32_t bits = random();
-    for (int i = 0; i < 8; ++i, bits >>= 4) job.id.push_back(kHex[bits & 15]);
-  }
+  job.id = job_id(high, word());
   job.tenant = caller.tenant();
   job.key_id = caller.key_id();
   job.group = call.request.model;
