@@ -220,6 +220,35 @@ struct RouterConfig {
   const RouterTier* find_tier(std::string_view name) const;
 };
 
+// The answer cache (the `cache` section, cache/cache.hpp). The exact tier is
+// on when the cache is; the semantic tier must be chosen knowingly.
+struct SemanticCacheConfig {
+  bool enabled = false;
+  double threshold = 0.85;         // cosine a candidate needs before the verifier sees it, 0..1
+  double max_temperature = 0.3;    // requests sampled hotter than this skip the semantic tier
+  int candidates = 4;              // nearest neighbours verified per lookup, 1..64
+  std::size_t max_prompt_chars = 2048;  // the last user turn is embedded truncated to this
+  // builtin (use-lite, else hashed-ngram with a warning) | use-lite | hashed-ngram, or
+  // { provider: NAME, model: MODEL }: an OpenAI-compatible /v1/embeddings deployment of
+  // providers[]; `embedder_provider` set means the latter.
+  std::string embedder = "builtin";
+  std::string embedder_provider;
+  std::string embedder_model;
+  Millis embed_timeout{500};       // a remote embedder slower than this: the request goes on as a miss
+  std::string weights_dir;         // use-lite's unpacked dist/; empty: the built-in search path
+  int embed_threads = 2;           // the worker pool that embeds off the event loop, 1..64
+};
+
+struct CacheConfig {
+  bool enabled = false;
+  Millis ttl{3'600'000};                  // an entry is served at most this long after it was stored
+  std::size_t max_entries = 100'000;      // per gateway, both tiers; the least recently used go first
+  std::size_t max_bytes = 256u << 20;     // memory budget of stored answers and vectors
+  std::size_t max_entry_bytes = 1u << 20; // a larger answer is not stored
+  bool tool_calls = false;                // store answers that end in tool calls
+  SemanticCacheConfig semantic;
+};
+
 // Redis (the `redis` section): shared by the overflow queue, and later by the
 // cache and cluster-wide limits. The endpoint fields come from `url`,
 // redis://[[user]:password@]host[:port][/db] or rediss:// for TLS, parsed at
@@ -255,6 +284,7 @@ struct GatewayConfig {
   std::vector<ProviderConfig> providers;
   std::vector<ModelConfig> models;
   QueueConfig queue;
+  CacheConfig cache;
   std::vector<RouterConfig> routers;  // `router`: each alias once, never a model's name
   LoggingConfig logging;
   std::optional<RedisConfig> redis;  // set when the file has a redis section

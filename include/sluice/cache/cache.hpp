@@ -1,0 +1,98 @@
+// Cache: answers already paid for, served again to the same question (the
+// exact tier) or to one that means the same (the semantic tier: candidates
+// retrieved by embedding, then checked by the Verifier before one is
+// served). Data only, like every stage: the pipeline asks lookup() before
+// routing and store() after a complete 2xx answer, and turns an Entry into an
+// Answer (replayed as a stream when the request streams).
+//
+// Precision first: a wrong cached answer is worse than a miss. A semantic
+// neighbour must share the key's partition (tenant, endpoint, model, system
+// prompt, earlier turns, tools and every answer-changing parameter): the
+// partition selects the index searched, it is never a filter applied after.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "sluice/core/config.hpp"
+#include "sluice/core/request.hpp"
+
+namespace sluice::cache {
+
+// What a request is cached under, computed once per request (make_key).
+struct Key {
+  std::string tenant;
+  Endpoint endpoint = Endpoint::chat_completions;
+  // xxh64 of the canonical request: tenant, endpoint, model and the body less
+  // what never changes an answer (stream, stream_options, user, metadata...),
+  // objects with sorted keys, so equal requests hash equal however written.
+  std::uint64_t exact = 0;
+  // The same with the last user turn left out: what a semantic neighbour
+  // must share exactly.
+  std::uint64_t partition = 0;
+  // The last user turn's text, truncated to semantic.max_prompt_chars: what
+  // the semantic tier embeds and verifies.
+  std::string prompt;
+  // The semantic tier may answer and learn this request: it is enabled, the
+  // request has a last user turn of text, its temperature is at most
+  // semantic.max_temperature.
+  bool semantic = false;
+};
+
+// The key of `req` for `tenant`; nullopt when the request is never cached
+// (n > 1, count_tokens, a body that cannot be canonicalised). Linear in the body.
+std::optional<Key> make_key(const LlmRequest& req, std::string_view tenant, const CacheConfig& config);
+
+// A stored answer: complete and 2xx, in `format`'s shape. A stream is stored
+// as the complete answer its events add up to; a hit replays it as a stream
+// when the request streams.
+struct Entry {
+  Endpoint format = Endpoint::chat_completions;
+  std::string body;
+  Usage usage;            // what the answer cost when it was made: what a hit saves
+  std::string prompt;     // the key's prompt, for the verifier
+  std::string id;         // names the entry in x-sluice-cache-key: the exact hash, hex
+  std::string embedder;   // the embedder that made its vector ("" in the exact tier only)
+  std::chrono::system_clock::time_point stored_at, expires_at;
+};
+
+enum class Outcome { hit_exact, hit_semantic, miss, bypass };
+// "hit-exact", "hit-semantic", "miss", "bypass": the x-sluice-cache values.
+std::string_view to_string(Outcome outcome) noexcept;
+
+struct Found {
+  Outcome outcome = Outcome::miss;
+  std::shared_ptr<const Entry> entry;  // set on a hit
+  float similarity = 0;                // hit_semantic: the served candidate's cosine
+  std::string rejected_by;             // a miss after candidates: the verifier rule that refused the nearest
+  // The key's prompt embedded during the lookup (semantic keys): handed back
+  // to store() so a miss is not embedded twice. Empty when not embedded.
+  std::vector<float> vector;
+};
+
+class Cache {
+ public:
+  virtual ~Cache() = default;
+
+  // The exact tier, then (key.semantic) the nearest entries of the key's
+  // partition above max(semantic.threshold, min_similarity), verified
+  // nearest first; the first the verifier accepts is served. A request may
+  // raise the threshold, never lower it. Never fails: trouble (an embedder
+  // error or timeout, Redis) is a miss, logged and counted. Embedding runs
+  // off the event loop.
+  virtual boost::asio::awaitable<Found> lookup(const Key& key, std::optional<float> min_similarity) = 0;
+
+  // Stores a complete 2xx answer under `key` (both tiers; the semantic one
+  // when key.semantic), reusing `vector` from the lookup when it is set.
+  // Over max_entry_bytes: not stored. Evicts what the budgets require.
+  virtual boost::asio::awaitable<void> store(const Key& key, Entry entry, std::vector<float> vector) = 0;
+};
+
+}  // namespace sluice::cache
