@@ -19,10 +19,21 @@
 #include <string_view>
 #include <vector>
 
+#include <functional>
+
 #include <boost/asio/awaitable.hpp>
+
+#include "sluice/cache/verifier.hpp"
+#include "sluice/core/clock.hpp"
+#include "sluice/core/embedder.hpp"
+#include "sluice/core/error.hpp"
 
 #include "sluice/core/config.hpp"
 #include "sluice/core/request.hpp"
+
+namespace sluice::redis {
+class Client;
+}
 
 namespace sluice::cache {
 
@@ -94,5 +105,38 @@ class Cache {
   // Over max_entry_bytes: not stored. Evicts what the budgets require.
   virtual boost::asio::awaitable<void> store(const Key& key, Entry entry, std::vector<float> vector) = 0;
 };
+
+// Embeds a prompt for the semantic tier without blocking the event loop: an
+// in-process embedder on a worker pool, or a remote /v1/embeddings
+// deployment (the pipeline's, since only it reaches providers).
+class Embedding {
+ public:
+  virtual ~Embedding() = default;
+  // Names the embedder and its version; stored in every entry, and an entry
+  // of another embedder is never served.
+  virtual std::string_view name() const = 0;
+  virtual std::size_t dimensions() const = 0;
+  // A unit vector of dimensions() floats, resumed on the caller's executor.
+  // Errors: timeouts and upstream failures, which the cache takes as a miss.
+  virtual boost::asio::awaitable<Result<std::vector<float>>> embed(std::string text) = 0;
+};
+
+// `embedder` on `threads` worker threads (owned by the returned object,
+// joined when it is destroyed).
+std::unique_ptr<Embedding> on_workers(std::shared_ptr<const Embedder> embedder, int threads);
+
+// The verifier as the cache calls it (cache::Verifier::check in production).
+using Verify = std::function<Verdict(std::string_view stored, std::string_view incoming)>;
+
+struct CacheParts {
+  std::shared_ptr<const Clock> clock;
+  std::shared_ptr<Embedding> embedding;  // null: the exact tier only
+  Verify verify;                         // required when embedding is set
+  redis::Client* redis = nullptr;        // set: entries are shared with the other replicas
+};
+
+// The in-process cache (both tiers, hnswlib per partition), shared through
+// Redis when parts.redis is set.
+std::unique_ptr<Cache> make_cache(const CacheConfig& config, CacheParts parts);
 
 }  // namespace sluice::cache

@@ -100,6 +100,9 @@ struct RequestContext {
   std::string route_reason;     // why, short and header-safe: "code+multi-step", "rule:vip", "knn"
   std::optional<double> route_score;  // 0..1: the complexity score, or the knn vote; none for a rule
   CacheDecision cache = CacheDecision::none;
+  std::optional<float> cache_similarity;  // hit_semantic: the served entry's cosine
+  std::string cache_key;        // a hit: the entry served (its exact hash, hex)
+  Usage cache_saved;            // a hit: the usage the cached answer cost when it was made
   std::string provider;         // provider that answered
   std::string upstream_model;   // model name sent to that provider
   int attempts = 0;             // upstream attempts made
