@@ -93,6 +93,34 @@ struct Scratch {
   }
 };
 
+// Below this many tokens a pass is bound by reading the weights (18 MB),
+// not by arithmetic: Eigen's GEMM would first copy each weight matrix into
+// packed panels, tripling the memory traffic, so small products stream the
+// weights once instead, four rows at a time, with the outputs kept in cache.
+constexpr int kStreamedRows = 32;
+
+// out = in * kernel + bias, or out += in * kernel when `accumulate`.
+template <class In, class Out>
+void affine(const In& in, const Dense& d, Out&& out, bool accumulate = false) {
+  const auto kernel = d.kernel();
+  if (in.rows() > kStreamedRows) {
+    if (accumulate) out.noalias() += in * kernel;
+    else out.noalias() = in * kernel;
+  } else {
+    if (!accumulate) out.setZero();
+    const Eigen::Index depth = kernel.rows();
+    Eigen::Index i = 0;
+    for (; i + 4 <= depth; i += 4) {
+      const auto w0 = kernel.row(i), w1 = kernel.row(i + 1), w2 = kernel.row(i + 2), w3 = kernel.row(i + 3);
+      for (Eigen::Index r = 0; r < in.rows(); ++r)
+        out.row(r) += in(r, i) * w0 + in(r, i + 1) * w1 + in(r, i + 2) * w2 + in(r, i + 3) * w3;
+    }
+    for (; i < depth; ++i)
+      for (Eigen::Index r = 0; r < in.rows(); ++r) out.row(r) += in(r, i) * kernel.row(i);
+  }
+  out.rowwise() += d.bias();
+}
+
 // layer_prepostprocess/layer_norm: (x - mean) * rsqrt(var + eps) * scale + bias, per row.
 template <class In, class Out>
 void layer_norm(const In& in, const LayerNorm& norm, float epsilon, Out&& out) {
@@ -194,8 +222,7 @@ void run_layer(const Layer& l, int tokens, float epsilon, Scratch& s) {
   // residual is its input.
   auto residual = s.residual.topRows(tokens);
   if (l.project_residual) {
-    residual.noalias() = x * l.residual.kernel();
-    residual.rowwise() += l.residual.bias();
+    affine(x, l.residual, residual);
   } else {
     residual = x;
   }
@@ -204,8 +231,7 @@ void run_layer(const Layer& l, int tokens, float epsilon, Scratch& s) {
   auto h = s.h.topLeftCorner(tokens, l.input);
   layer_norm(x, l.attention_norm, epsilon, h);
   auto qkv = s.qkv.topLeftCorner(tokens, 3 * inner);
-  qkv.noalias() = h * l.qkv.kernel();
-  qkv.rowwise() += l.qkv.bias();
+  affine(h, l.qkv, qkv);
   qkv.leftCols(inner) *= l.query_scale;
   auto context = s.context.topLeftCorner(tokens, inner);
   auto scores = s.scores.topLeftCorner(tokens, tokens);
@@ -223,19 +249,16 @@ void run_layer(const Layer& l, int tokens, float epsilon, Scratch& s) {
     context.middleCols(head * l.depth, l.depth).noalias() = scores * v;
   }
   auto y = s.x.topRows(tokens);  // x is no longer needed: the layer's output goes there
-  y.noalias() = context * l.output.kernel();
-  y.rowwise() += l.output.bias();
+  affine(context, l.output, y);
   y += residual;  // layer_postprocess/add
 
   // FFN: pre-norm, conv1 (ReLU), conv2, added to the attention's output.
   auto normed = s.h.topRows(tokens);
   layer_norm(y, l.ffn_norm, epsilon, normed);
   auto hidden = s.hidden.topRows(tokens);
-  hidden.noalias() = normed * l.conv1.kernel();
-  hidden.rowwise() += l.conv1.bias();
+  affine(normed, l.conv1, hidden);
   hidden = hidden.cwiseMax(0.0f);
-  y.noalias() += hidden * l.conv2.kernel();
-  y.rowwise() += l.conv2.bias();
+  affine(hidden, l.conv2, y, /*accumulate=*/true);
 }
 
 }  // namespace
