@@ -104,18 +104,20 @@ constexpr int kStreamedRows = 32;
 // A portable build on a CPU with AVX2 and FMA: the products go to the
 // hand-written AVX2 kernel (2-3x Eigen's SSE code on long texts). A build
 // for AVX2 (SLUICE_ARCH) has Eigen's own AVX2 code and needs no detour.
+bool avx2_kernel_helps() {
 #if defined(__AVX2__) && defined(__FMA__)
-const bool kUseAvx2Kernel = false;
+  return false;
 #else
-const bool kUseAvx2Kernel = avx2_available();
+  return avx2_available();
 #endif
+}
 
 // out = in * kernel + bias, or out += in * kernel when `accumulate`.
 // `in` and `out` are row-major with unit inner stride (blocks of RowMatrix).
 template <class In, class Out>
-void affine(const In& in, const Dense& d, Out&& out, bool accumulate = false) {
+void affine(bool avx2, const In& in, const Dense& d, Out&& out, bool accumulate = false) {
   const auto kernel = d.kernel();
-  if (kUseAvx2Kernel) {
+  if (avx2) {
     gemm_avx2(in.data(), in.outerStride(), kernel.data(), kernel.outerStride(), out.data(), out.outerStride(),
               in.rows(), kernel.rows(), kernel.cols(), accumulate);
   } else if (in.rows() > kStreamedRows) {
@@ -160,6 +162,7 @@ struct UseLiteModel::Weights {
   Layer layers[2];
   Dense tanh_layer;
   float l2_epsilon = 0;
+  bool avx2 = false;  // products on the AVX2 kernel
 };
 
 namespace {
@@ -229,7 +232,7 @@ struct Loader {
 
 // One transformer layer over `tokens` rows of s.x (width l.input), in place:
 // s.x becomes the layer's 512-wide output.
-void run_layer(const Layer& l, int tokens, float epsilon, Scratch& s) {
+void run_layer(const Layer& l, int tokens, float epsilon, bool avx2, Scratch& s) {
   const int inner = l.heads * l.depth;
   auto x = s.x.topLeftCorner(tokens, l.input);
 
@@ -237,7 +240,7 @@ void run_layer(const Layer& l, int tokens, float epsilon, Scratch& s) {
   // residual is its input.
   auto residual = s.residual.topRows(tokens);
   if (l.project_residual) {
-    affine(x, l.residual, residual);
+    affine(avx2, x, l.residual, residual);
   } else {
     residual = x;
   }
@@ -246,7 +249,7 @@ void run_layer(const Layer& l, int tokens, float epsilon, Scratch& s) {
   auto h = s.h.topLeftCorner(tokens, l.input);
   layer_norm(x, l.attention_norm, epsilon, h);
   auto qkv = s.qkv.topLeftCorner(tokens, 3 * inner);
-  affine(h, l.qkv, qkv);
+  affine(avx2, h, l.qkv, qkv);
   qkv.leftCols(inner) *= l.query_scale;
   auto context = s.context.topLeftCorner(tokens, inner);
   auto scores = s.scores.topLeftCorner(tokens, tokens);
@@ -264,16 +267,16 @@ void run_layer(const Layer& l, int tokens, float epsilon, Scratch& s) {
     context.middleCols(head * l.depth, l.depth).noalias() = scores * v;
   }
   auto y = s.x.topRows(tokens);  // x is no longer needed: the layer's output goes there
-  affine(context, l.output, y);
+  affine(avx2, context, l.output, y);
   y += residual;  // layer_postprocess/add
 
   // FFN: pre-norm, conv1 (ReLU), conv2, added to the attention's output.
   auto normed = s.h.topRows(tokens);
   layer_norm(y, l.ffn_norm, epsilon, normed);
   auto hidden = s.hidden.topRows(tokens);
-  affine(normed, l.conv1, hidden);
+  affine(avx2, normed, l.conv1, hidden);
   hidden = hidden.cwiseMax(0.0f);
-  affine(hidden, l.conv2, y, /*accumulate=*/true);
+  affine(avx2, hidden, l.conv2, y, /*accumulate=*/true);
 }
 
 }  // namespace
@@ -283,10 +286,11 @@ UseLiteModel::~UseLiteModel() = default;
 
 int UseLiteModel::max_tokens() const { return w_->max_tokens; }
 
-Result<std::unique_ptr<UseLiteModel>> UseLiteModel::load(const std::filesystem::path& dir) {
+Result<std::unique_ptr<UseLiteModel>> UseLiteModel::load(const std::filesystem::path& dir, Products products) {
   auto store = TfjsWeights::load(dir);
   if (!store) return std::move(store).error();
   auto w = std::make_unique<Weights>();
+  w->avx2 = products == Products::best && avx2_kernel_helps();
   w->store = std::move(store).value();
   if (w->store.graph_fingerprint() != kGraphFingerprint) {
     char got[17];
@@ -342,8 +346,8 @@ void UseLiteModel::embed(std::span<const std::int32_t> ids, std::span<float, kOu
     }
   }
 
-  run_layer(w.layers[0], tokens, w.epsilon, s);
-  run_layer(w.layers[1], tokens, w.epsilon, s);
+  run_layer(w.layers[0], tokens, w.epsilon, w.avx2, s);
+  run_layer(w.layers[1], tokens, w.epsilon, w.avx2, s);
 
   // SequenceMask, Sum, RealDiv: the mean over the positions.
   s.pooled = s.x.topRows(tokens).colwise().sum() / static_cast<float>(tokens);

@@ -21,10 +21,16 @@ class UseLiteModel {
  public:
   static constexpr int kOutput = 512;
 
+  // Which code runs the matrix products: `best` is the AVX2 kernel in a
+  // portable build on a CPU that has AVX2 and FMA, else Eigen; `eigen`
+  // forces Eigen (for tests of that path on any CPU).
+  enum class Products { best, eigen };
+
   // Loads and checks every tensor the pass uses (shape by shape) from
   // model.json and its shards in `dir`; refuses a graph other than the one
   // this port follows.
-  static Result<std::unique_ptr<UseLiteModel>> load(const std::filesystem::path& dir);
+  static Result<std::unique_ptr<UseLiteModel>> load(const std::filesystem::path& dir,
+                                                    Products products = Products::best);
   ~UseLiteModel();
 
   // The model's own bound: tokens past this many are dropped (128).

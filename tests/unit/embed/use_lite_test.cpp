@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "unigram_tokenizer.hpp"
+#include "use_lite_model.hpp"
 
 namespace sluice::embed {
 namespace {
@@ -86,6 +87,20 @@ TEST(UseLite, MatchesTheReferenceVectors) {
   }
   std::printf("lowest cosine to the reference: %.7f over %zu texts\n", lowest, compared);
   EXPECT_GE(compared, 29u);
+}
+
+TEST(UseLite, EigenProductsMatchTheReferenceToo) {
+  // On an AVX2 machine a portable build runs the AVX2 kernel; the Eigen path
+  // (streamed below 32 pieces, GEMM above) is what other CPUs run.
+  auto tokenizer = UnigramTokenizer::load(kWeights / "vocab.json");
+  auto model = UseLiteModel::load(kWeights, UseLiteModel::Products::eigen);
+  ASSERT_TRUE(tokenizer && model);
+  std::vector<float> v(512);
+  for (const auto& g : golden()) {
+    if (g.vector.empty()) continue;
+    model.value()->embed(tokenizer->encode(g.text), std::span<float, 512>(v.data(), 512));
+    EXPECT_GE(cosine64(v, g.vector), 0.9999) << "text: " << g.text;
+  }
 }
 
 TEST(UseLite, TokenizesAsTheReference) {
