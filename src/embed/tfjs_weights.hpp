@@ -34,6 +34,8 @@ class TfjsWeights {
   // both shapes.
   Result<const float*> floats(const std::string& name, const std::vector<std::int64_t>& shape) const;
   Result<float> scalar(const std::string& name) const;
+  // Frees a tensor whose values were copied elsewhere; its pointers die.
+  void release(const std::string& name) { tensors_.erase(name); }
   Result<std::int32_t> int_scalar(const std::string& name) const;
 
   // FNV-1a of "name op\n" over the graph's non-constant nodes, in file

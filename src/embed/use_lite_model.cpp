@@ -54,6 +54,8 @@ struct Dense {
   const float* bias_data = nullptr;
   int in = 0;
   int out = 0;
+  const float* panels = nullptr;  // the kernel packed for the AVX2 product, when it runs
+  std::string kernel_name;        // in model.json
   ConstMatrixMap kernel() const { return ConstMatrixMap(kernel_data, in, out); }
   ConstVectorMap bias() const { return ConstVectorMap(bias_data, out); }
 };
@@ -104,6 +106,21 @@ constexpr int kStreamedRows = 32;
 // A portable build on a CPU with AVX2 and FMA: the products go to the
 // hand-written AVX2 kernel (2-3x Eigen's SSE code on long texts). A build
 // for AVX2 (SLUICE_ARCH) has Eigen's own AVX2 code and needs no detour.
+// out (+)= in * kernel, reading the kernel once, four rows at a time.
+template <class In, class Out>
+void stream_product(const In& in, const ConstMatrixMap& kernel, Out& out, bool accumulate) {
+  if (!accumulate) out.setZero();
+  const Eigen::Index depth = kernel.rows();
+  Eigen::Index i = 0;
+  for (; i + 4 <= depth; i += 4) {
+    const auto w0 = kernel.row(i), w1 = kernel.row(i + 1), w2 = kernel.row(i + 2), w3 = kernel.row(i + 3);
+    for (Eigen::Index r = 0; r < in.rows(); ++r)
+      out.row(r) += in(r, i) * w0 + in(r, i + 1) * w1 + in(r, i + 2) * w2 + in(r, i + 3) * w3;
+  }
+  for (; i < depth; ++i)
+    for (Eigen::Index r = 0; r < in.rows(); ++r) out.row(r) += in(r, i) * kernel.row(i);
+}
+
 bool avx2_kernel_helps() {
 #if defined(__AVX2__) && defined(__FMA__)
   return false;
@@ -116,24 +133,14 @@ bool avx2_kernel_helps() {
 // `in` and `out` are row-major with unit inner stride (blocks of RowMatrix).
 template <class In, class Out>
 void affine(bool avx2, const In& in, const Dense& d, Out&& out, bool accumulate = false) {
-  const auto kernel = d.kernel();
   if (avx2) {
-    gemm_avx2(in.data(), in.outerStride(), kernel.data(), kernel.outerStride(), out.data(), out.outerStride(),
-              in.rows(), kernel.rows(), kernel.cols(), accumulate);
+    gemm_avx2(in.data(), in.outerStride(), d.panels ? d.panels : d.kernel_data, d.out, d.panels != nullptr,
+              out.data(), out.outerStride(), in.rows(), d.in, d.out, accumulate);
   } else if (in.rows() > kStreamedRows) {
-    if (accumulate) out.noalias() += in * kernel;
-    else out.noalias() = in * kernel;
+    if (accumulate) out.noalias() += in * d.kernel();
+    else out.noalias() = in * d.kernel();
   } else {
-    if (!accumulate) out.setZero();
-    const Eigen::Index depth = kernel.rows();
-    Eigen::Index i = 0;
-    for (; i + 4 <= depth; i += 4) {
-      const auto w0 = kernel.row(i), w1 = kernel.row(i + 1), w2 = kernel.row(i + 2), w3 = kernel.row(i + 3);
-      for (Eigen::Index r = 0; r < in.rows(); ++r)
-        out.row(r) += in(r, i) * w0 + in(r, i + 1) * w1 + in(r, i + 2) * w2 + in(r, i + 3) * w3;
-    }
-    for (; i < depth; ++i)
-      for (Eigen::Index r = 0; r < in.rows(); ++r) out.row(r) += in(r, i) * kernel.row(i);
+    stream_product(in, d.kernel(), out, accumulate);
   }
   out.rowwise() += d.bias();
 }
@@ -163,6 +170,29 @@ struct UseLiteModel::Weights {
   Dense tanh_layer;
   float l2_epsilon = 0;
   bool avx2 = false;  // products on the AVX2 kernel
+  std::vector<float> panels;  // the layers' kernels packed for it (18 MB), when it runs
+
+  // Moves every layer kernel whose width allows into `panels`.
+  void pack() {
+    std::vector<Dense*> all;
+    for (auto& l : layers) {
+      for (Dense* d : {&l.qkv, &l.output, &l.conv1, &l.conv2}) all.push_back(d);
+      if (l.project_residual) all.push_back(&l.residual);
+    }
+    std::size_t total = 0;
+    for (const Dense* d : all)
+      if (d->out % kPanelWidth == 0) total += static_cast<std::size_t>(d->in) * static_cast<std::size_t>(d->out);
+    panels.resize(total);
+    std::size_t at = 0;
+    for (Dense* d : all) {
+      if (d->out % kPanelWidth != 0) continue;
+      pack_panels(d->kernel_data, d->in, d->out, panels.data() + at);
+      d->panels = panels.data() + at;
+      store.release(d->kernel_name);  // only the packed copy is read from now on
+      d->kernel_data = nullptr;
+      at += static_cast<std::size_t>(d->in) * static_cast<std::size_t>(d->out);
+    }
+  }
 };
 
 namespace {
@@ -199,7 +229,7 @@ struct Loader {
   Dense dense(const std::string& kernel, std::vector<std::int64_t> kernel_shape, const std::string& bias,
               int in, int out) {
     const auto* k = get(kernel, std::move(kernel_shape));
-    return Dense{k, get(bias, {out}), in, out};
+    return Dense{k, get(bias, {out}), in, out, nullptr, kernel};
   }
   Layer layer(int index, int input) {
     Layer l;
@@ -316,6 +346,7 @@ Result<std::unique_ptr<UseLiteModel>> UseLiteModel::load(const std::filesystem::
     // TfjsWeights' messages already name model.json; say where it was.
     return make_error(errc::internal, dir.string() + "/" + load.error);
   }
+  if (w->avx2) w->pack();
   return std::unique_ptr<UseLiteModel>(new UseLiteModel(std::move(w)));
 }
 
