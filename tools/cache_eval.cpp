@@ -50,16 +50,9 @@ double micros(Clock::duration d) { return std::chrono::duration<double, std::mic
 std::unique_ptr<Embedder> make_embedder(const std::string& name, const std::string& weights) {
   if (name == "hashed-ngram") return make_hashed_embedder();
 #ifdef SLUICE_HAVE_EMBED
-  std::vector<std::filesystem::path> dirs;
-  if (!weights.empty()) dirs.emplace_back(weights);
-  else dirs = embed::use_lite_search_path();
-  std::string why = "no directory to look in";
-  for (const auto& dir : dirs) {
-    auto loaded = embed::load_use_lite(dir);
-    if (loaded) return std::move(*loaded);
-    why = dir.string() + ": " + loaded.error().message;
-  }
-  std::fprintf(stderr, "use-lite: %s\n", why.c_str());
+  auto loaded = weights.empty() ? embed::load_use_lite() : embed::load_use_lite(weights);
+  if (loaded) return std::move(loaded).value();
+  std::fprintf(stderr, "%s\n", loaded.error().message.c_str());
 #else
   (void)weights;
   std::fputs("use-lite: this build has no embed library\n", stderr);

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdlib>
+#include <unordered_map>
 
 namespace sluice::cache {
 
@@ -315,23 +316,29 @@ void Prompt::detect_script(std::string_view s) {
 }
 
 void Prompt::detect_language() {
+  // Each function word with the languages it belongs to, built once.
+  static const auto kMembers = [] {
+    std::unordered_map<std::string_view, std::uint8_t> members;
+    for (std::size_t l = 0; l < kLanguageWords.size(); ++l) {
+      std::string_view list = kLanguageWords[l].second;
+      for (std::size_t end = 0; !list.empty(); list.remove_prefix(std::min(list.size(), end + 1))) {
+        end = std::min(list.find(' '), list.size());
+        if (end > 0) members[list.substr(0, end)] |= static_cast<std::uint8_t>(1u << l);
+      }
+    }
+    return members;
+  }();
   language_ = {};
   if (script_ != Script::latin) return;
-  int best = 0, second = 0;
-  char buf[40];
-  for (const auto& [language, list] : kLanguageWords) {
-    int hits = 0;
-    for (const Token& t : tokens_) {
-      if (t.text.size() + 2 > sizeof buf) continue;
-      buf[0] = ' ';
-      t.text.copy(buf + 1, t.text.size());
-      buf[t.text.size() + 1] = ' ';
-      hits += list.find(std::string_view(buf, t.text.size() + 2)) != std::string_view::npos;
-    }
-    if (hits > best) second = best, best = hits, language_ = language;
-    else if (hits > second) second = hits;
-  }
-  if (best < 2 || best == second) language_ = {};
+  std::array<int, kLanguageWords.size()> hits{};
+  for (const Token& t : tokens_)
+    if (const auto it = kMembers.find(t.text); it != kMembers.end())
+      for (std::size_t l = 0; l < hits.size(); ++l) hits[l] += (it->second >> l) & 1;
+  const auto best = std::max_element(hits.begin(), hits.end());
+  int runner_up = 0;
+  for (std::size_t l = 0; l < hits.size(); ++l)
+    if (static_cast<long>(l) != best - hits.begin()) runner_up = std::max(runner_up, hits[l]);
+  if (*best >= 2 && *best > runner_up) language_ = kLanguageWords[static_cast<std::size_t>(best - hits.begin())].first;
 }
 
 int edit_distance(std::string_view a, std::string_view b, int bound) noexcept {

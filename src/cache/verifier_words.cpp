@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <unordered_map>
 #include <utility>
 
 namespace sluice::cache::words {
@@ -12,18 +13,6 @@ namespace sluice::cache::words {
 namespace {
 
 using Pair = std::pair<std::string_view, std::string_view>;
-
-template <std::size_t N>
-bool in(const std::array<std::string_view, N>& list, std::string_view word) {
-  return std::find(list.begin(), list.end(), word) != list.end();
-}
-
-template <std::size_t N>
-std::string_view lookup(const std::array<Pair, N>& table, std::string_view word) {
-  for (const auto& [key, value] : table)
-    if (key == word) return value;
-  return {};
-}
 
 constexpr auto kFunction = std::to_array<std::string_view>({
     "a", "an", "the", "this", "that", "these", "those", "it", "its", "it's", "i", "me", "my", "mine", "myself",
@@ -136,42 +125,77 @@ constexpr auto kAntonyms = std::to_array<Pair>({
     {"win", "lose"}, {"true", "false"}, {"strong", "weak"}, {"soft", "hard"}, {"easy", "difficult"},
     {"advantage", "disadvantage"}});
 
+// Every listed word with what the lists say of it, built once: a lookup is
+// one hash of the word, not a scan of the lists.
+struct Entry {
+  Class kind = Class::content;
+  bool greeting = false, number = false, multiplier = false;
+  double value = 0;
+  std::string_view qualifier, unit, unit_after_number, language, capitalised_language;
+};
+
+const std::unordered_map<std::string_view, Entry>& index() {
+  static const auto table = [] {
+    std::unordered_map<std::string_view, Entry> t;
+    // Later lists win the word's class: a negator or a direction is never
+    // only a function word.
+    for (std::string_view w : kFrame) t[w].kind = Class::frame;
+    for (std::string_view w : kFunction) t[w].kind = Class::function;
+    for (const auto& [w, g] : kQualifiers) t[w].kind = Class::qualifier, t[w].qualifier = g;
+    for (const auto& [w, g] : kMoreMaxima) t[w].kind = Class::qualifier, t[w].qualifier = g;
+    for (std::string_view w : kDirections) t[w].kind = Class::direction;
+    for (std::string_view w : kNegators) t[w].kind = Class::negator;
+    for (std::string_view w : kGreeting) t[w].greeting = true;
+    for (const auto& [w, v] : kNumbers) t[w].number = true, t[w].value = v;
+    for (const auto& [w, v] : kMultipliers) t[w].number = t[w].multiplier = true, t[w].value = v;
+    for (const auto& [w, u] : kUnits) t[w].unit = u;
+    for (const auto& [w, u] : kUnitsAfterNumber) t[w].unit_after_number = u;
+    for (const auto& [w, l] : kLanguages) t[w].language = l;
+    for (const auto& [w, l] : kCapitalisedLanguages) t[w].capitalised_language = l;
+    return t;
+  }();
+  return table;
+}
+
+const Entry* find(std::string_view word) {
+  const auto& t = index();
+  const auto it = t.find(word);
+  return it == t.end() ? nullptr : &it->second;
+}
+
 }  // namespace
 
 Class class_of(std::string_view word) noexcept {
-  if (in(kNegators, word)) return Class::negator;
-  if (in(kDirections, word)) return Class::direction;
-  if (!qualifier_group(word).empty()) return Class::qualifier;
-  if (in(kFunction, word)) return Class::function;
-  if (in(kFrame, word)) return Class::frame;
-  return Class::content;
+  const Entry* e = find(word);
+  return e ? e->kind : Class::content;
 }
 
 std::string_view qualifier_group(std::string_view word) noexcept {
-  const std::string_view g = lookup(kQualifiers, word);
-  return g.empty() ? lookup(kMoreMaxima, word) : g;
+  const Entry* e = find(word);
+  return e ? e->qualifier : std::string_view{};
 }
 
-bool greeting_word(std::string_view word) noexcept { return in(kGreeting, word); }
+bool greeting_word(std::string_view word) noexcept {
+  const Entry* e = find(word);
+  return e && e->greeting;
+}
 
 std::optional<NumberWord> number_word(std::string_view word) noexcept {
-  for (const auto& [key, value] : kNumbers)
-    if (key == word) return NumberWord{value, false};
-  for (const auto& [key, value] : kMultipliers)
-    if (key == word) return NumberWord{value, true};
-  return std::nullopt;
+  const Entry* e = find(word);
+  if (!e || !e->number) return std::nullopt;
+  return NumberWord{e->value, e->multiplier};
 }
 
 std::string_view unit_of(std::string_view word, bool after_number) noexcept {
-  const std::string_view unit = lookup(kUnits, word);
-  if (!unit.empty() || !after_number) return unit;
-  return lookup(kUnitsAfterNumber, word);
+  const Entry* e = find(word);
+  if (!e) return {};
+  return !e->unit.empty() || !after_number ? e->unit : e->unit_after_number;
 }
 
 std::string_view programming_language(std::string_view word, bool capitalised) noexcept {
-  const std::string_view language = lookup(kLanguages, word);
-  if (!language.empty() || !capitalised) return language;
-  return lookup(kCapitalisedLanguages, word);
+  const Entry* e = find(word);
+  if (!e) return {};
+  return !e->language.empty() || !capitalised ? e->language : e->capitalised_language;
 }
 
 bool builtin_antonyms(std::string_view a, std::string_view b) noexcept {
