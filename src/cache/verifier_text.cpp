@@ -81,6 +81,14 @@ std::string_view stem(std::string_view word, char* buf) {
   return word;
 }
 
+// The words after which "one" stands for a noun already named.
+bool one_as_pronoun_after(std::string_view word) {
+  static constexpr auto kBefore = std::to_array<std::string_view>(
+      {"a", "an", "the", "this", "that", "which", "each", "every", "any", "no", "another", "new", "other", "only",
+       "same", "right", "wrong", "last", "first", "next", "better", "best", "old", "little", "big"});
+  return std::find(kBefore.begin(), kBefore.end(), word) != kBefore.end();
+}
+
 }  // namespace
 
 bool Token::same_word(const Token& other) const noexcept {
@@ -220,7 +228,8 @@ void Prompt::push(std::string_view word, std::size_t start, bool sentence_start)
 
 void Prompt::classify(const Lexicon& lexicon) {
   char buf[80];
-  for (Token& t : tokens_) {
+  for (std::size_t i = 0; i < tokens_.size(); ++i) {
+    Token& t = tokens_[i];
     t.kind = words::class_of(t.text);
     t.keys[0] = word_key(t.text);
     t.key_count = 1;
@@ -237,6 +246,10 @@ void Prompt::classify(const Lexicon& lexicon) {
                  return digit(c) || c == '.' || c == ',';
                });
     if (!t.number && words::number_word(t.text)) t.number = t.kind == words::Class::content;
+    // "a new one", "which one", "this one.": the pronoun, not the number.
+    if (t.text == "one" && (i + 1 == tokens_.size() || tokens_[i + 1].sentence_start ||
+                            (i > 0 && one_as_pronoun_after(tokens_[i - 1].text))))
+      t.number = false, t.kind = words::Class::function;
   }
 }
 

@@ -58,6 +58,8 @@ TEST(VerifierNumbersTest, WrittenNumbersPercentagesAndUnitsAreCompared) {
   expect_rejected("How far is the Moon in miles?", "How far is the Moon in kilometers?", "numbers");
   expect_rejected("What is pi to 3.14 precision?", "What is pi to 3.15 precision?", "numbers");
   expect_rejected("Give me twenty five ideas", "Give me 52 ideas", "numbers");
+  expect_same("Rename the old column to a new one", "Rename the old column to a new name");
+  expect_rejected("Find one file larger than 1 GB", "Find two files larger than 1 GB", "numbers");
 }
 
 TEST(VerifierNegationTest, ParityOfNegationsDecides) {
