@@ -40,7 +40,7 @@ int match(const Token& t, std::size_t t_index, const Prompt& other, const Prompt
         if (lexicon.synonyms(t.keys[x], u.keys[y])) return static_cast<int>(j);
   }
   for (std::size_t j = 0; j < tokens.size(); ++j)
-    if (content(tokens[j]) && typo_of(t.text, tokens[j].text)) return static_cast<int>(j);
+    if (content(tokens[j]) && typo(t, tokens[j])) return static_cast<int>(j);
   for (std::size_t j = 0; j + 1 < tokens.size(); ++j)
     if (!tokens[j].ignored && !tokens[j + 1].ignored && joined_as(t.text, tokens[j].text, tokens[j + 1].text))
       return static_cast<int>(j);

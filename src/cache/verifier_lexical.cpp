@@ -67,6 +67,11 @@ Bag qualifier_bag(const Prompt& p) {
   const auto& tokens = p.tokens();
   for (std::size_t i = 0; i < tokens.size(); ++i) {
     const Token& t = tokens[i];
+    // The future: "Who will win?" is not "Who won?" nor "Who wins?"; "Will
+    // you explain..." is a way to ask, not a tense.
+    if (counts(t) && (t.text == "will" || t.text == "shall") &&
+        !(i + 1 < tokens.size() && tokens[i + 1].text == "you"))
+      bag.add("future");
     if (!counts(t) || t.kind != words::Class::qualifier) continue;
     std::string_view group = words::qualifier_group(t.text);
     if (i > 0 && tokens[i - 1].text == "at" && (group == "least" || group == "most"))
@@ -98,11 +103,24 @@ const Token* missing_name(const Prompt& a, const Prompt& b) {
   for (const Token& name : a.tokens()) {
     if (!is_name(name)) continue;
     const bool found = b.find(name) >= 0 || std::any_of(b.tokens().begin(), b.tokens().end(), [&](const Token& t) {
-      return typo_of(name.text, t.text);
+      return name_typo(name, t);
     });
     if (!found) return &name;
   }
   return nullptr;
+}
+
+// He or she: "a gift for him" / "a gift for her".
+int gender(const Prompt& p) {
+  static constexpr auto kMale = std::to_array<std::string_view>({"he", "him", "his", "himself"});
+  static constexpr auto kFemale = std::to_array<std::string_view>({"she", "her", "hers", "herself"});
+  int bits = 0;
+  for (const Token& t : p.tokens()) {
+    if (!counts(t)) continue;
+    if (std::find(kMale.begin(), kMale.end(), t.text) != kMale.end()) bits |= 1;
+    if (std::find(kFemale.begin(), kFemale.end(), t.text) != kFemale.end()) bits |= 2;
+  }
+  return bits;
 }
 
 bool opposed(const Token& x, const Token& y, const Lexicon& lexicon) {
@@ -180,6 +198,10 @@ bool programming_languages(const Prompt& a, const Prompt& b, std::string& detail
 }
 
 bool entities(const Prompt& a, const Prompt& b, std::string& detail) {
+  if (const int x = gender(a), y = gender(b); (x == 1 && y == 2) || (x == 2 && y == 1)) {
+    detail = "he / she";
+    return true;
+  }
   const Token* name = missing_name(a, b);
   if (!name) name = missing_name(b, a);
   if (!name) return false;

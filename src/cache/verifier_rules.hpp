@@ -25,7 +25,8 @@ bool numbers(const Prompt& a, const Prompt& b, std::string& detail);
 bool negation(const Prompt& a, const Prompt& b, std::string& detail);
 
 // Qualifiers and quantifiers by group: "all" / "some", "first" / "last",
-// "at least" / "at most", "only" / none, "minimum" / "maximum".
+// "at least" / "at most", "only" / none, "minimum" / "maximum"; and the
+// future ("will"): "Who will win?" / "Who won?".
 bool qualifiers(const Prompt& a, const Prompt& b, std::string& detail);
 
 // Each prompt names a programming language the other does not: "in Python"
@@ -33,7 +34,8 @@ bool qualifiers(const Prompt& a, const Prompt& b, std::string& detail);
 bool programming_languages(const Prompt& a, const Prompt& b, std::string& detail);
 
 // A name (capitalised mid-sentence, or an acronym) of one prompt that the
-// other lacks: "capital of Austria" / "capital of Australia".
+// other lacks: "capital of Austria" / "capital of Australia"; or "he" for
+// "she": "a gift for him" / "a gift for her".
 bool entities(const Prompt& a, const Prompt& b, std::string& detail);
 
 // A word of one prompt that is the antonym of a word of the other (WordNet,

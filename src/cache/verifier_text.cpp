@@ -234,7 +234,9 @@ void Prompt::classify(const Lexicon& lexicon) {
     t.keys[0] = word_key(t.text);
     t.key_count = 1;
     if (t.text.size() > 64) continue;
-    t.key_count = static_cast<std::uint8_t>(1 + lexicon.lemmas(t.text, t.keys + 1, 2));
+    const int lemmas = lexicon.lemmas(t.text, t.keys + 1, 2);
+    t.key_count = static_cast<std::uint8_t>(1 + lemmas);
+    t.in_dictionary = lemmas > 0;
     const std::string_view stemmed = stem(t.text, buf);
     if (stemmed.size() != t.text.size()) {
       const std::uint64_t key = word_key(stemmed);
@@ -382,6 +384,19 @@ bool typo_of(std::string_view a, std::string_view b) noexcept {
   if (has_digit(a) || has_digit(b)) return false;
   const int bound = std::min(a.size(), b.size()) >= 9 ? 2 : 1;
   return edit_distance(a, b, bound) <= bound;
+}
+
+bool typo(const Token& a, const Token& b) noexcept {
+  return !(a.in_dictionary && b.in_dictionary) && typo_of(a.text, b.text);
+}
+
+bool name_typo(const Token& a, const Token& b) noexcept {
+  if (std::min(a.text.size(), b.text.size()) < 6 || !typo(a, b)) return false;
+  if (a.text.size() != b.text.size()) return true;
+  std::array<int, 256> letters{};
+  for (unsigned char c : a.text) ++letters[c];
+  for (unsigned char c : b.text) --letters[c];
+  return std::all_of(letters.begin(), letters.end(), [](int n) { return n == 0; });  // a transposition
 }
 
 }  // namespace sluice::cache

@@ -26,6 +26,7 @@ struct Token {
   bool ignored = false;         // part of a greeting sentence, or a number's unit
   bool number = false;          // part of a number (digits or a number word)
   bool has_digit = false;
+  bool in_dictionary = false;   // WordNet knows a base form of it
 
   bool same_word(const Token& other) const noexcept;  // any key in common
 };
@@ -78,5 +79,13 @@ int edit_distance(std::string_view a, std::string_view b, int bound) noexcept;
 // more, the same first letter, no digits, one edit apart (two from nine
 // letters on).
 bool typo_of(std::string_view a, std::string_view b) noexcept;
+
+// typo_of, unless both are dictionary words: "modem" / "model" are two
+// words, "cetner" / "center" one word misspelt.
+bool typo(const Token& a, const Token& b) noexcept;
+
+// A misspelt name: six letters or more, a letter left out, added, or two
+// swapped ("Pyhton"); never one letter replaced ("Jonas" / "Jones").
+bool name_typo(const Token& a, const Token& b) noexcept;
 
 }  // namespace sluice::cache

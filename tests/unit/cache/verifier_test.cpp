@@ -81,6 +81,8 @@ TEST(VerifierQualifiersTest, QualifierGroupsMustMatch) {
   expect_rejected("What is the first letter of the alphabet?", "What is the last letter of the alphabet?", "qualifiers");
   expect_rejected("Do at least half of Americans own a car?", "Do at most half of Americans own a car?", "qualifiers");
   expect_rejected("What is the minimum wage here?", "What is the maximum wage here?", "qualifiers");
+  expect_same("Will you explain how DNS works?", "Explain how DNS works.");
+  expect_rejected("Who will win the election?", "Who won the election?", "qualifiers");
 }
 
 TEST(VerifierProgrammingLanguageTest, AnotherLanguageRejectsATypoDoesNot) {
@@ -98,6 +100,9 @@ TEST(VerifierEntitiesTest, NamesMustAppearOnBothSides) {
   expect_same("What does HTTP 404 mean?", "what does http 404 mean?");
   expect_rejected("What is the capital of Austria?", "What is the capital of Australia?", "entities");
   expect_rejected("How old was Mozart when he died?", "How old was Beethoven when he died?", "entities");
+  expect_rejected("Where was Nick Jonas born?", "Where was Nick Jones born?", "entities");
+  expect_same("What should I buy my dad? He likes golf.", "He likes golf: what should I buy for my dad?");
+  expect_rejected("What gift should I buy for him?", "What gift should I buy for her?", "entities");
 }
 
 TEST(VerifierAntonymsTest, OpposedWordsReject) {
@@ -123,6 +128,7 @@ TEST(VerifierAlignmentTest, EveryContentWordNeedsAMatch) {
   expect_rejected("Return the countries of Europe as JSON.", "Return the countries of Europe as CSV.", "entities");
   expect_rejected("Write a poem about the ocean.", "Write a short story about the ocean.", "alignment");
   expect_rejected("How do I sort a list?", "How do I sort a list of tuples?", "alignment");
+  if (wordnet()) expect_rejected("How do I reset my modem?", "How do I reset my model?", "alignment");
 }
 
 TEST(VerifierOrderTest, MatchedWordsKeepTheirRoles) {
