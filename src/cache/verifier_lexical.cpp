@@ -73,7 +73,7 @@ Bag qualifier_bag(const Prompt& p) {
         !(i + 1 < tokens.size() && tokens[i + 1].text == "you"))
       bag.add("future");
     if (!counts(t) || t.kind != words::Class::qualifier) continue;
-    std::string_view group = words::qualifier_group(t.text);
+    std::string_view group = t.info->qualifier;
     if (i > 0 && tokens[i - 1].text == "at" && (group == "least" || group == "most"))
       group = group == "least" ? "at-least" : "at-most";
     bag.add(group);
@@ -86,7 +86,10 @@ Bag language_bag(const Prompt& p) {
   Bag bag;
   for (const Token& t : p.tokens()) {
     if (!counts(t)) continue;
-    const std::string_view language = words::programming_language(t.text, t.capitalised && !t.sentence_start);
+    if (!t.info) continue;
+    const std::string_view language = !t.info->language.empty() || !(t.capitalised && !t.sentence_start)
+                                          ? t.info->language
+                                          : t.info->capitalised_language;
     if (!language.empty() && !bag.contains(language)) bag.add(language);
   }
   bag.sort();
@@ -124,7 +127,8 @@ int gender(const Prompt& p) {
 }
 
 bool opposed(const Token& x, const Token& y, const Lexicon& lexicon) {
-  if (words::builtin_antonyms(x.text, y.text) || words::prefixed_opposite(x.text, y.text)) return true;
+  if (words::prefixed_opposite(x.text, y.text)) return true;
+  if (!x.opposable || !y.opposable) return false;
   for (int i = 0; i < x.key_count; ++i)
     for (int j = 0; j < y.key_count; ++j)
       if (lexicon.antonyms(x.keys[i], y.keys[j])) return true;

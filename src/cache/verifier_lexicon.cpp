@@ -5,6 +5,8 @@
 // lemma's senses, most frequent first.
 #include "verifier_lexicon.hpp"
 
+#include "verifier_words.hpp"
+
 #include <algorithm>
 #include <array>
 #include <chrono>
@@ -137,6 +139,7 @@ class LexiconLoader {
     lex_.synsets_.clear();
     lex_.exceptions_.clear();
     lex_.antonyms_.clear();
+    lex_.opposable_.clear();
     lex_.warning_ = "WordNet is not readable at " + path.string() +
                     " (Debian package wordnet-base): the verifier matches no synonyms and knows only its "
                     "built-in antonyms";
@@ -177,7 +180,7 @@ class LexiconLoader {
           continue;
         const std::uint64_t a = lemma_key(synset->words[source_word - 1]);
         const std::uint64_t b = lemma_key(other->words[target_word - 1]);
-        if (a && b) lex_.antonyms_.insert(pair_key(a, b));
+        if (a && b) lex_.add_antonyms(a, b);
       }
     }
   }
@@ -242,6 +245,7 @@ Lexicon Lexicon::load(const std::filesystem::path& wordnet_dir) {
   const auto start = std::chrono::steady_clock::now();
   Lexicon lexicon;
   LexiconLoader(lexicon).load(wordnet_dir);
+  for (const auto& [a, b] : words::builtin_antonyms()) lexicon.add_antonyms(word_key(a), word_key(b));
   lexicon.load_millis_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   return lexicon;
 }
@@ -281,6 +285,12 @@ bool Lexicon::synonyms(std::uint64_t a, std::uint64_t b) const noexcept {
     for (std::uint32_t j = 0; j < y->second.count; ++j)
       if (synsets_[x->second.begin + i] == synsets_[y->second.begin + j]) return true;
   return false;
+}
+
+void Lexicon::add_antonyms(std::uint64_t a, std::uint64_t b) {
+  antonyms_.insert(pair_key(a, b));
+  opposable_.insert(a);
+  opposable_.insert(b);
 }
 
 bool Lexicon::antonyms(std::uint64_t a, std::uint64_t b) const noexcept { return antonyms_.contains(pair_key(a, b)); }

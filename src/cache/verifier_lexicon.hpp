@@ -29,6 +29,7 @@ class Lexicon {
   double load_millis() const noexcept { return load_millis_; }
   std::size_t lemma_count() const noexcept { return senses_.size(); }
   std::size_t antonym_count() const noexcept { return antonyms_.size(); }
+  void add_antonyms(std::uint64_t a, std::uint64_t b);
 
   // Writes the keys of `word`'s base forms known to WordNet ("wrote" ->
   // write, "largest" -> large, "works" -> work) into `out`, at most `max`;
@@ -37,8 +38,11 @@ class Lexicon {
   // Two lemma keys share one of their most frequent senses (an adjective's
   // satellite sense counts as its head: "quick" and "fast").
   bool synonyms(std::uint64_t a, std::uint64_t b) const noexcept;
-  // WordNet's antonym relation between two lemma keys.
+  // WordNet's antonym relation between two lemma keys, or a built-in pair.
   bool antonyms(std::uint64_t a, std::uint64_t b) const noexcept;
+  // The key has an antonym at all: what lets the antonym rule skip most
+  // pairs of words without a lookup.
+  bool has_antonym(std::uint64_t key) const noexcept { return opposable_.contains(key); }
 
   // How many senses of each lemma take part in synonymy: WordNet lists a
   // word's senses most frequent first, and its rare senses make loose
@@ -54,6 +58,7 @@ class Lexicon {
   std::vector<std::uint32_t> synsets_;                 // (part of speech << 24) | data file offset
   std::unordered_multimap<std::uint64_t, std::uint64_t> exceptions_;  // irregular form -> base form
   std::unordered_set<std::uint64_t> antonyms_;         // pair_key of each antonym pair
+  std::unordered_set<std::uint64_t> opposable_;        // every key of a pair in antonyms_
   std::string warning_;
   double load_millis_ = 0;
 

@@ -99,6 +99,9 @@ bool Token::same_word(const Token& other) const noexcept {
 }
 
 void Prompt::parse(std::string_view text, const Lexicon& lexicon) {
+  if (parsed_with_ == &lexicon && text == source_) return;
+  parsed_with_ = &lexicon;
+  source_.assign(text);
   tokens_.clear();
   keys_.clear();
   quantities_.clear();
@@ -136,11 +139,11 @@ void Prompt::index_keys() {
 int Prompt::find(const Token& t, int from) const noexcept {
   int after = -1, first = -1;
   for (int k = 0; k < t.key_count; ++k) {
-    const auto begin = std::lower_bound(keys_.begin(), keys_.end(), std::pair<std::uint64_t, int>{t.keys[k], -1});
-    if (begin == keys_.end() || begin->first != t.keys[k]) continue;
-    if (first < 0 || begin->second < first) first = begin->second;
-    const auto at = std::lower_bound(begin, keys_.end(), std::pair<std::uint64_t, int>{t.keys[k], from});
-    if (at != keys_.end() && at->first == t.keys[k] && (after < 0 || at->second < after)) after = at->second;
+    auto it = std::lower_bound(keys_.begin(), keys_.end(), std::pair<std::uint64_t, int>{t.keys[k], -1});
+    if (it == keys_.end() || it->first != t.keys[k]) continue;
+    if (first < 0 || it->second < first) first = it->second;
+    while (it != keys_.end() && it->first == t.keys[k] && it->second < from) ++it;  // a word's repeats: few
+    if (it != keys_.end() && it->first == t.keys[k] && (after < 0 || it->second < after)) after = it->second;
   }
   return after >= 0 ? after : first;
 }
@@ -230,13 +233,16 @@ void Prompt::classify(const Lexicon& lexicon) {
   char buf[80];
   for (std::size_t i = 0; i < tokens_.size(); ++i) {
     Token& t = tokens_[i];
-    t.kind = words::class_of(t.text);
+    t.info = words::info(t.text);
+    t.kind = t.info ? t.info->kind : words::Class::content;
     t.keys[0] = word_key(t.text);
     t.key_count = 1;
     if (t.text.size() > 64) continue;
-    const int lemmas = lexicon.lemmas(t.text, t.keys + 1, 2);
-    t.key_count = static_cast<std::uint8_t>(1 + lemmas);
-    t.in_dictionary = lemmas > 0;
+    std::uint64_t lemmas[2];
+    const int found = lexicon.lemmas(t.text, lemmas, 2);
+    for (int k = 0; k < found; ++k)
+      if (lemmas[k] != t.keys[0]) t.keys[t.key_count++] = lemmas[k];
+    t.in_dictionary = found > 0;
     const std::string_view stemmed = stem(t.text, buf);
     if (stemmed.size() != t.text.size()) {
       const std::uint64_t key = word_key(stemmed);
@@ -244,10 +250,11 @@ void Prompt::classify(const Lexicon& lexicon) {
       if (t.kind == words::Class::content && words::class_of(stemmed) == words::Class::negator)
         t.kind = words::Class::negator;  // "fails to", "lacks"
     }
+    for (int k = 0; k < t.key_count; ++k) t.opposable = t.opposable || lexicon.has_antonym(t.keys[k]);
     t.number = digit(t.text[0]) && std::all_of(t.text.begin(), t.text.end(), [](char c) {
                  return digit(c) || c == '.' || c == ',';
                });
-    if (!t.number && words::number_word(t.text)) t.number = t.kind == words::Class::content;
+    if (!t.number && t.info && t.info->number) t.number = t.kind == words::Class::content;
     // "a new one", "which one", "this one.": the pronoun, not the number.
     if (t.text == "one" && (i + 1 == tokens_.size() || tokens_[i + 1].sentence_start ||
                             (i > 0 && one_as_pronoun_after(tokens_[i - 1].text))))
@@ -260,7 +267,7 @@ void Prompt::drop_greetings() {
   for (std::size_t i = 1; i <= tokens_.size(); ++i) {
     if (i < tokens_.size() && !tokens_[i].sentence_start) continue;
     const bool greeting = std::all_of(tokens_.begin() + begin, tokens_.begin() + i, [](const Token& t) {
-      return words::greeting_word(t.text) || t.kind == words::Class::frame;
+      return (t.info && t.info->greeting) || t.kind == words::Class::frame;
     });
     if (greeting)
       for (std::size_t k = begin; k < i; ++k) tokens_[k].ignored = true;
@@ -270,8 +277,7 @@ void Prompt::drop_greetings() {
 
 void Prompt::read_numbers() {
   for (const Token& t : tokens_) {
-    const std::string_view unit = words::unit_of(t.text, false);
-    if (!unit.empty() && !t.ignored) units_.push_back(unit);
+    if (t.info && !t.info->unit.empty() && !t.ignored) units_.push_back(t.info->unit);
   }
   std::size_t i = 0;
   while (i < tokens_.size()) {
@@ -284,7 +290,7 @@ void Prompt::read_numbers() {
     bool previous_digits = false;
     for (; i < tokens_.size(); ++i) {
       Token& t = tokens_[i];
-      const auto word = words::number_word(t.text);
+      const words::Info* word = t.info && t.info->number ? t.info : nullptr;
       const bool digits = t.number && !word;
       if (digits) {
         if (i > first) break;  // "5 10": two numbers
@@ -304,10 +310,11 @@ void Prompt::read_numbers() {
     }
     Quantity q{total + current, {}};
     if (i < tokens_.size()) {
-      q.unit = words::unit_of(tokens_[i].text, true);
+      if (const words::Info* next = tokens_[i].info)
+        q.unit = next->unit.empty() ? next->unit_after_number : next->unit;
       if (!q.unit.empty()) tokens_[i].ignored = true;
     }
-    if (q.unit.empty() && first > 0) q.unit = words::unit_of(tokens_[first - 1].text, false);  // "$5"
+    if (q.unit.empty() && first > 0 && tokens_[first - 1].info) q.unit = tokens_[first - 1].info->unit;  // "$5"
     quantities_.push_back(q);
   }
   std::sort(quantities_.begin(), quantities_.end());

@@ -20,6 +20,7 @@ struct Token {
   std::uint64_t keys[4] = {};  // keys[0] is the word itself; then base forms and the stem
   std::uint8_t key_count = 0;
   words::Class kind = words::Class::content;
+  const words::Info* info = nullptr;  // what the word lists say of it
   bool capitalised = false;     // written with an upper-case first letter
   bool all_capitals = false;    // "NASA", "HTTP"
   bool sentence_start = false;
@@ -27,6 +28,7 @@ struct Token {
   bool number = false;          // part of a number (digits or a number word)
   bool has_digit = false;
   bool in_dictionary = false;   // WordNet knows a base form of it
+  bool opposable = false;       // one of its keys has an antonym
 
   bool same_word(const Token& other) const noexcept;  // any key in common
 };
@@ -41,6 +43,8 @@ enum class Script : std::uint8_t { none, latin, greek, cyrillic, armenian, hebre
 
 class Prompt {
  public:
+  // Parses `text`; the same text as the last call is not parsed again (a
+  // lookup verifies up to `candidates` entries against one prompt).
   void parse(std::string_view text, const Lexicon& lexicon);
 
   const std::vector<Token>& tokens() const noexcept { return tokens_; }
@@ -62,7 +66,8 @@ class Prompt {
   void detect_language();
   void index_keys();
 
-  std::string normal_, lowered_;
+  std::string source_, normal_, lowered_;
+  const Lexicon* parsed_with_ = nullptr;
   std::vector<Token> tokens_;
   std::vector<Quantity> quantities_;
   std::vector<std::string_view> units_;

@@ -127,12 +127,7 @@ constexpr auto kAntonyms = std::to_array<Pair>({
 
 // Every listed word with what the lists say of it, built once: a lookup is
 // one hash of the word, not a scan of the lists.
-struct Entry {
-  Class kind = Class::content;
-  bool greeting = false, number = false, multiplier = false;
-  double value = 0;
-  std::string_view qualifier, unit, unit_after_number, language, capitalised_language;
-};
+using Entry = Info;
 
 const std::unordered_map<std::string_view, Entry>& index() {
   static const auto table = [] {
@@ -157,52 +152,20 @@ const std::unordered_map<std::string_view, Entry>& index() {
   return table;
 }
 
-const Entry* find(std::string_view word) {
+}  // namespace
+
+const Info* info(std::string_view word) noexcept {
   const auto& t = index();
   const auto it = t.find(word);
   return it == t.end() ? nullptr : &it->second;
 }
 
-}  // namespace
-
 Class class_of(std::string_view word) noexcept {
-  const Entry* e = find(word);
+  const Entry* e = info(word);
   return e ? e->kind : Class::content;
 }
 
-std::string_view qualifier_group(std::string_view word) noexcept {
-  const Entry* e = find(word);
-  return e ? e->qualifier : std::string_view{};
-}
-
-bool greeting_word(std::string_view word) noexcept {
-  const Entry* e = find(word);
-  return e && e->greeting;
-}
-
-std::optional<NumberWord> number_word(std::string_view word) noexcept {
-  const Entry* e = find(word);
-  if (!e || !e->number) return std::nullopt;
-  return NumberWord{e->value, e->multiplier};
-}
-
-std::string_view unit_of(std::string_view word, bool after_number) noexcept {
-  const Entry* e = find(word);
-  if (!e) return {};
-  return !e->unit.empty() || !after_number ? e->unit : e->unit_after_number;
-}
-
-std::string_view programming_language(std::string_view word, bool capitalised) noexcept {
-  const Entry* e = find(word);
-  if (!e) return {};
-  return !e->language.empty() || !capitalised ? e->language : e->capitalised_language;
-}
-
-bool builtin_antonyms(std::string_view a, std::string_view b) noexcept {
-  for (const auto& [x, y] : kAntonyms)
-    if ((x == a && y == b) || (x == b && y == a)) return true;
-  return false;
-}
+std::span<const std::pair<std::string_view, std::string_view>> builtin_antonyms() noexcept { return kAntonyms; }
 
 bool prefixed_opposite(std::string_view a, std::string_view b) noexcept {
   static constexpr auto kPrefixes = std::to_array<std::string_view>({"un", "in", "im", "il", "ir", "dis", "de", "non"});

@@ -5,7 +5,8 @@
 #pragma once
 
 #include <cstdint>
-#include <optional>
+#include <span>
+#include <utility>
 #include <string_view>
 
 namespace sluice::cache::words {
@@ -19,37 +20,37 @@ enum class Class : std::uint8_t {
   direction,  // "to", "from", "than", "above"...: give the next content word a role
 };
 
-Class class_of(std::string_view word) noexcept;
-
-// A qualifier's canonical group ("every" and "each" are "all"; "biggest"
-// is "max"), or "" for a word that is none.
-std::string_view qualifier_group(std::string_view word) noexcept;
-
-// Words a greeting or thanks is made of: a sentence of nothing else
-// ("Hello there.", "Thanks in advance!") is left out of every rule.
-bool greeting_word(std::string_view word) noexcept;
-
-// The value of a written number word ("two" -> 2, "dozen" -> 12); a
-// multiplier ("hundred", "million") sets `multiplier`.
-struct NumberWord {
+// What the lists say of one word; null for a word in none of them. Looked
+// up once per token (one hash), then read by every rule.
+struct Info {
+  Class kind = Class::content;
+  // A word of a greeting or thanks: a sentence of nothing else ("Hello
+  // there.", "Thanks in advance!") is left out of every rule.
+  bool greeting = false;
+  // A written number ("two" -> 2, "dozen" -> 12); a multiplier ("hundred",
+  // "million") multiplies what came before.
+  bool number = false, multiplier = false;
   double value = 0;
-  bool multiplier = false;
+  // A qualifier's canonical group ("every" and "each" are "all"; "biggest"
+  // is "max").
+  std::string_view qualifier;
+  // The canonical unit ("kilometres" -> "km"): `unit` wherever the word
+  // stands, `unit_after_number` only right after a number ("5 m", "10
+  // seconds", "in" never).
+  std::string_view unit, unit_after_number;
+  // The canonical programming language ("js" -> "javascript");
+  // `capitalised_language` only when written capitalised mid-sentence ("Go",
+  // "C", "R", "Swift", "Dart").
+  std::string_view language, capitalised_language;
 };
-std::optional<NumberWord> number_word(std::string_view word) noexcept;
+const Info* info(std::string_view word) noexcept;
 
-// The canonical unit a word names ("km", "kilometres" -> "km"), or "".
-// `after_number`: words that are units only right after a number ("in",
-// "second", "m") count then; otherwise only unambiguous unit words do.
-std::string_view unit_of(std::string_view word, bool after_number) noexcept;
-
-// The canonical programming language a word names ("js" -> "javascript"),
-// or "". `capitalised`: "Go", "C", "R", "Swift" count only when written so
-// in the middle of a sentence.
-std::string_view programming_language(std::string_view word, bool capitalised) noexcept;
+Class class_of(std::string_view word) noexcept;
 
 // Built-in antonym pairs: the fallback when WordNet is absent, and pairs of
 // function words WordNet does not link ("above"/"below", "more"/"less").
-bool builtin_antonyms(std::string_view a, std::string_view b) noexcept;
+// The lexicon holds them beside WordNet's.
+std::span<const std::pair<std::string_view, std::string_view>> builtin_antonyms() noexcept;
 
 // Negative and reversing prefixes: "unsafe" against "safe", "disable"
 // against "enable".
