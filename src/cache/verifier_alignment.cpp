@@ -81,7 +81,7 @@ std::string_view align_one_way(const Prompt& a, const Prompt& b, const Lexicon& 
     if (!content(t)) continue;
     const int j = match(t, i, a, b, lexicon, s.matched.empty() ? 0 : s.matched.back().second + 1);
     if (j < 0) {
-      detail = "'" + std::string(t.text) + "' has no match";
+      detail = quoted(t.text) + " has no match";
       return "alignment";
     }
     s.matched.emplace_back(static_cast<int>(i), j);
@@ -104,8 +104,7 @@ std::string_view align_one_way(const Prompt& a, const Prompt& b, const Lexicon& 
     const std::string_view ra = s.roles_a[i], rb = s.roles_b[j];
     if (ra == rb) continue;
     if (note(ra, 1) || note(rb, 2)) {
-      detail = "'" + std::string(a.tokens()[i].text) + "' changed its role around '" +
-               std::string(ra.empty() ? rb : ra) + "'";
+      detail = quoted(a.tokens()[i].text) + " changed its role around " + quoted(ra.empty() ? rb : ra);
       return "order";
     }
   }
@@ -120,9 +119,9 @@ std::string_view align_one_way(const Prompt& a, const Prompt& b, const Lexicon& 
       for (std::size_t y = x + 1; y < z; ++y) {
         const int by = s.matched[y].second;
         if (bz < by && by < bx) {
-          detail = "'" + std::string(a.tokens()[s.matched[x].first].text) + "' and '" +
-                   std::string(a.tokens()[s.matched[z].first].text) + "' swapped around '" +
-                   std::string(a.tokens()[s.matched[y].first].text) + "'";
+          detail = quoted(a.tokens()[s.matched[x].first].text) + " and " +
+                   quoted(a.tokens()[s.matched[z].first].text) + " swapped around " +
+                   quoted(a.tokens()[s.matched[y].first].text);
           return "order";
         }
       }

@@ -209,7 +209,7 @@ bool entities(const Prompt& a, const Prompt& b, std::string& detail) {
   const Token* name = missing_name(a, b);
   if (!name) name = missing_name(b, a);
   if (!name) return false;
-  detail = "'" + std::string(name->text) + "' is named on one side only";
+  detail = quoted(name->text) + " is named on one side only";
   return true;
 }
 

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <fstream>
 #include <optional>
@@ -243,7 +244,9 @@ class LexiconLoader {
 
 Lexicon Lexicon::load(const std::filesystem::path& wordnet_dir) {
   const auto start = std::chrono::steady_clock::now();
+  static std::atomic<std::uint64_t> loaded{0};
   Lexicon lexicon;
+  lexicon.id_ = ++loaded;
   LexiconLoader(lexicon).load(wordnet_dir);
   for (const auto& [a, b] : words::builtin_antonyms()) lexicon.add_antonyms(word_key(a), word_key(b));
   lexicon.load_millis_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();

@@ -27,6 +27,9 @@ class Lexicon {
   bool has_wordnet() const noexcept { return !senses_.empty(); }
   const std::string& warning() const noexcept { return warning_; }
   double load_millis() const noexcept { return load_millis_; }
+  // Distinct for every lexicon loaded in this process: what a parse cached
+  // per thread is keyed by (an address may be reused).
+  std::uint64_t id() const noexcept { return id_; }
   std::size_t lemma_count() const noexcept { return senses_.size(); }
   std::size_t antonym_count() const noexcept { return antonyms_.size(); }
   void add_antonyms(std::uint64_t a, std::uint64_t b);
@@ -61,6 +64,7 @@ class Lexicon {
   std::unordered_set<std::uint64_t> opposable_;        // every key of a pair in antonyms_
   std::string warning_;
   double load_millis_ = 0;
+  std::uint64_t id_ = 0;
 
   friend class LexiconLoader;
 };

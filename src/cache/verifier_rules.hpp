@@ -12,6 +12,16 @@
 
 namespace sluice::cache::rules {
 
+// A word in quotes, for a verdict's detail.
+inline std::string quoted(std::string_view word) {
+  std::string out;
+  out.reserve(word.size() + 2);
+  out += '\'';
+  out += word;
+  out += '\'';
+  return out;
+}
+
 // Another script, or another language of the Latin script: "What is the
 // capital of Spain?" / "¿Cuál es la capital de España?".
 bool language(const Prompt& a, const Prompt& b, std::string& detail);

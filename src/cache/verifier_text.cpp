@@ -99,8 +99,8 @@ bool Token::same_word(const Token& other) const noexcept {
 }
 
 void Prompt::parse(std::string_view text, const Lexicon& lexicon) {
-  if (parsed_with_ == &lexicon && text == source_) return;
-  parsed_with_ = &lexicon;
+  if (parsed_with_ == lexicon.id() && text == source_) return;
+  parsed_with_ = lexicon.id();
   source_.assign(text);
   tokens_.clear();
   keys_.clear();

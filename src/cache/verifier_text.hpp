@@ -67,7 +67,7 @@ class Prompt {
   void index_keys();
 
   std::string source_, normal_, lowered_;
-  const Lexicon* parsed_with_ = nullptr;
+  std::uint64_t parsed_with_ = 0;  // the id() of the lexicon of the last parse
   std::vector<Token> tokens_;
   std::vector<Quantity> quantities_;
   std::vector<std::string_view> units_;
