@@ -92,6 +92,19 @@ std::optional<SynsetLine> parse_synset(std::string_view line) {
   return s;
 }
 
+// Calls f(line, its offset) for every line of `file`, the licence header
+// (lines starting with a space) left out; f returns nothing.
+template <typename F>
+void for_each_line(std::string_view file, F f) {
+  for (std::size_t pos = 0; pos < file.size();) {
+    std::size_t end = file.find('\n', pos);
+    if (end == std::string_view::npos) end = file.size();
+    const std::string_view line = file.substr(pos, end - pos);
+    if (!line.empty() && line[0] != ' ') f(line, pos);
+    pos = end + 1;
+  }
+}
+
 std::string_view line_at(std::string_view file, std::size_t offset) {
   if (offset >= file.size()) return {};
   const std::size_t end = file.find('\n', offset);
@@ -151,20 +164,13 @@ class LexiconLoader {
 
   // Antonym pointers, and the head each adjective satellite hangs from.
   void scan_data(const std::array<std::string, 4>& data, std::size_t part) {
-    std::string_view file = data[part];
-    std::size_t pos = 0;
-    while (pos < file.size()) {
-      std::size_t end = file.find('\n', pos);
-      if (end == std::string_view::npos) end = file.size();
-      const std::string_view line = file.substr(pos, end - pos);
-      const std::uint32_t offset = static_cast<std::uint32_t>(pos);
-      pos = end + 1;
-      if (line.empty() || line[0] == ' ') continue;  // the licence header
+    for_each_line(data[part], [&](std::string_view line, std::size_t at) {
+      const auto offset = static_cast<std::uint32_t>(at);
       const bool has_antonym = line.find(" ! ") != std::string_view::npos;
       const bool satellite = part == 2 && line.find(" s ") != std::string_view::npos;
-      if (!has_antonym && !satellite) continue;
+      if (!has_antonym && !satellite) return;
       const auto synset = parse_synset(line);
-      if (!synset) continue;
+      if (!synset) return;
       std::string_view rest = synset->pointers;
       const std::uint32_t count = number(field(rest), 10);
       for (std::uint32_t i = 0; i < count; ++i) {
@@ -183,31 +189,24 @@ class LexiconLoader {
         const std::uint64_t b = lemma_key(other->words[target_word - 1]);
         if (a && b) lex_.add_antonyms(a, b);
       }
-    }
+    });
   }
 
   // "lemma pos synset_cnt p_cnt [ptr_symbol...] sense_cnt tagsense_cnt synset_offset..."
   void read_index(std::string_view file, std::uint32_t part) {
-    std::size_t pos = 0;
-    while (pos < file.size()) {
-      std::size_t end = file.find('\n', pos);
-      if (end == std::string_view::npos) end = file.size();
-      std::string_view line = file.substr(pos, end - pos);
-      pos = end + 1;
-      if (line.empty() || line[0] == ' ') continue;
+    for_each_line(file, [&](std::string_view line, std::size_t) {
       const std::uint64_t key = lemma_key(field(line));
       field(line);  // pos
       const std::uint32_t synsets = number(field(line), 10), pointers = number(field(line), 10);
       for (std::uint32_t i = 0; i < pointers; ++i) field(line);
       field(line);  // sense_cnt
       field(line);  // tagsense_cnt
-      if (!key) continue;
-      for (std::uint32_t i = 0; i < synsets && i < Lexicon::kTopSenses; ++i) {
+      for (std::uint32_t i = 0; key && i < synsets && i < Lexicon::kTopSenses; ++i) {
         const std::uint32_t id = (part << 24) | number(field(line), 10);
         const auto head = heads_.find(id);
         senses_.push_back({key, head == heads_.end() ? id : head->second});
       }
-    }
+    });
   }
 
   // One flat array of synsets, each lemma a range of it.
@@ -225,16 +224,11 @@ class LexiconLoader {
   }
 
   void read_exceptions(std::string_view file) {
-    std::size_t pos = 0;
-    while (pos < file.size()) {
-      std::size_t end = file.find('\n', pos);
-      if (end == std::string_view::npos) end = file.size();
-      std::string_view line = file.substr(pos, end - pos);
-      pos = end + 1;
+    for_each_line(file, [&](std::string_view line, std::size_t) {
       const std::uint64_t form = lemma_key(field(line));
       for (std::string_view base = field(line); form && !base.empty(); base = field(line))
         if (const std::uint64_t key = lemma_key(base)) lex_.exceptions_.emplace(form, key);
-    }
+    });
   }
 
   Lexicon& lex_;
