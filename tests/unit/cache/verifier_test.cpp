@@ -59,6 +59,9 @@ TEST(VerifierNumbersTest, WrittenNumbersPercentagesAndUnitsAreCompared) {
   expect_rejected("What is pi to 3.14 precision?", "What is pi to 3.15 precision?", "numbers");
   expect_rejected("Give me twenty five ideas", "Give me 52 ideas", "numbers");
   expect_same("Rename the old column to a new one", "Rename the old column to a new name");
+  expect_same("What happened on March 5, 2020?", "On March 5 2020, what happened?");
+  expect_rejected("What happened on March 5, 2020?", "What happened on March 6, 2020?", "numbers");
+  expect_rejected("What happened in March 2020?", "What happened in April 2020?", "entities");
   expect_rejected("Find one file larger than 1 GB", "Find two files larger than 1 GB", "numbers");
 }
 
@@ -71,6 +74,8 @@ TEST(VerifierNegationTest, ParityOfNegationsDecides) {
                   "negation");
   expect_rejected("Which countries use the euro?", "Which countries never used the euro?", "negation");
   expect_rejected("Why does the build succeed?", "Why does the build fail to succeed?", "negation");
+  expect_same("Neither Python nor Ruby is compiled, right?", "Neither Ruby nor Python is compiled, right?");
+  expect_rejected("Is there a cure for the common cold?", "Is there no cure for the common cold?", "negation");
 }
 
 TEST(VerifierQualifiersTest, QualifierGroupsMustMatch) {
