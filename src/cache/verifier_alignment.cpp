@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "verifier_rules.hpp"
+#include "verifier_spelling.hpp"
 
 namespace sluice::cache::rules {
 

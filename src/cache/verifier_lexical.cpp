@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "verifier_rules.hpp"
+#include "verifier_spelling.hpp"
 
 namespace sluice::cache::rules {
 

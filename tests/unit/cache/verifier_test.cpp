@@ -9,7 +9,7 @@
 #include <chrono>
 #include <string>
 
-#include "verifier_text.hpp"
+#include "verifier_spelling.hpp"
 
 namespace sluice::cache {
 namespace {
