@@ -30,6 +30,7 @@ Verdict Verifier::check(std::string_view stored, std::string_view incoming) cons
   if (rules::language(a, b, d)) return reject("language");
   if (rules::numbers(a, b, d)) return reject("numbers");
   if (rules::negation(a, b, d)) return reject("negation");
+  if (rules::question(a, b, d)) return reject("question");
   if (rules::qualifiers(a, b, d)) return reject("qualifiers");
   if (rules::programming_languages(a, b, d)) return reject("programming_language");
   if (rules::entities(a, b, d)) return reject("entities");

@@ -114,6 +114,32 @@ const Token* missing_name(const Prompt& a, const Prompt& b) {
   return nullptr;
 }
 
+// The question words that ask for another kind of answer: a time, a
+// place, a reason, a person. "What", "which" and "how" are left out: they
+// trade places in paraphrases ("What is the way to..." / "How do I...").
+int question_kinds(const Prompt& p) {
+  int bits = 0;
+  for (const Token& t : p.tokens()) {
+    if (!counts(t)) continue;
+    if (t.text == "when") bits |= 1;
+    else if (t.text == "where") bits |= 2;
+    else if (t.text == "why") bits |= 4;
+    else if (t.text == "who" || t.text == "whom" || t.text == "whose") bits |= 8;
+  }
+  return bits;
+}
+
+std::string question_text(int bits) {
+  static constexpr std::array<std::string_view, 4> kNames = {"when", "where", "why", "who"};
+  std::string out;
+  for (std::size_t i = 0; i < kNames.size(); ++i) {
+    if (!(bits & (1 << i))) continue;
+    if (!out.empty()) out += ' ';
+    out += kNames[i];
+  }
+  return out.empty() ? "none" : out;
+}
+
 // He or she: "a gift for him" / "a gift for her".
 int gender(const Prompt& p) {
   static constexpr auto kMale = std::to_array<std::string_view>({"he", "him", "his", "himself"});
@@ -181,6 +207,13 @@ bool negation(const Prompt& a, const Prompt& b, std::string& detail) {
   const int x = negations(a), y = negations(b);
   if (x % 2 == y % 2) return false;
   detail = std::to_string(x) + " / " + std::to_string(y) + " negations";
+  return true;
+}
+
+bool question(const Prompt& a, const Prompt& b, std::string& detail) {
+  const int x = question_kinds(a), y = question_kinds(b);
+  if (x == y) return false;
+  detail = question_text(x) + " / " + question_text(y);
   return true;
 }
 

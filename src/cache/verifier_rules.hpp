@@ -34,6 +34,10 @@ bool numbers(const Prompt& a, const Prompt& b, std::string& detail);
 // to"...): "Why does X work?" / "Why doesn't X work?".
 bool negation(const Prompt& a, const Prompt& b, std::string& detail);
 
+// The kind of answer asked for: "when", "where", "why", "who" ("When was
+// it built?" / "Where was it built?").
+bool question(const Prompt& a, const Prompt& b, std::string& detail);
+
 // Qualifiers and quantifiers by group: "all" / "some", "first" / "last",
 // "at least" / "at most", "only" / none, "minimum" / "maximum"; and the
 // future ("will"): "Who will win?" / "Who won?".

@@ -78,6 +78,14 @@ TEST(VerifierNegationTest, ParityOfNegationsDecides) {
   expect_rejected("Is there a cure for the common cold?", "Is there no cure for the common cold?", "negation");
 }
 
+TEST(VerifierQuestionTest, TheKindOfAnswerAskedForMustMatch) {
+  expect_same("Which city is the capital of France?", "What city is the capital of France?");
+  expect_same("When running Docker, how do I list containers?", "How do I list containers when running Docker?");
+  expect_rejected("When was the Eiffel Tower built?", "Where was the Eiffel Tower built?", "question");
+  expect_rejected("Why did Rome fall?", "When did Rome fall?", "question");
+  expect_rejected("Explain why the build fails", "Explain how the build fails", "question");
+}
+
 TEST(VerifierQualifiersTest, QualifierGroupsMustMatch) {
   expect_same("List every file in the folder", "List all files in the folder");
   expect_same("What is the largest ocean?", "What is the biggest ocean?");
@@ -179,7 +187,7 @@ TEST(VerifierBoundsTest, LongPromptsStayLinear) {
     a += "the service number " + std::to_string(i) + " restarts after failure. ";
     b += "the service number " + std::to_string(i) + " restarts after failure. ";
   }
-  b += "why?";
+  b += "Thanks!";
   verifier().check(a, b);  // warms the thread's buffers
   const auto start = std::chrono::steady_clock::now();
   const Verdict v = verifier().check(a, b);
