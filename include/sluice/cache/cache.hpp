@@ -21,6 +21,7 @@
 
 #include <functional>
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 
 #include "sluice/cache/verifier.hpp"
@@ -142,7 +143,13 @@ struct CacheParts {
   std::shared_ptr<const Clock> clock;
   std::shared_ptr<Embedding> embedding;  // null: the exact tier only
   Verify verify;                         // required when embedding is set
-  redis::Client* redis = nullptr;        // set: entries are shared with the other replicas
+  // Sharing between replicas (all three set, or none): every stored entry is
+  // written through `redis`, and the feed of the others' entries is followed
+  // (XREAD BLOCK) on a connection of its own made from `redis_config`, by a
+  // coroutine on `executor` (the event loop the cache is used on).
+  redis::Client* redis = nullptr;
+  std::optional<RedisConfig> redis_config;
+  boost::asio::any_io_executor executor;
 };
 
 // The in-process cache (both tiers, hnswlib per partition), shared through

@@ -269,7 +269,7 @@ TEST_F(CacheTest, AFloodOfUniquePromptsStaysUnderMaxBytes) {
   config.semantic.candidates = 4;
   auto cache = make();
   const auto heap_before = mallinfo2().uordblks;
-  for (int i = 0; i < 20'000; ++i) {
+  for (int i = 0; i < 12'000; ++i) {
     const std::string n = std::to_string(i);
     embedding->vectors["q" + n] = {float(i % 7) + 1, float(i % 11), float(i % 13), 1};
     store(*cache, key("q" + n, "acme", i % 2 ? "Be brief." : "system " + n), std::string(400, 'x'));
