@@ -12,8 +12,8 @@ namespace sluice::cache {
 namespace {
 
 constexpr std::size_t kM = 16;                 // graph degree (32 links on the base layer)
-constexpr std::size_t kEfConstruction = 100;
-constexpr std::size_t kMinEf = 64;             // search breadth; at least k
+constexpr std::size_t kEfConstruction = 64;   // insert cost is proportional: stores run on the event loop
+constexpr std::size_t kMinEf = 64;             // search breadth (recall of near duplicates); at least 4k
 constexpr std::size_t kFixedGraphBytes = 65'536 * sizeof(std::mutex) + 4096;
 
 float dot(const float* a, const float* b, std::size_t n) noexcept {
@@ -110,7 +110,7 @@ std::vector<std::pair<float, std::uint64_t>> VectorIndex::search(const float* qu
   if (k == 0) return out;
   if (graph_) {
     if (graph_->slot_of.empty()) return out;
-    graph_->hnsw.setEf(std::max(kMinEf, k));
+    graph_->hnsw.setEf(std::max(kMinEf, 4 * k));
     auto found = graph_->hnsw.searchKnn(query, k);
     while (!found.empty()) {
       const auto [distance, slot] = found.top();
