@@ -2,6 +2,8 @@
 // what is refused (with key paths).
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <sstream>
 #include <string>
 
 #include "config_test_helpers.hpp"
@@ -66,6 +68,25 @@ TEST(ConfigCache, AProviderEmbedder) {
   EXPECT_EQ(r.config->cache.semantic.embedder, "provider");
   EXPECT_EQ(r.config->cache.semantic.embedder_provider, "local");
   EXPECT_EQ(r.config->cache.semantic.embedder_model, "nomic-embed-text");
+}
+
+// The example file's cache block, uncommented, loads with the documented defaults.
+TEST(ConfigCache, TheExampleBlockUncommented) {
+  std::ifstream file(std::string(SLUICE_SOURCE_DIR) + "/config/sluice.example.yaml");
+  std::stringstream text;
+  text << file.rdbuf();
+  std::string yaml = text.str();
+  const auto start = yaml.find("# cache:\n");
+  ASSERT_NE(start, std::string::npos);
+  std::string block, line;
+  std::istringstream lines(yaml.substr(start));
+  while (std::getline(lines, line) && line.starts_with("# ")) block += line.substr(2) + "\n";
+  const auto r = load(kValid + block);
+  ASSERT_TRUE(r.config) << listing(r) << block;
+  EXPECT_TRUE(r.config->cache.enabled);
+  EXPECT_FALSE(r.config->cache.semantic.enabled);
+  EXPECT_EQ(r.config->cache.max_bytes, CacheConfig{}.max_bytes);
+  EXPECT_EQ(r.config->cache.semantic.embed_timeout, SemanticCacheConfig{}.embed_timeout);
 }
 
 TEST(ConfigCache, Refusals) {
