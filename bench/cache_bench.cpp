@@ -13,6 +13,9 @@
 //
 //   cmake --build build --target sluice_cache_bench
 //   build/bench/sluice_cache_bench [entries...]      (default: 10000 100000)
+//
+// Each size: fill, 2,000 lookups of each kind, then 2,000 stores into the
+// full cache (each evicting one), with the store's embedding inline.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -185,6 +188,21 @@ void bench(std::size_t entries, std::size_t queries) {
   report("lookup, exact hit", exact_us);
   report("embed alone (hashed-ngram)", embed_us);
   std::printf("  semantic hits on near prompts: %zu of %zu\n", hits, queries);
+
+  // The cache full: each store evicts the least recently used entry (its
+  // graph slot is reused: markDelete, then addPoint on the same label).
+  std::vector<double> churn_us;
+  for (std::size_t q = 0; q < queries; ++q) {
+    cache::Entry e;
+    e.body = answer;
+    const cache::Key k = key_for(prompt(rng, 1'000), config);
+    const auto start = Clock::now();
+    run(io, c->store(k, std::move(e), {}));
+    churn_us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - start).count());
+  }
+  report("store when full (evicts one)", churn_us);
+  std::printf("  entries %zu, evictions %llu\n", c->stats().entries,
+              static_cast<unsigned long long>(c->stats().evictions));
 }
 
 }  // namespace

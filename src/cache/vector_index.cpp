@@ -39,7 +39,8 @@ struct VectorIndex::Graph {
 
   void add(std::uint64_t id, const float* vector) {
     hnswlib::labeltype slot;
-    if (!free.empty()) {
+    const bool revived = !free.empty();
+    if (revived) {
       slot = free.back();
       free.pop_back();
     } else {
@@ -51,7 +52,16 @@ struct VectorIndex::Graph {
       id_of.push_back(0);
     }
     try {
-      hnsw.addPoint(vector, slot);
+      if (revived) {
+        // A deleted slot, revived and relinked for its new vector alone; its
+        // old neighbours keep their links to it (to the new vector now).
+        // addPoint on a deleted label would relink every neighbour too
+        // (updatePoint with probability 1): milliseconds a store.
+        hnsw.unmarkDelete(slot);
+        hnsw.updatePoint(vector, hnsw.label_lookup_.at(slot), 0.0f);
+      } else {
+        hnsw.addPoint(vector, slot);
+      }
     } catch (...) {
       free.push_back(slot);
       throw;

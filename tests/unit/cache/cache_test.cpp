@@ -282,6 +282,48 @@ TEST_F(CacheTest, AFloodOfUniquePromptsStaysUnderMaxBytes) {
   EXPECT_LT(heap_after - std::min(heap_before, heap_after), 2 * config.max_bytes);
 }
 
+class InlineHashed final : public Embedding {
+ public:
+  std::shared_ptr<const Embedder> e = make_hashed_embedder(64);
+  std::string_view name() const override { return e->name(); }
+  std::size_t dimensions() const override { return e->dimensions(); }
+  asio::awaitable<Result<std::vector<float>>> embed(std::string text) override { co_return e->embed(text); }
+};
+
+// One partition past the flat size, turned over twice: the graph's reused
+// slots (evicted entries' slots, revived for new vectors) are still found.
+TEST(CacheGraph, ReusedSlotsAreFoundAfterChurn) {
+  asio::io_context io;
+  CacheConfig config;
+  config.enabled = true;
+  config.semantic.enabled = true;
+  config.semantic.threshold = 0.8;
+  config.max_entries = 1'500;
+  CacheParts parts;
+  parts.clock = std::make_shared<test::ManualClock>();
+  parts.embedding = std::make_shared<InlineHashed>();
+  parts.verify = [](std::string_view, std::string_view) { return Verdict{}; };
+  auto cache = make_cache(config, std::move(parts));
+  const auto key = [&](const std::string& prompt) {
+    LlmRequest r;
+    r.model = "m";
+    r.body = R"({"model":"m","temperature":0,"messages":[{"role":"user","content":")" + prompt + R"("}]})";
+    return make_key(r, "t", config).value();
+  };
+  const auto prompt = [](int i) {
+    return "order " + std::to_string(i) + " of widget " + std::to_string(i * 7919 % 10007) + " shipped to depot " +
+           std::to_string(i * 104729 % 1009);
+  };
+  for (int i = 0; i < 4'500; ++i) run_coro(io, cache->store(key(prompt(i)), Entry{.body = std::to_string(i)}, {}));
+  EXPECT_EQ(cache->stats().entries, 1'500u);
+  int found = 0;
+  for (int i = 3'000; i < 4'500; ++i) {
+    const Found f = run_coro(io, cache->lookup(key(prompt(i) + " today"), std::nullopt));
+    found += f.outcome == Outcome::hit_semantic && f.entry->body == std::to_string(i);
+  }
+  EXPECT_GE(found, 1'425) << "of 1500";  // 95%: an approximate index, but not a lost one
+}
+
 TEST(OnWorkers, EmbedsOffTheLoopAndResumesOnIt) {
   asio::io_context io;
   auto embedding = on_workers(std::shared_ptr<const Embedder>(make_hashed_embedder(64)), 2);
