@@ -60,7 +60,14 @@ class LocalCache final : public Cache {
       return;
     }
     sharing_ = std::make_unique<Sharing>(*parts_.redis, *parts_.redis_config, parts_.executor, config_,
-                                         [this](Record record) { adopt(std::move(record), false); });
+                                         [this](Record record) { adopt(std::move(record), false); },
+                                         [this](std::uint64_t exact, std::int64_t stored_ms) {
+                                           const auto it = nodes_.find(exact);
+                                           return it != nodes_.end() &&
+                                                  it->second.record.entry->stored_at >=
+                                                      std::chrono::system_clock::time_point(
+                                                          std::chrono::milliseconds(stored_ms));
+                                         });
   }
 
   ~LocalCache() override { sharing_.reset(); }

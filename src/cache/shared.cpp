@@ -119,11 +119,13 @@ struct Sharing::State {
   asio::any_io_executor executor;
   CacheConfig config;
   Adopt adopt;
+  Known known;
   bool stopped = false;
   bool degraded = false;
 
-  State(redis::Client& r, const RedisConfig& feed_config, asio::any_io_executor ex, const CacheConfig& c, Adopt a)
-      : redis(&r), feed(ex, feed_config), executor(std::move(ex)), config(c), adopt(std::move(a)) {}
+  State(redis::Client& r, const RedisConfig& feed_config, asio::any_io_executor ex, const CacheConfig& c, Adopt a,
+        Known k)
+      : redis(&r), feed(ex, feed_config), executor(std::move(ex)), config(c), adopt(std::move(a)), known(std::move(k)) {}
 
   void trouble(std::string_view what, const std::string& why) {
     if (degraded || stopped) return;
@@ -208,8 +210,16 @@ struct Sharing::State {
           for (const auto& item : (*r)[0][1].elements()) {
             last = item[0].as_string();
             const auto& fields = item[1];
-            for (std::size_t i = 0; i + 1 < fields.size(); i += 2)
-              if (fields[i].as_string() == "id") keys.push_back(kEntryPrefix + fields[i + 1].as_string());
+            std::string id;
+            std::int64_t stored = -1;
+            for (std::size_t i = 0; i + 1 < fields.size(); i += 2) {
+              if (fields[i].as_string() == "id") id = fields[i + 1].as_string();
+              if (fields[i].as_string() == "stored" && !parse_number(fields[i + 1].as_string(), stored)) stored = -1;
+            }
+            std::uint64_t exact = 0;
+            if (id.empty() || !parse_number(id, exact, 16)) continue;
+            if (stored >= 0 && self->known(exact, stored)) continue;
+            keys.push_back(kEntryPrefix + id);
           }
           if (!co_await self->fetch(keys)) break;
         }
@@ -231,14 +241,15 @@ struct Sharing::State {
 };
 
 Sharing::Sharing(redis::Client& redis, const RedisConfig& feed_config, asio::any_io_executor executor,
-                 const CacheConfig& config, Adopt adopt)
-    : state_(std::make_shared<State>(redis, feed_config, executor, config, std::move(adopt))) {
+                 const CacheConfig& config, Adopt adopt, Known known)
+    : state_(std::make_shared<State>(redis, feed_config, executor, config, std::move(adopt), std::move(known))) {
   asio::co_spawn(executor, State::follow(state_), asio::detached);
 }
 
 Sharing::~Sharing() {
   state_->stopped = true;
   state_->adopt = [](Record) {};
+  state_->known = [](std::uint64_t, std::int64_t) { return true; };
   state_->feed.close();
 }
 
@@ -252,7 +263,7 @@ void Sharing::publish(const Record& record) {
   // misses the trimmed ids (their entries are loaded at its next start or
   // recovery).
   batch.add("XADD", kFeed, "MAXLEN", "~", std::to_string(std::max<std::size_t>(1'000, state_->config.max_entries)),
-            "*", "id", record.entry->id);
+            "*", "id", record.entry->id, "stored", std::to_string(to_ms(record.entry->stored_at)));
   asio::co_spawn(state_->executor, State::write(state_, std::move(batch)), asio::detached);
 }
 

@@ -25,9 +25,13 @@ namespace sluice::cache {
 class Sharing {
  public:
   using Adopt = std::function<void(Record)>;
+  // Whether the entry with this exact hash, stored at this time (ms since
+  // the epoch) or later, is here already: a feed item it names (one's own
+  // entries come back through the feed) is then not fetched.
+  using Known = std::function<bool(std::uint64_t exact, std::int64_t stored_ms)>;
 
   Sharing(redis::Client& redis, const RedisConfig& feed_config, boost::asio::any_io_executor executor,
-          const CacheConfig& config, Adopt adopt);
+          const CacheConfig& config, Adopt adopt, Known known);
   // Stops following (on the executor's thread); writes under way finish or fail alone.
   ~Sharing();
   Sharing(const Sharing&) = delete;

@@ -142,6 +142,27 @@ TEST_F(SharedCacheTest, AnotherEmbeddersVectorsServeTheExactTierOnly) {
   EXPECT_EQ(b.cache->stats().partitions, 0u);
 }
 
+TEST_F(SharedCacheTest, DamagedOrForeignEntriesAreSkipped) {
+  auto b = replica();
+  run_until(io, [&] { return b.client->connected(); });
+  redis::Client raw(io.get_executor(), redis);
+  // Another version's entry (fields missing), one with a vector of a size no
+  // float array has, and a feed item naming nothing.
+  ASSERT_TRUE(run_coro(io, raw.command("HSET", "sluice:cache:e:00000000000000ff", "tenant", "acme", "body", "x")));
+  ASSERT_TRUE(run_coro(io, raw.command("XADD", "sluice:cache:feed", "*", "id", "00000000000000ff", "stored", "1")));
+  ASSERT_TRUE(run_coro(io, raw.command("XADD", "sluice:cache:feed", "*", "id", "not-hex")));
+  auto a = replica();
+  store(*a.cache, key("Name a colour"), "Blue");
+  ASSERT_TRUE(wait_for_entries(*b.cache, 1));
+  run_until(io, [&] { return false; }, std::chrono::milliseconds(100));
+  EXPECT_EQ(b.cache->stats().entries, 1u);
+  EXPECT_EQ(lookup(*b.cache, key("Name a colour")).outcome, Outcome::hit_exact);
+  auto c = replica();  // loads at start: the damaged hash is skipped there too
+  ASSERT_TRUE(wait_for_entries(*c.cache, 1));
+  run_until(io, [&] { return false; }, std::chrono::milliseconds(100));
+  EXPECT_EQ(c.cache->stats().entries, 1u);
+}
+
 TEST_F(SharedCacheTest, RedisTroubleLeavesALocalCacheAndSharingResumes) {
   auto a = replica(), b = replica();
   run_until(io, [&] { return a.client->connected() && b.client->connected(); });
