@@ -94,14 +94,15 @@ class LocalCache final : public Cache {
 
   asio::awaitable<void> store(const Key& key, Entry entry, std::vector<float> vector) override {
     try {
+      const bool semantic = key.semantic && parts_.embedding;
+      entry.prompt = semantic ? key.prompt : std::string();
       if (entry.body.size() + entry.prompt.size() > config_.max_entry_bytes) co_return;
       const auto now = parts_.clock->wall();
       entry.id = hex_id(key.exact);
       entry.stored_at = now;
       entry.expires_at = now + std::chrono::duration_cast<std::chrono::system_clock::duration>(config_.ttl);
       entry.embedder.clear();
-      if (key.semantic && parts_.embedding) {
-        entry.prompt = key.prompt;
+      if (semantic) {
         if (vector.size() != parts_.embedding->dimensions()) {
           auto embedded = co_await embed(key.prompt);
           vector = embedded ? std::move(*embedded) : std::vector<float>{};
@@ -238,7 +239,10 @@ class LocalCache final : public Cache {
       return;
     }
     auto& slot = indexes_[r.partition];
-    if (!slot) slot = std::make_unique<VectorIndex>(r.entry->embedder, r.vector.size());
+    if (!slot) {
+      slot = std::make_unique<VectorIndex>(r.entry->embedder, r.vector.size());
+      bytes_ += slot->bytes();
+    }
     VectorIndex& index = *slot;
     if (index.embedder() != r.entry->embedder || index.dimensions() != r.vector.size()) {
       r.vector.clear();

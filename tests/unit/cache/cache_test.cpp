@@ -189,6 +189,7 @@ TEST_F(CacheTest, EntriesExpireAfterTtl) {
   EXPECT_EQ(lookup(*cache, key("A")).outcome, Outcome::miss);
   EXPECT_EQ(cache->stats().entries, 0u);
   EXPECT_EQ(cache->stats().partitions, 0u);
+  EXPECT_EQ(cache->stats().bytes, 0u) << "every byte counted in is counted out";
 }
 
 TEST_F(CacheTest, LeastRecentlyUsedGoFirstByCount) {
@@ -299,8 +300,9 @@ TEST(CacheGraph, ReusedSlotsAreFoundAfterChurn) {
   config.semantic.enabled = true;
   config.semantic.threshold = 0.8;
   config.max_entries = 1'500;
+  auto clock = std::make_shared<test::ManualClock>();
   CacheParts parts;
-  parts.clock = std::make_shared<test::ManualClock>();
+  parts.clock = clock;
   parts.embedding = std::make_shared<InlineHashed>();
   parts.verify = [](std::string_view, std::string_view) { return Verdict{}; };
   auto cache = make_cache(config, std::move(parts));
@@ -322,6 +324,11 @@ TEST(CacheGraph, ReusedSlotsAreFoundAfterChurn) {
     found += f.outcome == Outcome::hit_semantic && f.entry->body == std::to_string(i);
   }
   EXPECT_GE(found, 1'425) << "of 1500";  // 95%: an approximate index, but not a lost one
+  // Expired, every entry goes, and every byte with them.
+  clock->advance(std::chrono::hours(2));
+  for (int i = 3'000; i < 4'500; ++i) run_coro(io, cache->lookup(key(prompt(i)), std::nullopt));
+  EXPECT_EQ(cache->stats().entries, 0u);
+  EXPECT_EQ(cache->stats().bytes, 0u);
 }
 
 TEST(OnWorkers, EmbedsOffTheLoopAndResumesOnIt) {
