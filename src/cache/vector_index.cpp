@@ -57,20 +57,17 @@ struct VectorIndex::Graph {
       }
       id_of.push_back(0);
     }
-    try {
-      if (revived) {
-        // A deleted slot, revived and relinked for its new vector alone; its
-        // old neighbours keep their links to it (to the new vector now).
-        // addPoint on a deleted label would relink every neighbour too
-        // (updatePoint with probability 1): milliseconds a store.
-        hnsw.unmarkDelete(slot);
-        hnsw.updatePoint(vector, hnsw.label_lookup_.at(slot), 0.0f);
-      } else {
-        hnsw.addPoint(vector, slot);
-      }
-    } catch (...) {
-      free.push_back(slot);
-      throw;
+    // Out of memory half way through: the exception leaves the slot unused
+    // (its label maps to no live id, so a search that meets it skips it).
+    if (revived) {
+      // A deleted slot, revived and relinked for its new vector alone; its
+      // old neighbours keep their links to it (to the new vector now).
+      // addPoint on a deleted label would relink every neighbour too
+      // (updatePoint with probability 1): milliseconds a store.
+      hnsw.unmarkDelete(slot);
+      hnsw.updatePoint(vector, hnsw.label_lookup_.at(slot), 0.0f);
+    } else {
+      hnsw.addPoint(vector, slot);
     }
     id_of[slot] = id;
     slot_of.emplace(id, slot);
