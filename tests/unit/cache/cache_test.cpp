@@ -3,11 +3,14 @@
 // the test) and a fake verifier.
 #include <malloc.h>
 
+#include <atomic>
+#include <future>
 #include <map>
 #include <thread>
 
 #include <gtest/gtest.h>
 
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -329,6 +332,52 @@ TEST(CacheGraph, ReusedSlotsAreFoundAfterChurn) {
   for (int i = 3'000; i < 4'500; ++i) run_coro(io, cache->lookup(key(prompt(i)), std::nullopt));
   EXPECT_EQ(cache->stats().entries, 0u);
   EXPECT_EQ(cache->stats().bytes, 0u);
+}
+
+// An embedder stuck on its worker: the cache's embed_timeout abandons it, the
+// lookup is a miss at once, and the vector that comes later is dropped.
+TEST(OnWorkers, AnAbandonedEmbeddingCompletesAtOnce) {
+  struct Stuck final : Embedder {
+    std::promise<void> release;
+    std::shared_future<void> released = release.get_future().share();
+    std::atomic<int> started{0}, finished{0};
+    std::string_view name() const override { return "stuck"; }
+    std::size_t dimensions() const override { return 4; }
+    std::vector<float> embed(std::string_view) const override {
+      const_cast<std::atomic<int>&>(started) += 1;
+      released.wait();
+      const_cast<std::atomic<int>&>(finished) += 1;
+      return {1, 0, 0, 0};
+    }
+  };
+  asio::io_context io;
+  auto stuck = std::make_shared<Stuck>();
+  CacheConfig config;
+  config.enabled = true;
+  config.semantic.enabled = true;
+  config.semantic.embed_timeout = Millis{300};
+  CacheParts parts;
+  parts.clock = std::make_shared<test::ManualClock>();
+  parts.embedding = on_workers(stuck, 1);
+  parts.verify = [](std::string_view, std::string_view) { return Verdict{}; };
+  auto cache = make_cache(config, std::move(parts));
+  LlmRequest r;
+  r.model = "m";
+  r.body = R"({"model":"m","temperature":0,"messages":[{"role":"user","content":"hello"}]})";
+  const Key key = make_key(r, "t", config).value();
+  std::optional<Found> result;
+  asio::co_spawn(io, cache->lookup(key, std::nullopt), [&](std::exception_ptr, Found f) { result = std::move(f); });
+  ASSERT_TRUE(test::run_until(io, [&] { return stuck->started.load() == 1; }, std::chrono::seconds(5)));
+  ASSERT_TRUE(test::run_until(io, [&] { return result.has_value(); }, std::chrono::seconds(5)));
+  const Found& found = *result;
+  EXPECT_EQ(found.outcome, Outcome::miss);
+  EXPECT_TRUE(found.vector.empty());
+  EXPECT_EQ(stuck->finished.load(), 0);
+  stuck->release.set_value();
+  cache.reset();  // joins the worker, which finishes and drops its vector
+  EXPECT_EQ(stuck->finished.load(), 1);
+  io.restart();
+  io.poll();  // nothing left to resume
 }
 
 TEST(OnWorkers, EmbedsOffTheLoopAndResumesOnIt) {
