@@ -12,8 +12,9 @@
 #    /etc/sluice/sluice.yaml, with the test's Redis (REDIS_URL): an async job
 #    goes through Redis and is answered.
 #
-# Needs root (rootful podman; through sudo otherwise). The container shares the host's network (no
-# bridge or port mapping is needed) and listens on a free loopback port.
+# Needs root (rootful podman; through sudo otherwise). The container mostly
+# shares the host's network and listens on a free loopback port; one run
+# publishes a port from the container network, as docs/operations.md shows.
 # Environment: REDIS_URL (scripts/test.sh sets it; without it step 3 is
 # skipped), SLUICE_IMAGE (default localhost/sluice:test).
 source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib.sh"
@@ -51,12 +52,16 @@ echo "==> image built in $(elapsed "$start") s; $(grep -m1 '^runtime packages:' 
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-# Starts the image detached as $NAME listening on 127.0.0.1:$PORT; extra podman run arguments first.
+# Starts the image detached as $NAME, read-only and without capabilities; extra
+# podman run arguments first. On the host's network listening on 127.0.0.1:$PORT,
+# or with PUBLISH=1 on the container network with 8080 published there.
 start_container() {
   PORT=$(free_port)
   cleanup
-  "${PODMAN[@]}" run -d --name "$NAME" --network=host "${LIMITS[@]}" \
-    --read-only --cap-drop=all --security-opt no-new-privileges -e SLUICE_LISTEN="127.0.0.1:$PORT" "$@" "$IMAGE" \
+  local net=(--network=host -e SLUICE_LISTEN="127.0.0.1:$PORT")
+  [ "${PUBLISH:-0}" = 1 ] && net=(-p "127.0.0.1:$PORT:8080")
+  "${PODMAN[@]}" run -d --name "$NAME" "${LIMITS[@]}" "${net[@]}" \
+    --read-only --cap-drop=all --security-opt no-new-privileges "$@" "$IMAGE" \
     > "$BUILD_DIR/container-run.log" 2>&1 || { cat "$BUILD_DIR/container-run.log" >&2; fail "podman run"; }
   BASE="http://127.0.0.1:$PORT"
 }
@@ -114,6 +119,23 @@ chunks=$(grep -c '^data: {.*"chat.completion.chunk"' <<< "$stream" || true)
 echo "==> chat completion and a stream of $chunks chunks through the container"
 stop_within 30   # server.shutdown_grace's default; config/sluice.yaml does not set it
 
+# --- 2b. behind a published port (the container network, not loopback) ----------
+# The default file has no gateway keys: clients from outside the container are
+# refused until SLUICE_ALLOW_UNAUTHENTICATED=true, while probes always pass.
+PUBLISH=1 start_container
+wait_healthy
+for _ in $(seq 50); do curl -s -o /dev/null "$BASE/healthz" && break; sleep 0.1; done  # the port forwarder
+[ "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/healthz")" = 200 ] || fail "/healthz through the published port"
+refused=$(curl -s "$BASE/v1/models")
+grep -q '"peer_not_allowed"' <<< "$refused" || fail "without keys a client off loopback was not refused: $refused"
+PUBLISH=1 start_container -e SLUICE_ALLOW_UNAUTHENTICATED=true
+wait_healthy
+for _ in $(seq 50); do curl -s -o /dev/null "$BASE/healthz" && break; sleep 0.1; done
+curl -sS --max-time 10 -H 'content-type: application/json' -d "$chat" "$BASE/v1/chat/completions" |
+  grep -q '"chat.completion"' || fail "chat completion through the published port with SLUICE_ALLOW_UNAUTHENTICATED"
+echo "==> published port: refused without keys (probes pass), served with SLUICE_ALLOW_UNAUTHENTICATED=true"
+stop_within 30
+
 # --- 3. the compose configuration, with Redis ---------------------------------
 if [ -z "${REDIS_URL:-}" ]; then
   echo "==> REDIS_URL unset: skipping the compose configuration's Redis run"
@@ -135,7 +157,8 @@ for _ in $(seq 100); do
 done
 python3 -c 'import json,sys; j=json.loads(sys.argv[1]); assert j["status"]=="completed" and j["response"]["status_code"]==200, j' \
   "$polled" || fail "async job through Redis: $polled"
-"${PODMAN[@]}" logs "$NAME" 2>&1 | grep -q '"event":"redis_connected"' || fail "no redis_connected log line"
 echo "==> async job $id through Redis answered"
 stop_within 25   # docker/sluice.compose.yaml's server.shutdown_grace
+# Info lines are flushed every second, and at exit.
+"${PODMAN[@]}" logs "$NAME" 2>&1 | grep -q '"event":"redis_connected"' || fail "no redis_connected log line"
 echo "==> container tests passed"
