@@ -48,7 +48,7 @@ nice -n 15 "${PODMAN[@]}" build --format docker --network=host "${LIMITS[@]}" --
   > "$BUILD_DIR/container-build.log" 2>&1 ||
   { tail -n 40 "$BUILD_DIR/container-build.log" >&2; fail "podman build (log: $BUILD_DIR/container-build.log)"; }
 [ -s "$iid" ] || fail "podman build made no image (log: $BUILD_DIR/container-build.log)"
-echo "==> image built in $(elapsed "$start") s; $(grep -m1 '^runtime packages:' "$BUILD_DIR/container-build.log" || true)"
+echo "==> image built in $(elapsed "$start") s; $(grep -m1 '^runtime packages:' "$BUILD_DIR/container-build.log" || echo "(every layer cached)")"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
