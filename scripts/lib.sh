@@ -34,6 +34,9 @@ ensure_packages() {
 # Configuring every time is cheap and makes CMAKE_ARGS win over an old cache.
 build() {
   cmake -S "$REPO_ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release "${CMAKE_ARGS[@]}" > /dev/null
-  cmake --build "$BUILD_DIR" -j "$(nproc)" ${1:+--target "$@"}
+  # ccache keys on the locale (compiler messages depend on it): one fixed
+  # locale lets the container image's build stage reuse what this build cached.
+  env -u LC_ALL -u LC_CTYPE -u LC_MESSAGES LANG=C.UTF-8 \
+    cmake --build "$BUILD_DIR" -j "$(nproc)" ${1:+--target "$@"}
 }
 CMAKE_ARGS=()

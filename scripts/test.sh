@@ -2,10 +2,11 @@
 # Installs what is missing, builds, and runs every test: unit and integration
 # (ctest), then the official OpenAI and Anthropic Node SDKs against the real daemon. Starts
 # its own redis-server on a free loopback port for tests that need one
-# (REDIS_URL). Exits non-zero if anything fails.
+# (REDIS_URL), then builds the container image and runs it (tests/container/run.sh).
+# Exits non-zero if anything fails.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ensure_packages "${BUILD_PACKAGES[@]}" redis-server
+ensure_packages "${BUILD_PACKAGES[@]}" redis-server python3-yaml
 command -v node >/dev/null && command -v npm >/dev/null || ensure_packages nodejs npm
 
 CMAKE_ARGS=(-DSLUICE_TESTS=ON)
@@ -31,6 +32,14 @@ echo "==> unit and integration tests"
 
 echo "==> the official OpenAI and Anthropic Node SDKs against the daemon"
 SLUICE_BIN="$BUILD_DIR/src/sluice" bash "$REPO_ROOT/tests/node/run.sh" || status=1
+
+# The container image: built with podman (sharing the ccache this build filled)
+# and run: health check, a completion and a stream, SIGTERM, an async job
+# through Redis. SLUICE_CONTAINER_TEST=0 skips it where podman cannot run.
+if [ "${SLUICE_CONTAINER_TEST:-1}" != 0 ]; then
+  echo "==> the container image, built and run (tests/container/run.sh)"
+  bash "$REPO_ROOT/tests/container/run.sh" || status=1
+fi
 
 if [ $status -eq 0 ]; then echo "==> all tests passed"; else echo "==> TESTS FAILED"; fi
 exit $status
