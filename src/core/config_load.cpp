@@ -59,7 +59,7 @@ void read_root(Reader& r, const Slot& root, GatewayConfig& config) {
       {"logging", [&](const Slot& s) { read_logging(r, s, config.logging); }},
       {"router", [&](const Slot& s) { read_routers(r, s, config.routers, router_refs); }},
       {"redis", [&](const Slot& s) { read_redis(r, s, config.redis.emplace()); }},
-      {"cache", {}},
+      {"cache", [&](const Slot& s) { read_cache(r, s, config.cache); }},
   });
   const auto nowhere = YAML::Mark::null_mark();
   if (!has_providers) r.problem("providers", nowhere, "at least one provider is required");
@@ -67,6 +67,10 @@ void read_root(Reader& r, const Slot& root, GatewayConfig& config) {
   if (config.queue.backend == QueueBackend::redis && !config.redis)
     r.problem("queue.backend", nowhere, "queue.backend redis needs the redis section (redis.url)");
   if (providers_usable) check_provider_refs(r, config, refs, written_provider_names);
+  if (providers_usable && !config.cache.semantic.embedder_provider.empty() &&
+      !config.find_provider(config.cache.semantic.embedder_provider))
+    r.problem("cache.semantic.embedder.provider", nowhere,
+              "no provider named '" + config.cache.semantic.embedder_provider + "' is configured");
   if (has_models) check_router_refs(r, config, router_refs);
   if (providers_usable && has_models) check_auth_refs(r, config, auth_refs);
 }

@@ -19,6 +19,7 @@ void read_server(Reader& r, const Slot& at, ServerConfig& c);    // config_serve
 void read_logging(Reader& r, const Slot& at, LoggingConfig& c);  // config_logging.cpp
 void read_queue(Reader& r, const Slot& at, QueueConfig& c);      // config_queue.cpp
 void read_redis(Reader& r, const Slot& at, RedisConfig& c);      // config_redis.cpp
+void read_cache(Reader& r, const Slot& at, CacheConfig& c);      // config_cache.cpp
 
 // A PEM CA bundle's path (providers[].ca_file, redis.ca_file): it must be a
 // readable file; no value means the system store only. config_providers.cpp.
