@@ -28,6 +28,8 @@ class FakeCache final : public cache::Cache {
     co_return;
   }
 
+  Stats stats() const override { return {}; }
+
   struct Lookup {
     cache::Key key;
     std::optional<float> min_similarity;
@@ -179,7 +181,7 @@ TEST_F(CacheStage, AKeyThatMayNotUseTheModelNeverGetsItsCachedAnswer) {
 
 TEST_F(CacheStage, KeysAreTheCallersTenants) {
   add_key(0);
-  serve_cached(chat_call("chat"), "sk-test-1");
+  ASSERT_TRUE(serve_cached(chat_call("chat"), "sk-test-1"));
   ASSERT_EQ(cache_.lookups.size(), 1u);
   EXPECT_EQ(cache_.lookups[0].key.tenant, "acme");
 }
@@ -220,9 +222,9 @@ TEST_F(CacheStage, TheThresholdHeaderReachesTheLookup) {
 }
 
 TEST(CacheThreshold, ParsesSimilaritiesOnly) {
-  EXPECT_FALSE(*parse_cache_threshold(""));
-  EXPECT_FLOAT_EQ(**parse_cache_threshold("0.9"), 0.9f);
-  EXPECT_FLOAT_EQ(**parse_cache_threshold("1"), 1.0f);
+  EXPECT_FALSE(parse_cache_threshold("").value());
+  EXPECT_FLOAT_EQ(parse_cache_threshold("0.9").value().value(), 0.9f);
+  EXPECT_FLOAT_EQ(parse_cache_threshold("1").value().value(), 1.0f);
   EXPECT_FALSE(parse_cache_threshold("1.5"));
   EXPECT_FALSE(parse_cache_threshold("-0.1"));
   EXPECT_FALSE(parse_cache_threshold("0.9x"));

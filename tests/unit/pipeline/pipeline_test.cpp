@@ -597,7 +597,7 @@ TEST_F(PipelineRouting, RulesSeeTheTenantAndTheHeadersOfTheCall) {
   EXPECT_EQ(ctx_->route_reason, "rule:vip");
   EXPECT_FALSE(ctx_->route_score);
   build();
-  EXPECT_EQ(pipeline_->header_names(), std::vector<std::string>{"x-priority"});
+  EXPECT_EQ(pipeline_->header_names(), (std::vector<std::string>{"x-priority", "x-sluice-cache-threshold"}));
 }
 
 // --- inbound dialects -------------------------------------------------------------
