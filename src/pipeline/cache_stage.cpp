@@ -146,10 +146,9 @@ asio::awaitable<Result<std::optional<Answer>>> Pipeline::cache_lookup(const auth
       if (!parsed) co_return std::move(parsed).error();
       threshold = *parsed;
     }
-  if (!cacheable(req.endpoint)) co_return std::optional<Answer>();
-  plan.key = cache::make_key(req, caller.tenant(), cache_config_);
+  if (cacheable(req.endpoint)) plan.key = cache::make_key(req, caller.tenant(), cache_config_);
   if (!plan.key || call.cache != CacheDirective::normal) {
-    // n > 1 and the like are never cached; no-cache asks for a fresh
+    // Embeddings, n > 1 and the like are never cached; no-cache asks for a fresh
     // answer (which is stored), no-store for one the cache never sees.
     ctx.cache = CacheDecision::bypass;
     if (call.cache == CacheDirective::no_store) plan.key.reset();

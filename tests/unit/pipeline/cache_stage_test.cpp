@@ -310,6 +310,14 @@ TEST_F(CacheStage, AnAbandonedStreamIsNotStored) {
   EXPECT_TRUE(cache_.stores.empty());
 }
 
+TEST_F(CacheStage, EmbeddingsAreNeverCached) {
+  ASSERT_TRUE(serve_cached(chat_call("embed", false, Endpoint::embeddings)));
+  EXPECT_TRUE(cache_.lookups.empty());
+  EXPECT_EQ(ctx_->cache, CacheDecision::bypass);
+  settle();
+  EXPECT_TRUE(cache_.stores.empty());
+}
+
 TEST_F(CacheStage, WithoutACacheNothingIsDecided) {
   ASSERT_TRUE(serve(chat_call("chat")));
   EXPECT_EQ(ctx_->cache, CacheDecision::none);
