@@ -366,12 +366,19 @@ TEST_F(Cache, ChangedMeaningsAreSemanticMisses) {
 }
 
 TEST_F(Cache, AClientMayRaiseTheThresholdNeverLowerIt) {
-  Gateway gw(yaml(kSemantic));
+  {
+    Gateway gw(yaml(kSemantic));
+    ASSERT_TRUE(gw.started());
+    chat(gw, {}, "How do I reverse a list in Python?");
+    HttpResponse strict = chat(gw, {}, "How can I reverse a list in Python?", {{"x-sluice-cache-threshold", "0.9999"}});
+    EXPECT_EQ(strict.headers["x-sluice-cache"], "miss");
+  }
+  std::string strict = kSemantic;
+  strict.replace(strict.find("threshold: 0.5"), 14, "threshold: 0.9999");
+  Gateway gw(yaml(strict));
   ASSERT_TRUE(gw.started());
   chat(gw, {}, "How do I reverse a list in Python?");
-  HttpResponse strict = chat(gw, {}, "How can I reverse a list in Python?", {{"x-sluice-cache-threshold", "0.9999"}});
-  EXPECT_EQ(strict.headers["x-sluice-cache"], "miss");
-  HttpResponse loose = chat(gw, {}, "Tell me a joke", {{"x-sluice-cache-threshold", "0"}});
+  HttpResponse loose = chat(gw, {}, "How can I reverse a list in Python?", {{"x-sluice-cache-threshold", "0.5"}});
   EXPECT_EQ(loose.headers["x-sluice-cache"], "miss") << "the configured threshold still holds";
 }
 #endif
