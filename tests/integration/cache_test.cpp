@@ -12,6 +12,7 @@
 #include <string>
 #include <thread>
 
+#include "dialect_fixture.hpp"
 #include "gateway_fixture.hpp"
 #include "support/fake_upstream.hpp"
 #include "support/stdout_capture.hpp"
@@ -326,15 +327,105 @@ TEST_F(Cache, AnthropicClientsGetTheirDialectFromTheCache) {
   EXPECT_EQ(fake.request_count(), 1u);
 }
 
+// An answer in the deployment's own dialect (Anthropic's Messages, OpenAI's
+// Responses API): a stream is added up from that dialect's events, and
+// replayed as them.
+struct NativeCase {
+  Upstream kind;
+  const char* path;
+  const char* name;
+};
+
+class CacheNative : public ::testing::TestWithParam<NativeCase> {
+ protected:
+  json body(bool stream) const {
+    json b = {{"model", "m"}, {"max_tokens", 64}};
+    if (std::string(GetParam().path) == "/v1/messages") b["messages"] = {{{"role", "user"}, {"content", "hi there"}}};
+    else b = {{"model", "m"}, {"input", "hi there"}};
+    if (stream) b["stream"] = true;
+    return b;
+  }
+  // The text of a complete answer, or of a stream's text deltas.
+  static std::string text_of(const json& answer) {
+    std::string text;
+    if (answer.contains("content"))
+      for (const json& block : answer["content"]) text += block.value("text", "");
+    if (answer.contains("output"))
+      for (const json& item : answer["output"])
+        if (item["type"] == "message")
+          for (const json& part : item["content"]) text += part.value("text", "");
+    return text;
+  }
+  static std::string streamed(const std::vector<std::string>& events) {
+    std::string text;
+    for (const std::string& e : events) {
+      const json j = parse_json(e);
+      if (j.is_discarded()) continue;
+      if (j["type"] == "content_block_delta") text += j["delta"].value("text", "");
+      if (j["type"] == "response.output_text.delta") text += j["delta"].get<std::string>();
+    }
+    return text;
+  }
+  FakeUpstream fake;
+};
+
+INSTANTIATE_TEST_SUITE_P(EachDialect, CacheNative,
+                         ::testing::Values(NativeCase{Upstream::anthropic, "/v1/messages", "messages"},
+                                           NativeCase{Upstream::openai, "/v1/responses", "responses"}),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+TEST_P(CacheNative, AStreamInTheDeploymentsDialectIsStoredAndReplayed) {
+  Gateway gw(dialect_yaml(GetParam().kind, fake) + "cache:\n  enabled: true\n");
+  ASSERT_TRUE(gw.started());
+  SseReader first(gw.port(), GetParam().path, body(true).dump());
+  ASSERT_EQ(first.status(), 200);
+  EXPECT_EQ(first.headers().at("x-sluice-cache"), "miss");
+  const std::string text = streamed(first.remaining_events());
+  ASSERT_TRUE(first.ended_cleanly());
+  ASSERT_FALSE(text.empty());
+
+  HttpResponse whole = http_request(gw.port(), "POST", GetParam().path, body(false).dump());
+  ASSERT_EQ(whole.status, 200) << whole.body;
+  EXPECT_EQ(whole.headers["x-sluice-cache"], "hit-exact");
+  EXPECT_EQ(text_of(parse_json(whole.body)), text);
+
+  SseReader replay(gw.port(), GetParam().path, body(true).dump());
+  ASSERT_EQ(replay.status(), 200);
+  EXPECT_EQ(replay.headers().at("x-sluice-cache"), "hit-exact");
+  const auto events = replay.remaining_events();
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(streamed(events), text);
+  const std::string last = parse_json(events.back())["type"];
+  EXPECT_TRUE(last == "message_stop" || last == "response.completed") << last;
+  EXPECT_EQ(fake.request_count(), 1u);
+}
+
 #ifdef SLUICE_HAVE_VERIFIER
+// The semantic tier serves requests sampled at most semantic.max_temperature
+// hot; one that does not say counts as the providers' default, 1.
+const json kCold = {{"temperature", 0}};
 const std::string kSemantic = "  enabled: true\n  semantic:\n    enabled: true\n    embedder: hashed-ngram\n    threshold: 0.5\n";
+
+TEST_F(Cache, MissingWeightsFallBackToHashedNgramWithAWarning) {
+  std::string logs;
+  {
+    StdoutCapture capture;
+    Gateway gw(yaml("  enabled: true\n  semantic:\n    enabled: true\n    weights_dir: /nonexistent/use-lite\n"),
+               {.log_level = "info"});
+    ASSERT_TRUE(gw.started());
+    EXPECT_EQ(chat(gw, kCold).status, 200);
+    logs = capture.contents();
+  }
+  EXPECT_NE(logs.find("cache_embedder_fallback"), std::string::npos) << logs;
+  EXPECT_NE(logs.find("semantic=true embedder=hashed-ngram"), std::string::npos) << logs;
+}
 
 TEST_F(Cache, AParaphraseIsASemanticHit) {
   Gateway gw(yaml(kSemantic));
   ASSERT_TRUE(gw.started());
-  HttpResponse first = chat(gw, {}, "How do I reverse a list in Python?");
+  HttpResponse first = chat(gw, kCold, "How do I reverse a list in Python?");
   ASSERT_EQ(first.headers["x-sluice-cache"], "miss");
-  HttpResponse again = chat(gw, {}, "How can I reverse a list in Python?");
+  HttpResponse again = chat(gw, kCold, "How can I reverse a list in Python?");
   ASSERT_EQ(again.status, 200) << again.body;
   EXPECT_EQ(again.headers["x-sluice-cache"], "hit-semantic");
   EXPECT_TRUE(std::regex_match(again.headers["x-sluice-cache-key"], std::regex("[0-9a-f]{16}")));
@@ -356,8 +447,8 @@ TEST_F(Cache, ChangedMeaningsAreSemanticMisses) {
   };
   std::size_t expected = 0;
   for (const auto& [stored, incoming] : pairs) {
-    chat(gw, {}, stored);
-    HttpResponse r = chat(gw, {}, incoming);
+    chat(gw, kCold, stored);
+    HttpResponse r = chat(gw, kCold, incoming);
     ASSERT_EQ(r.status, 200) << r.body;
     EXPECT_EQ(r.headers["x-sluice-cache"], "miss") << stored << " / " << incoming;
     expected += 2;
@@ -369,16 +460,16 @@ TEST_F(Cache, AClientMayRaiseTheThresholdNeverLowerIt) {
   {
     Gateway gw(yaml(kSemantic));
     ASSERT_TRUE(gw.started());
-    chat(gw, {}, "How do I reverse a list in Python?");
-    HttpResponse strict = chat(gw, {}, "How can I reverse a list in Python?", {{"x-sluice-cache-threshold", "0.9999"}});
+    chat(gw, kCold, "How do I reverse a list in Python?");
+    HttpResponse strict = chat(gw, kCold, "How can I reverse a list in Python?", {{"x-sluice-cache-threshold", "0.9999"}});
     EXPECT_EQ(strict.headers["x-sluice-cache"], "miss");
   }
   std::string strict = kSemantic;
   strict.replace(strict.find("threshold: 0.5"), 14, "threshold: 0.9999");
   Gateway gw(yaml(strict));
   ASSERT_TRUE(gw.started());
-  chat(gw, {}, "How do I reverse a list in Python?");
-  HttpResponse loose = chat(gw, {}, "How can I reverse a list in Python?", {{"x-sluice-cache-threshold", "0.5"}});
+  chat(gw, kCold, "How do I reverse a list in Python?");
+  HttpResponse loose = chat(gw, kCold, "How can I reverse a list in Python?", {{"x-sluice-cache-threshold", "0.5"}});
   EXPECT_EQ(loose.headers["x-sluice-cache"], "miss") << "the configured threshold still holds";
 }
 #endif
