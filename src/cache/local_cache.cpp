@@ -16,6 +16,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "shared.hpp"
 #include "sluice/core/log.hpp"
 #include "store.hpp"
 #include "vector_index.hpp"
@@ -52,7 +53,24 @@ std::size_t entry_bytes(const Record& r) {
 
 class LocalCache final : public Cache {
  public:
-  LocalCache(const CacheConfig& config, CacheParts parts) : config_(config), parts_(std::move(parts)) {}
+  LocalCache(const CacheConfig& config, CacheParts parts) : config_(config), parts_(std::move(parts)) {
+    if (!parts_.redis) return;
+    if (!parts_.redis_config || !parts_.executor) {
+      log::warn("cache_redis_not_shared", {{"reason", "no feed connection configured"}});
+      return;
+    }
+    sharing_ = std::make_unique<Sharing>(*parts_.redis, *parts_.redis_config, parts_.executor, config_,
+                                         [this](Record record) { adopt(std::move(record), false); },
+                                         [this](std::uint64_t exact, std::int64_t stored_ms) {
+                                           const auto it = nodes_.find(exact);
+                                           return it != nodes_.end() &&
+                                                  it->second.record.entry->stored_at >=
+                                                      std::chrono::system_clock::time_point(
+                                                          std::chrono::milliseconds(stored_ms));
+                                         });
+  }
+
+  ~LocalCache() override { sharing_.reset(); }
 
   asio::awaitable<Found> lookup(const Key& key, std::optional<float> min_similarity) override {
     Found found;
@@ -76,14 +94,15 @@ class LocalCache final : public Cache {
 
   asio::awaitable<void> store(const Key& key, Entry entry, std::vector<float> vector) override {
     try {
+      const bool semantic = key.semantic && parts_.embedding;
+      entry.prompt = semantic ? key.prompt : std::string();
       if (entry.body.size() + entry.prompt.size() > config_.max_entry_bytes) co_return;
       const auto now = parts_.clock->wall();
       entry.id = hex_id(key.exact);
       entry.stored_at = now;
       entry.expires_at = now + std::chrono::duration_cast<std::chrono::system_clock::duration>(config_.ttl);
       entry.embedder.clear();
-      if (key.semantic && parts_.embedding) {
-        entry.prompt = key.prompt;
+      if (semantic) {
         if (vector.size() != parts_.embedding->dimensions()) {
           auto embedded = co_await embed(key.prompt);
           vector = embedded ? std::move(*embedded) : std::vector<float>{};
@@ -194,7 +213,11 @@ class LocalCache final : public Cache {
   void adopt(Record record, bool own) {
     if (parts_.clock->wall() >= record.entry->expires_at) return;
     if (record.entry->body.size() + record.entry->prompt.size() > config_.max_entry_bytes) return;
-    if (const auto old = nodes_.find(record.exact); old != nodes_.end()) remove(old);
+    if (const auto old = nodes_.find(record.exact); old != nodes_.end()) {
+      // Our own entries come back through the feed; an older copy never replaces a newer one.
+      if (!own && old->second.record.entry->stored_at >= record.entry->stored_at) return;
+      remove(old);
+    }
     const std::uint64_t exact = record.exact;
     Node& node = nodes_[exact];
     node.record = std::move(record);
@@ -203,15 +226,23 @@ class LocalCache final : public Cache {
     node.lru = lru_.begin();
     bytes_ += node.bytes;
     index(node);
-    (void)own;
     evict();
   }
 
   void index(Node& node) {
     Record& r = node.record;
-    if (r.vector.empty() || r.entry->embedder.empty()) return;
+    // A vector of another embedder (another replica's) is never compared
+    // with ours: its entry serves the exact tier only.
+    if (r.vector.empty() || r.entry->embedder.empty() || !parts_.embedding ||
+        r.entry->embedder != parts_.embedding->name() || r.vector.size() != parts_.embedding->dimensions()) {
+      std::vector<float>().swap(r.vector);
+      return;
+    }
     auto& slot = indexes_[r.partition];
-    if (!slot) slot = std::make_unique<VectorIndex>(r.entry->embedder, r.vector.size());
+    if (!slot) {
+      slot = std::make_unique<VectorIndex>(r.entry->embedder, r.vector.size());
+      bytes_ += slot->bytes();
+    }
     VectorIndex& index = *slot;
     if (index.embedder() != r.entry->embedder || index.dimensions() != r.vector.size()) {
       r.vector.clear();
@@ -271,11 +302,7 @@ class LocalCache final : public Cache {
   std::size_t bytes_ = 0;
   std::uint64_t next_id_ = 0;
   std::uint64_t evictions_ = 0;
-  struct Sharing {
-    virtual ~Sharing() = default;
-    virtual void publish(const Record&) = 0;
-  };
-  std::unique_ptr<Sharing> sharing_;
+  std::unique_ptr<Sharing> sharing_;  // last: stopped before the rest goes
 };
 
 }  // namespace

@@ -12,14 +12,20 @@ namespace sluice::cache {
 namespace {
 
 constexpr std::size_t kM = 16;                 // graph degree (32 links on the base layer)
-constexpr std::size_t kEfConstruction = 100;
-constexpr std::size_t kMinEf = 64;             // search breadth; at least k
+constexpr std::size_t kEfConstruction = 64;   // insert cost is proportional: stores run on the event loop
+constexpr std::size_t kMinEf = 64;             // search breadth (recall of near duplicates); at least 4k
 constexpr std::size_t kFixedGraphBytes = 65'536 * sizeof(std::mutex) + 4096;
 
+// Eight partial sums: the compiler vectorises them without -ffast-math
+// (one running sum would pin the order of the additions).
 float dot(const float* a, const float* b, std::size_t n) noexcept {
-  float s = 0;
-  for (std::size_t i = 0; i < n; ++i) s += a[i] * b[i];
-  return s;
+  float s[8] = {};
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (std::size_t j = 0; j < 8; ++j) s[j] += a[i + j] * b[i + j];
+  float sum = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+  for (; i < n; ++i) sum += a[i] * b[i];
+  return sum;
 }
 
 }  // namespace
@@ -39,7 +45,8 @@ struct VectorIndex::Graph {
 
   void add(std::uint64_t id, const float* vector) {
     hnswlib::labeltype slot;
-    if (!free.empty()) {
+    const bool revived = !free.empty();
+    if (revived) {
       slot = free.back();
       free.pop_back();
     } else {
@@ -50,11 +57,17 @@ struct VectorIndex::Graph {
       }
       id_of.push_back(0);
     }
-    try {
+    // Out of memory half way through: the exception leaves the slot unused
+    // (its label maps to no live id, so a search that meets it skips it).
+    if (revived) {
+      // A deleted slot, revived and relinked for its new vector alone; its
+      // old neighbours keep their links to it (to the new vector now).
+      // addPoint on a deleted label would relink every neighbour too
+      // (updatePoint with probability 1): milliseconds a store.
+      hnsw.unmarkDelete(slot);
+      hnsw.updatePoint(vector, hnsw.label_lookup_.at(slot), 0.0f);
+    } else {
       hnsw.addPoint(vector, slot);
-    } catch (...) {
-      free.push_back(slot);
-      throw;
     }
     id_of[slot] = id;
     slot_of.emplace(id, slot);
@@ -110,7 +123,7 @@ std::vector<std::pair<float, std::uint64_t>> VectorIndex::search(const float* qu
   if (k == 0) return out;
   if (graph_) {
     if (graph_->slot_of.empty()) return out;
-    graph_->hnsw.setEf(std::max(kMinEf, k));
+    graph_->hnsw.setEf(std::max(kMinEf, 4 * k));
     auto found = graph_->hnsw.searchKnn(query, k);
     while (!found.empty()) {
       const auto [distance, slot] = found.top();

@@ -1,7 +1,10 @@
 // VectorIndex: one partition's vectors, searched by inner product (cosine on
 // unit vectors). A small partition is a flat array searched exhaustively
-// (exact, and cheaper than a graph below a thousand vectors); past
-// kGraphFrom vectors it becomes an hnswlib HNSW graph. Private to the cache;
+// (exact, and about as cheap as a graph search at that size); past
+// kGraphFrom vectors it becomes an hnswlib HNSW graph. The conversion
+// inserts the kGraphFrom vectors at once, on the event loop: a pause of
+// about kGraphFrom inserts (a fraction of a millisecond each), once in the
+// life of a partition that grows that large. Private to the cache;
 // hnswlib is included from vector_index.cpp only (its header defines
 // non-inline functions).
 //
@@ -21,7 +24,7 @@ namespace sluice::cache {
 
 class VectorIndex {
  public:
-  static constexpr std::size_t kGraphFrom = 1024;
+  static constexpr std::size_t kGraphFrom = 512;
 
   VectorIndex(std::string embedder, std::size_t dimensions);
   ~VectorIndex();

@@ -665,7 +665,7 @@ TEST(ConfigLoad, ReportsEveryProblemInFileOrder) {
       "  - name: m\n"
       "    deployments:\n"
       "      - { provider: ghost, model: m }\n"
-      "cache: { size: 1 }\n");
+      "cache: { ttl: 0s }\n");
   EXPECT_FALSE(result.config.has_value());
   std::vector<int> lines;
   for (const auto& problem : result.problems) lines.push_back(problem.line);
