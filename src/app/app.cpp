@@ -47,7 +47,7 @@ struct App::Parts {
         cache_redis(config.cache.enabled && config.redis
                         ? std::make_unique<redis::Client>(io.get_executor(), *config.redis)
                         : nullptr),
-        cache(make_answer_cache(config, providers, clock, cache_redis.get())),
+        cache(make_answer_cache(config, providers, clock, cache_redis.get(), io.get_executor())),
         pipeline(gatekeeper, router, pool, catalog, providers, clock, config.queue),
         server(io.get_executor(), config, pipeline) {
     if (cache) pipeline.set_cache(cache.get(), config.cache);
@@ -120,12 +120,17 @@ struct App::Parts {
   // The answer cache (cache section): the exact tier, and the semantic one
   // when chosen, with its embedder and verifier; nullptr when off.
   static std::unique_ptr<cache::Cache> make_answer_cache(const GatewayConfig& config, pipeline::ProviderMap& providers,
-                                                        std::shared_ptr<const Clock> clock, redis::Client* redis) {
+                                                        std::shared_ptr<const Clock> clock, redis::Client* redis,
+                                                        boost::asio::any_io_executor executor) {
     const CacheConfig& c = config.cache;
     if (!c.enabled) return nullptr;
     cache::CacheParts parts;
     parts.clock = std::move(clock);
-    parts.redis = redis;
+    if (redis) {  // entries shared with the other replicas through Redis
+      parts.redis = redis;
+      parts.redis_config = config.redis;
+      parts.executor = std::move(executor);
+    }
     std::string embedder = "none";
     if (c.semantic.enabled) {
       if (auto verify = make_verify()) {

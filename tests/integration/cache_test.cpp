@@ -15,6 +15,7 @@
 #include "dialect_fixture.hpp"
 #include "gateway_fixture.hpp"
 #include "support/fake_upstream.hpp"
+#include "support/redis_server.hpp"
 #include "support/stdout_capture.hpp"
 #include "support/test_client.hpp"
 
@@ -324,6 +325,35 @@ TEST_F(Cache, AnthropicClientsGetTheirDialectFromTheCache) {
     if (j["type"] == "content_block_delta") text += j["delta"].value("text", "");
   }
   EXPECT_EQ(text, parse_json(first.body)["content"][0]["text"]);
+  EXPECT_EQ(fake.request_count(), 1u);
+}
+
+TEST_F(Cache, ReplicasShareEntriesThroughRedis) {
+  RedisServer redis;
+  const std::string shared = "redis:\n  url: \"" + redis.url() + "\"\n";
+  // B's own upstream refuses everything (and a refusal is never stored), so
+  // a 200 from B can only be A's answer, learnt through Redis.
+  FakeUpstream refusing;
+  Behaviour refuse;
+  refuse.status = 400;
+  refusing.set_behaviour(refuse);
+  Gateway a(yaml("  enabled: true\n", shared));
+  Gateway b(ConfigBuilder().openai_provider("up", refusing.base_url()).model("gpt-test", {{"up", "gpt-test"}}).yaml() +
+            "cache:\n  enabled: true\n" + shared);
+  ASSERT_TRUE(a.started());
+  ASSERT_TRUE(b.started());
+  HttpResponse stored = chat(a, {}, "shared question");
+  ASSERT_EQ(stored.status, 200);
+  HttpResponse learnt;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  do {  // B follows the feed in the background: ask until it has learnt the entry
+    learnt = chat(b, {}, "shared question");
+    if (learnt.status == 200) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  } while (std::chrono::steady_clock::now() < deadline);
+  ASSERT_EQ(learnt.status, 200) << learnt.body;
+  EXPECT_EQ(learnt.headers["x-sluice-cache"], "hit-exact");
+  EXPECT_EQ(answer_text(learnt), answer_text(stored));
   EXPECT_EQ(fake.request_count(), 1u);
 }
 
