@@ -1,6 +1,7 @@
 #include "sluice/app/app.hpp"
 
 #include "sluice/auth/gatekeeper.hpp"
+#include "sluice/cache/cache.hpp"
 #include "sluice/core/clock.hpp"
 #include "sluice/core/embedder.hpp"
 #include "sluice/core/log.hpp"
@@ -11,12 +12,24 @@
 #include "sluice/providers/provider.hpp"
 #include "sluice/router/router.hpp"
 #include "sluice/queue/redis_jobs.hpp"
+#include "sluice/redis/client.hpp"
 #include "sluice/server/job_call.hpp"
 #include "sluice/server/server.hpp"
 
 #include <algorithm>
+#include <filesystem>
+#include <stdexcept>
 
 #include <boost/asio/awaitable.hpp>
+
+// The semantic tier's embedder and verifier are built on their own branches;
+// CMake says which this tree has (src/CMakeLists.txt, sluice_app).
+#ifdef SLUICE_HAVE_USE_LITE
+#include "sluice/embed/use_lite.hpp"
+#endif
+#ifdef SLUICE_HAVE_VERIFIER
+#include "sluice/cache/verifier.hpp"
+#endif
 
 namespace sluice {
 
@@ -32,8 +45,13 @@ struct App::Parts {
         providers(make_providers(io, config)),
         pool(config, clock->now()),
         catalog(config, providers, pool, *clock),
+        cache_redis(config.cache.enabled && config.redis
+                        ? std::make_unique<redis::Client>(io.get_executor(), *config.redis)
+                        : nullptr),
+        cache(make_answer_cache(config, providers, clock, cache_redis.get(), io.get_executor())),
         pipeline(gatekeeper, router, pool, catalog, providers, clock, config.queue),
         server(io.get_executor(), config, pipeline) {
+    if (cache) pipeline.set_cache(cache.get(), config.cache);
     if (config.queue.backend == QueueBackend::redis && config.redis) {
       jobs = std::make_unique<queue::RedisJobs>(
           io.get_executor(), *config.redis, config.queue, job_groups(config),
@@ -105,6 +123,82 @@ struct App::Parts {
     return nullptr;
   }
 
+  // The answer cache (cache section): the exact tier, and the semantic one
+  // when chosen, with its embedder and verifier; nullptr when off.
+  static std::unique_ptr<cache::Cache> make_answer_cache(const GatewayConfig& config, pipeline::ProviderMap& providers,
+                                                        std::shared_ptr<const Clock> clock, redis::Client* redis,
+                                                        boost::asio::any_io_executor executor) {
+    const CacheConfig& c = config.cache;
+    if (!c.enabled) return nullptr;
+    cache::CacheParts parts;
+    parts.clock = std::move(clock);
+    if (redis) {  // entries shared with the other replicas through Redis
+      parts.redis = redis;
+      parts.redis_config = config.redis;
+      parts.executor = std::move(executor);
+    }
+    std::string embedder = "none";
+    if (c.semantic.enabled) {
+      if (auto verify = make_verify()) {
+        parts.verify = std::move(verify);
+        if (!c.semantic.embedder_provider.empty()) {
+          parts.embedding = pipeline::remote_embedding(providers, c.semantic.embedder_provider,
+                                                       c.semantic.embedder_model, c.semantic.embed_timeout);
+        } else {
+          parts.embedding = cache::on_workers(builtin_embedder(c.semantic), c.semantic.embed_threads);
+        }
+        embedder = std::string(parts.embedding->name());
+      }
+    }
+    log::info("cache", {{"exact", true},
+                        {"semantic", parts.embedding != nullptr},
+                        {"embedder", embedder},
+                        {"threshold", c.semantic.threshold},
+                        {"ttl_ms", c.ttl.count()},
+                        {"max_entries", c.max_entries},
+                        {"max_bytes", c.max_bytes},
+                        {"shared", redis != nullptr}});
+    return cache::make_cache(c, std::move(parts));
+  }
+
+  // The verifier the semantic tier checks every candidate with; empty when
+  // this build has none (the tier then stays off: without it a semantic
+  // cache serves wrong answers).
+  static cache::Verify make_verify() {
+#ifdef SLUICE_HAVE_VERIFIER
+    auto verifier = std::make_shared<const cache::Verifier>(cache::Verifier::load());
+    if (!verifier->lexicon_warning().empty())
+      log::warn("cache_verifier_lexicon", {{"detail", verifier->lexicon_warning()}});
+    return [verifier](std::string_view stored, std::string_view incoming) { return verifier->check(stored, incoming); };
+#else
+    log::warn("cache_semantic_unavailable",
+              {{"detail", "cache.semantic.enabled is set but this build has no verifier: exact tier only"}});
+    return {};
+#endif
+  }
+
+  // builtin: use-lite when its weights load, else hashed-ngram with a
+  // warning that says why; use-lite chosen by name must load.
+  static std::shared_ptr<const Embedder> builtin_embedder(const SemanticCacheConfig& c) {
+    if (c.embedder == "hashed-ngram") return make_hashed_embedder();
+    std::string why;
+#ifdef SLUICE_HAVE_USE_LITE
+    const std::vector<std::filesystem::path> dirs =
+        c.weights_dir.empty() ? embed::use_lite_search_path() : std::vector<std::filesystem::path>{c.weights_dir};
+    for (const std::filesystem::path& dir : dirs) {
+      auto loaded = embed::load_use_lite(dir);
+      if (loaded) return std::shared_ptr<const Embedder>(std::move(loaded).value());
+      why += (why.empty() ? "" : "; ") + loaded.error().message;
+    }
+    if (dirs.empty()) why = "no directory to look for its weights in";
+#else
+    why = "this build has no use-lite embedder";
+#endif
+    if (c.embedder == "use-lite") throw std::runtime_error("cache.semantic.embedder use-lite cannot load: " + why);
+    log::warn("cache_embedder_fallback", {{"embedder", "hashed-ngram"}, {"reason", why}});
+    return make_hashed_embedder();
+  }
+
   GatewayConfig config;
   std::shared_ptr<const Clock> clock;
   auth::Gatekeeper gatekeeper;
@@ -113,6 +207,8 @@ struct App::Parts {
   pipeline::ProviderMap providers;
   pool::ProviderPool pool;
   pipeline::ModelCatalog catalog;
+  std::unique_ptr<redis::Client> cache_redis;  // the cache's connection, when shared through Redis
+  std::unique_ptr<cache::Cache> cache;
   pipeline::Pipeline pipeline;
   server::Server server;
   std::unique_ptr<queue::RedisJobs> jobs;  // queue.backend redis
@@ -124,6 +220,7 @@ App::~App() = default;
 void App::start() {
   parts_->server.start();
   if (parts_->jobs) parts_->jobs->start();
+  if (parts_->cache_redis) parts_->cache_redis->start();
   // Who may call, said once at start: an operator reading the log knows
   // whether the port is open to anyone.
   const std::string_view posture = parts_->gatekeeper.posture();

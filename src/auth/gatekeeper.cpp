@@ -226,9 +226,9 @@ Result<Caller> Gatekeeper::caller_for(std::string_view key_id, std::string_view 
   return make_error(errc::unauthorized, "The gateway key that submitted this job is no longer configured.");
 }
 
-Result<KeyLease> Gatekeeper::admit(const Caller& caller, std::string_view model, double tokens) const {
+Status Gatekeeper::permit(const Caller& caller, std::string_view model) const {
   KeyState* key = caller.key_.get();
-  if (!key) return KeyLease();
+  if (!key) return Ok{};
   if (!caller.may_use(model))
     return make_error(errc::model_not_allowed,
                       "This gateway key may not use the model `" + std::string(model) + "`.", "model");
@@ -240,6 +240,13 @@ Result<KeyLease> Gatekeeper::admit(const Caller& caller, std::string_view model,
                                                    dollars(*key->config.monthly_budget_usd) + " (" + dollars(spent) +
                                                    " this month); it renews on " + first_of_next_month(month) + ".");
   }
+  return Ok{};
+}
+
+Result<KeyLease> Gatekeeper::admit(const Caller& caller, std::string_view model, double tokens) const {
+  KeyState* key = caller.key_.get();
+  if (!key) return KeyLease();
+  if (Status permitted = permit(caller, model); !permitted) return std::move(permitted).error();
   const auto now = clock_->now();
   if (!key->rpm.try_take(1, now)) return key_rate_limited("requests", key->config.rpm, key->rpm.time_until(1, now));
   // A demand above the whole bucket could never fit: it takes what a full

@@ -4,6 +4,17 @@
 
 namespace sluice {
 
+std::string_view to_string(CacheDecision decision) noexcept {
+  switch (decision) {
+    case CacheDecision::none: return "";
+    case CacheDecision::bypass: return "bypass";
+    case CacheDecision::miss: return "miss";
+    case CacheDecision::hit_exact: return "hit-exact";
+    case CacheDecision::hit_semantic: return "hit-semantic";
+  }
+  return "";
+}
+
 void log_request(const RequestSummary& s) {
   if (!log::enabled(spdlog::level::info)) return;
   using ms = std::chrono::duration<double, std::milli>;
@@ -21,6 +32,10 @@ void log_request(const RequestSummary& s) {
                         ctx.route_score ? log::Field("route_score", *ctx.route_score, 3)
                                         : log::Field("route_score", std::nullopt),
                         {"route_reason", ctx.route_reason},
+                        {"cache", to_string(ctx.cache)},
+                        ctx.cache_similarity ? log::Field("cache_similarity", double(*ctx.cache_similarity), 4)
+                                             : log::Field("cache_similarity", std::nullopt),
+                        {"tokens_saved", ctx.cache_saved.prompt_tokens + ctx.cache_saved.completion_tokens},
                         {"provider", ctx.provider},
                         {"upstream_model", ctx.upstream_model},
                         {"stream", s.stream},

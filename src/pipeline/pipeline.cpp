@@ -7,6 +7,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "cache_stage.hpp"
 #include "jobs.hpp"
 #include "sluice/core/log.hpp"
 #include "wait_line.hpp"
@@ -115,7 +116,9 @@ Pipeline::Pipeline(auth::Gatekeeper& gatekeeper, router::ComplexityRouter& route
       providers_(providers),
       clock_(std::move(clock)),
       jitter_(static_cast<std::minstd_rand::result_type>(seed)),
-      queue_(std::move(queue)) {
+      queue_(std::move(queue)),
+      header_names_(router_.header_names()) {
+  header_names_.push_back(std::string(kCacheThresholdHeader));
   if (queue_) {
     line_ = std::make_unique<WaitLine>(queue_->max_length);
     jobs_ = std::make_unique<JobStore>(queue_->max_length, queue_->result_ttl, seed ^ 0x9e3779b97f4a7c15ull);
@@ -142,8 +145,17 @@ asio::awaitable<Result<Answer>> Pipeline::serve(const auth::Caller& caller, Call
   ctx.model = req.model;
   if (!executor_) executor_ = co_await asio::this_coro::executor;
 
-  // The caller's own limits: its allow-list, budget and buckets, before any
-  // provider's capacity is looked at.
+  // The caller's own limits: its allow-list and budget, then (a cache
+  // miss) its buckets, before any provider's capacity is looked at. A
+  // cached answer costs no rate-limit tokens, but never reaches a key that
+  // may not use the model.
+  if (Status permitted = gatekeeper_.permit(caller, req.model); !permitted) co_return std::move(permitted).error();
+  CachePlan plan;
+  if (cache_) {
+    auto hit = co_await cache_lookup(caller, call, ctx, plan);
+    if (!hit) co_return std::move(hit).error();
+    if (*hit) co_return std::move(**hit);
+  }
   const pool::Demand demand = pool::Demand::of(req);
   auto lease = gatekeeper_.admit(caller, req.model,
                                  demand.prompt_tokens + static_cast<double>(demand.max_tokens.value_or(0)));
@@ -189,6 +201,7 @@ asio::awaitable<Result<Answer>> Pipeline::serve(const auth::Caller& caller, Call
   } else {
     lease->settle(ctx.usage, ctx.cost_usd().value_or(0));
   }
+  if (answer && plan.key) co_await cache_store(std::move(plan), *answer, ctx);
   co_return answer;
 }
 

@@ -15,7 +15,8 @@ constexpr std::string_view kAllowMethods = "GET, POST, HEAD, OPTIONS";
 constexpr std::string_view kExposeHeaders =
     "x-request-id, request-id, x-should-retry, retry-after, retry-after-ms, x-ratelimit-limit-requests, "
     "x-ratelimit-remaining-requests, x-ratelimit-limit-tokens, x-ratelimit-remaining-tokens, "
-    "x-sluice-provider, x-sluice-model, x-sluice-tier, x-sluice-route-reason";
+    "x-sluice-provider, x-sluice-model, x-sluice-tier, x-sluice-route-reason, x-sluice-cache, x-sluice-cache-key, "
+    "x-sluice-cache-similarity";
 
 bool is_wildcard(const CorsConfig& cors) {
   return std::find(cors.allowed_origins.begin(), cors.allowed_origins.end(), "*") != cors.allowed_origins.end();

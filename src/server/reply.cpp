@@ -3,6 +3,9 @@
 #include "sluice/core/anthropic_api.hpp"
 #include "sluice/core/cost.hpp"
 #include "sluice/core/json_text.hpp"
+#include "sluice/core/request_summary.hpp"
+
+#include <cstdio>
 
 namespace sluice::server {
 
@@ -54,7 +57,7 @@ Reply answer_reply(Answer answer, const RequestContext& ctx) {
   Reply reply;
   reply.status = answer.status;
   reply.headers = std::move(answer.headers);
-  reply.headers.reserve(reply.headers.size() + 10);  // ours: provider, model, cost, queued, tier, reason, up to 4 limits
+  reply.headers.reserve(reply.headers.size() + 13);  // ours: provider, model, cost, queued, tier, reason, up to 4 limits, 3 cache
   if (answer.stream) {
     reply.content_type = "text/event-stream";
     reply.stream = std::move(answer.stream);
@@ -75,7 +78,20 @@ Reply answer_reply(Answer answer, const RequestContext& ctx) {
     if (const auto cost = ctx.cost_usd()) reply.headers.push_back({"x-sluice-cost-usd", format_usd(*cost)});
   add_limit_headers(reply, ctx);
   add_route_headers(reply, ctx);
+  add_cache_headers(reply, ctx);
   return reply;
+}
+
+void add_cache_headers(Reply& reply, const RequestContext& ctx) {
+  if (ctx.cache == CacheDecision::none) return;
+  reply.headers.push_back({"x-sluice-cache", std::string(to_string(ctx.cache))});
+  if (ctx.cache_key.empty()) return;
+  reply.headers.push_back({"x-sluice-cache-key", ctx.cache_key});  // hex: header-safe
+  if (ctx.cache_similarity) {
+    char similarity[16];
+    std::snprintf(similarity, sizeof similarity, "%.4f", static_cast<double>(*ctx.cache_similarity));
+    reply.headers.push_back({"x-sluice-cache-similarity", similarity});
+  }
 }
 
 void add_route_headers(Reply& reply, const RequestContext& ctx) {

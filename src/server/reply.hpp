@@ -64,6 +64,10 @@ Reply answer_reply(Answer answer, const RequestContext& ctx);
 // request (ctx.tier set).
 void add_route_headers(Reply& reply, const RequestContext& ctx);
 
+// Adds x-sluice-cache (what the cache stage decided; nothing when the cache
+// is off), and on a hit x-sluice-cache-key and, semantic, x-sluice-cache-similarity.
+void add_cache_headers(Reply& reply, const RequestContext& ctx);
+
 // Adds the model group's x-ratelimit-* headers (ctx.limits) to `reply`,
 // replacing any the upstream sent. Nothing when the group is unlimited.
 void add_limit_headers(Reply& reply, const RequestContext& ctx);

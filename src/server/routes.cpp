@@ -257,6 +257,7 @@ Reply Routes::failed(Error error, const RequestContext& ctx, Wire wire) {
   Reply reply = error_reply(std::move(error), wire);
   add_limit_headers(reply, ctx);
   add_route_headers(reply, ctx);
+  add_cache_headers(reply, ctx);
   return reply;
 }
 

@@ -35,7 +35,8 @@ class ScriptedProvider final : public providers::Provider {
     if (auto e = next_error()) co_return *e;
     providers::StreamStart start;
     start.headers = {{"x-ratelimit-remaining-requests", "9"}};
-    start.stream = std::make_unique<FixedStream>(events, std::exchange(first_event_error, std::nullopt), stream_usage);
+    start.stream = std::make_unique<FixedStream>(events, std::exchange(first_event_error, std::nullopt), stream_usage,
+                                                 stream_break);
     co_return start;
   }
 
@@ -55,6 +56,7 @@ class ScriptedProvider final : public providers::Provider {
   std::vector<Call> calls;
   std::deque<Error> errors;                 // returned first, in order, one per call
   std::optional<Error> first_event_error;   // the next stream fails on its first next()
+  std::optional<Error> stream_break;        // streams fail with this after their events
   std::vector<std::string> events{"data: {}\n\n", "data: [DONE]\n\n"};  // what a stream yields
   Usage stream_usage;
   providers::ProviderResponse response{200, R"({"id":"x","object":"chat.completion"})",

@@ -103,6 +103,12 @@ class Gatekeeper {
   // (removed, or expired since) or its tenant is no longer `tenant`.
   Result<Caller> caller_for(std::string_view key_id, std::string_view tenant) const;
 
+  // May `caller` ask for `model` at all: model_not_allowed (not on the
+  // allow-list), budget_exceeded (the month's spend reached the budget).
+  // Takes nothing: what a cached answer is checked against, since a hit
+  // costs no rate-limit tokens but must never reach a key that may not have it.
+  Status permit(const Caller& caller, std::string_view model) const;
+
   // May `caller` ask for `model` now, and take its share of the key's
   // limits: model_not_allowed (not on the allow-list), budget_exceeded (the
   // month's spend reached the budget), rate_limited with retry_after_ms (the

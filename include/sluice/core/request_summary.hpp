@@ -24,6 +24,10 @@ struct RequestSummary {
   RequestContext::Clock::duration total{};  // first byte read -> answer written
 };
 
+// What the cache stage decided, as x-sluice-cache and the access log say it:
+// hit-exact, hit-semantic, miss, bypass; "" when the cache is off.
+std::string_view to_string(CacheDecision decision) noexcept;
+
 // Writes the access-log line (event "request") when the info level is on.
 void log_request(const RequestSummary& summary);
 

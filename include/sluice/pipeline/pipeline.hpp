@@ -31,6 +31,7 @@
 #include <boost/asio/ip/address.hpp>
 
 #include "sluice/auth/gatekeeper.hpp"
+#include "sluice/cache/cache.hpp"
 
 #include "sluice/core/answer.hpp"
 #include "sluice/core/call.hpp"
@@ -45,6 +46,15 @@
 #include "sluice/router/router.hpp"
 
 namespace sluice::pipeline {
+
+// Model `model` of `providers`' `provider` (an OpenAI-compatible
+// /v1/embeddings deployment) as the semantic cache's embedder: each
+// embedding is one request to it, cancelled after `timeout` (the cache then
+// takes a miss). Its dimensions are known from its first answer. The
+// provider must outlive the returned object. Throws std::runtime_error when
+// there is no such provider (the config loader checks the name).
+std::unique_ptr<cache::Embedding> remote_embedding(ProviderMap& providers, const std::string& provider,
+                                                   std::string model, std::chrono::milliseconds timeout);
 
 class WaitLine;
 class JobStore;
@@ -106,6 +116,13 @@ class Pipeline {
   // keep waiting in this process's line either way.
   void set_job_backend(queue::JobBackend* backend) noexcept { job_backend_ = backend; }
 
+  // The answer cache (pipeline/cache_stage.cpp): looked up after the
+  // caller's allow-list and budget, before routing and before the key's
+  // rate-limit tokens are taken (a hit costs neither them nor provider
+  // capacity); a complete 2xx answer is stored (a stream once its terminal
+  // event went by). `cache` must outlive the pipeline and its streams.
+  void set_cache(cache::Cache* cache, CacheConfig config);
+
   // Stops the queue: waiting calls get shutting_down, background jobs are
   // cancelled. `done` runs once no background job is running (at once
   // when none is).
@@ -129,7 +146,8 @@ class Pipeline {
 
   // The request headers the stages read (router rules), lower case: the
   // front door copies these, and only these, into Call::headers.
-  const std::vector<std::string>& header_names() const noexcept { return router_.header_names(); }
+  // The cache stage's x-sluice-cache-threshold is one of them.
+  const std::vector<std::string>& header_names() const noexcept { return header_names_; }
 
  private:
   // Walks the group's deployments: the pool's weighted order, the next one at
@@ -140,6 +158,20 @@ class Pipeline {
   // One attempt on one deployment: the answer, or the error that decides what next.
   boost::asio::awaitable<Result<Answer>> attempt(const LlmRequest& req, pool::Lease& lease, RequestContext& ctx);
   boost::asio::awaitable<bool> back_off(int retry, RequestContext& ctx);
+
+  // The cache stage (pipeline/cache_stage.cpp). A plan is what a lookup
+  // decided for the rest of the request: whether, and under which key, its
+  // answer is stored.
+  struct CachePlan {
+    std::optional<cache::Key> key;  // set: store a complete 2xx answer
+    std::vector<float> vector;      // the prompt's embedding from the lookup
+  };
+  // A hit as the answer, nullopt for a miss or a bypass (ctx.cache says
+  // which). Errors: bad_request for a malformed x-sluice-cache-threshold.
+  boost::asio::awaitable<Result<std::optional<Answer>>> cache_lookup(const auth::Caller& caller, const Call& call,
+                                                                     RequestContext& ctx, CachePlan& plan);
+  // Stores `answer` when it may be (now, or a stream as it ends cleanly).
+  boost::asio::awaitable<void> cache_store(CachePlan plan, Answer& answer, RequestContext& ctx);
 
   // The overflow queue (pipeline/queue.cpp).
   class QueuedStream;
@@ -172,6 +204,9 @@ class Pipeline {
   std::shared_ptr<const Clock> clock_;
   std::minstd_rand jitter_;
   std::optional<QueueConfig> queue_;
+  cache::Cache* cache_ = nullptr;
+  CacheConfig cache_config_;
+  std::vector<std::string> header_names_;
   std::unique_ptr<WaitLine> line_;
   std::unique_ptr<JobStore> jobs_;
   queue::JobBackend* job_backend_ = nullptr;

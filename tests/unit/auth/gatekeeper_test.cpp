@@ -161,5 +161,21 @@ TEST(GatekeeperCallerFor, TheKeyByIdAndTenantOrUnauthorized) {
   EXPECT_EQ(anonymous->tenant(), "anonymous");
 }
 
+TEST_F(GatekeeperTest, PermitChecksTheAllowListAndBudgetAndTakesNothing) {
+  GatewayKeyConfig c = key_config(kKey, "acme");
+  c.models = {"small"};
+  c.rpm = 1;
+  c.monthly_budget_usd = 0.01;
+  config_.keys.push_back(c);
+  auto caller = gate().authenticate(kKey, kLoopback);
+  ASSERT_TRUE(caller);
+  EXPECT_EQ(gate().permit(*caller, "large").error().code, errc::model_not_allowed);
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(gate().permit(*caller, "small")) << "no bucket is touched";
+  auto lease = gate().admit(*caller, "small", 0);
+  ASSERT_TRUE(lease);
+  lease->settle(Usage{1, 1, true}, 0.02);
+  EXPECT_EQ(gate().permit(*caller, "small").error().code, errc::budget_exceeded);
+}
+
 }  // namespace
 }  // namespace sluice::auth
