@@ -28,9 +28,7 @@
 #include "sluice/cache/verifier.hpp"
 #include "sluice/core/config.hpp"
 #include "sluice/core/embedder.hpp"
-#ifdef SLUICE_HAVE_EMBED
 #include "sluice/embed/use_lite.hpp"
-#endif
 
 namespace {
 
@@ -46,17 +44,12 @@ int usage() {
 
 double micros(Clock::duration d) { return std::chrono::duration<double, std::micro>(d).count(); }
 
-// The embedder asked for; use-lite needs the embed library and its weights.
+// The embedder asked for; use-lite needs its weights.
 std::unique_ptr<Embedder> make_embedder(const std::string& name, const std::string& weights) {
   if (name == "hashed-ngram") return make_hashed_embedder();
-#ifdef SLUICE_HAVE_EMBED
   auto loaded = weights.empty() ? embed::load_use_lite() : embed::load_use_lite(weights);
   if (loaded) return std::move(loaded).value();
   std::fprintf(stderr, "%s\n", loaded.error().message.c_str());
-#else
-  (void)weights;
-  std::fputs("use-lite: this build has no embed library\n", stderr);
-#endif
   return nullptr;
 }
 

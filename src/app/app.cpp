@@ -22,14 +22,8 @@
 
 #include <boost/asio/awaitable.hpp>
 
-// The semantic tier's embedder and verifier are built on their own branches;
-// CMake says which this tree has (src/CMakeLists.txt, sluice_app).
-#ifdef SLUICE_HAVE_USE_LITE
-#include "sluice/embed/use_lite.hpp"
-#endif
-#ifdef SLUICE_HAVE_VERIFIER
 #include "sluice/cache/verifier.hpp"
-#endif
+#include "sluice/embed/use_lite.hpp"
 
 namespace sluice {
 
@@ -161,20 +155,12 @@ struct App::Parts {
     return cache::make_cache(c, std::move(parts));
   }
 
-  // The verifier the semantic tier checks every candidate with; empty when
-  // this build has none (the tier then stays off: without it a semantic
-  // cache serves wrong answers).
+  // The verifier the semantic tier checks every candidate with.
   static cache::Verify make_verify() {
-#ifdef SLUICE_HAVE_VERIFIER
     auto verifier = std::make_shared<const cache::Verifier>(cache::Verifier::load());
     if (!verifier->lexicon_warning().empty())
       log::warn("cache_verifier_lexicon", {{"detail", verifier->lexicon_warning()}});
     return [verifier](std::string_view stored, std::string_view incoming) { return verifier->check(stored, incoming); };
-#else
-    log::warn("cache_semantic_unavailable",
-              {{"detail", "cache.semantic.enabled is set but this build has no verifier: exact tier only"}});
-    return {};
-#endif
   }
 
   // builtin: use-lite when its weights load, else hashed-ngram with a
@@ -182,7 +168,6 @@ struct App::Parts {
   static std::shared_ptr<const Embedder> builtin_embedder(const SemanticCacheConfig& c) {
     if (c.embedder == "hashed-ngram") return make_hashed_embedder();
     std::string why;
-#ifdef SLUICE_HAVE_USE_LITE
     const std::vector<std::filesystem::path> dirs =
         c.weights_dir.empty() ? embed::use_lite_search_path() : std::vector<std::filesystem::path>{c.weights_dir};
     for (const std::filesystem::path& dir : dirs) {
@@ -191,9 +176,6 @@ struct App::Parts {
       why += (why.empty() ? "" : "; ") + loaded.error().message;
     }
     if (dirs.empty()) why = "no directory to look for its weights in";
-#else
-    why = "this build has no use-lite embedder";
-#endif
     if (c.embedder == "use-lite") throw std::runtime_error("cache.semantic.embedder use-lite cannot load: " + why);
     log::warn("cache_embedder_fallback", {{"embedder", "hashed-ngram"}, {"reason", why}});
     return make_hashed_embedder();

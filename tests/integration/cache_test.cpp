@@ -430,7 +430,6 @@ TEST_P(CacheNative, AStreamInTheDeploymentsDialectIsStoredAndReplayed) {
   EXPECT_EQ(fake.request_count(), 1u);
 }
 
-#ifdef SLUICE_HAVE_VERIFIER
 // The semantic tier serves requests sampled at most semantic.max_temperature
 // hot; one that does not say counts as the providers' default, 1.
 const json kCold = {{"temperature", 0}};
@@ -502,7 +501,6 @@ TEST_F(Cache, AClientMayRaiseTheThresholdNeverLowerIt) {
   HttpResponse loose = chat(gw, kCold, "How can I reverse a list in Python?", {{"x-sluice-cache-threshold", "0.5"}});
   EXPECT_EQ(loose.headers["x-sluice-cache"], "miss") << "the configured threshold still holds";
 }
-#endif
 
 }  // namespace
 }  // namespace sluice::test
