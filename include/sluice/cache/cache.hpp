@@ -104,6 +104,16 @@ class Cache {
   // when key.semantic), reusing `vector` from the lookup when it is set.
   // Over max_entry_bytes: not stored. Evicts what the budgets require.
   virtual boost::asio::awaitable<void> store(const Key& key, Entry entry, std::vector<float> vector) = 0;
+
+  // What the cache holds, for metrics and tests. bytes is the estimate the
+  // max_bytes budget is enforced on: answers, prompts, vectors and indexes.
+  struct Stats {
+    std::size_t entries = 0;
+    std::size_t bytes = 0;
+    std::size_t partitions = 0;  // semantic indexes alive
+    std::uint64_t evictions = 0; // entries dropped by the budgets (not by ttl)
+  };
+  virtual Stats stats() const = 0;
 };
 
 // Embeds a prompt for the semantic tier without blocking the event loop: an
