@@ -18,7 +18,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 TARGETS_FILE="$REPO_ROOT/tests/fuzz/CMakeLists.txt"
-targets() { sed -n 's/^sluice_fuzz_target(\([a-z_]*\) .*/\1/p' "$TARGETS_FILE"; }
+targets() { sed -n 's/^ *sluice_fuzz_target(\([a-z_]*\) .*/\1/p' "$TARGETS_FILE"; }
 
 usage() {
   echo "usage: $0 TARGET|all|list [MINUTES]" >&2
