@@ -1,5 +1,9 @@
 // Fuzz target: the Redis RESP2 reply reader (redis/resp.cpp), fed as the
-// connection feeds it: bytes in, then whole replies out until it needs more.
+// connection feeds it: reads of at most 64 KiB (Connection::kReadChunk),
+// after each the whole replies out until it needs more. (hiredis moves what
+// is left of its buffer forward after each KiB it parsed, so one feed of
+// megabytes would cost the square of its size; the connection never feeds
+// more than a read.)
 // Invariants: a failure is an Error with a message and the reader stays
 // failed; the same bytes cut anywhere (or byte by byte) give the same
 // replies when neither run fails; every reply it returns is within the
@@ -56,7 +60,9 @@ Read read_all(const Pieces& pieces) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const auto split = sluice::fuzz::split_input(sluice::fuzz::text_of(data, size));
   const std::string_view s = split.rest;
-  const Read whole = read_all(std::vector<std::string_view>{s});
+  std::vector<std::string_view> reads;
+  for (std::size_t i = 0; i < s.size(); i += 64 * 1024) reads.push_back(s.substr(i, 64 * 1024));
+  const Read whole = read_all(reads);
   const Read halves = read_all(std::vector<std::string_view>{s.substr(0, split.at), s.substr(split.at)});
   if (!whole.failed && !halves.failed) FUZZ_CHECK(whole.replies == halves.replies, "a split changes the replies");
   if (s.size() <= 2048) {
