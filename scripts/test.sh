@@ -44,12 +44,15 @@ echo "==> unit and integration tests"
 (cd "$BUILD_DIR" && ctest --output-on-failure --no-tests=error --timeout 120 -j "$(nproc)") || status=1
 
 if [ "${SLUICE_SKIP_ASAN:-0}" != 1 ]; then
+  ASAN_CTEST_EXCLUDE="${ASAN_CTEST_EXCLUDE-^Redactor\.LinearOnHostileInput\$}"
   echo "==> unit and integration tests under AddressSanitizer and UBSan"
   # Any report fails the test: ASan aborts, UBSan was built not to recover,
   # LeakSanitizer fails the process at exit (the daemon's too, which the
   # integration tests see as a non-zero exit). ASAN_CTEST_EXCLUDE (a ctest
-  # regex) is for a test that cannot run under ASan, with the reason here;
-  # none is excluded today.
+  # regex) names the tests that cannot run under ASan, each with its reason:
+  # - Redactor.LinearOnHostileInput: a wall-clock bound (5 s) for 8 MiB of
+  #   hostile input, set for an optimised build (0.2 s in Release, 21 s
+  #   under ASan + UBSan at -O1); the Release run above checks it.
   (cd "$ASAN_BUILD_DIR" &&
     ASAN_OPTIONS="abort_on_error=1:detect_leaks=1:detect_stack_use_after_return=0" \
     UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
