@@ -25,12 +25,17 @@ inline std::vector<std::string> events_of(std::string_view bytes) {
 inline void check_client_events(std::string_view out) {
   net::SseFramer framer(out.size() + 1);
   std::size_t released = 0;
-  const bool ok = framer.feed(out, [&](std::string_view e) {
+  auto check = [&](std::string_view e) {
     released += e.size();
     const std::string data = net::sse_data(e);
     FUZZ_CHECK(data.empty() || data == "[DONE]" || is_json(data), data);
-  });
-  FUZZ_CHECK(ok && released == out.size(), "the client is sent part of an event");
+  };
+  const bool ok = framer.feed(out, check);
+  framer.finish(check);  // an event ending in a lone CR is whole once the stream ends
+  // What is left may only be an empty event (a lone CR blank line), which
+  // a reader cannot tell from half a CRLF at the end and which carries nothing.
+  const std::string_view rest = out.substr(std::min(released, out.size()));
+  FUZZ_CHECK(ok && (rest.empty() || rest == "\r"), "the client is sent part of an event: " + std::string(rest));
 }
 
 }  // namespace sluice::fuzz
