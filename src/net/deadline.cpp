@@ -47,8 +47,11 @@ class DeadlineSweeper final : public asio::execution_context::service {
   }
 
  private:
+  // The timer goes here, not in the destructor: the context destroys its
+  // services newest first, and the timer's service, created after this one,
+  // would be gone by then (a use after free that AddressSanitizer reported).
   void shutdown() override {
-    if (timer_) timer_->cancel();
+    timer_.reset();
     armed_.clear();
   }
 

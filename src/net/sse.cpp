@@ -2,6 +2,7 @@
 
 #include <string.h>  // memmem
 
+#include <algorithm>
 #include <cstring>
 #include <optional>
 
@@ -19,17 +20,19 @@ std::size_t SseFramer::next_event_end() {
   // A line that ends where it began is blank and ends the event.
   std::size_t line_start = consumed_ + line_start_;
   // Lines (a whole JSON chunk each) are long: jump between breaks with
-  // memchr, which is vectorised. The LF found is kept while the CR search
-  // walks towards it, so CR-only lines do not each search to the next LF.
-  std::size_t lf = 0;
-  bool lf_known = false;
+  // memchr, which is vectorised. The LF found (or the end of an LF-free
+  // search) is kept, across lines, events and feeds, while the CR search
+  // walks towards it, so CR-only lines and events do not each search to the
+  // next LF.
   while (i < size) {
-    if (!lf_known || lf < i) {
-      const void* at = std::memchr(b + i, '\n', size - i);
-      lf = at ? static_cast<std::size_t>(static_cast<const char*>(at) - b) : size;
-      bytes_scanned_ += lf - i;
-      lf_known = true;
+    if (!lf_found_ || lf_ < i) {
+      const std::size_t from = lf_found_ ? i : std::max(i, lf_);  // before lf_: known LF-free
+      const void* at = std::memchr(b + from, '\n', size - from);
+      lf_found_ = at != nullptr;
+      lf_ = at ? static_cast<std::size_t>(static_cast<const char*>(at) - b) : size;
+      bytes_scanned_ += lf_ - from;
     }
+    const std::size_t lf = lf_;
     const void* cr = std::memchr(b + i, '\r', lf - i);
     const std::size_t line_break = cr ? static_cast<std::size_t>(static_cast<const char*>(cr) - b) : lf;
     bytes_scanned_ += line_break - i;
@@ -62,7 +65,8 @@ bool SseFramer::overflow() {
   overflowed_ = true;
   // The stream is over: give back what the oversize event took.
   std::string().swap(buffer_);
-  consumed_ = scanned_ = line_start_ = 0;
+  consumed_ = scanned_ = line_start_ = lf_ = 0;
+  lf_found_ = false;
   return false;
 }
 

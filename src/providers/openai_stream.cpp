@@ -224,7 +224,10 @@ class OpenAiChunkStream final : public ChunkStream {
       return;
     const std::size_t start = out.size();
     out.append(event);
-    if (filter_.strip_usage)
+    // Only a data payload (JSON, checked above) is rewritten: in a line that
+    // is not data the bytes may be anything, and taking them out could turn
+    // it into a data line (found by the openai_stream fuzzer).
+    if (filter_.strip_usage && !data.empty())
       if (const std::size_t p = find_bytes(out, kNullUsage, start); p != std::string::npos) out.erase(p, kNullUsage.size());
   }
 

@@ -40,6 +40,10 @@ class SseFramer {
   [[nodiscard]] bool feed(std::string_view bytes, OnEvent&& on_event) {
     if (overflowed_) return false;
     buffer_.erase(0, consumed_);
+    // lf_ is an offset into buffer_: it moves with the bytes, and is
+    // forgotten when it pointed into the events just dropped.
+    if (lf_ >= consumed_) lf_ -= consumed_;
+    else lf_ = 0, lf_found_ = false;
     consumed_ = 0;
     buffer_.append(bytes);
     std::size_t end;
@@ -62,6 +66,8 @@ class SseFramer {
       consumed_ = buffer_.size();
       scanned_ = 0;
       line_start_ = 0;
+      lf_ = 0;
+      lf_found_ = false;
     }
   }
 
@@ -91,6 +97,10 @@ class SseFramer {
   std::size_t consumed_ = 0;    // start of the first incomplete event
   std::size_t scanned_ = 0;     // bytes of that event already searched for a blank line
   std::size_t line_start_ = 0;  // where its current (unfinished) line began
+  // Where the LF search stopped, in buffer_: the next LF when lf_found_,
+  // else the end of a search that found none (no LF before it).
+  std::size_t lf_ = 0;
+  bool lf_found_ = false;
   std::size_t bytes_scanned_ = 0;
   bool overflowed_ = false;
 };

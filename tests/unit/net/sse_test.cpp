@@ -243,6 +243,20 @@ TEST(SseFramer, CrEndedLinesInOneFeedAreScannedOnce) {
   EXPECT_LE(f.bytes_scanned(), 2 * stream.size());
 }
 
+TEST(SseFramer, CrEndedEventsInOneFeedAreScannedOnce) {
+  // Found by the sse_framer fuzzer: each event ended by a blank CR line
+  // started a new search for an LF that ran to the end of the feed, so a
+  // CR-only upstream cost the square of its burst size.
+  std::string stream;
+  for (int i = 0; i < 20'000; ++i) stream += "data: " + std::to_string(i) + "\r\r";
+  stream += "x";
+  SseFramer f;
+  const Events got = feed_all(f, stream);
+  ASSERT_EQ(got.size(), 20'000u);
+  EXPECT_EQ(sse_data(got.back()), "19999");
+  EXPECT_LE(f.bytes_scanned(), 2 * stream.size());
+}
+
 TEST(SseFramer, EventOfExactlyTheLimitIsReleased) {
   SseFramer f(9);
   EXPECT_EQ(feed_all(f, "data: a\n\n"), (Events{"data: a\n\n"}));
