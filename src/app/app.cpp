@@ -1,5 +1,7 @@
 #include "sluice/app/app.hpp"
 
+#include "state_gauges.hpp"
+
 #include "sluice/auth/gatekeeper.hpp"
 #include "sluice/core/clock.hpp"
 #include "sluice/core/embedder.hpp"
@@ -31,7 +33,8 @@ struct App::Parts {
         pool(config, clock->now()),
         catalog(config, providers, pool, *clock),
         pipeline(gatekeeper, router, pool, catalog, providers, clock, config.queue),
-        server(io.get_executor(), config, pipeline) {
+        metrics(config.metrics.enabled ? std::make_unique<Metrics>(config) : nullptr),
+        server(io.get_executor(), config, pipeline, metrics.get()) {
     if (config.queue.backend == QueueBackend::redis && config.redis) {
       jobs = std::make_unique<queue::RedisJobs>(
           io.get_executor(), *config.redis, config.queue, job_groups(config),
@@ -39,6 +42,7 @@ struct App::Parts {
           [this](const std::string& group) { return capacity(group); });
       pipeline.set_job_backend(jobs.get());
     }
+    if (metrics) add_state_gauges(*metrics, pool, pipeline, server, jobs.get(), clock);
   }
 
   // The streams async jobs wait in: every model group and router alias a
@@ -107,6 +111,7 @@ struct App::Parts {
   pool::ProviderPool pool;
   pipeline::ModelCatalog catalog;
   pipeline::Pipeline pipeline;
+  std::unique_ptr<Metrics> metrics;  // metrics.enabled
   server::Server server;
   std::unique_ptr<queue::RedisJobs> jobs;  // queue.backend redis
 };

@@ -57,6 +57,7 @@ void read_root(Reader& r, const Slot& root, GatewayConfig& config) {
        }},
       {"queue", [&](const Slot& s) { read_queue(r, s, config.queue); }},
       {"logging", [&](const Slot& s) { read_logging(r, s, config.logging); }},
+      {"metrics", [&](const Slot& s) { read_metrics(r, s, config.metrics); }},
       {"router", [&](const Slot& s) { read_routers(r, s, config.routers, router_refs); }},
       {"redis", [&](const Slot& s) { read_redis(r, s, config.redis.emplace()); }},
       {"cache", {}},
@@ -163,6 +164,17 @@ std::string format_problems(const std::string& source, const std::vector<ConfigP
     out += problem.message + "\n";
   }
   return out;
+}
+
+std::string_view to_string(ProviderType type) noexcept {
+  switch (type) {
+    case ProviderType::openai: return "openai";
+    case ProviderType::azure: return "azure";
+    case ProviderType::anthropic: return "anthropic";
+    case ProviderType::ollama: return "ollama";
+    case ProviderType::mock: return "mock";
+  }
+  return "unknown";
 }
 
 const ProviderConfig* GatewayConfig::find_provider(std::string_view name) const {
