@@ -18,6 +18,7 @@
 #include "config_reader.hpp"
 #include "config_sections.hpp"
 #include "sluice/core/config.hpp"
+#include "sluice/core/config_keys.hpp"
 
 namespace sluice {
 
@@ -73,7 +74,21 @@ void read_root(Reader& r, const Slot& root, GatewayConfig& config) {
 }
 
 }  // namespace
+
+std::vector<std::string> key_paths() {
+  std::vector<std::string> keys;
+  Reader r([](const std::string&) { return std::optional<std::string>(); });
+  r.collect_keys(&keys);
+  GatewayConfig config;
+  read_root(r, Slot{YAML::Node(YAML::NodeType::Map), "", YAML::Mark::null_mark()}, config);
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  return keys;
+}
+
 }  // namespace config_reader
+
+std::vector<std::string> config_key_paths() { return config_reader::key_paths(); }
 
 namespace {
 
