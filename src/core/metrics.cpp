@@ -221,7 +221,8 @@ std::string Metrics::scrape() const {
   for (const auto& [k, h] : t.upstream_duration) out.histogram("sluice_upstream_duration_seconds", {provider(k, 0)}, h);
 
   out.family("sluice_time_to_first_token_seconds",
-             "Streams: time from the request's first byte to the first event with content written to the client.",
+             "Streams: time from the request's first byte to its first SSE event written to the client "
+             "(queued keep-alives do not count).",
              Type::histogram);
   for (const auto& [k, h] : t.first_token)
     out.histogram("sluice_time_to_first_token_seconds", {model(k, 0), provider(k, 1)}, h);
