@@ -11,7 +11,8 @@ export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$REPO_ROOT}"
 # Debian 12 packages the build needs (see docs/development.md).
 BUILD_PACKAGES=(cmake g++ make pkg-config ccache
   libboost1.81-dev libboost-system1.81-dev nlohmann-json3-dev libssl-dev libhiredis-dev
-  libspdlog-dev libyaml-cpp-dev libsimdjson-dev libre2-dev libgtest-dev libgmock-dev)
+  libspdlog-dev libyaml-cpp-dev libsimdjson-dev libre2-dev libgtest-dev libgmock-dev
+  libeigen3-dev libutf8proc-dev wordnet-base libxxhash-dev libhnswlib-dev)
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi

@@ -16,6 +16,8 @@
 #include "sluice/server/job_call.hpp"
 #include "sluice/server/server.hpp"
 
+#include <algorithm>
+
 #include <boost/asio/awaitable.hpp>
 
 namespace sluice {
@@ -68,6 +70,11 @@ struct App::Parts {
     auto caller = gatekeeper.caller_for(job.key_id, job.tenant);
     if (!caller) co_return failed(caller.error());
     call->request.stream = false;  // a job's answer is kept whole
+    // The headers the stages read, as the submitting replica's front door
+    // copied them, less those this replica's rules do not read.
+    const auto& wanted = pipeline.header_names();
+    for (const Header& h : job.headers)
+      if (std::find(wanted.begin(), wanted.end(), h.name) != wanted.end()) call->headers.push_back(h);
     call->priority = static_cast<Priority>(std::clamp(job.priority, 0, 2));
     const auto now_ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(clock->wall().time_since_epoch()).count();

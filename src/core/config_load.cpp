@@ -31,6 +31,7 @@ void read_root(Reader& r, const Slot& root, GatewayConfig& config) {
   std::vector<ProviderRef> refs;
   AuthRefs auth_refs;
   RouterRefs router_refs;
+  CacheRefs cache_refs;
   bool has_providers = false, has_models = false;
   bool providers_usable = true;  // false when the providers value is not a list
   const auto read_list = [&](const Slot& s, bool& present, std::string_view what, auto read_item) {
@@ -61,13 +62,14 @@ void read_root(Reader& r, const Slot& root, GatewayConfig& config) {
       {"metrics", [&](const Slot& s) { read_metrics(r, s, config.metrics); }},
       {"router", [&](const Slot& s) { read_routers(r, s, config.routers, router_refs); }},
       {"redis", [&](const Slot& s) { read_redis(r, s, config.redis.emplace()); }},
-      {"cache", {}},
+      {"cache", [&](const Slot& s) { read_cache(r, s, config.cache, cache_refs); }},
   });
   const auto nowhere = YAML::Mark::null_mark();
   if (!has_providers) r.problem("providers", nowhere, "at least one provider is required");
   if (!has_models) r.problem("models", nowhere, "at least one model is required");
   if (config.queue.backend == QueueBackend::redis && !config.redis)
     r.problem("queue.backend", nowhere, "queue.backend redis needs the redis section (redis.url)");
+  if (cache_refs.embedder_provider) refs.push_back(*cache_refs.embedder_provider);
   if (providers_usable) check_provider_refs(r, config, refs, written_provider_names);
   if (has_models) check_router_refs(r, config, router_refs);
   if (providers_usable && has_models) check_auth_refs(r, config, auth_refs);

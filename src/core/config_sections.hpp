@@ -7,6 +7,7 @@
 // new file, one declaration here and one line in read_root.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,11 @@ void read_redis(Reader& r, const Slot& at, RedisConfig& c);      // config_redis
 // A PEM CA bundle's path (providers[].ca_file, redis.ca_file): it must be a
 // readable file; no value means the system store only. config_providers.cpp.
 void read_ca_file(Reader& r, const Slot& at, std::string& out);
+
+// config_cache.cpp. What the cache section names, for the checks that need
+// the whole file: the embedder's provider (check_provider_refs).
+struct CacheRefs;
+void read_cache(Reader& r, const Slot& at, CacheConfig& c, CacheRefs& refs);
 
 // config_auth.cpp. What the auth section names, for the checks that need the
 // whole file (check_auth_refs) and the duplicate checks between keys.
@@ -57,6 +63,11 @@ void read_provider(Reader& r, const Slot& at, ProviderConfig& c, KeyLines& names
 struct ProviderRef {
   Name name;
   Slot slot;
+};
+
+struct CacheRefs {
+  std::optional<ProviderRef> embedder_provider;  // semantic.embedder: { provider, model }
+  std::optional<Slot> semantic_enabled;
 };
 
 // config_models.cpp. One item of `models`; each deployment's provider name is

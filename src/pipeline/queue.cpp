@@ -255,6 +255,7 @@ asio::awaitable<Result<std::string>> Pipeline::submit_shared(const auth::Caller&
   job.deadline_ms = job.enqueued_ms + max_wait(call).count();
   job.endpoint = std::string(to_string(call.request.endpoint));
   job.body = std::move(call.request.body);
+  job.headers = std::move(call.headers);  // a router rule may read them where the job runs
   ctx.model = job.group;
   std::string id = job.id;
   if (Status stored = co_await job_backend_->submit(std::move(job)); !stored) co_return std::move(stored).error();

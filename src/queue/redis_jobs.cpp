@@ -34,7 +34,17 @@ constexpr auto kMinPoll = milliseconds(100);
 constexpr auto kMaxPoll = milliseconds(1'000);
 constexpr auto kRedisDownPause = milliseconds(500);
 
-std::string stream_key(const std::string& group) { return "sluice:jobs:" + group; }
+// A group's jobs wait in one Stream per priority class and tenant, so a
+// read can take the highest class first and one entry of each tenant per
+// round (XREADGROUP's COUNT is per stream). The set lists the group's
+// streams for every replica, each member prefixed with its class's digit.
+// The group's stream of earlier versions is still read, as normal priority.
+std::string legacy_stream_key(const std::string& group) { return "sluice:jobs:" + group; }
+std::string stream_key(const std::string& group, int priority, const std::string& tenant) {
+  return "sluice:jobs:" + group + ":p" + std::to_string(priority) + ":t:" + tenant;
+}
+std::string streams_key(const std::string& group) { return "sluice:jobs:" + group + ":streams"; }
+constexpr int kNormalPriority = 1;
 std::string job_key(const std::string& id) { return "sluice:job:" + id; }
 std::string run_key(const std::string& id) { return job_key(id) + ":run"; }
 
@@ -67,6 +77,26 @@ bool to_int(const std::string& s, std::int64_t& out) {
   }
 }
 
+// A job's headers as one entry field: "name:value" lines. Names hold no
+// colon and values no line break, so the split is unambiguous.
+std::string encode_headers(const std::vector<Header>& headers) {
+  std::string out;
+  for (const Header& h : headers) out.append(h.name).append(1, ':').append(h.value).append(1, '\n');
+  return out;
+}
+
+std::vector<Header> decode_headers(std::string_view text) {
+  std::vector<Header> headers;
+  while (!text.empty()) {
+    const auto eol = std::min(text.find('\n'), text.size());
+    const std::string_view line = text.substr(0, eol);
+    text.remove_prefix(std::min(eol + 1, text.size()));
+    if (const auto colon = line.find(':'); colon != std::string_view::npos && colon > 0)
+      headers.push_back({std::string(line.substr(0, colon)), std::string(line.substr(colon + 1))});
+  }
+  return headers;
+}
+
 // An entry's fields as a job; nullopt when one is missing or unreadable.
 std::optional<JobEntry> decode_entry(const std::map<std::string, std::string>& f, const std::string& group) {
   JobEntry job;
@@ -83,18 +113,27 @@ std::optional<JobEntry> decode_entry(const std::map<std::string, std::string>& f
     return std::nullopt;
   if (job.id.rfind("job_", 0) != 0 || job.body.empty() || priority < 0 || priority > 2) return std::nullopt;
   job.priority = static_cast<int>(priority);
+  if (const std::string* h = field(f, "headers")) job.headers = decode_headers(*h);  // absent before 0.1
   return job;
 }
 
 }  // namespace
 
 struct RedisJobs::Impl : std::enable_shared_from_this<Impl> {
+  // One of a group's streams, as the drain loop knows it.
+  struct Source {
+    std::string key;
+    int priority = kNormalPriority;
+    bool ready = false;  // the consumer group exists on it
+  };
+
   struct Loop {
-    explicit Loop(asio::any_io_executor ex) : timer(std::move(ex)) {}
+    Loop(asio::any_io_executor ex, const std::string& group)
+        : timer(std::move(ex)), sources{{legacy_stream_key(group), kNormalPriority, false}} {}
     asio::steady_timer timer;
-    bool group_ready = false;
+    std::vector<Source> sources;
     std::size_t in_flight = 0;
-    Steady::time_point next_reclaim{};
+    Steady::time_point next_reclaim{}, next_refresh{};
   };
 
   Impl(asio::any_io_executor ex, const RedisConfig& redis, const QueueConfig& q, std::vector<std::string> g,
@@ -135,26 +174,44 @@ struct RedisJobs::Impl : std::enable_shared_from_this<Impl> {
     }
   }
 
+  // Learns the group's streams (other replicas' submits add some) and
+  // creates the consumer group on the new ones. False when Redis is away.
+  asio::awaitable<bool> refresh(const std::string& group, Loop& loop) {
+    loop.next_refresh = Steady::now() + kMaxPoll;
+    auto members = co_await client.command("SMEMBERS", streams_key(group));
+    if (!members) co_return false;
+    if (members->is_array()) {
+      for (const Reply& m : members->elements()) {
+        if (!m.is_string() || m.as_string().size() < 2) continue;
+        const std::string& member = m.as_string();
+        const int priority = member[0] - '0';
+        if (priority < 0 || priority > 2) continue;
+        std::string key = member.substr(1);
+        auto known = std::find_if(loop.sources.begin(), loop.sources.end(),
+                                  [&](const Source& src) { return src.key == key; });
+        if (known == loop.sources.end()) loop.sources.push_back({std::move(key), priority, false});
+      }
+    }
+    for (Source& src : loop.sources) {
+      if (src.ready) continue;
+      // From the stream's start, not "$": finished entries are deleted, so
+      // what a stream holds is unfinished, and a group re-created after
+      // Redis lost it (a restart without persistence, a submit's XADD
+      // first) must still deliver the entries written before it.
+      auto r = co_await client.command("XGROUP", "CREATE", src.key, kConsumerGroup, "0", "MKSTREAM");
+      if (!r) co_return false;
+      src.ready = !r->is_error() || r->as_string().rfind("BUSYGROUP", 0) == 0;
+      if (!src.ready) log::warn("queue_group_failed", {{"group", group}, {"error", r->as_string()}});
+    }
+    co_return true;
+  }
+
   asio::awaitable<void> drain_once(const std::string& group, const std::shared_ptr<Loop>& loop) {
-    const std::string key = stream_key(group);
     auto idle = kMinPoll;
     while (!stopping) {
-      if (!loop->group_ready) {
-        // From the stream's start, not "$": finished entries are deleted, so
-        // what the stream holds is unfinished, and a group re-created after
-        // Redis lost it (a restart without persistence, a submit's XADD
-        // first) must still deliver the entries written before it.
-        auto r = co_await client.command("XGROUP", "CREATE", key, kConsumerGroup, "0", "MKSTREAM");
-        if (!r) {
-          co_await sleep(*loop, kRedisDownPause);
-          continue;
-        }
-        loop->group_ready = !r->is_error() || r->as_string().rfind("BUSYGROUP", 0) == 0;
-        if (!loop->group_ready) {
-          log::warn("queue_group_failed", {{"group", group}, {"error", r->as_string()}});
-          co_await sleep(*loop, kMaxPoll);
-          continue;
-        }
+      if (Steady::now() >= loop->next_refresh && !co_await refresh(group, *loop)) {
+        co_await sleep(*loop, kRedisDownPause);
+        continue;
       }
       // Read only while the pool has room: a job read and not run waits in
       // this replica while another may have capacity.
@@ -166,40 +223,20 @@ struct RedisJobs::Impl : std::enable_shared_from_this<Impl> {
         co_await sleep(*loop, kMaxPoll);  // a finishing job wakes the loop
         continue;
       }
-      const std::string count = std::to_string(std::min<std::size_t>(16, kMaxInFlight - loop->in_flight));
       std::size_t got = 0;
       if (Steady::now() >= loop->next_reclaim) {
         loop->next_reclaim = Steady::now() + std::max<Clock::duration>(queue.reclaim_after / 2, milliseconds(500));
-        auto r = co_await client.command("XAUTOCLAIM", key, kConsumerGroup, consumer,
-                                         std::to_string(queue.reclaim_after.count()), "0-0", "COUNT", count);
-        if (r && r->is_array() && r->size() >= 2 && (*r)[1].is_array()) {
-          for (const Reply& entry : (*r)[1].elements()) {
-            ++counters.reclaimed;
-            spawn(group, loop, entry, true);
-            ++got;
-          }
-        }
+        got += co_await reclaim(group, loop);
       }
-      auto r = co_await client.command("XREADGROUP", "GROUP", kConsumerGroup, consumer, "COUNT", count, "STREAMS",
-                                       key, ">");
-      if (!r) {
+      // The highest class that has entries, one entry per tenant's stream.
+      std::optional<bool> read;
+      for (int priority = 2; priority >= 0 && got == 0; --priority) {
+        read = co_await read_class(group, loop, priority, got);
+        if (!*read) break;
+      }
+      if (read && !*read) {
         co_await sleep(*loop, kRedisDownPause);
         continue;
-      }
-      if (r->is_error()) {
-        if (r->as_string().rfind("NOGROUP", 0) == 0) loop->group_ready = false;  // the stream was deleted
-        else log::warn("queue_read_failed", {{"group", group}, {"error", r->as_string()}});
-        co_await sleep(*loop, kMaxPoll);
-        continue;
-      }
-      if (r->is_array()) {
-        for (const Reply& stream : r->elements()) {
-          if (!stream.is_array() || stream.size() < 2 || !stream[1].is_array()) continue;
-          for (const Reply& entry : stream[1].elements()) {
-            spawn(group, loop, entry, false);
-            ++got;
-          }
-        }
       }
       if (got > 0) {
         idle = kMinPoll;
@@ -210,7 +247,63 @@ struct RedisJobs::Impl : std::enable_shared_from_this<Impl> {
     }
   }
 
-  void spawn(const std::string& group, const std::shared_ptr<Loop>& loop, const Reply& entry, bool reclaimed) {
+  // Entries pending longer than reclaim_after on any consumer (a replica
+  // that died) are taken over; returns how many.
+  asio::awaitable<std::size_t> reclaim(const std::string& group, const std::shared_ptr<Loop>& loop) {
+    std::size_t got = 0;
+    for (std::size_t i = 0; i < loop->sources.size() && loop->in_flight < kMaxInFlight; ++i) {
+      if (!loop->sources[i].ready) continue;
+      const std::string key = loop->sources[i].key;  // the vector may grow while this waits
+      auto r = co_await client.command("XAUTOCLAIM", key, kConsumerGroup, consumer,
+                                       std::to_string(queue.reclaim_after.count()), "0-0", "COUNT",
+                                       std::to_string(kMaxInFlight - loop->in_flight));
+      if (!r || !r->is_array() || r->size() < 2 || !(*r)[1].is_array()) continue;
+      for (const Reply& entry : (*r)[1].elements()) {
+        ++counters.reclaimed;
+        spawn(group, key, loop, entry, true);
+        ++got;
+      }
+    }
+    co_return got;
+  }
+
+  // One XREADGROUP over the group's streams of `priority`: at most one new
+  // entry from each, so tenants take turns. False when Redis is away.
+  asio::awaitable<bool> read_class(const std::string& group, const std::shared_ptr<Loop>& loop, int priority,
+                                   std::size_t& got) {
+    std::vector<std::string> args = {"XREADGROUP", "GROUP", kConsumerGroup, consumer, "COUNT", "1", "STREAMS"};
+    std::size_t streams = 0;
+    for (const Source& src : loop->sources)
+      if (src.ready && src.priority == priority && streams < kMaxInFlight - loop->in_flight) {
+        args.push_back(src.key);
+        ++streams;
+      }
+    if (streams == 0) co_return true;
+    args.insert(args.end(), streams, ">");
+    auto r = co_await client.command(std::span<const std::string>(args));
+    if (!r) co_return false;
+    if (r->is_error()) {
+      if (r->as_string().rfind("NOGROUP", 0) == 0) {
+        for (Source& src : loop->sources) src.ready = false;  // a stream was deleted: create the groups again
+        loop->next_refresh = Steady::now();
+      } else {
+        log::warn("queue_read_failed", {{"group", group}, {"error", r->as_string()}});
+      }
+      co_return true;
+    }
+    if (!r->is_array()) co_return true;
+    for (const Reply& stream : r->elements()) {
+      if (!stream.is_array() || stream.size() < 2 || !stream[0].is_string() || !stream[1].is_array()) continue;
+      for (const Reply& entry : stream[1].elements()) {
+        spawn(group, stream[0].as_string(), loop, entry, false);
+        ++got;
+      }
+    }
+    co_return true;
+  }
+
+  void spawn(const std::string& group, const std::string& stream, const std::shared_ptr<Loop>& loop,
+             const Reply& entry, bool reclaimed) {
     if (!entry.is_array() || entry.size() < 2 || !entry[0].is_string()) return;
     std::string entry_id = entry[0].as_string();
     std::map<std::string, std::string> fields;
@@ -227,15 +320,17 @@ struct RedisJobs::Impl : std::enable_shared_from_this<Impl> {
     }
     ++loop->in_flight;
     ++running;
-    asio::co_spawn(executor, process(group, loop, std::move(entry_id), std::move(fields), readable, reclaimed),
+    asio::co_spawn(executor,
+                   process(group, stream, loop, std::move(entry_id), std::move(fields), readable, reclaimed),
                    asio::detached);
   }
 
-  asio::awaitable<void> process(std::string group, std::shared_ptr<Loop> loop, std::string entry_id,
-                                std::map<std::string, std::string> fields, bool readable, bool reclaimed) {
+  asio::awaitable<void> process(std::string group, std::string stream, std::shared_ptr<Loop> loop,
+                                std::string entry_id, std::map<std::string, std::string> fields, bool readable,
+                                bool reclaimed) {
     auto self = shared_from_this();
     try {
-      co_await handle(group, entry_id, fields, readable, reclaimed);
+      co_await handle(group, stream, entry_id, fields, readable, reclaimed);
     } catch (const std::exception& e) {
       log::error("queue_job_error", {{"group", group}, {"entry", entry_id}, {"error", e.what()}});
     }
@@ -245,25 +340,25 @@ struct RedisJobs::Impl : std::enable_shared_from_this<Impl> {
   }
 
   // XACK and XDEL: the entry is done with.
-  asio::awaitable<bool> ack(const std::string& group, const std::string& entry_id) {
+  asio::awaitable<bool> ack(const std::string& stream, const std::string& entry_id) {
     redis::Batch b;
-    b.add("XACK", stream_key(group), kConsumerGroup, entry_id).add("XDEL", stream_key(group), entry_id);
+    b.add("XACK", stream, kConsumerGroup, entry_id).add("XDEL", stream, entry_id);
     auto r = co_await client.pipeline(std::move(b));
     co_return r.ok();
   }
 
-  asio::awaitable<void> handle(const std::string& group, const std::string& entry_id,
+  asio::awaitable<void> handle(const std::string& group, const std::string& stream, const std::string& entry_id,
                                const std::map<std::string, std::string>& fields, bool readable, bool reclaimed) {
     std::optional<JobEntry> job;
     if (readable) job = decode_entry(fields, group);
     if (!job) {
       // Another version's entry, or a truncated one: aside, never run.
-      std::vector<std::string> dead = {"XADD", kDeadStream, "MAXLEN", "~", "10000", "*", "stream", stream_key(group),
+      std::vector<std::string> dead = {"XADD", kDeadStream, "MAXLEN", "~", "10000", "*", "stream", stream,
                                        "entry", entry_id};
       for (const auto& [k, v] : fields) dead.insert(dead.end(), {"f:" + k, v});
       redis::Batch b;
       b.add(std::span<const std::string>(dead));
-      b.add("XACK", stream_key(group), kConsumerGroup, entry_id).add("XDEL", stream_key(group), entry_id);
+      b.add("XACK", stream, kConsumerGroup, entry_id).add("XDEL", stream, entry_id);
       co_await client.pipeline(std::move(b));
       ++counters.malformed;
       log::warn("queue_job_malformed", {{"group", group}, {"entry", entry_id}, {"moved_to", kDeadStream}});
@@ -275,7 +370,7 @@ struct RedisJobs::Impl : std::enable_shared_from_this<Impl> {
                                                       status->as_string() == "failed"))) {
       // Finished already (a claim after the result was stored), or expired.
       if (!status->is_nil()) ++counters.duplicates;
-      co_await ack(group, entry_id);
+      co_await ack(stream, entry_id);
       co_return;
     }
     if (unix_ms() > job->deadline_ms) {
@@ -290,7 +385,7 @@ struct RedisJobs::Impl : std::enable_shared_from_this<Impl> {
       JobOutcome expired;
       expired.http_status = e.status();
       expired.body = error_body(e);
-      co_await store(group, entry_id, *job, expired);
+      co_await store(stream, entry_id, *job, expired);
       co_return;
     }
     const std::string lease_ms = std::to_string(queue.reclaim_after.count());
@@ -322,12 +417,29 @@ struct RedisJobs::Impl : std::enable_shared_from_this<Impl> {
       co_return;
     }
     ++counters.ran;
-    co_await store(group, entry_id, *job, *outcome);
+    co_await store(stream, entry_id, *job, *outcome);
+  }
+
+  // Entries in the group's streams (unfinished jobs), summed.
+  asio::awaitable<Result<std::size_t>> queued(const std::string& group) {
+    auto members = co_await client.command("SMEMBERS", streams_key(group));
+    if (!members) co_return std::move(members).error();
+    redis::Batch b;
+    b.add("XLEN", legacy_stream_key(group));
+    if (members->is_array())
+      for (const Reply& m : members->elements())
+        if (m.is_string() && m.as_string().size() > 1) b.add("XLEN", m.as_string().substr(1));
+    auto lengths = co_await client.pipeline(std::move(b));
+    if (!lengths) co_return std::move(lengths).error();
+    std::size_t total = 0;
+    for (const Reply& n : *lengths)
+      if (n.is_integer() && n.as_integer() > 0) total += static_cast<std::size_t>(n.as_integer());
+    co_return total;
   }
 
   // The result, then the ack: a job is never acknowledged before its result
   // is stored. Retried while Redis is away, within reclaim_after.
-  asio::awaitable<void> store(const std::string& group, const std::string& entry_id, const JobEntry& job,
+  asio::awaitable<void> store(const std::string& stream, const std::string& entry_id, const JobEntry& job,
                               const JobOutcome& outcome) {
     const auto give_up = Steady::now() + queue.reclaim_after;
     asio::steady_timer pause(executor);
@@ -336,11 +448,11 @@ struct RedisJobs::Impl : std::enable_shared_from_this<Impl> {
       b.add("HSET", job_key(job.id), "status", outcome.completed ? "completed" : "failed", "http_status",
             std::to_string(outcome.http_status), "body", outcome.body);
       b.add("PEXPIRE", job_key(job.id), std::to_string(queue.result_ttl.count()));
-      b.add("XACK", stream_key(group), kConsumerGroup, entry_id).add("XDEL", stream_key(group), entry_id);
+      b.add("XACK", stream, kConsumerGroup, entry_id).add("XDEL", stream, entry_id);
       b.add("DEL", run_key(job.id));
       if (auto r = co_await client.pipeline(std::move(b)); r) co_return;
       if (Steady::now() >= give_up) {
-        log::error("queue_result_lost", {{"request_id", job.id}, {"group", group},
+        log::error("queue_result_lost", {{"request_id", job.id}, {"group", job.group},
                                          {"error", "Redis unreachable; the job stays pending and runs again"}});
         co_return;
       }
@@ -365,7 +477,7 @@ void RedisJobs::start() {
   impl_->client.start();
   for (const auto& group : impl_->groups) {
     if (impl_->loops.count(group)) continue;
-    auto loop = std::make_shared<Impl::Loop>(impl_->executor);
+    auto loop = std::make_shared<Impl::Loop>(impl_->executor, group);
     impl_->loops.emplace(group, loop);
     asio::co_spawn(impl_->executor, impl_->drain(group, loop), asio::detached);
   }
@@ -397,15 +509,16 @@ asio::awaitable<Status> RedisJobs::submit(JobEntry job) {
   if (std::find(self->groups.begin(), self->groups.end(), job.group) == self->groups.end())
     co_return make_error(errc::model_not_found,
                          "The model `" + job.group + "` does not exist or you do not have access to it.", "model");
-  const std::string skey = stream_key(job.group);
-  auto length = co_await self->client.command("XLEN", skey);
-  if (!length) co_return unavailable(length.error().message);
-  if (length->is_integer() && static_cast<std::size_t>(length->as_integer()) >= self->queue.max_length) {
+  // The bound counts every stream of the group (one per class and tenant).
+  auto waiting = co_await self->queued(job.group);
+  if (!waiting) co_return unavailable(waiting.error().message);
+  if (*waiting >= self->queue.max_length) {
     Error full = make_error(errc::rate_limited, "The overflow queue is full (" + std::to_string(self->queue.max_length) +
                                                     " jobs wait already); retry later.");
     full.retry_after_ms = 1000;
     co_return full;
   }
+  const std::string skey = stream_key(job.group, job.priority, job.tenant);
   const std::string jkey = job_key(job.id);
   redis::Batch b;
   b.add("HSET", jkey, "tenant", job.tenant, "model", job.group, "status", "queued", "created_at",
@@ -415,13 +528,18 @@ asio::awaitable<Status> RedisJobs::submit(JobEntry job) {
   // submits racing past the check never trim entries not yet run.
   b.add("XADD", skey, "MAXLEN", "~", std::to_string(2 * self->queue.max_length), "*", "id", job.id, "tenant", job.tenant,
         "key_id", job.key_id, "priority", std::to_string(job.priority), "enqueued_ms", std::to_string(job.enqueued_ms),
-        "deadline_ms", std::to_string(job.deadline_ms), "endpoint", job.endpoint, "body", job.body);
+        "deadline_ms", std::to_string(job.deadline_ms), "endpoint", job.endpoint, "body", job.body, "headers",
+        encode_headers(job.headers));
+  b.add("SADD", streams_key(job.group), std::to_string(job.priority) + skey);
   auto r = co_await self->client.pipeline(std::move(b));
   if (!r) co_return unavailable(r.error().message);
   for (const Reply& reply : *r)
     if (reply.is_error()) co_return make_error(errc::internal, "Redis refused the job: " + reply.as_string());
   ++self->counters.submitted;
-  if (auto it = self->loops.find(job.group); it != self->loops.end()) it->second->timer.cancel();  // read it now
+  if (auto it = self->loops.find(job.group); it != self->loops.end()) {  // read it now, from its stream
+    it->second->next_refresh = Steady::now();
+    it->second->timer.cancel();
+  }
   co_return Ok{};
 }
 

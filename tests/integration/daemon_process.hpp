@@ -40,6 +40,7 @@ class DaemonProcess {
   std::uint16_t wait_for_port(std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
   void signal(int signo);
+  pid_t pid() const noexcept { return pid_; }
   // The exit code once the process has exited, within the timeout; nullopt
   // if it is still running or a signal ended it.
   std::optional<int> wait_exit(std::chrono::milliseconds timeout = std::chrono::seconds(5));

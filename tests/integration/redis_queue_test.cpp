@@ -45,12 +45,13 @@ class RedisQueue : public ::testing::Test {
   }
   ~RedisQueue() override { std::filesystem::remove_all(dir_); }
 
-  std::string config(const std::string& queue_extra = "") {
+  std::string config(const std::string& queue_extra = "", const std::string& extra = "") {
     const std::string path = (dir_ / ("sluice-" + std::to_string(++configs_) + ".yaml")).string();
     std::ofstream(path) << "server:\n  listen: \"127.0.0.1:0\"\n"
                            "providers:\n  - { name: up, type: openai, base_url: \"" + fake.base_url() +
                                "\", cooldown: 1s }\n"
                                "models:\n  - { name: gpt-test, deployments: [{ provider: up, model: gpt-test }] }\n"
+                               "  - { name: gpt-strong, deployments: [{ provider: up, model: gpt-strong }] }\n" + extra +
                                "auth:\n  keys:\n    - { key: \"${SLUICE_TEST_RQ_KEY_A}\", tenant: a }\n"
                                "    - { key: \"${SLUICE_TEST_RQ_KEY_B}\", tenant: b }\n"
                                "queue:\n  backend: redis\n  reclaim_after: 1s\n" + queue_extra +
@@ -147,8 +148,27 @@ TEST_F(RedisQueue, TwoDaemonsShareTheStreamAndEachJobRunsOnce) {
   }
   std::this_thread::sleep_for(300ms);
   EXPECT_EQ(fake.request_count(), std::size_t(kJobs)) << "each job reached the upstream once";
-  EXPECT_EQ(redis_cli("XLEN sluice:jobs:gpt-test"), "0") << "finished entries are deleted";
-  EXPECT_EQ(redis_cli("XPENDING sluice:jobs:gpt-test sluice").substr(0, 1), "0") << "nothing left pending";
+  EXPECT_EQ(redis_cli("EXISTS sluice:jobs:gpt-test:p1:t:a"), "1") << "tenant a's stream of normal priority";
+  EXPECT_EQ(redis_cli("XLEN sluice:jobs:gpt-test:p1:t:a"), "0") << "finished entries are deleted";
+  EXPECT_EQ(redis_cli("XPENDING sluice:jobs:gpt-test:p1:t:a sluice").substr(0, 1), "0") << "nothing left pending";
+}
+
+// A router rule that reads a request header routes the job where it runs:
+// the header travels with the job through Redis.
+TEST_F(RedisQueue, ARouterRulesHeaderTravelsWithTheJob) {
+  DaemonProcess d({"--config", config("", "router:\n  alias: auto\n  tiers: { low: gpt-test, high: gpt-strong }\n"
+                                          "  rules:\n    - { name: pinned, header: x-route, header_matches: "
+                                          "\"^strong$\", tier: high }\n")});
+  const std::uint16_t port = d.wait_for_port();
+  ASSERT_NE(port, 0) << d.output();
+  Headers h = as(kKeyA);
+  h["x-route"] = "strong";
+  HttpResponse r = http_request(port, "POST", "/v1/chat/completions", chat_body("auto", {}, "hi"), h);
+  ASSERT_EQ(r.status, 202) << r.body;
+  const json job = wait_finished(port, kKeyA, parse_json(r.body)["id"]);
+  ASSERT_EQ(job["status"], "completed") << job.dump();
+  ASSERT_EQ(fake.request_count(), 1u);
+  EXPECT_EQ(parse_json(fake.requests()[0].body)["model"], "gpt-strong") << "the rule saw the header: tier high";
 }
 
 TEST_F(RedisQueue, KillNineWhileJobsWaitThenAnotherReplicaRunsEveryJobOnce) {
@@ -175,6 +195,36 @@ TEST_F(RedisQueue, KillNineWhileJobsWaitThenAnotherReplicaRunsEveryJobOnce) {
   for (const auto& id : ids) EXPECT_EQ(wait_finished(pb, kKeyA, id, 15s)["status"], "completed") << id << b.output();
   std::this_thread::sleep_for(300ms);
   EXPECT_EQ(fake.request_count(), ids.size() + 1) << "the 429, then each accepted job once";
+}
+
+// kill -9 while a replica RUNS a job (its upstream call in flight): the
+// entry stays pending, its run lease lapses, and after reclaim_after the
+// other replica takes it over and completes it. The first attempt's answer
+// reached nobody; the upstream saw the job twice (at least once, as
+// docs/configuration.md says), and the job completed once.
+TEST_F(RedisQueue, KillNineWhileAJobRunsThenTheOtherReplicaTakesItOver) {
+  const std::string cfg = config();
+  auto a = std::make_unique<DaemonProcess>(std::vector<std::string>{"--config", cfg});
+  DaemonProcess b({"--config", cfg});
+  const std::uint16_t pa = a->wait_for_port(), pb = b.wait_for_port();
+  ASSERT_TRUE(pa && pb) << a->output() << b.output();
+  // Submitted to A; whichever replica reads it first runs it. Kill that one.
+  const std::string id = submit(pa, kKeyA, chat_body("gpt-test", {{"x_fake", {{"delay_ms", 2000}}}}, "slow"));
+  ASSERT_TRUE(fake.wait_for_requests(1, 5s));
+  ASSERT_EQ(redis_cli("HGET sluice:job:" + id + " status"), "running");
+  const std::string runner = redis_cli("GET sluice:job:" + id + ":run");
+  ASSERT_FALSE(runner.empty());
+  // The lease names the consumer (hostname:pid:random): kill the process whose pid it names.
+  const bool killed_a = runner.find(":" + std::to_string(a->pid()) + ":") != std::string::npos;
+  DaemonProcess& survivor = killed_a ? b : *a;
+  const std::uint16_t ps = killed_a ? pb : pa;
+  if (killed_a) a->signal(SIGKILL);
+  else b.signal(SIGKILL);
+  const json job = wait_finished(ps, kKeyA, id, 15s);
+  ASSERT_EQ(job["status"], "completed") << job.dump() << survivor.output();
+  EXPECT_NE(survivor.output().find("queue_job_reclaimed"), std::string::npos) << "taken over, not read afresh";
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(fake.request_count(), 2u) << "the killed attempt, then the takeover; no third run";
 }
 
 TEST_F(RedisQueue, AJobPastItsDeadlineFailsWithoutRunning) {
@@ -252,7 +302,7 @@ TEST_F(RedisQueue, SigtermLetsARunningJobFinishAndStoresItsResult) {
   d.signal(SIGTERM);
   EXPECT_EQ(d.wait_exit(10s), 0) << d.output();
   EXPECT_EQ(redis_cli("HGET sluice:job:" + id + " status"), "completed") << "stored before the process ended";
-  EXPECT_EQ(redis_cli("XLEN sluice:jobs:gpt-test"), "0") << "and acknowledged";
+  EXPECT_EQ(redis_cli("XLEN sluice:jobs:gpt-test:p1:t:a"), "0") << "and acknowledged";
   EXPECT_EQ(fake.request_count(), 1u);
 }
 

@@ -616,7 +616,7 @@ class Server {
   // behaviour to apply.
   std::pair<long, Behaviour> record(const Request& req, int connection_id) {
     Recorded r{std::string(req.method_string()), std::string(req.target()), {}, req.body(),
-               connection_id};
+               connection_id, std::chrono::steady_clock::now()};
     for (const auto& field : req) {
       std::string name(field.name_string());
       for (char& c : name) c = char(std::tolower(static_cast<unsigned char>(c)));

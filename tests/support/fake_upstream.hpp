@@ -75,6 +75,7 @@ struct Recorded {
   std::map<std::string, std::string> headers;  // lower-case names; repeats joined by ", "
   std::string body;
   int connection_id = 0;  // 1-based, in accept order
+  std::chrono::steady_clock::time_point at;  // when its head and body were read
 };
 
 // Declared outside FakeUpstream so that `Options = {}` works as a default argument

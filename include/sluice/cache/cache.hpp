@@ -21,6 +21,7 @@
 
 #include <functional>
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 
 #include "sluice/cache/verifier.hpp"
@@ -48,17 +49,21 @@ struct Key {
   // The same with the last user turn left out: what a semantic neighbour
   // must share exactly.
   std::uint64_t partition = 0;
-  // The last user turn's text, truncated to semantic.max_prompt_chars: what
-  // the semantic tier embeds and verifies.
+  // The last user turn's text (text parts joined by "\n"): what the
+  // semantic tier embeds and verifies. Empty unless `semantic`.
   std::string prompt;
   // The semantic tier may answer and learn this request: it is enabled, the
-  // request has a last user turn of text, its temperature is at most
-  // semantic.max_temperature.
+  // request's last turn is the user's and all text, at most
+  // semantic.max_prompt_chars code points (a longer one is never truncated:
+  // it is exact-only), and its temperature (1, the providers' default, when
+  // the request sets none) is at most semantic.max_temperature.
   bool semantic = false;
 };
 
 // The key of `req` for `tenant`; nullopt when the request is never cached
-// (n > 1, count_tokens, a body that cannot be canonicalised). Linear in the body.
+// (n other than 1, count_tokens, a body that cannot be parsed or is nested
+// deeper than 64). Linear in the body (each object's keys are sorted).
+// `config.enabled` is not checked here: the caller asks only when it is.
 std::optional<Key> make_key(const LlmRequest& req, std::string_view tenant, const CacheConfig& config);
 
 // A stored answer: complete and 2xx, in `format`'s shape. A stream is stored
@@ -68,10 +73,11 @@ struct Entry {
   Endpoint format = Endpoint::chat_completions;
   std::string body;
   Usage usage;            // what the answer cost when it was made: what a hit saves
+  // Set by store(), whatever the caller put there:
   std::string prompt;     // the key's prompt, for the verifier
-  std::string id;         // names the entry in x-sluice-cache-key: the exact hash, hex
+  std::string id;         // names the entry in x-sluice-cache-key: the exact hash, 16 hex digits
   std::string embedder;   // the embedder that made its vector ("" in the exact tier only)
-  std::chrono::system_clock::time_point stored_at, expires_at;
+  std::chrono::system_clock::time_point stored_at, expires_at;  // the clock's wall time, + ttl
 };
 
 enum class Outcome { hit_exact, hit_semantic, miss, bypass };
@@ -104,6 +110,16 @@ class Cache {
   // when key.semantic), reusing `vector` from the lookup when it is set.
   // Over max_entry_bytes: not stored. Evicts what the budgets require.
   virtual boost::asio::awaitable<void> store(const Key& key, Entry entry, std::vector<float> vector) = 0;
+
+  // What the cache holds, for metrics and tests. bytes is the estimate the
+  // max_bytes budget is enforced on: answers, prompts, vectors and indexes.
+  struct Stats {
+    std::size_t entries = 0;
+    std::size_t bytes = 0;
+    std::size_t partitions = 0;  // semantic indexes alive
+    std::uint64_t evictions = 0; // entries dropped by the budgets (not by ttl)
+  };
+  virtual Stats stats() const = 0;
 };
 
 // Embeds a prompt for the semantic tier without blocking the event loop: an
@@ -118,6 +134,9 @@ class Embedding {
   virtual std::size_t dimensions() const = 0;
   // A unit vector of dimensions() floats, resumed on the caller's executor.
   // Errors: timeouts and upstream failures, which the cache takes as a miss.
+  // The cache abandons it at semantic.embed_timeout through per-operation
+  // cancellation (the losing side of `||`): it must then complete promptly
+  // (on_workers completes at once and drops the worker's late vector).
   virtual boost::asio::awaitable<Result<std::vector<float>>> embed(std::string text) = 0;
 };
 
@@ -132,11 +151,20 @@ struct CacheParts {
   std::shared_ptr<const Clock> clock;
   std::shared_ptr<Embedding> embedding;  // null: the exact tier only
   Verify verify;                         // required when embedding is set
-  redis::Client* redis = nullptr;        // set: entries are shared with the other replicas
+  // Sharing between replicas (all three set, or none): every stored entry is
+  // written through `redis`, and the feed of the others' entries is followed
+  // (XREAD BLOCK) on a connection of its own made from `redis_config`, by a
+  // coroutine on `executor` (the event loop the cache is used on).
+  redis::Client* redis = nullptr;
+  std::optional<RedisConfig> redis_config;
+  boost::asio::any_io_executor executor;
 };
 
 // The in-process cache (both tiers, hnswlib per partition), shared through
-// Redis when parts.redis is set.
+// Redis when parts.redis is set. A null clock is the system's; an embedding
+// without a verify function is dropped (the exact tier only: a neighbour is
+// never served unverified). Single-threaded: call it, and destroy it, on the
+// executor's thread, before the Redis client it was given.
 std::unique_ptr<Cache> make_cache(const CacheConfig& config, CacheParts parts);
 
 }  // namespace sluice::cache

@@ -8,10 +8,12 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <boost/asio/awaitable.hpp>
 
 #include "sluice/core/error.hpp"
+#include "sluice/core/header.hpp"
 
 namespace sluice::queue {
 
@@ -26,6 +28,9 @@ struct JobEntry {
   std::int64_t deadline_ms = 0;  // unix ms: never run after this
   std::string endpoint;  // to_string(Endpoint)
   std::string body;      // the client's JSON, as received
+  // The request headers the stages read (router rules: Call::headers),
+  // lower-case names; values never hold a line break (the front door refuses those).
+  std::vector<Header> headers;
 };
 
 // A job as GET /v1/jobs/{id} shows it.

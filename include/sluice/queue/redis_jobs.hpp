@@ -2,10 +2,18 @@
 // by every replica that names the same Redis.
 //
 // Layout (prefix sluice:):
-//   sluice:jobs:{group}   a Stream per model group; entries hold id, tenant,
-//                         key_id, priority, enqueued_ms, deadline_ms,
-//                         endpoint, body; bounded by queue.max_length
-//                         (XLEN before XADD; MAXLEN ~ 2x as a backstop)
+//   sluice:jobs:{group}:p{class}:t:{tenant}
+//                         a Stream per model group, priority class (0 low,
+//                         1 normal, 2 high) and tenant; entries hold id,
+//                         tenant, key_id, priority, enqueued_ms, deadline_ms,
+//                         endpoint, body. The group's streams together are
+//                         bounded by queue.max_length (their XLENs summed
+//                         before XADD; MAXLEN ~ 2x on each as a backstop)
+//   sluice:jobs:{group}:streams
+//                         a set naming the group's streams, each member
+//                         prefixed with its class's digit
+//   sluice:jobs:{group}   the one stream of earlier versions, still read (as
+//                         normal priority) so an upgrade strands nothing
 //   consumer group `sluice` on each stream (XGROUP CREATE 0 MKSTREAM: from the
 //                         start, as the stream holds only unfinished entries)
 //   sluice:job:{id}       a hash: tenant, model, status, created_at,
@@ -15,9 +23,12 @@
 //                         while it runs), so a job runs once even when claimed twice
 //   sluice:jobs:dead      malformed entries, moved aside
 //
-// submit() is HSET + EXPIRE + XADD in one pipeline. Each replica runs one
-// drain loop per configured group (start()): it reads new entries
-// (XREADGROUP) only while `capacity` says the group has room, polls every
+// submit() is HSET + EXPIRE + XADD + SADD in one pipeline. Each replica runs
+// one drain loop per configured group (start()): it reads new entries only
+// while `capacity` says the group has room, the highest class that has any
+// first, with one XREADGROUP COUNT 1 over all that class's streams, so each
+// tenant gets one entry per round (one tenant's burst cannot starve
+// another's single job); it polls every
 // 100 ms growing to 1 s when idle (at once after a local submit), and
 // reclaims entries idle longer than queue.reclaim_after (XAUTOCLAIM), so a
 // dead replica's jobs are run by another. A job is acknowledged (XACK, XDEL)

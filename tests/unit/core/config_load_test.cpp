@@ -597,12 +597,6 @@ INSTANTIATE_TEST_SUITE_P(
         Rejected{server_with("listen: a:1\n  listen: b:2"), "server.listen", 3,
                  "duplicate key 'listen' (first at line 2)"}));
 
-INSTANTIATE_TEST_SUITE_P(
-    UnsupportedSections, ConfigRejects,
-    ::testing::Values(
-        Rejected{kValid + "cache:\n  enabled: true\n", "cache", 11,
-                 "section 'cache' is not supported by this version of sluice"}));
-
 // ---------------------------------------------------------------------------
 // Names: duplicates and references
 
@@ -671,7 +665,7 @@ TEST(ConfigLoad, ReportsEveryProblemInFileOrder) {
       "  - name: m\n"
       "    deployments:\n"
       "      - { provider: ghost, model: m }\n"
-      "cache: {}\n");
+      "cache: { ttl: 0s }\n");
   EXPECT_FALSE(result.config.has_value());
   std::vector<int> lines;
   for (const auto& problem : result.problems) lines.push_back(problem.line);

@@ -81,7 +81,7 @@ TEST_F(RedisJobsTest, ASubmittedJobRunsOnceAndOnlyItsTenantFindsIt) {
   EXPECT_FALSE(find(*jobs, "job_a1", "b")) << "another tenant's job is unknown";
   EXPECT_FALSE(find(*jobs, "job_none", "a"));
   EXPECT_EQ(ran, std::vector<std::string>{"job_a1"});
-  EXPECT_EQ(xlen("sluice:jobs:m"), 0) << "the finished entry is deleted";
+  EXPECT_EQ(xlen("sluice:jobs:m:p1:t:a"), 0) << "the finished entry is deleted";
   EXPECT_EQ(jobs->counters().ran, 1u);
 }
 
@@ -128,7 +128,33 @@ TEST_F(RedisJobsTest, AMalformedEntryIsMovedAsideAndTheLoopGoesOn) {
   ASSERT_TRUE(test::run_coro(io, jobs->submit(job("job_c1", "a"))));
   ASSERT_TRUE(test::run_until(io, [&] { return ran.size() == 1 && jobs->counters().malformed == 1; }, 5s));
   EXPECT_EQ(xlen("sluice:jobs:dead"), 1);
-  EXPECT_EQ(xlen("sluice:jobs:m"), 0);
+  EXPECT_EQ(xlen("sluice:jobs:m"), 0) << "read from the stream of earlier versions too";
+}
+
+// A backlog is read by class, highest first, and one entry of each tenant
+// per round: tenant a's burst of five does not hold back b's single job,
+// and c's high-priority job, sent last, runs first.
+TEST_F(RedisJobsTest, TheHighestClassFirstAndTenantsTakeTurns) {
+  Clock::duration wait = 10s;  // a backlog builds up
+  auto jobs = make(&wait);
+  jobs->start();
+  for (int i = 1; i <= 5; ++i) ASSERT_TRUE(test::run_coro(io, jobs->submit(job("job_a" + std::to_string(i), "a"))));
+  ASSERT_TRUE(test::run_coro(io, jobs->submit(job("job_b1", "b"))));
+  JobEntry urgent = job("job_c1", "c");
+  urgent.priority = 2;
+  ASSERT_TRUE(test::run_coro(io, jobs->submit(urgent)));
+  JobEntry later = job("job_d1", "d");
+  later.priority = 0;
+  ASSERT_TRUE(test::run_coro(io, jobs->submit(later)));
+  wait = Clock::duration::zero();
+  ASSERT_TRUE(test::run_until(io, [&] { return ran.size() == 8; }, 5s));
+  EXPECT_EQ(ran.front(), "job_c1") << "high first";
+  const auto b = std::find(ran.begin(), ran.end(), "job_b1") - ran.begin();
+  EXPECT_LE(b, 2) << "b's job is read in the first round of normal, beside a's first";
+  EXPECT_EQ(ran.back(), "job_d1") << "low last";
+  std::vector<std::string> a;
+  std::copy_if(ran.begin(), ran.end(), std::back_inserter(a), [](const std::string& id) { return id[4] == 'a'; });
+  EXPECT_EQ(a, (std::vector<std::string>{"job_a1", "job_a2", "job_a3", "job_a4", "job_a5"})) << "FIFO per tenant";
 }
 
 // A replica that took a job and stopped (its loop frozen, as a process
@@ -162,7 +188,7 @@ TEST_F(RedisJobsTest, ADeadReplicasJobIsReclaimedAndRunOnce) {
     }));
     test::run_until(io, [] { return false; }, 1500ms);
     EXPECT_EQ(ran.size(), 1u) << "run once";
-    EXPECT_EQ(xlen("sluice:jobs:m"), 0);
+    EXPECT_EQ(xlen("sluice:jobs:m:p1:t:a"), 0);
     dead.release();  // its frames belong to dead_io; never run again (a leak the test accepts)
   }
 }

@@ -1,0 +1,50 @@
+// The AVX2 product against a plain triple loop, on shapes with row and
+// column remainders, packed and unpacked, overwriting and accumulating.
+#include "avx2_gemm.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <vector>
+
+namespace sluice::embed {
+namespace {
+
+std::vector<float> values(std::size_t n, float seed) {
+  std::vector<float> v(n);
+  for (std::size_t i = 0; i < n; ++i) v[i] = std::sin(seed + 0.37f * static_cast<float>(i));
+  return v;
+}
+
+void check(long rows, long depth, long cols, bool packed, bool accumulate) {
+  SCOPED_TRACE(testing::Message() << rows << "x" << depth << "x" << cols << (packed ? " packed" : "")
+                                  << (accumulate ? " accumulate" : ""));
+  const long lda = depth + 3, ldc = cols + 5;  // strides wider than the blocks, as for Eigen blocks
+  const auto a = values(static_cast<std::size_t>(rows * lda), 0.5f);
+  const auto w = values(static_cast<std::size_t>(depth * cols), 1.5f);
+  auto c = values(static_cast<std::size_t>(rows * ldc), 2.5f);
+  auto want = c;
+  for (long r = 0; r < rows; ++r)
+    for (long j = 0; j < cols; ++j) {
+      double sum = accumulate ? want[static_cast<std::size_t>(r * ldc + j)] : 0.0;
+      for (long i = 0; i < depth; ++i) sum += double(a[static_cast<std::size_t>(r * lda + i)]) * w[static_cast<std::size_t>(i * cols + j)];
+      want[static_cast<std::size_t>(r * ldc + j)] = static_cast<float>(sum);
+    }
+  std::vector<float> panels(w.size());
+  if (packed) pack_panels(w.data(), depth, cols, panels.data());
+  gemm_avx2(a.data(), lda, packed ? panels.data() : w.data(), cols, packed, c.data(), ldc, rows, depth, cols, accumulate);
+  for (std::size_t k = 0; k < c.size(); ++k) ASSERT_NEAR(c[k], want[k], 1e-4) << "at " << k;
+}
+
+TEST(Avx2Gemm, MatchesAPlainProduct) {
+  if (!avx2_available()) GTEST_SKIP() << "this CPU has no AVX2+FMA; the Eigen path runs instead";
+  for (bool accumulate : {false, true}) {
+    check(7, 13, 37, false, accumulate);  // 1 block of 4 rows + 3, 2 panels + 5 columns
+    check(1, 5, 16, false, accumulate);
+    check(9, 21, 48, true, accumulate);
+    check(4, 1, 32, true, accumulate);
+  }
+}
+
+}  // namespace
+}  // namespace sluice::embed
