@@ -40,7 +40,8 @@ std::map<std::string, std::vector<std::string>> documented_keys(const std::strin
 
 // The key paths of `keys` that the tables do not document. "a.b[].c.d" is
 // documented when section `a` has a row whose key is "b[].c.d", "c.d" or
-// "d": the rest of the path, or a tail of it after a dot.
+// "d": the rest of the path, or a tail of it after a dot. A mapping's own
+// key ("a.m") is also documented by rows of its keys ("m.x").
 std::vector<std::string> undocumented(const std::vector<std::string>& keys, const std::string& markdown) {
   const auto documented = documented_keys(markdown);
   std::vector<std::string> missing;
@@ -57,7 +58,8 @@ std::vector<std::string> undocumented(const std::vector<std::string>& keys, cons
     const auto rows = documented.find(section);
     const bool found =
         rows != documented.end() && std::any_of(rows->second.begin(), rows->second.end(), [&](const std::string& k) {
-          return rest == k || (rest.size() > k.size() && rest.ends_with(k) && rest[rest.size() - k.size() - 1] == '.');
+          return rest == k || (rest.size() > k.size() && rest.ends_with(k) && rest[rest.size() - k.size() - 1] == '.') ||
+                 k.starts_with(rest + ".");
         });
     if (!found) missing.push_back(path);
   }
@@ -96,7 +98,8 @@ TEST(ConfigDocs, EveryAcceptedKeyIsInTheReference) {
 TEST(ConfigDocs, TheCheckFindsAMissingKey) {
   const std::string doc = "## `server`\n\n| key | type |\n|---|---|\n| `listen` | string |\n| `tls.key` | x |\n"
                           "## `providers` (required)\n| `name` | string |\n| `latency` | duration |\n";
-  EXPECT_EQ(undocumented({"server", "server.listen", "server.tls.key", "providers[].name", "providers[].mock.latency"},
+  EXPECT_EQ(undocumented({"server", "server.listen", "server.tls", "server.tls.key", "providers[].name",
+                          "providers[].mock.latency"},
                          doc),
             std::vector<std::string>{});
   EXPECT_EQ(undocumented({"server.listen_backlog", "server.key", "queue", "providers[].weight"}, doc),
