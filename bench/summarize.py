@@ -86,8 +86,8 @@ def render(meta, targets, loads, streams, memory):
       f"Mock upstream + wrk + probes on CPU 0, gateways on CPU 1 "
       f"({'pinned' if meta.get('pin') else 'NOT pinned'}; hot-core spinners {'on' if meta.get('hot_cores') else 'off'}; "
       f"measured processes at nice {meta.get('nice', 0)}). "
-      f"`sluice`: logging.level warn; `sluice-log`: level info with the access log (one JSON line per request, "
-      f"to a file).")
+      f"`sluice`: logging.level warn, metrics on (the default); `sluice-log`: level info with the access log "
+      f"(one JSON line per request, to a file); `sluice-nometrics`: as `sluice` with metrics.enabled false.")
     w("")
 
     # ---------------------------------------------------------------- load

@@ -1,5 +1,7 @@
 #include "sluice/app/app.hpp"
 
+#include "state_gauges.hpp"
+
 #include "sluice/auth/gatekeeper.hpp"
 #include "sluice/cache/cache.hpp"
 #include "sluice/core/clock.hpp"
@@ -44,7 +46,8 @@ struct App::Parts {
                         : nullptr),
         cache(make_answer_cache(config, providers, clock, cache_redis.get(), io.get_executor())),
         pipeline(gatekeeper, router, pool, catalog, providers, clock, config.queue),
-        server(io.get_executor(), config, pipeline) {
+        metrics(config.metrics.enabled ? std::make_unique<Metrics>(config) : nullptr),
+        server(io.get_executor(), config, pipeline, metrics.get()) {
     if (cache) pipeline.set_cache(cache.get(), config.cache);
     if (config.queue.backend == QueueBackend::redis && config.redis) {
       jobs = std::make_unique<queue::RedisJobs>(
@@ -53,6 +56,7 @@ struct App::Parts {
           [this](const std::string& group) { return capacity(group); });
       pipeline.set_job_backend(jobs.get());
     }
+    if (metrics) add_state_gauges(*metrics, pool, pipeline, server, jobs.get(), clock);
   }
 
   // The streams async jobs wait in: every model group and router alias a
@@ -192,6 +196,7 @@ struct App::Parts {
   std::unique_ptr<redis::Client> cache_redis;  // the cache's connection, when shared through Redis
   std::unique_ptr<cache::Cache> cache;
   pipeline::Pipeline pipeline;
+  std::unique_ptr<Metrics> metrics;  // metrics.enabled
   server::Server server;
   std::unique_ptr<queue::RedisJobs> jobs;  // queue.backend redis
 };

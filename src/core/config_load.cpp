@@ -18,6 +18,7 @@
 #include "config_reader.hpp"
 #include "config_sections.hpp"
 #include "sluice/core/config.hpp"
+#include "sluice/core/config_keys.hpp"
 
 namespace sluice {
 
@@ -58,6 +59,7 @@ void read_root(Reader& r, const Slot& root, GatewayConfig& config) {
        }},
       {"queue", [&](const Slot& s) { read_queue(r, s, config.queue); }},
       {"logging", [&](const Slot& s) { read_logging(r, s, config.logging); }},
+      {"metrics", [&](const Slot& s) { read_metrics(r, s, config.metrics); }},
       {"router", [&](const Slot& s) { read_routers(r, s, config.routers, router_refs); }},
       {"redis", [&](const Slot& s) { read_redis(r, s, config.redis.emplace()); }},
       {"cache", [&](const Slot& s) { read_cache(r, s, config.cache, cache_refs); }},
@@ -74,7 +76,21 @@ void read_root(Reader& r, const Slot& root, GatewayConfig& config) {
 }
 
 }  // namespace
+
+std::vector<std::string> key_paths() {
+  std::vector<std::string> keys;
+  Reader r([](const std::string&) { return std::optional<std::string>(); });
+  r.collect_keys(&keys);
+  GatewayConfig config;
+  read_root(r, Slot{YAML::Node(YAML::NodeType::Map), "", YAML::Mark::null_mark()}, config);
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  return keys;
+}
+
 }  // namespace config_reader
+
+std::vector<std::string> config_key_paths() { return config_reader::key_paths(); }
 
 namespace {
 
@@ -165,6 +181,17 @@ std::string format_problems(const std::string& source, const std::vector<ConfigP
     out += problem.message + "\n";
   }
   return out;
+}
+
+std::string_view to_string(ProviderType type) noexcept {
+  switch (type) {
+    case ProviderType::openai: return "openai";
+    case ProviderType::azure: return "azure";
+    case ProviderType::anthropic: return "anthropic";
+    case ProviderType::ollama: return "ollama";
+    case ProviderType::mock: return "mock";
+  }
+  return "unknown";
 }
 
 const ProviderConfig* GatewayConfig::find_provider(std::string_view name) const {

@@ -1,5 +1,5 @@
-// The `logging` config section: level, output format and the access log
-// switch (LoggingConfig).
+// The observability sections: `logging` (level, output format and the access
+// log switch: LoggingConfig) and `metrics` (MetricsConfig).
 #include <string_view>
 
 #include "config_sections.hpp"
@@ -19,6 +19,13 @@ void read_logging(Reader& r, const Slot& at, LoggingConfig& c) {
        }},
       {"format", [&](const Slot& s) { r.choice(s, kFormats, c.format); }},
       {"access_log", [&](const Slot& s) { r.boolean(s, c.access_log); }},
+  });
+}
+
+void read_metrics(Reader& r, const Slot& at, MetricsConfig& c) {
+  r.mapping(at, {
+      {"enabled", [&](const Slot& s) { r.boolean(s, c.enabled); }},
+      {"require_key", [&](const Slot& s) { r.boolean(s, c.require_key); }},
   });
 }
 

@@ -57,6 +57,14 @@ void Reader::problem(const std::string& path, const YAML::Mark& mark, std::strin
 }
 
 void Reader::mapping(const Slot& at, const std::vector<Field>& fields) {
+  if (keys_) {
+    for (const auto& field : fields) {
+      if (!field.read) continue;  // a section not supported: not accepted
+      keys_->push_back(join_key(at.path, field.key));
+      field.read({YAML::Node(YAML::NodeType::Map), join_key(at.path, field.key), at.mark});
+    }
+    return;
+  }
   if (!at.node.IsMap() && !at.node.IsNull()) return problem(at, "expected a mapping");
   KeyLines seen;
   if (at.node.IsMap()) {
@@ -73,6 +81,7 @@ void Reader::mapping(const Slot& at, const std::vector<Field>& fields) {
 
 std::vector<Slot> Reader::list(const Slot& at) {
   std::vector<Slot> items;
+  if (keys_) return {Slot{YAML::Node(YAML::NodeType::Map), at.path + "[]", at.mark}};
   if (at.node.IsNull()) return items;
   if (!at.node.IsSequence()) {
     problem(at, "expected a list");

@@ -84,6 +84,14 @@ class Reader {
 
   std::vector<ConfigProblem> take_problems() { return std::move(problems_); }
 
+  // Key collection (config_key_paths): from now on every mapping() appends
+  // the path of each key it accepts to `keys` and reads every one of them
+  // from an empty mapping, and every list() has one empty item (path
+  // "x[]"), so one pass over an empty document visits every key the loader
+  // knows: the same field lists that reject unknown keys. Problems found on
+  // the way mean nothing then.
+  void collect_keys(std::vector<std::string>* keys) { keys_ = keys; }
+
   // Calls each field's reader for the keys present; reports unknown, duplicate
   // and missing required keys. A null node (a section with everything
   // commented out) counts as an empty mapping.
@@ -150,6 +158,7 @@ class Reader {
 
   EnvLookup env_;
   std::vector<ConfigProblem> problems_;
+  std::vector<std::string>* keys_ = nullptr;  // collect_keys
 };
 
 // Reports `name` if an earlier item of the same list used it (`what` is

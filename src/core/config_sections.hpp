@@ -18,6 +18,7 @@ namespace sluice::config_reader {
 
 void read_server(Reader& r, const Slot& at, ServerConfig& c);    // config_server.cpp
 void read_logging(Reader& r, const Slot& at, LoggingConfig& c);  // config_logging.cpp
+void read_metrics(Reader& r, const Slot& at, MetricsConfig& c);  // config_logging.cpp
 void read_queue(Reader& r, const Slot& at, QueueConfig& c);      // config_queue.cpp
 void read_redis(Reader& r, const Slot& at, RedisConfig& c);      // config_redis.cpp
 

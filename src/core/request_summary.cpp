@@ -15,11 +15,34 @@ std::string_view to_string(CacheDecision decision) noexcept {
   return "";
 }
 
+namespace {
+
+// gen_ai.operation.name for the LLM endpoints; "" elsewhere (the field is then left out).
+std::string_view gen_ai_operation(std::string_view path) noexcept {
+  if (path == "/v1/chat/completions" || path == "/v1/messages" || path == "/v1/responses") return "chat";
+  if (path == "/v1/completions") return "text_completion";
+  if (path == "/v1/embeddings") return "embeddings";
+  return {};
+}
+
+}  // namespace
+
+std::string_view gen_ai_provider_name(std::string_view provider_type) noexcept {
+  return provider_type == "azure" ? std::string_view("azure.ai.openai") : provider_type;
+}
+
 void log_request(const RequestSummary& s) {
   if (!log::enabled(spdlog::level::info)) return;
   using ms = std::chrono::duration<double, std::milli>;
   const RequestContext& ctx = s.ctx;
   const std::optional<double> cost = ctx.cost_usd();
+  const std::string_view operation = gen_ai_operation(s.path);
+  // The older field names stay (dashboards and tests read them); the
+  // OpenTelemetry GenAI names (gen_ai.*) say the same for OTel-minded
+  // pipelines, only where they apply.
+  auto gen_ai = [&](std::string_view key, std::string_view value) {
+    return value.empty() || operation.empty() ? log::Field(key, std::nullopt) : log::Field(key, value);
+  };
   log::info("request", {{"request_id", ctx.request_id},
                         {"method", s.method},
                         {"path", s.path},
@@ -46,9 +69,20 @@ void log_request(const RequestSummary& s) {
                         {"bytes_out", s.bytes_out},
                         {"prompt_tokens", ctx.usage.prompt_tokens},
                         {"completion_tokens", ctx.usage.completion_tokens},
+                        {"cached_tokens", ctx.usage.cached_tokens},
+                        gen_ai("gen_ai.operation.name", operation),
+                        gen_ai("gen_ai.request.model", ctx.model),
+                        gen_ai("gen_ai.response.model", ctx.upstream_model),
+                        gen_ai("gen_ai.provider.name", gen_ai_provider_name(s.provider_type)),
+                        operation.empty() ? log::Field("gen_ai.usage.input_tokens", std::nullopt)
+                                          : log::Field("gen_ai.usage.input_tokens", ctx.usage.prompt_tokens),
+                        operation.empty() ? log::Field("gen_ai.usage.output_tokens", std::nullopt)
+                                          : log::Field("gen_ai.usage.output_tokens", ctx.usage.completion_tokens),
                         cost ? log::Field("cost_usd", *cost, 8) : log::Field("cost_usd", std::nullopt),
                         {"queued_ms", ms(ctx.queued).count()},
                         {"upstream_ms", ms(ctx.upstream_time).count()},
+                        s.first_token ? log::Field("ttft_ms", ms(*s.first_token).count())
+                                      : log::Field("ttft_ms", std::nullopt),
                         {"total_ms", ms(s.total).count()},
                         {"error", s.error ? to_string(s.error->code) : std::string_view{}}});
 }

@@ -116,6 +116,7 @@ asio::awaitable<Result<Answer>> Pipeline::wait_in_line(const auth::Caller& calle
   auto ticket = std::make_shared<Ticket>(co_await asio::this_coro::executor, ctx.group, ctx.tenant, priority,
                                          pool::Demand::of(req));
   if (!line_->join(ticket)) {
+    ++queue_counts_.rejected;
     co_return queue_full(queue_->max_length, "requests", pool_.wait_hint(ctx.group, ticket->demand, clock_->now()));
   }
   wake_drain(ctx.group);
@@ -148,6 +149,11 @@ asio::awaitable<void> Pipeline::await_turn(const std::shared_ptr<Ticket>& ticket
 Error Pipeline::queue_error(const std::shared_ptr<Ticket>& ticket, const LlmRequest& req, RequestContext& ctx) {
   if (ticket->in_line) line_->leave(*ticket);
   if (ticket->lease) ticket->lease.rejected(clock_->now());  // a turn nobody takes: its capacity goes back
+  if (!ticket->granted) {  // a granted turn counted as served already
+    if (ctx.cancellation.cancelled()) ++queue_counts_.cancelled;
+    else if (stopping_) ++queue_counts_.shutdown;
+    else ++queue_counts_.expired;
+  }
   if (ctx.cancellation.cancelled()) return make_error(errc::cancelled, "client disconnected");
   if (stopping_) return make_error(errc::shutting_down, "The gateway is shutting down; retry on another replica.");
   const auto hint = pool_.wait_hint(ctx.group, ticket->demand, clock_->now());
@@ -180,6 +186,7 @@ asio::awaitable<void> Pipeline::drain(std::string group, std::shared_ptr<Drain> 
       auto ticket = line_->take(*next);
       ticket->lease = std::move(lease);
       ticket->granted = true;
+      ++queue_counts_.served;
       ticket->wake.cancel();
       continue;
     }
@@ -216,6 +223,7 @@ asio::awaitable<void> Pipeline::run_job(std::string id, auth::Caller caller, Cal
   jobs_->running(id);
   call.request.stream = false;  // a job's answer is kept whole
   auto answer = co_await serve(caller, std::move(call), *ctx);
+  ++(answer ? queue_counts_.jobs_completed : queue_counts_.jobs_failed);
   if (answer) {
     jobs_->finish(id, JobStatus::completed, answer->status, std::move(answer->body), clock_->now());
   } else {
@@ -269,6 +277,13 @@ asio::awaitable<Result<std::optional<Job>>> Pipeline::job(const auth::Caller& ca
   }
   if (!jobs_) co_return std::optional<Job>{};
   co_return jobs_->find(id, caller.tenant(), clock_->now());
+}
+
+QueueStats Pipeline::queue_stats() const noexcept {
+  QueueStats stats = queue_counts_;
+  stats.waiting = line_ ? line_->size() : 0;
+  stats.jobs_unfinished = jobs_ ? jobs_->unfinished() : 0;
+  return stats;
 }
 
 void Pipeline::shutdown(std::function<void()> done) {

@@ -575,4 +575,6 @@ asio::awaitable<Result<std::optional<JobState>>> RedisJobs::find(std::string id,
 const std::string& RedisJobs::consumer() const noexcept { return impl_->consumer; }
 const RedisJobsCounters& RedisJobs::counters() const noexcept { return impl_->counters; }
 
+bool RedisJobs::connected() const noexcept { return impl_->client.connected(); }
+
 }  // namespace sluice::queue

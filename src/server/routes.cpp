@@ -26,6 +26,7 @@ using pipeline::ModelEntry;
 const Routes::Route Routes::kTable[] = {
     {"GET", "/healthz", &Routes::health},
     {"GET", "/readyz", &Routes::ready},
+    {"GET", "/metrics", &Routes::metrics},
     {"POST", "/v1/chat/completions", &Routes::chat_completions},
     {"POST", "/v1/completions", &Routes::completions},
     {"POST", "/v1/embeddings", &Routes::embeddings},
@@ -199,8 +200,10 @@ std::optional<Error> read_call_headers(const HeaderLookup& header, Call& call,
   return std::nullopt;
 }
 
-Routes::Routes(pipeline::Pipeline& pipeline, const bool& draining, const CorsConfig& cors)
-    : pipeline_(pipeline), draining_(draining), cors_(cors) {}
+Routes::Routes(pipeline::Pipeline& pipeline, const bool& draining, const CorsConfig& cors, const Metrics* metrics,
+               bool metrics_require_key)
+    : pipeline_(pipeline), draining_(draining), cors_(cors), metrics_(metrics),
+      metrics_require_key_(metrics_require_key) {}
 
 asio::awaitable<Reply> Routes::handle(Inbound& request, RequestContext& ctx) {
   if (!cors_.enabled()) co_return co_await route(request, ctx);
@@ -235,6 +238,22 @@ asio::awaitable<Reply> Routes::health(Inbound&, RequestContext&) { co_return jso
 asio::awaitable<Reply> Routes::ready(Inbound&, RequestContext&) {
   if (draining_) co_return error_reply(make_error(errc::shutting_down, "draining"));
   co_return json_reply(R"({"status":"ready"})");
+}
+
+// Loopback (a sidecar's own Prometheus agent, an operator on the host) never
+// needs a key; beyond it, metrics.require_key makes /metrics as guarded as
+// /v1/models. Metrics carry no secrets, prompts or ids, only configured
+// names and figures.
+asio::awaitable<Reply> Routes::metrics(Inbound& request, RequestContext& ctx) {
+  if (!metrics_) co_return error_reply(make_error(errc::not_found, "Invalid URL (GET /metrics): metrics are off"));
+  if (metrics_require_key_ && !request.peer.is_loopback()) {
+    auto caller = authenticate(request, ctx);
+    if (!caller) co_return error_reply(std::move(caller).error());
+  }
+  Reply reply;
+  reply.body = metrics_->scrape();
+  reply.content_type = kExpositionContentType;
+  co_return reply;
 }
 
 asio::awaitable<Reply> Routes::chat_completions(Inbound& request, RequestContext& ctx) {

@@ -16,6 +16,7 @@
 #include "reply.hpp"
 #include "sluice/core/call.hpp"
 #include "sluice/core/config.hpp"
+#include "sluice/core/metrics.hpp"
 #include "sluice/core/request_context.hpp"
 #include "sluice/pipeline/pipeline.hpp"
 
@@ -64,7 +65,11 @@ Wire wire_of_path(std::string_view path);
 class Routes {
  public:
   // `draining` is the server's flag; the references must outlive the routes.
-  Routes(pipeline::Pipeline& pipeline, const bool& draining, const CorsConfig& cors);
+  // `metrics` (null: metrics are off, /metrics is a 404) is what GET
+  // /metrics renders; with `metrics_require_key` a peer beyond loopback must
+  // pass the API's authentication to read it.
+  Routes(pipeline::Pipeline& pipeline, const bool& draining, const CorsConfig& cors,
+         const Metrics* metrics = nullptr, bool metrics_require_key = false);
 
   // Answers one request: a route's handler, 404 for an unknown path, 405
   // (with Allow) for a known path and another method. HEAD is answered as
@@ -86,6 +91,7 @@ class Routes {
 
   boost::asio::awaitable<Reply> health(Inbound&, RequestContext&);
   boost::asio::awaitable<Reply> ready(Inbound&, RequestContext&);
+  boost::asio::awaitable<Reply> metrics(Inbound&, RequestContext&);
   boost::asio::awaitable<Reply> chat_completions(Inbound&, RequestContext&);
   boost::asio::awaitable<Reply> completions(Inbound&, RequestContext&);
   boost::asio::awaitable<Reply> embeddings(Inbound&, RequestContext&);
@@ -110,6 +116,8 @@ class Routes {
   pipeline::Pipeline& pipeline_;
   const bool& draining_;
   const CorsConfig& cors_;
+  const Metrics* metrics_;
+  bool metrics_require_key_;
 };
 
 // The path a request target names, without its query string. An

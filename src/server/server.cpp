@@ -19,9 +19,9 @@ namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
 struct Server::State {
-  State(asio::any_io_executor ex, const GatewayConfig& config, pipeline::Pipeline& pipeline)
+  State(asio::any_io_executor ex, const GatewayConfig& config, pipeline::Pipeline& pipeline, Metrics* metrics)
       : executor(ex), acceptor(ex), grace_timer(ex), slot_free(ex),
-        env(std::make_shared<SessionEnv>(config, pipeline)) {}
+        env(std::make_shared<SessionEnv>(config, pipeline, metrics)) {}
 
   asio::any_io_executor executor;
   tcp::acceptor acceptor;
@@ -83,8 +83,9 @@ asio::awaitable<void> accept_loop(std::shared_ptr<Server::State> state) {
 
 }  // namespace
 
-Server::Server(asio::any_io_executor executor, const GatewayConfig& config, pipeline::Pipeline& pipeline)
-    : state_(std::make_shared<State>(executor, config, pipeline)) {
+Server::Server(asio::any_io_executor executor, const GatewayConfig& config, pipeline::Pipeline& pipeline,
+               Metrics* metrics)
+    : state_(std::make_shared<State>(executor, config, pipeline, metrics)) {
   state_->env->on_session_closed = [s = state_.get()] {
     s->slot_free.cancel();
     s->finish_if_idle();
@@ -147,6 +148,10 @@ bool Server::listens_on_loopback() const {
 }
 
 bool Server::draining() const { return state_->env->draining; }
+
+std::size_t Server::connections() const noexcept { return state_->env->sessions.size(); }
+
+std::size_t Server::in_flight() const noexcept { return state_->env->in_flight; }
 
 void Server::shutdown(std::function<void()> done) {
   auto& s = *state_;

@@ -63,6 +63,18 @@ Error stream_cut_error() {
   return make_error(errc::shutting_down, "the gateway is shutting down; the stream was cut at the end of its grace period");
 }
 
+// Counts a request in SessionEnv::in_flight from its handling to its end.
+class InFlight {
+ public:
+  explicit InFlight(std::size_t& count) : count_(count) { ++count_; }
+  ~InFlight() { --count_; }
+  InFlight(const InFlight&) = delete;
+  InFlight& operator=(const InFlight&) = delete;
+
+ private:
+  std::size_t& count_;
+};
+
 // A chunked body grew past what BodyBudget had left (see read_body).
 const error_code kOverBudget = make_error_code(boost::system::errc::not_enough_memory);
 
@@ -114,6 +126,7 @@ class BasicSession final : public Session, public std::enable_shared_from_this<B
     std::size_t bytes_out = 0;
     bool stream = false;
     std::optional<Error> error;
+    std::optional<RequestContext::Clock::duration> first_token;  // a stream's first content written
   };
 
   asio::ip::tcp::socket& socket() { return beast::get_lowest_layer(stream_).socket(); }
@@ -397,6 +410,7 @@ asio::awaitable<bool> BasicSession<Stream>::serve_one() {
 
   Reply reply;
   current_ = &ctx;
+  const InFlight in_flight(env_->in_flight);
   try {
     DisconnectWatch watch(socket(), ctx.cancellation);
     reply = co_await env_->routes.handle(inbound, ctx);
@@ -420,16 +434,23 @@ asio::awaitable<bool> BasicSession<Stream>::serve_one() {
   }
   current_ = nullptr;
 
-  if (env_->config.logging.access_log)
-    log_request({.ctx = ctx,
-                 .method = method,
-                 .path = inbound.path,
-                 .status = outcome.status,
-                 .stream = outcome.stream,
-                 .bytes_in = bytes_in,
-                 .bytes_out = outcome.bytes_out,
-                 .error = outcome.error ? &*outcome.error : (reply.error ? &*reply.error : nullptr),
-                 .total = RequestContext::Clock::now() - ctx.started});
+  const bool access_log = env_->config.logging.access_log;
+  if (access_log || env_->metrics) {
+    const ProviderConfig* provider = ctx.provider.empty() ? nullptr : env_->config.find_provider(ctx.provider);
+    const RequestSummary summary{.ctx = ctx,
+                                 .method = method,
+                                 .path = inbound.path,
+                                 .status = outcome.status,
+                                 .stream = outcome.stream,
+                                 .bytes_in = bytes_in,
+                                 .bytes_out = outcome.bytes_out,
+                                 .error = outcome.error ? &*outcome.error : (reply.error ? &*reply.error : nullptr),
+                                 .total = RequestContext::Clock::now() - ctx.started,
+                                 .first_token = outcome.first_token,
+                                 .provider_type = provider ? to_string(provider->type) : std::string_view{}};
+    if (access_log) log_request(summary);
+    if (env_->metrics) env_->metrics->record(summary);
+  }
   co_return keep_alive && !closing_;
 }
 
@@ -525,6 +546,10 @@ asio::awaitable<void> BasicSession<Stream>::write_stream(Reply& reply, RequestCo
       break;
     }
     outcome.bytes_out += bytes.size();
+    // Time to first token: the first batch that is more than comments (a
+    // queued stream's ": queued" keep-alives) reached the client.
+    if (!outcome.first_token && failure.empty() && !bytes.empty() && bytes.front() != ':')
+      outcome.first_token = RequestContext::Clock::now() - ctx.started;
     if (ended) break;
     batch = co_await reply.stream->next();
   }

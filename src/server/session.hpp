@@ -43,14 +43,17 @@ class Session {
 // What sessions share: configuration, the route table, and the server's view
 // of its connections (for graceful shutdown).
 struct SessionEnv {
-  SessionEnv(const GatewayConfig& c, pipeline::Pipeline& pipeline)
-      : config(c), routes(pipeline, draining, c.server.cors), body_budget(c.server.max_buffered_body_bytes) {}
+  SessionEnv(const GatewayConfig& c, pipeline::Pipeline& pipeline, Metrics* m)
+      : config(c), metrics(m), routes(pipeline, draining, c.server.cors, m, c.metrics.require_key),
+        body_budget(c.server.max_buffered_body_bytes) {}
 
   const GatewayConfig& config;
+  Metrics* metrics;       // null: metrics are off
   bool draining = false;  // before `routes`, which reads it
   Routes routes;
   BodyBudget body_budget;  // request bodies buffered by all sessions
   std::unordered_set<Session*> sessions;
+  std::size_t in_flight = 0;  // requests read and not yet answered in full
   std::function<void()> on_session_closed;  // lets shutdown notice the last one
 };
 

@@ -55,6 +55,7 @@ struct ServerConfig {
 };
 
 enum class ProviderType { openai, azure, anthropic, ollama, mock };
+std::string_view to_string(ProviderType type) noexcept;  // as config spells it: "openai", "azure"...
 
 // How a provider of type openai or azure serves POST /v1/responses: `native`
 // forwards the client's Responses request (OpenAI and Azure speak it);
@@ -277,6 +278,12 @@ struct LoggingConfig {
   bool access_log = true;      // one info line per request
 };
 
+// GET /metrics and the per-request recording behind it (core/metrics.hpp).
+struct MetricsConfig {
+  bool enabled = true;       // false: nothing is recorded and /metrics answers 404
+  bool require_key = false;  // /metrics from beyond loopback needs a valid gateway key
+};
+
 struct GatewayConfig {
   std::string source;  // file the config was loaded from, for messages
   ServerConfig server;
@@ -287,6 +294,7 @@ struct GatewayConfig {
   CacheConfig cache;
   std::vector<RouterConfig> routers;  // `router`: each alias once, never a model's name
   LoggingConfig logging;
+  MetricsConfig metrics;
   std::optional<RedisConfig> redis;  // set when the file has a redis section
 
   const ProviderConfig* find_provider(std::string_view name) const;

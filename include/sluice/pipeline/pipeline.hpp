@@ -60,6 +60,19 @@ class WaitLine;
 class JobStore;
 struct Ticket;
 
+// The overflow queue as /metrics shows it: how many wait now, and how the
+// waits and the in-process async jobs ended since start.
+struct QueueStats {
+  std::size_t waiting = 0;          // held requests in the line now
+  std::size_t jobs_unfinished = 0;  // async jobs (memory backend) queued or running
+  std::uint64_t served = 0;         // held requests whose turn came
+  std::uint64_t expired = 0;        // held requests that reached their max_wait without a turn
+  std::uint64_t cancelled = 0;      // held requests whose client left
+  std::uint64_t shutdown = 0;       // held requests sent away at shutdown
+  std::uint64_t rejected = 0;       // requests refused because the line was full
+  std::uint64_t jobs_completed = 0, jobs_failed = 0;  // async jobs (memory backend)
+};
+
 class Pipeline {
  public:
   // The references must outlive the pipeline; streams it returned may
@@ -127,6 +140,9 @@ class Pipeline {
   // cancelled. `done` runs once no background job is running (at once
   // when none is).
   void shutdown(std::function<void()> done);
+
+  // The overflow queue's figures now (all zero without a queue).
+  QueueStats queue_stats() const noexcept;
 
   // POST /v1/messages/count_tokens for `caller`: the input tokens of `call`
   // (an Anthropic Messages request, endpoint count_tokens) as the group's
@@ -209,6 +225,7 @@ class Pipeline {
   std::vector<std::string> header_names_;
   std::unique_ptr<WaitLine> line_;
   std::unique_ptr<JobStore> jobs_;
+  QueueStats queue_counts_;  // the counters of queue_stats()
   queue::JobBackend* job_backend_ = nullptr;
   std::map<std::string, std::shared_ptr<Drain>, std::less<>> drains_;  // groups with a drain loop running
   std::map<std::string, std::shared_ptr<RequestContext>> running_jobs_;

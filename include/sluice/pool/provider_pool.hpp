@@ -188,6 +188,10 @@ class ProviderPool {
 
   const PoolPolicy& policy() const noexcept { return *policy_; }
 
+  // Every deployment, for the metrics' scrape-time gauges (bucket levels,
+  // cooldown, ejection).
+  const std::vector<std::shared_ptr<Deployment>>& deployments() const noexcept { return deployments_; }
+
  private:
   struct Member {
     std::shared_ptr<Deployment> deployment;

@@ -78,6 +78,8 @@ class RedisJobs final : public JobBackend {
 
   const std::string& consumer() const noexcept;
   const RedisJobsCounters& counters() const noexcept;
+  // Whether its Redis connection is up now (for sluice_redis_up).
+  bool connected() const noexcept;
 
  private:
   struct Impl;

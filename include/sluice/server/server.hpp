@@ -14,13 +14,17 @@
 #include <boost/asio/any_io_executor.hpp>
 
 #include "sluice/core/config.hpp"
+#include "sluice/core/metrics.hpp"
 #include "sluice/pipeline/pipeline.hpp"
 
 namespace sluice::server {
 
 class Server {
  public:
-  Server(boost::asio::any_io_executor executor, const GatewayConfig& config, pipeline::Pipeline& pipeline);
+  // `metrics` (null: off) records every request and is what GET /metrics
+  // shows; it must outlive the server.
+  Server(boost::asio::any_io_executor executor, const GatewayConfig& config, pipeline::Pipeline& pipeline,
+         Metrics* metrics = nullptr);
   ~Server();
 
   // Binds server.listen and starts accepting. Throws std::system_error when
@@ -42,6 +46,10 @@ class Server {
   void shutdown(std::function<void()> done);
 
   bool draining() const;
+
+  // For the metrics: connections open now, and requests being handled on them.
+  std::size_t connections() const noexcept;
+  std::size_t in_flight() const noexcept;
 
   // Certificate rotation: builds a new TLS context from the files `tls`
   // names and uses it for the connections accepted from now on; open

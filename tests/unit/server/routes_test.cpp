@@ -54,7 +54,8 @@ class RoutesTest : public ::testing::Test {
       catalog_ = std::make_unique<pipeline::ModelCatalog>(config_, providers_, *pool_, *clock_);
       router_ = std::make_unique<router::ComplexityRouter>(config_.routers, nullptr);
       pipeline_ = std::make_unique<pipeline::Pipeline>(*gatekeeper_, *router_, *pool_, *catalog_, providers_, clock_, queue_, 1);
-      routes_ = std::make_unique<Routes>(*pipeline_, draining_, config_.server.cors);
+      if (metrics_on_) metrics_ = std::make_unique<Metrics>(config_);
+      routes_ = std::make_unique<Routes>(*pipeline_, draining_, config_.server.cors, metrics_.get(), metrics_require_key_);
     }
     headers_ = std::move(headers);
     Inbound inbound{method, path, lookup(headers_), std::move(body), peer_};
@@ -75,6 +76,9 @@ class RoutesTest : public ::testing::Test {
   boost::asio::ip::address peer_ = boost::asio::ip::make_address("127.0.0.1");
   std::optional<QueueConfig> queue_;  // none: no capacity is a 429 at once
   bool draining_ = false;
+  bool metrics_on_ = true;
+  bool metrics_require_key_ = false;
+  std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<Routes> routes_;
   Headers headers_;
   std::unique_ptr<RequestContext> ctx_;
@@ -514,6 +518,35 @@ TEST(ReadCallHeaders, CacheControlAndPrefer) {
   EXPECT_EQ(call.cache, CacheDirective::normal) << "whole tokens only";
   read_call_headers(lookup({{"prefer", "return=minimal, respond-async; wait=10"}}), call);
   EXPECT_TRUE(call.respond_async);
+}
+
+// --- GET /metrics -------------------------------------------------------------
+
+TEST_F(RoutesTest, MetricsAreServedInTheExpositionFormat) {
+  const Reply r = handle("GET", "/metrics");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.content_type, "text/plain; version=0.0.4; charset=utf-8");
+  EXPECT_NE(r.body.find("# TYPE sluice_requests_total counter\n"), std::string::npos);
+  EXPECT_EQ(handle("POST", "/metrics").status, 405);
+}
+
+TEST_F(RoutesTest, MetricsOffIs404) {
+  metrics_on_ = false;
+  EXPECT_EQ(handle("GET", "/metrics").status, 404);
+}
+
+TEST_F(RoutesWithKeys, MetricsNeedNoKeyUnlessRequired) {
+  peer_ = boost::asio::ip::make_address("10.1.2.3");
+  EXPECT_EQ(handle("GET", "/metrics").status, 200);
+}
+
+TEST_F(RoutesWithKeys, RequiredKeyGuardsMetricsBeyondLoopbackOnly) {
+  metrics_require_key_ = true;
+  EXPECT_EQ(handle("GET", "/metrics").status, 200) << "loopback needs no key";
+  peer_ = boost::asio::ip::make_address("10.1.2.3");
+  EXPECT_EQ(handle("GET", "/metrics").status, 401);
+  EXPECT_EQ(handle("GET", "/metrics", {}, {{"authorization", "Bearer sk-wrong-key-123456"}}).status, 401);
+  EXPECT_EQ(handle("GET", "/metrics", {}, {{"authorization", std::string("Bearer ") + kKey}}).status, 200);
 }
 
 }  // namespace
