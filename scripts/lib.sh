@@ -7,6 +7,10 @@ BUILD_DIR="${SLUICE_BUILD_DIR:-$REPO_ROOT/build}"
 # ccache keys on paths relative to the checkout, so a fresh clone elsewhere
 # (CI's) reuses what an earlier build of the same sources compiled.
 export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$REPO_ROOT}"
+# The sanitizer build carries debug info (-g1), and ccache then keys on the
+# build directory too unless told not to: without this a fresh clone at
+# another path would compile the whole ASan build again.
+export CCACHE_NOHASHDIR="${CCACHE_NOHASHDIR:-true}"
 
 # Debian 12 packages the build needs (see docs/development.md).
 BUILD_PACKAGES=(cmake g++ make pkg-config ccache
