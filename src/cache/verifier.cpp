@@ -15,6 +15,8 @@ Verifier Verifier::load(const std::filesystem::path& wordnet_dir) {
 }
 
 Verdict Verifier::check(std::string_view stored, std::string_view incoming) const {
+  if (stored.size() > kMaxBytes || incoming.size() > kMaxBytes)
+    return {false, "length", "a prompt over " + std::to_string(kMaxBytes) + " bytes is not compared"};
   // One pair of parsed prompts per thread, reused: parsing allocates only
   // when a prompt is longer than any this thread has seen.
   thread_local Prompt a, b;

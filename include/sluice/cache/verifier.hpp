@@ -5,6 +5,7 @@
 // before it is served. Rules run cheapest first; any one rejects.
 #pragma once
 
+#include <cstddef>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -29,9 +30,13 @@ class Verifier {
   // the Verifier (copies share the lexicon; check() is thread-safe).
   static Verifier load(const std::filesystem::path& wordnet_dir = "/usr/share/wordnet");
 
-  // Whether `incoming` asks what `stored` asked. Linear in the prompts'
-  // length (a few microseconds for a short prompt); once warm on a thread it
-  // allocates only to describe a rejection.
+  // Whether `incoming` asks what `stored` asked. A few microseconds for a
+  // short prompt; once warm on a thread it allocates only to describe a
+  // rejection. Its word alignment grows faster than the prompts, so a prompt
+  // over kMaxBytes is refused unread (rule "length"): the cache compares
+  // prompts of at most semantic.max_prompt_chars anyway, and a miss is the
+  // safe answer.
+  static constexpr std::size_t kMaxBytes = 32 * 1024;
   Verdict check(std::string_view stored, std::string_view incoming) const;
   // Empty when WordNet was read; else why not and what serves instead.
   const std::string& lexicon_warning() const noexcept;

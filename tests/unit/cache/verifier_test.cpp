@@ -197,5 +197,18 @@ TEST(VerifierBoundsTest, LongPromptsStayLinear) {
   EXPECT_LT(std::chrono::duration_cast<std::chrono::milliseconds>(took).count(), 200);  // ~20 KB each
 }
 
+// The alignment grows faster than the prompts: past kMaxBytes a prompt is
+// refused unread, so a hostile megabyte costs nothing (the fuzz corpus's
+// worst_long_prompts.grow checks the time).
+TEST(VerifierBoundsTest, APromptOverTheBoundIsRefusedUnread) {
+  const std::string at_bound(Verifier::kMaxBytes, 'a');
+  const std::string over = at_bound + "a";
+  EXPECT_TRUE(verifier().check(at_bound, at_bound).same);
+  const Verdict v = verifier().check(over, over);
+  EXPECT_FALSE(v.same);
+  EXPECT_EQ(v.rule, "length");
+  EXPECT_EQ(verifier().check("hi", over).rule, "length");
+}
+
 }  // namespace
 }  // namespace sluice::cache
