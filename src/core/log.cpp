@@ -41,6 +41,7 @@ constexpr std::size_t kRealBound = 330;   // fixed notation of the largest doubl
 constexpr std::size_t kPrefixBound = 80;  // {"ts":"...","level":"critical", and "}\n"
 
 char* put(char* p, std::string_view s) {
+  if (s.empty()) return p;  // an empty view may hold a null pointer, which memcpy may not take
   std::memcpy(p, s.data(), s.size());
   return p + s.size();
 }
