@@ -113,7 +113,7 @@ std::optional<JobEntry> decode_entry(const std::map<std::string, std::string>& f
     return std::nullopt;
   if (job.id.rfind("job_", 0) != 0 || job.body.empty() || priority < 0 || priority > 2) return std::nullopt;
   job.priority = static_cast<int>(priority);
-  if (const std::string* h = field(f, "headers")) job.headers = decode_headers(*h);  // absent before 0.1
+  if (const std::string* h = field(f, "headers")) job.headers = decode_headers(*h);  // absent in earlier versions' entries
   return job;
 }
 
