@@ -74,11 +74,10 @@ std::string dollars(double usd) {
 }
 
 Error key_rate_limited(std::string_view what, int limit, Clock::duration wait) {
-  const auto ms = std::max<std::int64_t>(std::chrono::ceil<std::chrono::milliseconds>(wait).count(), 1);
   Error e = make_error(errc::rate_limited, "This key's limit of " + std::to_string(limit) + " " + std::string(what) +
                                                " per minute is reached; retry after " +
-                                               std::to_string((ms + 999) / 1000) + " s.");
-  e.retry_after_ms = ms;
+                                               std::to_string(retry_after_seconds(wait)) + " s.");
+  e.retry_after_ms = retry_after_ms(wait);
   return e;
 }
 
@@ -244,9 +243,13 @@ Status Gatekeeper::permit(const Caller& caller, std::string_view model) const {
 }
 
 Result<KeyLease> Gatekeeper::admit(const Caller& caller, std::string_view model, double tokens) const {
+  if (Status permitted = permit(caller, model); !permitted) return std::move(permitted).error();
+  return take(caller, tokens);
+}
+
+Result<KeyLease> Gatekeeper::take(const Caller& caller, double tokens) const {
   KeyState* key = caller.key_.get();
   if (!key) return KeyLease();
-  if (Status permitted = permit(caller, model); !permitted) return std::move(permitted).error();
   const auto now = clock_->now();
   if (!key->rpm.try_take(1, now)) return key_rate_limited("requests", key->config.rpm, key->rpm.time_until(1, now));
   // A demand above the whole bucket could never fit: it takes what a full

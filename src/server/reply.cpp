@@ -31,7 +31,7 @@ Reply error_reply(Error error, Wire wire) {
     // Whole seconds for Retry-After (rounded up: never invite a retry too
     // early); the OpenAI SDKs prefer the exact retry-after-ms when present.
     const std::int64_t ms = error.retry_after_ms >= 0 ? error.retry_after_ms : 1000;
-    reply.headers.push_back({"retry-after", std::to_string((ms + 999) / 1000)});
+    reply.headers.push_back({"retry-after", std::to_string(retry_after_seconds(ms))});
     reply.headers.push_back({"retry-after-ms", std::to_string(ms)});
   }
   reply.error = std::move(error);

@@ -116,6 +116,10 @@ class Gatekeeper {
   // `tokens` is the request's token estimate, for the key's TPM.
   Result<KeyLease> admit(const Caller& caller, std::string_view model, double tokens) const;
 
+  // The second half of admit(), for a caller permit() has passed already:
+  // takes one request and `tokens` from the key's buckets, or rate_limited.
+  Result<KeyLease> take(const Caller& caller, double tokens) const;
+
  private:
   std::shared_ptr<const Clock> clock_;
   bool open_ = false;  // allow_unauthenticated

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cassert>
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -87,6 +88,20 @@ inline Error make_error(errc code, std::string message, std::string param = {}) 
   Error e{code, std::move(message)};
   e.param = std::move(param);
   return e;
+}
+
+// How long a retry should wait, as Error::retry_after_ms: whole milliseconds
+// rounded up, at least 1 (0 would invite an immediate retry).
+inline std::int64_t retry_after_ms(std::chrono::nanoseconds wait) {
+  const std::int64_t ms = std::chrono::ceil<std::chrono::milliseconds>(wait).count();
+  return ms < 1 ? 1 : ms;
+}
+
+// The same wait in whole seconds, for Retry-After and for messages: rounded
+// up, at least 1, so a client never retries before capacity is back.
+inline std::int64_t retry_after_seconds(std::int64_t ms) { return ms <= 1000 ? 1 : (ms + 999) / 1000; }
+inline std::int64_t retry_after_seconds(std::chrono::nanoseconds wait) {
+  return retry_after_seconds(retry_after_ms(wait));
 }
 
 // Renders the OpenAI error body {"error":{"message","type","param","code"}}

@@ -177,5 +177,26 @@ TEST_F(GatekeeperTest, PermitChecksTheAllowListAndBudgetAndTakesNothing) {
   EXPECT_EQ(gate().permit(*caller, "small").error().code, errc::budget_exceeded);
 }
 
+// The pipeline checks permit() before the cache and take()s only on a miss:
+// take() is admit() without the checks, so the buckets move exactly as admit's.
+TEST_F(GatekeeperTest, TakeIsAdmitsBucketHalf) {
+  GatewayKeyConfig c = key_config(kKey, "acme");
+  c.rpm = 2;
+  c.tpm = 100;
+  config_.keys.push_back(c);
+  auto caller = gate().authenticate(kKey, kLoopback);
+  ASSERT_TRUE(caller);
+  ASSERT_TRUE(gate().take(*caller, 80));
+  Result<KeyLease> over = gate().take(*caller, 80);
+  ASSERT_FALSE(over);
+  EXPECT_EQ(over.error().code, errc::rate_limited);
+  EXPECT_NE(over.error().message.find("tokens per minute"), std::string::npos) << over.error().message;
+  ASSERT_TRUE(gate().take(*caller, 0)) << "the refused take gave its request back";
+  Result<KeyLease> third = gate().take(*caller, 0);
+  ASSERT_FALSE(third);
+  EXPECT_NE(third.error().message.find("2 requests per minute"), std::string::npos) << third.error().message;
+  EXPECT_GE(third.error().retry_after_ms, 1);
+}
+
 }  // namespace
 }  // namespace sluice::auth

@@ -128,6 +128,22 @@ TEST(Error, RefusedCredentialsFailOverButAreNeverTheClientsToRetry) {
   EXPECT_EQ(e.status(), 502) << "the gateway's credentials, not the client's: never a 401";
 }
 
+// Retry-After is whole seconds rounded up and never 0: a client told "0"
+// or told a second early retries into the same empty bucket.
+TEST(RetryAfter, RoundsUpAndNeverSaysZero) {
+  using namespace std::chrono_literals;
+  EXPECT_EQ(retry_after_ms(0ns), 1);
+  EXPECT_EQ(retry_after_ms(-5ms), 1);
+  EXPECT_EQ(retry_after_ms(1ns), 1);
+  EXPECT_EQ(retry_after_ms(1001us), 2);
+  EXPECT_EQ(retry_after_ms(2500ms), 2500);
+  EXPECT_EQ(retry_after_seconds(std::int64_t{0}), 1);
+  EXPECT_EQ(retry_after_seconds(std::int64_t{1000}), 1);
+  EXPECT_EQ(retry_after_seconds(std::int64_t{1001}), 2);
+  EXPECT_EQ(retry_after_seconds(59'001ms), 60);
+  EXPECT_EQ(retry_after_seconds(60s), 60);
+}
+
 TEST(Error, ABugInTheGatewayIsNeverFailedOver) {
   EXPECT_FALSE(make_error(errc::internal, "provider 'x' is not running").fails_over());
 }

@@ -77,8 +77,9 @@ TEST(ErrorReply, RetryAfterUsesTheErrorsValueRoundedUp) {
   EXPECT_EQ(header(error_reply(e), "retry-after-ms"), "2500");
   e.retry_after_ms = 17'000;
   EXPECT_EQ(header(error_reply(e), "retry-after"), "17");
-  e.retry_after_ms = 0;
-  EXPECT_EQ(header(error_reply(e), "retry-after"), "0");
+  e.retry_after_ms = 0;  // e.g. an upstream's "retry now", relayed after the gateway's own retries
+  EXPECT_EQ(header(error_reply(e), "retry-after"), "1") << "never 0: a retry at once meets the same empty bucket";
+  EXPECT_EQ(header(error_reply(e), "retry-after-ms"), "0");
 }
 
 TEST(ErrorReply, RetryAfterFollowsAnOverriddenStatus) {
