@@ -7,12 +7,15 @@
 #include "sluice/core/clock.hpp"
 #include "sluice/core/embedder.hpp"
 #include "sluice/core/log.hpp"
+#include "sluice/core/metrics.hpp"
+#include "sluice/core/request_summary.hpp"
 #include "sluice/net/tls.hpp"
 #include "sluice/pipeline/model_catalog.hpp"
 #include "sluice/pipeline/pipeline.hpp"
 #include "sluice/pool/provider_pool.hpp"
 #include "sluice/providers/provider.hpp"
 #include "sluice/router/router.hpp"
+#include "sluice/queue/memory_jobs.hpp"
 #include "sluice/queue/redis_jobs.hpp"
 #include "sluice/redis/client.hpp"
 #include "sluice/server/job_call.hpp"
@@ -49,14 +52,30 @@ struct App::Parts {
         metrics(config.metrics.enabled ? std::make_unique<Metrics>(config) : nullptr),
         server(io.get_executor(), config, pipeline, metrics.get()) {
     if (cache) pipeline.set_cache(cache.get(), config.cache);
+    // Both job backends run a job the same way: run_job, through the pipeline.
+    auto runner = [this](const queue::JobEntry& job) { return run_job(job); };
     if (config.queue.backend == QueueBackend::redis && config.redis) {
-      jobs = std::make_unique<queue::RedisJobs>(
-          io.get_executor(), *config.redis, config.queue, job_groups(config),
-          [this](const queue::JobEntry& job) { return run_job(job); },
-          [this](const std::string& group) { return capacity(group); });
+      jobs = std::make_unique<queue::RedisJobs>(io.get_executor(), *config.redis, config.queue, job_groups(config),
+                                                runner, [this](const std::string& group) { return capacity(group); });
       pipeline.set_job_backend(jobs.get());
+    } else {
+      memory_jobs = std::make_unique<queue::MemoryJobs>(io.get_executor(), config.queue, runner, clock);
+      pipeline.set_job_backend(memory_jobs.get());
     }
-    if (metrics) add_state_gauges(*metrics, pool, pipeline, server, jobs.get(), clock);
+    if (metrics) add_state_gauges(*metrics, pool, pipeline, server, memory_jobs.get(), jobs.get(), clock);
+    if (metrics || config.logging.access_log)
+      pipeline.set_job_observer([this](const RequestSummary& run) { record_job(run); });
+  }
+
+  // An async job's run, written like a request: the access-log line
+  // (method JOB) and the metrics (route "job"), so its tokens and cost
+  // reach the per-tenant totals.
+  void record_job(const RequestSummary& run) {
+    const ProviderConfig* provider = run.ctx.provider.empty() ? nullptr : config.find_provider(run.ctx.provider);
+    RequestSummary summary = run;
+    summary.provider_type = provider ? to_string(provider->type) : std::string_view{};
+    if (config.logging.access_log) log_request(summary);
+    if (metrics) metrics->record(summary);
   }
 
   // The streams async jobs wait in: every model group and router alias a
@@ -74,7 +93,7 @@ struct App::Parts {
     return Clock::duration::zero();  // an alias: its tier decides when it runs
   }
 
-  // A job from the shared queue, run here as its submitter's call.
+  // An async job, run here as its submitter's call (either backend).
   boost::asio::awaitable<std::optional<queue::JobOutcome>> run_job(const queue::JobEntry& job) {
     auto failed = [](const Error& e) { return queue::JobOutcome{false, e.status(), error_body(e)}; };
     auto call = server::decode_job_call(job.endpoint, job.body);
@@ -95,10 +114,9 @@ struct App::Parts {
     ctx.request_id = job.id;
     ctx.tenant = job.tenant;
     ctx.key_id = job.key_id;
+    const Endpoint endpoint = call->request.endpoint;
     auto answer = co_await pipeline.serve(*caller, std::move(*call), ctx);
-    log::info("job_finished", {{"request_id", job.id}, {"tenant", job.tenant}, {"provider", ctx.provider},
-                               {"status", answer ? answer->status : answer.error().status()},
-                               {"queued_ms", std::chrono::duration<double, std::milli>(ctx.queued).count()}});
+    pipeline.job_finished(ctx, endpoint, job.body.size(), answer);
     if (!answer) {
       // Shutting down: leave the job pending for another replica.
       if (answer.error().code == errc::shutting_down || answer.error().code == errc::cancelled) co_return std::nullopt;
@@ -198,7 +216,8 @@ struct App::Parts {
   pipeline::Pipeline pipeline;
   std::unique_ptr<Metrics> metrics;  // metrics.enabled
   server::Server server;
-  std::unique_ptr<queue::RedisJobs> jobs;  // queue.backend redis
+  std::unique_ptr<queue::MemoryJobs> memory_jobs;  // queue.backend memory (the default)
+  std::unique_ptr<queue::RedisJobs> jobs;          // queue.backend redis
 };
 
 App::App(boost::asio::io_context& io, GatewayConfig config) : parts_(std::make_unique<Parts>(io, std::move(config))) {}
@@ -222,17 +241,20 @@ void App::start() {
 }
 std::uint16_t App::port() const { return parts_->server.port(); }
 // The queue lets its waiting calls go first (503 shutting_down: the client's
-// retry finds another replica) and cancels its background jobs; the server
-// then drains its connections.
+// retry finds another replica; a waiting job's run ends the same way); the
+// job backend stops taking jobs and waits for those running; the server
+// drains its connections.
 void App::shutdown(std::function<void()> done) {
-  auto remaining = std::make_shared<int>(parts_->jobs ? 3 : 2);
+  auto remaining = std::make_shared<int>(2);
   auto one_done = [remaining, done = std::move(done)] {
     if (--*remaining == 0 && done) done();
   };
+  parts_->pipeline.shutdown();
   // Shared jobs: stop reading; those running finish, or (when the queue
-  // refuses them at shutdown) stay pending for another replica.
+  // refuses them at shutdown) stay pending for another replica. Memory
+  // jobs that could not finish are failed: nothing outlives the process.
   if (parts_->jobs) parts_->jobs->stop(one_done);
-  parts_->pipeline.shutdown(one_done);
+  else parts_->memory_jobs->stop(one_done);
   parts_->server.shutdown(one_done);
 }
 const GatewayConfig& App::config() const noexcept { return parts_->config; }

@@ -43,13 +43,14 @@ void write_deployments(Exposition& out, pool::ProviderPool& pool, Clock::time_po
                d->ejected(now) ? 1.0 : 0.0);
 }
 
-void write_queue(Exposition& out, const pipeline::QueueStats& q, const queue::RedisJobs* jobs) {
+void write_queue(Exposition& out, const pipeline::QueueStats& q, const queue::MemoryJobs* memory,
+                 const queue::RedisJobs* jobs) {
   out.family("sluice_queue_depth",
              "What waits in this gateway's overflow queue now: held requests, and async jobs queued or running "
              "(memory backend; the redis backend's jobs are shared by all replicas).",
              Type::gauge);
   out.sample("sluice_queue_depth", {{"queue", "requests"}}, static_cast<double>(q.waiting));
-  out.sample("sluice_queue_depth", {{"queue", "jobs"}}, static_cast<double>(q.jobs_unfinished));
+  out.sample("sluice_queue_depth", {{"queue", "jobs"}}, memory ? static_cast<double>(memory->unfinished()) : 0.0);
   out.family("sluice_queue_requests_total",
              "Held requests leaving the overflow queue, by result: served (their turn came), expired (max_wait "
              "reached), cancelled (the client left), shutdown; rejected: refused because the queue was full.",
@@ -62,10 +63,12 @@ void write_queue(Exposition& out, const pipeline::QueueStats& q, const queue::Re
              "Async jobs (Prefer: respond-async) finished here, by backend and result: completed, failed; redis: ran, expired "
              "(past their deadline before a replica could run them).",
              Type::counter);
-  out.sample("sluice_queue_jobs_total", {{"backend", "memory"}, {"result", "completed"}},
-             static_cast<double>(q.jobs_completed));
-  out.sample("sluice_queue_jobs_total", {{"backend", "memory"}, {"result", "failed"}},
-             static_cast<double>(q.jobs_failed));
+  if (memory) {
+    out.sample("sluice_queue_jobs_total", {{"backend", "memory"}, {"result", "completed"}},
+               static_cast<double>(memory->counters().completed));
+    out.sample("sluice_queue_jobs_total", {{"backend", "memory"}, {"result", "failed"}},
+               static_cast<double>(memory->counters().failed));
+  }
   if (jobs) {
     out.sample("sluice_queue_jobs_total", {{"backend", "redis"}, {"result", "ran"}},
                static_cast<double>(jobs->counters().ran));
@@ -77,9 +80,12 @@ void write_queue(Exposition& out, const pipeline::QueueStats& q, const queue::Re
 }  // namespace
 
 void add_state_gauges(Metrics& metrics, pool::ProviderPool& pool, const pipeline::Pipeline& pipeline,
-                      const server::Server& server, const queue::RedisJobs* jobs, std::shared_ptr<const Clock> clock) {
+                      const server::Server& server, const queue::MemoryJobs* memory_jobs, const queue::RedisJobs* jobs,
+                      std::shared_ptr<const Clock> clock) {
   metrics.add_collector([&pool, clock](Exposition& out) { write_deployments(out, pool, clock->now()); });
-  metrics.add_collector([&pipeline, jobs](Exposition& out) { write_queue(out, pipeline.queue_stats(), jobs); });
+  metrics.add_collector([&pipeline, memory_jobs, jobs](Exposition& out) {
+    write_queue(out, pipeline.queue_stats(), memory_jobs, jobs);
+  });
   metrics.add_collector([&server](Exposition& out) {
     out.family("sluice_open_connections", "Client connections open now.", Type::gauge);
     out.sample("sluice_open_connections", {}, static_cast<double>(server.connections()));

@@ -27,7 +27,10 @@ constexpr std::string_view kRoutes[] = {
     "other",          "/v1/chat/completions",      "/v1/completions", "/v1/embeddings",
     "/v1/models",     "/v1/models/{id}",           "/v1/jobs/{id}",   "/v1/messages",
     "/v1/messages/count_tokens", "/v1/responses",  "/healthz",        "/readyz",
-    "/metrics"};
+    "/metrics",       "job"};
+// An async job's run on this replica (RequestSummary::method "JOB"): its
+// 202 was counted under the route it was submitted to.
+constexpr std::uint32_t kJobRoute = 13;
 
 std::uint32_t route_index(std::string_view path) noexcept {
   if (path.starts_with("/v1/models/") && path.size() > 11) return 5;
@@ -132,7 +135,7 @@ Metrics::~Metrics() = default;
 void Metrics::record(const RequestSummary& s) {
   Tables& t = *t_;
   const RequestContext& ctx = s.ctx;
-  const std::uint32_t route = route_index(s.path);
+  const std::uint32_t route = s.method == "JOB" ? kJobRoute : route_index(s.path);
   // The group that served (an alias's tier group), else what was asked for.
   const std::uint32_t model = t.models.find(ctx.group.empty() ? ctx.model : ctx.group);
   const std::uint32_t provider = t.providers.find(ctx.provider);

@@ -119,10 +119,7 @@ Pipeline::Pipeline(auth::Gatekeeper& gatekeeper, router::ComplexityRouter& route
       queue_(std::move(queue)),
       header_names_(router_.header_names()) {
   header_names_.push_back(std::string(kCacheThresholdHeader));
-  if (queue_) {
-    line_ = std::make_unique<WaitLine>(queue_->max_length);
-    jobs_ = std::make_unique<JobStore>(queue_->max_length, queue_->result_ttl, seed ^ 0x9e3779b97f4a7c15ull);
-  }
+  if (queue_) line_ = std::make_unique<WaitLine>(queue_->max_length);
 }
 
 Pipeline::~Pipeline() = default;
@@ -157,8 +154,7 @@ asio::awaitable<Result<Answer>> Pipeline::serve(const auth::Caller& caller, Call
     if (*hit) co_return std::move(**hit);
   }
   const pool::Demand demand = pool::Demand::of(req);
-  auto lease = gatekeeper_.admit(caller, req.model,
-                                 demand.prompt_tokens + static_cast<double>(demand.max_tokens.value_or(0)));
+  auto lease = gatekeeper_.take(caller, demand.prompt_tokens + static_cast<double>(demand.max_tokens.value_or(0)));
   if (!lease) co_return std::move(lease).error();
 
   // The model group: the router's choice for an alias (the allow-list
@@ -317,11 +313,11 @@ asio::awaitable<Result<Answer>> Pipeline::failover(const LlmRequest& req, std::s
     last->retries_spent = ctx.attempts > 1;
     co_return std::move(*last);
   }
-  const auto wait = std::chrono::ceil<std::chrono::milliseconds>(pool_.wait_hint(group, demand, clock_->now()));
+  const auto wait = pool_.wait_hint(group, demand, clock_->now());
   Error busy = make_error(errc::rate_limited, "Every deployment of model `" + req.model +
                                                   "` is at its rate limit or cooling down; retry after " +
-                                                  std::to_string((wait.count() + 999) / 1000) + " s.");
-  busy.retry_after_ms = std::max<std::int64_t>(wait.count(), 1);
+                                                  std::to_string(retry_after_seconds(wait)) + " s.");
+  busy.retry_after_ms = retry_after_ms(wait);
   co_return busy;
 }
 

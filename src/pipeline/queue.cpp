@@ -2,9 +2,10 @@
 // waits its turn in the WaitLine; one drain loop per model group with
 // waiters hands each turn the lease it acquired, waking when the pool says
 // capacity returns, never polling faster than that; async jobs
-// (Prefer: respond-async) run serve() in the background and keep their
-// answer in the JobStore.
+// (Prefer: respond-async) are handed to the job backend (queue::MemoryJobs
+// or queue::RedisJobs), whose runner brings them back through serve().
 #include <algorithm>
+#include <random>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -31,16 +32,11 @@ constexpr auto kMinDrainSleep = std::chrono::milliseconds(5);
 constexpr auto kMaxDrainSleep = std::chrono::seconds(1);
 constexpr std::string_view kKeepAlive = ": queued\n\n";
 
-std::int64_t seconds_up(Clock::duration d) {
-  return std::max<std::int64_t>(1, (std::chrono::ceil<std::chrono::milliseconds>(d).count() + 999) / 1000);
-}
-
 // 429 for a queue at its bound: retry once capacity may be back, in a second at least.
 Error queue_full(std::size_t max_length, std::string_view what, Clock::duration capacity_in) {
   Error full = make_error(errc::rate_limited, "The overflow queue is full (" + std::to_string(max_length) + " " +
                                                   std::string(what) + " wait already); retry later.");
-  full.retry_after_ms =
-      std::max<std::int64_t>(1000, std::chrono::ceil<std::chrono::milliseconds>(capacity_in).count());
+  full.retry_after_ms = std::max<std::int64_t>(1000, retry_after_ms(capacity_in));
   return full;
 }
 
@@ -157,10 +153,10 @@ Error Pipeline::queue_error(const std::shared_ptr<Ticket>& ticket, const LlmRequ
   if (ctx.cancellation.cancelled()) return make_error(errc::cancelled, "client disconnected");
   if (stopping_) return make_error(errc::shutting_down, "The gateway is shutting down; retry on another replica.");
   const auto hint = pool_.wait_hint(ctx.group, ticket->demand, clock_->now());
-  Error e = make_error(errc::rate_limited, "Waited " + std::to_string(seconds_up(ctx.queued)) +
+  Error e = make_error(errc::rate_limited, "Waited " + std::to_string(std::chrono::ceil<std::chrono::seconds>(ctx.queued).count()) +
                                                " s in the overflow queue and no deployment of model `" + req.model +
-                                               "` had capacity; retry after " + std::to_string(seconds_up(hint)) + " s.");
-  e.retry_after_ms = std::max<std::int64_t>(1, std::chrono::ceil<std::chrono::milliseconds>(hint).count());
+                                               "` had capacity; retry after " + std::to_string(retry_after_seconds(hint)) + " s.");
+  e.retry_after_ms = retry_after_ms(hint);
   return e;
 }
 
@@ -197,51 +193,12 @@ asio::awaitable<void> Pipeline::drain(std::string group, std::shared_ptr<Drain> 
   drains_.erase(group);
 }
 
+// The job is stored for a drain loop (this process's with the memory
+// backend, any replica's with redis); the model it names is the one the
+// client named (an alias included), resolved where the job runs.
 asio::awaitable<Result<std::string>> Pipeline::submit(const auth::Caller& caller, Call call, RequestContext& ctx) {
-  if (!queue_) co_return make_error(errc::bad_request, "Prefer: respond-async needs the overflow queue");
+  if (!queue_ || !job_backend_) co_return make_error(errc::bad_request, "Prefer: respond-async needs the overflow queue");
   if (stopping_) co_return make_error(errc::shutting_down, "The gateway is shutting down; retry on another replica.");
-  executor_ = co_await asio::this_coro::executor;
-  if (job_backend_) co_return co_await submit_shared(caller, std::move(call), ctx);
-  const auto created = std::chrono::duration_cast<std::chrono::seconds>(clock_->wall().time_since_epoch()).count();
-  auto id = jobs_->create(caller.tenant(), call.request.model, clock_->now(), created);
-  if (!id) {
-    co_return queue_full(queue_->max_length, "jobs", {});
-  }
-  const std::string call_model = call.request.model;
-  auto job_ctx = std::make_shared<RequestContext>();
-  job_ctx->request_id = *id;
-  job_ctx->tenant = caller.tenant();
-  job_ctx->key_id = caller.key_id();
-  running_jobs_.emplace(*id, job_ctx);
-  asio::co_spawn(executor_, run_job(*id, caller, std::move(call), job_ctx), asio::detached);
-  ctx.model = job_ctx->model = call_model;
-  co_return *id;
-}
-
-asio::awaitable<void> Pipeline::run_job(std::string id, auth::Caller caller, Call call,
-                                        std::shared_ptr<RequestContext> ctx) {
-  jobs_->running(id);
-  call.request.stream = false;  // a job's answer is kept whole
-  auto answer = co_await serve(caller, std::move(call), *ctx);
-  ++(answer ? queue_counts_.jobs_completed : queue_counts_.jobs_failed);
-  if (answer) {
-    jobs_->finish(id, JobStatus::completed, answer->status, std::move(answer->body), clock_->now());
-  } else {
-    const Error& e = answer.error();
-    jobs_->finish(id, JobStatus::failed, e.status(), error_body(e), clock_->now());
-  }
-  log::info("job_finished", {{"request_id", id}, {"tenant", ctx->tenant}, {"provider", ctx->provider},
-                             {"status", answer ? answer->status : answer.error().status()},
-                             {"queued_ms", std::chrono::duration<double, std::milli>(ctx->queued).count()}});
-  running_jobs_.erase(id);
-  if (running_jobs_.empty() && on_jobs_done_) asio::post(executor_, std::exchange(on_jobs_done_, nullptr));
-}
-
-// queue.backend redis: the job is stored for any replica's drain loop; the
-// stream is the model the client named (an alias included), resolved by the
-// replica that runs it.
-asio::awaitable<Result<std::string>> Pipeline::submit_shared(const auth::Caller& caller, Call call,
-                                                             RequestContext& ctx) {
   std::random_device random;  // ids must not collide across replicas, whatever their seed
   const auto word = [&random] { return std::uint64_t{random()} << 32 | random(); };
   const std::uint64_t high = word();
@@ -262,45 +219,52 @@ asio::awaitable<Result<std::string>> Pipeline::submit_shared(const auth::Caller&
   co_return id;
 }
 
+void Pipeline::job_finished(const RequestContext& ctx, Endpoint endpoint, std::size_t bytes_in,
+                            const Result<Answer>& answer) const {
+  const int status = answer ? answer->status : answer.error().status();
+  log::info("job_finished", {{"request_id", ctx.request_id}, {"tenant", ctx.tenant}, {"provider", ctx.provider},
+                             {"status", status},
+                             {"queued_ms", std::chrono::duration<double, std::milli>(ctx.queued).count()}});
+  if (!job_observer_) return;
+  const std::string path = "/v1" + std::string(upstream_path(endpoint));
+  job_observer_(RequestSummary{.ctx = ctx,
+                               .method = "JOB",
+                               .path = path,
+                               .status = status,
+                               .bytes_in = bytes_in,
+                               .bytes_out = answer ? answer->body.size() : 0,
+                               .error = answer ? nullptr : &answer.error(),
+                               .total = RequestContext::Clock::now() - ctx.started});
+}
+
 asio::awaitable<Result<std::optional<Job>>> Pipeline::job(const auth::Caller& caller, const std::string& id) {
-  if (job_backend_) {
-    auto found = co_await job_backend_->find(id, caller.tenant());
-    if (!found) co_return std::move(found).error();
-    if (!*found) co_return std::optional<Job>{};
-    const queue::JobState& s = **found;
-    Job job{.id = s.id, .tenant = s.tenant, .model = s.model, .status = JobStatus::queued,
-            .created_at = s.created_at, .http_status = s.http_status, .body = s.body};
-    if (s.status == "running") job.status = JobStatus::running;
-    else if (s.status == "completed") job.status = JobStatus::completed;
-    else if (s.status == "failed") job.status = JobStatus::failed;
-    co_return std::optional<Job>(std::move(job));
-  }
-  if (!jobs_) co_return std::optional<Job>{};
-  co_return jobs_->find(id, caller.tenant(), clock_->now());
+  if (!job_backend_) co_return std::optional<Job>{};
+  auto found = co_await job_backend_->find(id, caller.tenant());
+  if (!found) co_return std::move(found).error();
+  if (!*found) co_return std::optional<Job>{};
+  const queue::JobState& s = **found;
+  Job job{.id = s.id, .tenant = s.tenant, .model = s.model, .status = JobStatus::queued,
+          .created_at = s.created_at, .http_status = s.http_status, .body = s.body};
+  if (s.status == "running") job.status = JobStatus::running;
+  else if (s.status == "completed") job.status = JobStatus::completed;
+  else if (s.status == "failed") job.status = JobStatus::failed;
+  co_return std::optional<Job>(std::move(job));
 }
 
 QueueStats Pipeline::queue_stats() const noexcept {
   QueueStats stats = queue_counts_;
   stats.waiting = line_ ? line_->size() : 0;
-  stats.jobs_unfinished = jobs_ ? jobs_->unfinished() : 0;
   return stats;
 }
 
-void Pipeline::shutdown(std::function<void()> done) {
+void Pipeline::shutdown() {
   stopping_ = true;
-  if (line_) {
-    for (const auto& ticket : line_->all()) {
-      line_->leave(*ticket);
-      ticket->wake.cancel();
-    }
-    for (auto& [group, state] : drains_) state->timer.cancel();
+  if (!line_) return;
+  for (const auto& ticket : line_->all()) {
+    line_->leave(*ticket);
+    ticket->wake.cancel();
   }
-  for (auto& [id, ctx] : running_jobs_) ctx->cancellation.cancel();
-  if (running_jobs_.empty()) {
-    if (done) done();
-  } else {
-    on_jobs_done_ = std::move(done);
-  }
+  for (auto& [group, state] : drains_) state->timer.cancel();
 }
 
 }  // namespace sluice::pipeline

@@ -14,6 +14,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gateway_fixture.hpp"
@@ -329,6 +330,38 @@ TEST_F(Metrics, CountersAndHistogramsMoveByExactlyWhatWasSent) {
   EXPECT_EQ(last_text.find(kProviderKey), std::string::npos);
   EXPECT_EQ(last_text.find(kPrompt), std::string::npos);
   EXPECT_EQ(last_text.find(plain.headers.at("x-request-id")), std::string::npos);
+}
+
+// An async job's run is recorded like a request (route "job"): its tokens
+// and cost reach the tenant's totals, and its 202 counts under its route.
+TEST_F(Metrics, AnAsyncJobsRunCountsItsTokensAndCost) {
+  Gateway gw(yaml());
+  ASSERT_TRUE(gw.started());
+  const Scrape before = scrape(gw.port());
+  const Headers headers = {{"Authorization", "Bearer " + kGatewayKey}, {"Prefer", "respond-async"}};
+  HttpResponse r = http_request(gw.port(), "POST", "/v1/chat/completions", chat_body("gpt-test", {}, kPrompt), headers);
+  ASSERT_EQ(r.status, 202) << r.body;
+  const std::string id = parse_json(r.body)["id"];
+  json job = json::object();
+  for (int i = 0; i < 100 && job.value("status", "") != "completed"; ++i) {
+    if (i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    job = parse_json(http_request(gw.port(), "GET", "/v1/jobs/" + id, {}, {{"Authorization", "Bearer " + kGatewayKey}}).body);
+  }
+  ASSERT_EQ(job["status"], "completed") << job.dump();
+  const json usage = job["response"]["body"]["usage"];
+  const LabelSet run = {{"route", "job"}, {"model", "gpt-test"}, {"provider", "up"}, {"status", "200"}};
+  const Scrape after = scrape(gw.port(), [&](const Scrape& s) { return s.sum("sluice_requests_total", run) == 1; });
+  auto delta = [&](const std::string& name, const LabelSet& match) {
+    return after.sum(name, match) - before.sum(name, match);
+  };
+  EXPECT_EQ(delta("sluice_requests_total", with(kChat, {{"status", "202"}})), 1);
+  EXPECT_EQ(delta("sluice_upstream_attempts_total", {{"model", "gpt-test"}, {"provider", "up"}}), 1);
+  const LabelSet tenant = {{"tenant", "team-m"}, {"model", "gpt-test"}};
+  const double prompt = usage["prompt_tokens"].get<double>(), completion = usage["completion_tokens"].get<double>();
+  EXPECT_GT(prompt, 0);
+  EXPECT_EQ(delta("sluice_tokens_total", with(tenant, {{"type", "prompt"}})), prompt);
+  EXPECT_EQ(delta("sluice_tokens_total", with(tenant, {{"type", "completion"}})), completion);
+  EXPECT_NEAR(delta("sluice_cost_usd_total", tenant), (prompt * 1000 + completion * 2000) / 1e6, 1e-9);
 }
 
 TEST_F(Metrics, LoopbackNeedsNoKeyEvenWhenRequired) {

@@ -38,6 +38,7 @@
 #include "sluice/core/clock.hpp"
 #include "sluice/core/error.hpp"
 #include "sluice/core/request_context.hpp"
+#include "sluice/core/request_summary.hpp"
 #include "sluice/pipeline/job.hpp"
 #include "sluice/pipeline/model_catalog.hpp"
 #include "sluice/pool/provider_pool.hpp"
@@ -57,20 +58,17 @@ std::unique_ptr<cache::Embedding> remote_embedding(ProviderMap& providers, const
                                                    std::string model, std::chrono::milliseconds timeout);
 
 class WaitLine;
-class JobStore;
 struct Ticket;
 
 // The overflow queue as /metrics shows it: how many wait now, and how the
 // waits and the in-process async jobs ended since start.
 struct QueueStats {
   std::size_t waiting = 0;          // held requests in the line now
-  std::size_t jobs_unfinished = 0;  // async jobs (memory backend) queued or running
   std::uint64_t served = 0;         // held requests whose turn came
   std::uint64_t expired = 0;        // held requests that reached their max_wait without a turn
   std::uint64_t cancelled = 0;      // held requests whose client left
   std::uint64_t shutdown = 0;       // held requests sent away at shutdown
   std::uint64_t rejected = 0;       // requests refused because the line was full
-  std::uint64_t jobs_completed = 0, jobs_failed = 0;  // async jobs (memory backend)
 };
 
 class Pipeline {
@@ -124,10 +122,19 @@ class Pipeline {
   // be asked.
   boost::asio::awaitable<Result<std::optional<Job>>> job(const auth::Caller& caller, const std::string& id);
 
-  // queue.backend redis: async jobs go to `backend` (it must outlive the
-  // pipeline's use of it) instead of the in-process JobStore; held requests
-  // keep waiting in this process's line either way.
+  // Where async jobs go (queue::MemoryJobs or queue::RedisJobs; it must
+  // outlive the pipeline's use of it); without one, Prefer: respond-async is
+  // refused. Held requests wait in this process's line either way.
   void set_job_backend(queue::JobBackend* backend) noexcept { job_backend_ = backend; }
+
+  // An async job's run ended here (either backend): the job_finished log
+  // line, then `observer` with its summary (method "JOB", the path it was
+  // submitted to, its usage and cost), which the composition root writes to
+  // the access log and the metrics: a job's tokens count like a request's.
+  using JobObserver = std::function<void(const RequestSummary&)>;
+  void set_job_observer(JobObserver observer) { job_observer_ = std::move(observer); }
+  void job_finished(const RequestContext& ctx, Endpoint endpoint, std::size_t bytes_in,
+                    const Result<Answer>& answer) const;
 
   // The answer cache (pipeline/cache_stage.cpp): looked up after the
   // caller's allow-list and budget, before routing and before the key's
@@ -136,10 +143,10 @@ class Pipeline {
   // event went by). `cache` must outlive the pipeline and its streams.
   void set_cache(cache::Cache* cache, CacheConfig config);
 
-  // Stops the queue: waiting calls get shutting_down, background jobs are
-  // cancelled. `done` runs once no background job is running (at once
-  // when none is).
-  void shutdown(std::function<void()> done);
+  // Stops the queue: waiting calls (an async job's run among them) get
+  // shutting_down at once, new async jobs are refused. Calls already
+  // upstream finish; the job backend's stop() waits for its jobs.
+  void shutdown();
 
   // The overflow queue's figures now (all zero without a queue).
   QueueStats queue_stats() const noexcept;
@@ -204,10 +211,6 @@ class Pipeline {
   Error queue_error(const std::shared_ptr<Ticket>& ticket, const LlmRequest& req, RequestContext& ctx);
   void wake_drain(const std::string& group);
   boost::asio::awaitable<void> drain(std::string group, std::shared_ptr<Drain> state);
-  boost::asio::awaitable<Result<std::string>> submit_shared(const auth::Caller& caller, Call call,
-                                                           RequestContext& ctx);
-  boost::asio::awaitable<void> run_job(std::string id, auth::Caller caller, Call call,
-                                       std::shared_ptr<RequestContext> ctx);
   // The routing stage: an alias -> a tier's group in ctx; the route, for
   // going one tier up. nullopt for an explicit model.
   std::optional<router::Route> route(const auth::Caller& caller, const Call& call, RequestContext& ctx) const;
@@ -224,12 +227,10 @@ class Pipeline {
   CacheConfig cache_config_;
   std::vector<std::string> header_names_;
   std::unique_ptr<WaitLine> line_;
-  std::unique_ptr<JobStore> jobs_;
   QueueStats queue_counts_;  // the counters of queue_stats()
   queue::JobBackend* job_backend_ = nullptr;
   std::map<std::string, std::shared_ptr<Drain>, std::less<>> drains_;  // groups with a drain loop running
-  std::map<std::string, std::shared_ptr<RequestContext>> running_jobs_;
-  std::function<void()> on_jobs_done_;
+  JobObserver job_observer_;
   bool stopping_ = false;
   boost::asio::any_io_executor executor_;  // the loop's, taken from the first call served
 };

@@ -1,11 +1,15 @@
 // JobBackend: where async jobs (Prefer: respond-async) live between their
 // 202 and their result, and who runs them. The pipeline submits and looks
-// jobs up through it; `queue.backend: redis` is RedisJobs (redis_jobs.hpp),
-// shared by every replica and surviving a restart. Held (synchronous)
-// requests never come here: they wait in their own replica's WaitLine.
+// jobs up through it: `queue.backend: memory` is MemoryJobs (memory_jobs.hpp),
+// in this process only; `redis` is RedisJobs (redis_jobs.hpp), shared by
+// every replica and surviving a restart. Both run a job with the same
+// JobRunner (the composition root's: the job's call through the pipeline).
+// Held (synchronous) requests never come here: they wait in their own
+// replica's WaitLine.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -48,6 +52,10 @@ struct JobOutcome {
   int http_status = 0;
   std::string body;
 };
+
+// Runs one job; nullopt when it could not finish here (shutdown): a shared
+// backend leaves it for another replica.
+using JobRunner = std::function<boost::asio::awaitable<std::optional<JobOutcome>>(const JobEntry&)>;
 
 class JobBackend {
  public:

@@ -26,9 +26,10 @@
 // submit() is HSET + EXPIRE + XADD + SADD in one pipeline. Each replica runs
 // one drain loop per configured group (start()): it reads new entries only
 // while `capacity` says the group has room, the highest class that has any
-// first, with one XREADGROUP COUNT 1 over all that class's streams, so each
-// tenant gets one entry per round (one tenant's burst cannot starve
-// another's single job); it polls every
+// first, with one XREADGROUP over all that class's streams taking an equal
+// share of each (the free run slots over the streams, 1 to 8) and starting
+// them in turns, so one tenant's burst cannot starve another's single job;
+// it polls every
 // 100 ms growing to 1 s when idle (at once after a local submit), and
 // reclaims entries idle longer than queue.reclaim_after (XAUTOCLAIM), so a
 // dead replica's jobs are run by another. A job is acknowledged (XACK, XDEL)
@@ -57,9 +58,8 @@ struct RedisJobsCounters {
 
 class RedisJobs final : public JobBackend {
  public:
-  // Runs one job; nullopt when it could not finish here (shutdown): the
-  // entry stays pending for another replica.
-  using Runner = std::function<boost::asio::awaitable<std::optional<JobOutcome>>(const JobEntry&)>;
+  // nullopt from the runner: the entry stays pending for another replica.
+  using Runner = JobRunner;
   // How long until `group` has capacity for one more call (zero: now).
   using Capacity = std::function<Clock::duration(const std::string& group)>;
 
