@@ -5,8 +5,6 @@
 // a condition with a deadline; docs/security.md lists what each test proves.
 #include <gtest/gtest.h>
 
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -17,7 +15,6 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -67,38 +64,6 @@ double metric(std::uint16_t port, const std::string& series) {
   if (res.status != 200 || at == std::string::npos) return -1;
   return std::stod(res.body.substr(at + needle.size()));
 }
-
-// A listener whose accept queue is full (backlog 0, one connection queued
-// and never accepted): the kernel drops further SYNs, so a connect to it
-// stays in progress until the connecting side gives up.
-class FullBacklog {
- public:
-  FullBacklog() {
-    listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    if (listener_ < 0 || ::bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-        ::listen(listener_, 0) != 0 || ::getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
-      throw std::runtime_error("full backlog: cannot listen");
-    port_ = ntohs(addr.sin_port);
-    filler_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (::connect(filler_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
-      throw std::runtime_error("full backlog: cannot fill the queue");
-  }
-  ~FullBacklog() {
-    ::close(filler_);
-    ::close(listener_);
-  }
-  FullBacklog(const FullBacklog&) = delete;
-  FullBacklog& operator=(const FullBacklog&) = delete;
-  std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/v1"; }
-
- private:
-  int listener_ = -1, filler_ = -1;
-  std::uint16_t port_ = 0;
-};
 
 class TempDir {
  public:
@@ -219,7 +184,7 @@ TEST_F(Disconnect, WhileQueuedTheQueueSlotIsFreedAndTheUpstreamNeverSeesIt) {
 }
 
 TEST_F(Disconnect, WhileConnectingUpstreamTheConnectIsAbandoned) {
-  FullBacklog stuck;
+  SilentListener stuck(0, /*fill_backlog=*/true);  // a connect to it hangs
   ASSERT_NO_FATAL_FAILURE(start(stuck.base_url()));
   // The client's socket and the upstream socket still connecting: two more.
   auto client = send(chat_body("stuck"), [&] { return open_fds(daemon->pid()) == fd_baseline + 2; });
@@ -267,9 +232,9 @@ TEST(SigtermUnderLoad, TwoHundredStreamsInFlightAllFinishAndTheExitIsZero) {
                                                   "model: gpt-test }] }\nlogging:\n  level: warn\n")});
   const auto p = static_cast<std::uint16_t>(port);
   ASSERT_TRUE(up(p)) << daemon.output();
-  // Each stream: its head and role event at once, then two chunks 1.5 s apart.
+  // Each stream: its head and role event at once, then two chunks 2.5 s apart.
   const std::string body =
-      chat_body("gpt-test", {{"stream", true}, {"x_fake", {{"stream_chunks", 2}, {"chunk_delay_ms", 1500}}}});
+      chat_body("gpt-test", {{"stream", true}, {"x_fake", {{"stream_chunks", 2}, {"chunk_delay_ms", 2500}}}});
   std::vector<std::unique_ptr<SseReader>> streams(kStreams);
   std::atomic<int> opened{0};
   std::vector<std::thread> openers;
@@ -285,7 +250,7 @@ TEST(SigtermUnderLoad, TwoHundredStreamsInFlightAllFinishAndTheExitIsZero) {
   ASSERT_EQ(opened.load(), kStreams);
   daemon.signal(SIGTERM);
   const auto signalled = Clock::now();
-  ASSERT_LT(signalled - first_opened, 3s) << "the first streams may have ended before the signal: not a test of 200";
+  ASSERT_LT(signalled - first_opened, 5s) << "the first streams may have ended before the signal: not a test of 200";
   EXPECT_TRUE(eventually([&] { return connection_refused(p, 200ms); }, 2s)) << "a draining daemon accepts no one";
   int clean = 0;
   for (int i = 0; i < kStreams; ++i) {

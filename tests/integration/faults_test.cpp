@@ -7,11 +7,6 @@
 // SIGTERM, Redis) are in faults_daemon_test.cpp.
 #include <gtest/gtest.h>
 
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -24,33 +19,6 @@ namespace {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
-
-// A TCP listener on 127.0.0.1 that never accepts: the kernel completes the
-// handshakes (up to its backlog) and buffers what is sent, and nothing is
-// ever read or answered. An upstream that accepts and never answers.
-class BlackHole {
- public:
-  BlackHole() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(fd_, 64) != 0 ||
-        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
-      throw std::runtime_error("black hole: cannot listen");
-    port_ = ntohs(addr.sin_port);
-  }
-  ~BlackHole() { ::close(fd_); }
-  BlackHole(const BlackHole&) = delete;
-  BlackHole& operator=(const BlackHole&) = delete;
-  std::uint16_t port() const { return port_; }
-  std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/v1"; }
-
- private:
-  int fd_ = -1;
-  std::uint16_t port_ = 0;
-};
 
 std::string stream_body(json x_fake) {
   return chat_body("gpt-test", {{"stream", true}, {"x_fake", std::move(x_fake)}});
@@ -179,7 +147,7 @@ TEST(UpstreamFaults, AnSseEventOverTheLimitEndsTheStreamWithAProtocolError) {
 // first-byte timeout bounds each attempt; the client gets a 504 (stream or
 // not) after 1 + max_retries attempts.
 TEST(UpstreamFaults, AnUpstreamThatAcceptsAndNeverAnswersIsA504WithinTheTimeouts) {
-  BlackHole hole;
+  SilentListener hole;  // accepts (the kernel does) and never reads nor answers
   Gateway gw(ConfigBuilder()
                  .openai_provider("hole", hole.base_url(), {{"first_byte_timeout", "300ms"}})
                  .model("gpt-test", {{"hole", "m"}})
@@ -206,37 +174,32 @@ TEST(UpstreamFaults, AnUpstreamThatAcceptsAndNeverAnswersIsA504WithinTheTimeouts
 // trickles without ever going silent for idle_timeout is relayed, one whole
 // event at a time.
 
-TEST(Trickle, AHeadTrickledPastTheFirstByteTimeoutIsA504) {
+// A non-streamed request to an upstream that trickles a byte every 100 ms,
+// with the provider's timeouts `timeouts` and no retry: a 504
+// upstream_timeout after about `bound`, and the connection is not pooled.
+void expect_trickle_cut_after(YamlPairs timeouts, std::chrono::milliseconds bound) {
   FakeUpstream fake;
-  Gateway gw(single_openai_yaml(fake.base_url(), "gpt-test",
-                                {{"first_byte_timeout", "500ms"}, {"idle_timeout", "10s"}, {"max_retries", "0"}}));
+  timeouts.push_back({"max_retries", "0"});
+  Gateway gw(single_openai_yaml(fake.base_url(), "gpt-test", timeouts));
   ASSERT_TRUE(gw.started());
   const auto t0 = Clock::now();
   const HttpResponse res = chat(gw.port(), {{"trickle_ms", 100}});
   const auto took = Clock::now() - t0;
   EXPECT_EQ(res.status, 504) << res.error << res.body;
   EXPECT_EQ(error_code(res.body), "upstream_timeout") << res.body;
-  EXPECT_GE(took, 450ms);
-  EXPECT_LT(took, 3s);
+  EXPECT_GE(took, bound - 50ms);
+  EXPECT_LT(took, bound + 2500ms);
   EXPECT_TRUE(fake.wait_for_closed(1, 1s)) << "the trickling connection is closed, not pooled";
+}
+
+TEST(Trickle, AHeadTrickledPastTheFirstByteTimeoutIsA504) {
+  expect_trickle_cut_after({{"first_byte_timeout", "500ms"}, {"idle_timeout", "10s"}}, 500ms);
 }
 
 TEST(Trickle, ANonStreamedAnswerTrickledPastTheTotalTimeoutIsA504) {
   // Never silent for idle_timeout, the head within first_byte_timeout: only
   // the total `timeout` can end it.
-  FakeUpstream fake;
-  Gateway gw(single_openai_yaml(fake.base_url(), "gpt-test",
-                                {{"first_byte_timeout", "30s"}, {"idle_timeout", "10s"}, {"timeout", "1s"},
-                                 {"max_retries", "0"}}));
-  ASSERT_TRUE(gw.started());
-  const auto t0 = Clock::now();
-  const HttpResponse res = chat(gw.port(), {{"trickle_ms", 100}});
-  const auto took = Clock::now() - t0;
-  EXPECT_EQ(res.status, 504) << res.error << res.body;
-  EXPECT_EQ(error_code(res.body), "upstream_timeout") << res.body;
-  EXPECT_GE(took, 950ms);
-  EXPECT_LT(took, 4s);
-  EXPECT_TRUE(fake.wait_for_closed(1, 1s));
+  expect_trickle_cut_after({{"first_byte_timeout", "30s"}, {"idle_timeout", "10s"}, {"timeout", "1s"}}, 1000ms);
 }
 
 TEST(Trickle, AStreamTrickledFasterThanItsIdleTimeoutIsRelayedInWholeEvents) {
@@ -292,6 +255,27 @@ TEST_P(Smuggling, IsRefusedAndNothingPipelinedBehindItIsAnswered) {
 }
 
 const std::string kPost = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n";
+
+// An error in a well-framed request (bad JSON: 400, the connection kept)
+// does not desynchronise what was pipelined behind it: each is answered,
+// in order, and the connection stays open.
+TEST(Pipelining, RequestsBehindAnAnswered400AreAnsweredInOrder) {
+  Gateway gw(mock_yaml());
+  ASSERT_TRUE(gw.started());
+  const std::string bad = "{\"model\":", good = chat_body("gpt-4o-mini");
+  Connection c(gw.port());
+  ASSERT_TRUE(c.send_raw(kPost + "Content-Length: " + std::to_string(bad.size()) + "\r\n\r\n" + bad + kPost +
+                         "Content-Length: " + std::to_string(good.size()) + "\r\n\r\n" + good +
+                         "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+  const HttpResponse first = c.read_response(3s), second = c.read_response(3s), third = c.read_response(3s);
+  EXPECT_EQ(first.status, 400) << first.error << first.body;
+  EXPECT_FALSE(first.connection_closed);
+  EXPECT_EQ(second.status, 200) << second.error << second.body;
+  EXPECT_EQ(parse_json(second.body)["object"], "chat.completion") << second.body;
+  EXPECT_EQ(third.status, 200) << third.error;
+  EXPECT_EQ(parse_json(third.body)["status"], "ok") << third.body;
+  EXPECT_FALSE(c.closed_by_peer(200ms)) << "the connection stays usable";
+}
 
 INSTANTIATE_TEST_SUITE_P(
     Faults, Smuggling,
