@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <map>
 #include <random>
+#include <set>
+#include <string>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -104,6 +106,9 @@ struct RedisJobs::Impl : std::enable_shared_from_this<Impl> {
   std::map<std::string, std::shared_ptr<Loop>> loops;
   bool stopping = false;
   std::size_t running = 0;
+  // Jobs that ran here and whose result waits for Redis to store it: their
+  // entry, pending still, is never run again here meanwhile.
+  std::set<std::string> unstored;
   std::function<void()> on_done;
 
   asio::awaitable<void> sleep(Loop& loop, Clock::duration d) {
@@ -321,6 +326,7 @@ struct RedisJobs::Impl : std::enable_shared_from_this<Impl> {
       log::warn("queue_job_malformed", {{"group", group}, {"entry", entry_id}, {"moved_to", kDeadStream}});
       co_return;
     }
+    if (unstored.count(job->id)) co_return;  // ran here; its store() acknowledges the entry
     auto status = co_await client.command("HGET", job_key(job->id), "status");
     if (!status) co_return;  // Redis went away: the entry stays pending, reclaimed later
     if (status->is_nil() || (status->is_string() && (status->as_string() == "completed" ||
@@ -395,11 +401,22 @@ struct RedisJobs::Impl : std::enable_shared_from_this<Impl> {
   }
 
   // The result, then the ack: a job is never acknowledged before its result
-  // is stored. Retried while Redis is away, within reclaim_after.
+  // is stored. While Redis is away the result is kept and the store retried
+  // (a paused or restarting Redis must not make a job run twice), and this
+  // replica does not run the job again meanwhile. Given up only when the
+  // replica stops, after reclaim_after: the entry stays pending and the job
+  // runs again elsewhere. Another replica may also take it over once the
+  // run lease lapses (an outage longer than reclaim_after): at least once.
   asio::awaitable<void> store(const std::string& stream, const std::string& entry_id, const JobEntry& job,
                               const JobOutcome& outcome) {
     const auto give_up = Steady::now() + queue.reclaim_after;
     asio::steady_timer pause(executor);
+    unstored.insert(job.id);
+    struct Forget {
+      std::set<std::string>& set;
+      const std::string& id;
+      ~Forget() { set.erase(id); }
+    } forget{unstored, job.id};
     for (;;) {
       redis::Batch b;
       b.add("HSET", job_key(job.id), "status", outcome.completed ? "completed" : "failed", "http_status",
@@ -408,7 +425,7 @@ struct RedisJobs::Impl : std::enable_shared_from_this<Impl> {
       b.add("XACK", stream, kConsumerGroup, entry_id).add("XDEL", stream, entry_id);
       b.add("DEL", run_key(job.id));
       if (auto r = co_await client.pipeline(std::move(b)); r) co_return;
-      if (Steady::now() >= give_up) {
+      if (stopping && Steady::now() >= give_up) {
         log::error("queue_result_lost", {{"request_id", job.id}, {"group", job.group},
                                          {"error", "Redis unreachable; the job stays pending and runs again"}});
         co_return;

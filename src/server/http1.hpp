@@ -51,18 +51,38 @@ struct PaddedStringBody : boost::beast::http::string_body {
 
 enum class Until { header, message };
 
+// True when the bytes of whole header fields hold an obs-fold (a line break
+// followed by a space or tab: a field continued on the next line).
+inline bool has_obs_fold(std::string_view fields) {
+  for (std::size_t at = fields.find('\n'); at != std::string_view::npos && at + 1 < fields.size();
+       at = fields.find('\n', at + 1))
+    if (fields[at + 1] == ' ' || fields[at + 1] == '\t') return true;
+  return false;
+}
+
 // Parses what `buffer` already holds, without I/O: a typical request arrives
 // whole in the first read, and Beast's async_read on bytes already there
 // completes through a posted handler, a scheduler round trip each. Returns
-// need_more when the socket must be read (the caller then awaits Beast's
-// read, which continues from the parser's state); the parser's limits apply
-// as they do there.
+// need_more when the socket must be read (the caller reads into `buffer`
+// and calls again; the parser continues from its state); the parser's
+// limits apply as they do in Beast's reads.
+//
+// A head with an obs-fold is refused (bad_obs_fold). Beast joins the lines
+// with a space, as RFC 9112 section 5.2 allows, but a proxy in front that
+// reads the continuation as a field of its own (" Transfer-Encoding:
+// chunked") would frame the body differently: a smuggling hole. Beast hands
+// over whole fields, and a field always takes its continuation lines with
+// it, so the bytes each put() consumes are checked once: linear.
 template <class Parser>
 boost::system::error_code parse_buffered(Parser& parser, boost::beast::flat_buffer& buffer, Until until) {
   auto done = [&] { return until == Until::header ? parser.is_header_done() : parser.is_done(); };
   while (!done() && buffer.size() > 0) {
     boost::system::error_code ec;
-    const std::size_t used = parser.put(buffer.data(), ec);
+    const bool in_head = !parser.is_header_done();
+    const auto bytes = buffer.data();
+    const std::size_t used = parser.put(bytes, ec);
+    if (in_head && has_obs_fold({static_cast<const char*>(bytes.data()), used}))
+      return boost::beast::http::error::bad_obs_fold;
     buffer.consume(used);
     if (ec) return ec;  // need_more included
     if (used == 0) break;

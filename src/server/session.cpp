@@ -318,7 +318,14 @@ asio::awaitable<bool> BasicSession<Stream>::serve_one() {
   deadline_.expire_after(head_window(cfg.header_timeout));
   first_request_ = false;
   error_code hec = parse_buffered(parser, buffer_, Until::header);
-  if (hec == http::error::need_more) std::tie(hec, std::ignore) = co_await http::async_read_header(stream_, buffer_, parser, kUse);
+  // Not Beast's async_read_header: parse_buffered must see every byte of the
+  // head (it refuses obs-folds). End of stream as Beast reports it.
+  while (hec == http::error::need_more) {
+    auto [rec, n] = co_await stream_.async_read_some(buffer_.prepare(4096), kUse);
+    buffer_.commit(n);
+    if (rec == asio::error::eof) hec = parser.got_some() ? http::error::partial_message : http::error::end_of_stream;
+    else hec = rec ? rec : parse_buffered(parser, buffer_, Until::header);
+  }
   if (hec && deadline_.expired()) hec = beast::error::timeout;
   if (hec) deadline_.disarm();
   if (hec) {

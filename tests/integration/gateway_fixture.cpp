@@ -408,6 +408,33 @@ std::uint16_t closed_port() {
   return ntohs(addr.sin_port);
 }
 
+SilentListener::SilentListener(int backlog, bool fill_backlog) {
+  listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  if (listener_ < 0 || ::bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::listen(listener_, fill_backlog ? 0 : backlog) != 0 ||
+      ::getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    if (listener_ >= 0) ::close(listener_);
+    throw std::runtime_error("silent listener: cannot listen");
+  }
+  port_ = ntohs(addr.sin_port);
+  if (!fill_backlog) return;
+  filler_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (filler_ < 0 || ::connect(filler_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    if (filler_ >= 0) ::close(filler_);
+    ::close(listener_);
+    throw std::runtime_error("silent listener: cannot fill the accept queue");
+  }
+}
+
+SilentListener::~SilentListener() {
+  if (filler_ >= 0) ::close(filler_);
+  ::close(listener_);
+}
+
 bool connection_refused(std::uint16_t port, std::chrono::milliseconds timeout) {
   bool refused = false;
   const int fd = connect_loopback(port, timeout, &refused);

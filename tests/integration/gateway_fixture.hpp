@@ -187,6 +187,26 @@ class RawSocket {
 // A TCP port on 127.0.0.1 where nothing listens (bound, then closed).
 std::uint16_t closed_port();
 
+// A listener on 127.0.0.1 that never accepts: the kernel completes up to
+// `backlog` + 1 handshakes and buffers what is sent, and nothing is ever
+// read or answered (an upstream that accepts and never answers). With
+// `fill_backlog` one connection of its own takes the queue's only place
+// (backlog 0), so the kernel drops later SYNs: a connect to it stays in
+// progress until the connecting side gives up. Throws on failure.
+class SilentListener {
+ public:
+  explicit SilentListener(int backlog = 64, bool fill_backlog = false);
+  ~SilentListener();
+  SilentListener(const SilentListener&) = delete;
+  SilentListener& operator=(const SilentListener&) = delete;
+  std::uint16_t port() const { return port_; }
+  std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/v1"; }
+
+ private:
+  int listener_ = -1, filler_ = -1;
+  std::uint16_t port_ = 0;
+};
+
 // True when a TCP connection to 127.0.0.1:port is refused (or fails) within the timeout.
 bool connection_refused(std::uint16_t port, std::chrono::milliseconds timeout = std::chrono::seconds(2));
 

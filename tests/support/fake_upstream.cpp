@@ -109,6 +109,11 @@ std::string apply_overrides(const json& x, Behaviour& b) {
     else if (key == "chunk_delay_ms") ok = set_int(b.chunk_delay_ms);
     else if (key == "drop_after") ok = set_int(b.drop_after);
     else if (key == "hang") ok = set_bool(b.hang);
+    else if (key == "status_every") ok = set_int(b.status_every) && b.status_every >= 0;
+    else if (key == "trickle_ms") ok = set_int(b.trickle_ms) && b.trickle_ms >= 0;
+    else if (key == "reset_before_head") ok = set_bool(b.reset_before_head);
+    else if (key == "reset") ok = set_bool(b.reset);
+    else if (key == "pad_bytes") ok = set_int(b.pad_bytes) && b.pad_bytes >= 0;
     else if (key == "retry_after_s") ok = set_int(b.retry_after_s);
     else if (key == "embed_base64") ok = set_bool(b.embed_base64);
     else if (key == "embed_floats_always") ok = set_bool(b.embed_floats_always);
@@ -264,7 +269,10 @@ void completion_reply(const json& body, bool chat, long number, std::size_t body
   for (int i = 0; i < chunks; ++i) {
     reply.content.push_back(
         // std::string first: g++ 12 warns falsely (-Wrestrict) on "literal" + std::string&&.
-        chunk(ordered_json::array({delta_choice({{"content", std::string("c").append(std::to_string(i))}}, nullptr)}))
+        chunk(ordered_json::array({delta_choice(
+                  {{"content", std::string("c").append(std::to_string(i)).append(
+                                   i == 0 ? std::size_t(reply.behaviour.pad_bytes) : 0, 'x')}},
+                  nullptr)}))
             .dump());
   }
   if (call) {  // the call's id and name, then its arguments in two pieces
@@ -510,7 +518,9 @@ Reply make_reply(const Request& req, const Behaviour& defaults, long number) {
     }
   }
   const Behaviour& b = reply.behaviour;
-  if (b.status != 200 && (b.status_until == 0 || number <= b.status_until)) {
+  const bool status_due = (b.status_until == 0 || number <= b.status_until) &&
+                          (b.status_every == 0 || (number - 1) % b.status_every == 0);
+  if (b.status != 200 && status_due) {
     reply.status = b.status;
     const std::string message = "fake error " + std::to_string(b.status);
     reply.body = !b.error_body.empty() ? b.error_body
@@ -729,8 +739,26 @@ class Connection : public ConnectionBase {
     co_return !closed_;
   }
 
+  // Closes with a TCP reset (SO_LINGER 0) rather than a FIN.
+  void reset_connection() {
+    error_code ignored;
+    beast::get_lowest_layer(stream_).set_option(asio::socket_base::linger(true, 0), ignored);
+    mark_closed();
+  }
+
   asio::awaitable<bool> write(std::string bytes) {
     if (closed_) co_return false;
+    if (trickle_ms_ > 0) {  // one byte at a time, each after a pause
+      for (char byte : bytes) {
+        if (!co_await sleep_ms(trickle_ms_)) co_return false;
+        auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(&byte, 1), kAwait);
+        if (ec) {
+          mark_closed();
+          co_return false;
+        }
+      }
+      co_return true;
+    }
     auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(bytes), kAwait);
     if (ec) mark_closed();
     co_return !ec;
@@ -804,7 +832,12 @@ class Connection : public ConnectionBase {
       while (!closed_) co_await sleep_ms(3600 * 1000);
       co_return false;
     }
+    if (b.reset_before_head) {
+      reset_connection();
+      co_return false;
+    }
     if (!co_await sleep_ms(b.delay_ms)) co_return false;
+    trickle_ms_ = b.trickle_ms;
 
     const bool keep_alive = req.keep_alive() && !b.close_after_response;
     http::response<http::string_body> res{static_cast<http::status>(reply.status), req.version()};
@@ -821,7 +854,7 @@ class Connection : public ConnectionBase {
     if (b.drop_after >= 0) {
       os << res.base() << reply.body.substr(0, static_cast<std::size_t>(b.drop_after));
       co_await write(os.str());
-      mark_closed();
+      close_abruptly(b);
       co_return false;
     }
     os << res;
@@ -837,7 +870,7 @@ class Connection : public ConnectionBase {
     head << res.base();
     if (!co_await write(head.str())) co_return false;
     if (b.drop_before_events) {
-      mark_closed();
+      close_abruptly(b);
       co_return false;
     }
     events_sent_ = 0;
@@ -851,7 +884,7 @@ class Connection : public ConnectionBase {
       if (!co_await write_stream_event(reply.content[i], b.garbage_event_at, named)) co_return false;
     }
     if (b.drop_after >= 0 && static_cast<std::size_t>(b.drop_after) <= reply.content.size()) {
-      mark_closed();  // abrupt: no terminating chunk, no [DONE]
+      close_abruptly(b);  // no terminating chunk, no [DONE]
       co_return false;
     }
     for (const std::string& event : reply.tail) {
@@ -859,6 +892,11 @@ class Connection : public ConnectionBase {
     }
     if (!named && !b.no_done && !co_await write_stream_event("[DONE]", b.garbage_event_at)) co_return false;
     co_return co_await write("0\r\n\r\n");
+  }
+
+  void close_abruptly(const Behaviour& b) {
+    if (b.reset) reset_connection();
+    else mark_closed();
   }
 
   Server& server_;
@@ -869,6 +907,7 @@ class Connection : public ConnectionBase {
   asio::steady_timer delay_;   // response delays; cancelled on close
   bool closed_ = false;
   int events_sent_ = 0;        // of the stream being written
+  int trickle_ms_ = 0;         // of the answer being written (Behaviour::trickle_ms)
 };
 
 void log_exception(std::exception_ptr error) {

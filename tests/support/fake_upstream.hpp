@@ -35,6 +35,10 @@ namespace sluice::test {
 struct Behaviour {
   int status = 200;            // != 200: answer an OpenAI-shaped error (or error_body)
   int status_until = 0;        // > 0: `status` only for the server's requests 1..status_until, then 200
+  // > 0: `status` only for every status_every-th request of the server (the
+  // 1st, the (1 + status_every)-th, ...), the others answered normally:
+  // 2 is an upstream failing half its requests.
+  int status_every = 0;
   int delay_ms = 0;            // wait before the response head
   int stream_chunks = 3;       // content chunks "c0", "c1", ... in a stream
   int chunk_delay_ms = 0;      // wait before each content chunk
@@ -44,6 +48,16 @@ struct Behaviour {
   // bytes, then close.
   int drop_after = -1;
   bool hang = false;           // read the request, never answer (until the peer closes)
+  // Write the whole answer (head and body) one byte at a time, pausing this
+  // long before each byte: an upstream that trickles.
+  int trickle_ms = 0;
+  // Read the request, then reset the connection (TCP RST) without a byte of answer.
+  bool reset_before_head = false;
+  // The abrupt closes of drop_after and drop_before_events send a TCP reset, not a FIN.
+  bool reset = false;
+  // Stream: the first content chunk's text is "c0" followed by this many 'x'
+  // (one event as large as wanted).
+  int pad_bytes = 0;
   int retry_after_s = -1;      // Retry-After header on the response when >= 0
   bool embed_base64 = false;   // embeddings as base64 even when floats were asked
   bool embed_floats_always = false;  // embeddings as floats even when base64 was asked

@@ -133,6 +133,14 @@ void RedisServer::kill() {
   pid_ = -1;
 }
 
+void RedisServer::pause() {
+  if (running()) ::kill(pid_, SIGSTOP);
+}
+
+void RedisServer::resume() {
+  if (running()) ::kill(pid_, SIGCONT);
+}
+
 std::string shared_redis_url() {
   if (const char* url = std::getenv("REDIS_URL"); url && *url) return url;
   static RedisServer server;  // killed at exit

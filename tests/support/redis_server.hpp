@@ -39,6 +39,10 @@ class RedisServer {
   void kill();
   // Starts it again, on the same port with the same options.
   void start();
+  // SIGSTOP / SIGCONT: a server that hangs (connections stay open, nothing
+  // is answered) and then carries on where it stopped.
+  void pause();
+  void resume();
   bool running() const { return pid_ > 0; }
 
  private:

@@ -1,0 +1,53 @@
+// parse_buffered and the obs-fold refusal (http1.hpp): a folded field is
+// refused however the head arrives, and nothing else is.
+#include "http1.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace sluice::server {
+namespace {
+
+namespace http = boost::beast::http;
+
+// Feeds `head` to a request parser in pieces of `piece` bytes, as the
+// session does; the result of the header phase.
+boost::system::error_code parse_head(const std::string& head, std::size_t piece) {
+  http::request_parser<http::string_body> parser;
+  boost::beast::flat_buffer buffer;
+  boost::system::error_code ec = http::error::need_more;
+  for (std::size_t at = 0; at < head.size() && ec == http::error::need_more; at += piece) {
+    const std::string part = head.substr(at, piece);
+    boost::asio::buffer_copy(buffer.prepare(part.size()), boost::asio::buffer(part));
+    buffer.commit(part.size());
+    ec = parse_buffered(parser, buffer, Until::header);
+  }
+  return ec;
+}
+
+TEST(ParseBuffered, AFoldedFieldIsRefusedHoweverTheHeadArrives) {
+  const std::string folded = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: a\r\n Transfer-Encoding: chunked\r\n\r\n";
+  const std::string tab = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: a\r\n\tb\r\nX-B: c\r\n\r\n";
+  for (std::size_t piece : {std::size_t{1}, std::size_t{2}, std::size_t{7}, std::size_t{4096}}) {
+    EXPECT_EQ(parse_head(folded, piece), http::error::bad_obs_fold) << piece;
+    EXPECT_EQ(parse_head(tab, piece), http::error::bad_obs_fold) << piece;
+  }
+}
+
+TEST(ParseBuffered, AnUnfoldedHeadIsAcceptedWithItsSpacesAndTabs) {
+  const std::string head = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: \ta b\t \r\nX-B:c\r\n\r\n";
+  for (std::size_t piece : {std::size_t{1}, std::size_t{3}, std::size_t{4096}})
+    EXPECT_EQ(parse_head(head, piece), boost::system::error_code{}) << piece;
+}
+
+TEST(HasObsFold, OnlyALineBreakFollowedBySpaceOrTab) {
+  EXPECT_TRUE(has_obs_fold("X: a\r\n b\r\n"));
+  EXPECT_TRUE(has_obs_fold("X: a\r\n\tb\r\n"));
+  EXPECT_FALSE(has_obs_fold("X: a b\r\nY: c\r\n"));
+  EXPECT_FALSE(has_obs_fold("X: a\r\n"));  // a line break at the end looks no further
+  EXPECT_FALSE(has_obs_fold(""));
+}
+
+}  // namespace
+}  // namespace sluice::server
