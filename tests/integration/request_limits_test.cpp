@@ -239,6 +239,17 @@ TEST_F(Limits, ConflictingContentLengthsAreRefused) {
   EXPECT_EQ(res.status, 400) << res.error << res.body;
 }
 
+TEST_F(Limits, AgreeingContentLengthsAreAccepted) {
+  // RFC 9110 section 8.6: a recipient may take repeated, identical values.
+  const std::string body = chat_body("gpt-4o-mini");
+  const std::string n = std::to_string(body.size());
+  const std::string head = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n";
+  HttpResponse twice = raw_request(gw.port(), head + "Content-Length: " + n + "\r\nContent-Length: " + n + "\r\n\r\n" + body, 3s);
+  EXPECT_EQ(twice.status, 200) << twice.error << twice.body;
+  HttpResponse listed = raw_request(gw.port(), head + "Content-Length: " + n + ", " + n + "\r\n\r\n" + body, 3s);
+  EXPECT_EQ(listed.status, 200) << listed.error << listed.body;
+}
+
 TEST_F(Limits, RefusalsEchoAValidRequestId) {
   HttpResponse res = raw_request(gw.port(), post_head(5000, "x-request-id: big-body-1\r\n"), 3s);
   EXPECT_EQ(res.status, 413) << res.error;
