@@ -39,6 +39,15 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
 constexpr int kConnections = 10'000;
+// Under AddressSanitizer every allocation carries redzones and freed memory
+// sits in a quarantine, and everything runs several times slower: the memory
+// and latency targets are for the release build. The sanitized run still
+// checks the rest (the limit raised, every connection held and released).
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
 constexpr std::size_t kTargetBytesPerConnection = 16u << 10;
 
 std::size_t rss_of(pid_t pid) {
@@ -181,7 +190,7 @@ TEST(IdleConnections, TenThousandIdleConnectionsCostLittleAndHealthzStaysFast) {
   const auto baseline_from = Clock::now();
   std::this_thread::sleep_for(1s);
   const auto started = Clock::now();
-  // Opened in batches of 250 every 20 ms (about 10,000 a second), from a
+  // Opened in batches of 100 every 20 ms (about 4,000 a second), from a
   // thread of lower priority: the kernel's work for both ends of each
   // loopback handshake runs on the connecting thread, and on a 2-core machine
   // a connect storm at full speed would measure the test's own CPU use.
@@ -197,7 +206,7 @@ TEST(IdleConnections, TenThousandIdleConnectionsCostLittleAndHealthzStaysFast) {
         return;
       }
       fds.push_back(fd);
-      if (i % 250 == 249) std::this_thread::sleep_for(20ms);
+      if (i % 100 == 99) std::this_thread::sleep_for(20ms);
     }
   });
   connector.join();
@@ -240,13 +249,15 @@ TEST(IdleConnections, TenThousandIdleConnectionsCostLittleAndHealthzStaysFast) {
   ::testing::Test::RecordProperty("partial_bytes_per_connection", static_cast<int>(partial_per_connection));
   ::testing::Test::RecordProperty("healthz_p99_us", static_cast<int>(p99_ms * 1000));
 
-  EXPECT_LE(idle_per_connection, static_cast<double>(kTargetBytesPerConnection));
-  EXPECT_LE(partial_per_connection, static_cast<double>(kTargetBytesPerConnection));
   EXPECT_EQ(probe.failures(), 0);
-  EXPECT_GE(held.size(), 100u);
-  // The target, 10 ms, on top of what the machine adds without the
-  // connections (about 0.2 ms on an idle one).
-  EXPECT_LT(p99_ms, 10.0 + baseline_p99_ms) << "p99 without the connections: " << baseline_p99_ms << " ms";
+  EXPECT_GE(held.size(), kSanitized ? 10u : 100u);
+  if (!kSanitized) {
+    EXPECT_LE(idle_per_connection, static_cast<double>(kTargetBytesPerConnection));
+    EXPECT_LE(partial_per_connection, static_cast<double>(kTargetBytesPerConnection));
+    // The target, 10 ms, on top of what the machine adds without the
+    // connections (about 0.2 ms on an idle one).
+    EXPECT_LT(p99_ms, 10.0 + baseline_p99_ms) << "p99 without the connections: " << baseline_p99_ms << " ms";
+  }
   EXPECT_LT(took, 60s);
 
   // Closed by the clients, every connection ends (their half requests are

@@ -122,8 +122,10 @@ TEST(SlowReader, AClientThatStopsReadingPausesTheUpstream) {
   const std::size_t rss_stalled = rss_bytes();
   std::printf("[ measured ] the upstream stalled after %zu of at least %zu bytes; RSS %zu -> %zu KiB\n", written,
               total_at_least, rss_before >> 10, rss_stalled >> 10);
+#if !defined(__SANITIZE_ADDRESS__)  // ASan's quarantine keeps what the relay freed
   EXPECT_LT(rss_stalled, rss_before + (32u << 20))
       << "the gateway holds what the client has not read: RSS " << rss_before << " -> " << rss_stalled;
+#endif
 
   // Reading again resumes the upstream; the whole stream arrives, in order and ended.
   ASSERT_TRUE(client.read_to_end("data: [DONE]\n\n\r\n0\r\n\r\n", 60s))
