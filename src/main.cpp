@@ -2,6 +2,8 @@
 //
 // Exit codes: 0 clean exit (also after SIGTERM/SIGINT); 1 invalid
 // configuration; 2 bad command line; 3 could not start (e.g. address in use).
+#include <sys/resource.h>
+
 #include <csignal>
 #include <cstdlib>
 #include <functional>
@@ -72,6 +74,31 @@ std::optional<int> parse_args(int argc, char** argv, Args& args) {
   return std::nullopt;
 }
 
+// Each client connection is a file descriptor, and the usual soft limit
+// (1024) is far below server.max_connections: raise the soft limit to the
+// hard one, which the operator (systemd LimitNOFILE, the container runtime)
+// sets. Logged, and a warning when even the hard limit cannot hold
+// max_connections plus the upstream, Redis and log descriptors.
+void raise_fd_limit(int max_connections) {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  const rlim_t before = limit.rlim_cur;
+  if (limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &limit) != 0) limit.rlim_cur = before;
+  }
+  auto shown = [](rlim_t n) { return n == RLIM_INFINITY ? -1LL : static_cast<long long>(n); };  // -1: unlimited
+  sluice::log::info("fd_limit", {{"soft_before", shown(before)}, {"soft", shown(limit.rlim_cur)},
+                                 {"hard", shown(limit.rlim_max)}});
+  // Room beyond the client connections: upstream pools, Redis, logs, listeners.
+  constexpr rlim_t kReserve = 256;
+  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < static_cast<rlim_t>(max_connections) + kReserve)
+    sluice::log::warn("fd_limit_low",
+                      {{"soft", shown(limit.rlim_cur)}, {"max_connections", max_connections},
+                       {"detail", "server.max_connections cannot be reached; raise the hard limit (ulimit -Hn, "
+                                  "LimitNOFILE=) or lower max_connections"}});
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -92,6 +119,7 @@ int main(int argc, char** argv) {
 
   std::signal(SIGPIPE, SIG_IGN);
   sluice::log::init(loaded.config->logging);
+  raise_fd_limit(loaded.config->server.max_connections);
   boost::asio::io_context io(1);
   // Installed before the App starts: a signal from now on waits for the loop
   // instead of taking its default action (SIGHUP's ends the process).

@@ -89,6 +89,10 @@ void add_state_gauges(Metrics& metrics, pool::ProviderPool& pool, const pipeline
   metrics.add_collector([&server](Exposition& out) {
     out.family("sluice_open_connections", "Client connections open now.", Type::gauge);
     out.sample("sluice_open_connections", {}, static_cast<double>(server.connections()));
+    out.family("sluice_connections_refused_total",
+               "Client connections refused (503 and closed) because server.max_connections were open.",
+               Type::counter);
+    out.sample("sluice_connections_refused_total", {}, static_cast<double>(server.connections_refused()));
     out.family("sluice_inflight_requests", "Requests being handled now (read, and not yet answered in full).",
                Type::gauge);
     out.sample("sluice_inflight_requests", {}, static_cast<double>(server.in_flight()));

@@ -1,6 +1,7 @@
 #include "sluice/server/server.hpp"
 
 #include <stdexcept>
+#include <utility>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -9,6 +10,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "connection_refuser.hpp"
 #include "session.hpp"
 #include "sluice/core/log.hpp"
 #include "sluice/net/tls.hpp"
@@ -20,13 +22,14 @@ using tcp = asio::ip::tcp;
 
 struct Server::State {
   State(asio::any_io_executor ex, const GatewayConfig& config, pipeline::Pipeline& pipeline, Metrics* metrics)
-      : executor(ex), acceptor(ex), grace_timer(ex), slot_free(ex),
+      : executor(ex), acceptor(ex), grace_timer(ex),
         env(std::make_shared<SessionEnv>(config, pipeline, metrics)) {}
 
   asio::any_io_executor executor;
   tcp::acceptor acceptor;
   asio::steady_timer grace_timer;
-  asio::steady_timer slot_free;  // cancelled when a session ends, to wake a full accept loop
+  ConnectionRefuser refuser;  // connections over server.max_connections
+  bool refusing = false;      // the last connection accepted was refused: logged once per episode
   std::shared_ptr<SessionEnv> env;
   std::shared_ptr<asio::ssl::context> tls;  // server.tls: for connections accepted from now on
   std::function<void()> done;
@@ -57,13 +60,6 @@ asio::awaitable<void> accept_loop(std::shared_ptr<Server::State> state) {
   const int max_connections = state->env->config.server.max_connections;
   asio::steady_timer backoff(state->executor);
   while (state->acceptor.is_open()) {
-    // At the connection limit, stop accepting: further clients wait in the
-    // kernel's listen backlog until a session ends.
-    while (static_cast<int>(state->env->sessions.size()) >= max_connections && state->acceptor.is_open()) {
-      state->slot_free.expires_at(asio::steady_timer::time_point::max());
-      co_await state->slot_free.async_wait(asio::as_tuple(asio::use_awaitable));
-    }
-    if (!state->acceptor.is_open()) break;
     auto [ec, socket] = co_await state->acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
     if (ec == asio::error::operation_aborted || !state->acceptor.is_open()) break;
     if (ec) {
@@ -73,6 +69,16 @@ asio::awaitable<void> accept_loop(std::shared_ptr<Server::State> state) {
       co_await backoff.async_wait(asio::as_tuple(asio::use_awaitable));
       continue;
     }
+    // At the connection limit, further clients are answered 503 at once
+    // (see ConnectionRefuser) rather than left waiting in the backlog.
+    if (static_cast<int>(state->env->sessions.size()) >= max_connections) {
+      if (!std::exchange(state->refusing, true))
+        log::warn("max_connections_reached", {{"max_connections", max_connections},
+                                              {"detail", "further connections are refused with 503 until one closes"}});
+      state->refuser.refuse(std::move(socket), state->tls != nullptr);
+      continue;
+    }
+    state->refusing = false;
     boost::system::error_code opt_ec;
     socket.set_option(tcp::no_delay(true), opt_ec);
     start_session(std::move(socket), state->env, state->tls);
@@ -86,10 +92,7 @@ asio::awaitable<void> accept_loop(std::shared_ptr<Server::State> state) {
 Server::Server(asio::any_io_executor executor, const GatewayConfig& config, pipeline::Pipeline& pipeline,
                Metrics* metrics)
     : state_(std::make_shared<State>(executor, config, pipeline, metrics)) {
-  state_->env->on_session_closed = [s = state_.get()] {
-    s->slot_free.cancel();
-    s->finish_if_idle();
-  };
+  state_->env->on_session_closed = [s = state_.get()] { s->finish_if_idle(); };
 }
 
 Server::~Server() {
@@ -153,6 +156,8 @@ std::size_t Server::connections() const noexcept { return state_->env->sessions.
 
 std::size_t Server::in_flight() const noexcept { return state_->env->in_flight; }
 
+std::uint64_t Server::connections_refused() const noexcept { return state_->refuser.refused(); }
+
 void Server::shutdown(std::function<void()> done) {
   auto& s = *state_;
   if (s.env->draining) return;
@@ -160,7 +165,6 @@ void Server::shutdown(std::function<void()> done) {
   s.done = std::move(done);
   boost::system::error_code ec;
   s.acceptor.close(ec);
-  s.slot_free.cancel();
   log::info("shutdown_started", {{"connections", s.env->sessions.size()},
                                  {"grace_ms", s.env->config.server.shutdown_grace.count()}});
   for (Session* session : std::vector<Session*>(s.env->sessions.begin(), s.env->sessions.end())) session->drain();

@@ -44,11 +44,12 @@ using PlainStream = beast::tcp_stream;
 using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
 constexpr auto kUse = asio::as_tuple(asio::use_awaitable);
-// A client that does not read what we write for this long is gone.
-constexpr auto kWriteTimeout = std::chrono::seconds(60);
 // A stream cut at the end of shutdown_grace still gets its error event and
 // chunked terminator, if the client takes them within this.
 constexpr auto kCutWriteTimeout = std::chrono::seconds(1);
+// What an idle connection reads its next request into; a larger buffer (a
+// large head) is given back before the connection idles.
+constexpr std::size_t kIdleBufferBytes = 4096;
 // What a refused request may still send is read and dropped for this long.
 constexpr auto kLingerTimeout = std::chrono::seconds(1);
 // Our TLS close_notify is one small record: it goes out at once, or the
@@ -131,6 +132,7 @@ class BasicSession final : public Session, public std::enable_shared_from_this<B
 
   asio::ip::tcp::socket& socket() { return beast::get_lowest_layer(stream_).socket(); }
   asio::awaitable<bool> handshake();
+  asio::awaitable<bool> await_request();
   asio::awaitable<bool> serve_one();
   asio::awaitable<void> close();
   void cut_stream();
@@ -149,6 +151,7 @@ class BasicSession final : public Session, public std::enable_shared_from_this<B
   bool idle_ = true;         // waiting for the next request's first byte (or the handshake)
   bool closing_ = false;     // answer the current request, then close
   bool first_request_ = true;
+  int requests_ = 0;         // requests read on this connection (server.max_requests_per_connection)
   net::Deadline::Clock::time_point connected_at_ = net::Deadline::Clock::now();
   bool http10_ = false;      // the current request is HTTP/1.0
   bool head_only_ = false;   // the current request is HEAD: no body goes out
@@ -227,7 +230,13 @@ asio::awaitable<void> BasicSession<Stream>::run() {
   try {
     bool open = true;
     if constexpr (kTls) open = co_await handshake();
-    while (open && !closing_ && co_await serve_one()) {
+    // One co_await per statement: g++ 12 miscompiles two in one && chain
+    // (the second ran even when the first gave false).
+    while (open && !closing_) {
+      const bool arrived = co_await await_request();
+      if (!arrived) break;
+      const bool again = co_await serve_one();
+      if (!again) break;
     }
   } catch (const std::exception& e) {
     log::error("session_failed", {{"what", e.what()}});
@@ -292,26 +301,54 @@ asio::awaitable<void> BasicSession<Stream>::close() {
   socket().close(ec);
 }
 
+// Waits for the next request's first byte: the keep-alive idle time, except
+// on a fresh connection, which must send its request within header_timeout.
+// Returns false when the connection should close quietly (closed by the
+// client, idle timeout, draining).
+//
+// An idle connection holds this small coroutine frame, not serve_one's (the
+// parser, the request context, the reply), and on a fresh plain connection
+// no read buffer either: it waits for the socket to become readable and only
+// then reads. That keeps an idle connection within a few KiB (measured in
+// tests/integration/idle_connections_test.cpp). A keep-alive connection keeps
+// a buffer of up to 4 KiB between requests; a larger one (a large head) is
+// given back. Over TLS the read goes through the TLS stream, whose own
+// buffers are allocated already.
+template <class Stream>
+asio::awaitable<bool> BasicSession<Stream>::await_request() {
+  if (buffer_.size() > 0) co_return true;  // pipelined: the next request is here
+  const ServerConfig& cfg = env_->config.server;
+  if (buffer_.capacity() > kIdleBufferBytes) buffer_.shrink_to_fit();
+  idle_ = true;
+  deadline_.expire_after(first_request_ ? head_window(cfg.header_timeout) : cfg.keepalive_timeout);
+  bool readable = true;
+  if constexpr (!kTls) {
+    if (first_request_) {
+      auto [ec] = co_await socket().async_wait(asio::socket_base::wait_read, kUse);
+      readable = !ec && !closing_;
+    }
+  }
+  if (readable) {
+    auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(kIdleBufferBytes), kUse);
+    buffer_.commit(n);
+    readable = !ec && !closing_;
+  }
+  deadline_.disarm();
+  idle_ = false;
+  co_return readable;  // false: closed, idle timeout, or draining: close quietly
+}
+
 // Reads and answers one request. Returns false when the connection should close.
 template <class Stream>
 asio::awaitable<bool> BasicSession<Stream>::serve_one() {
   const ServerConfig& cfg = env_->config.server;
-  // Wait for the first byte: the keep-alive idle time, except on a fresh
-  // connection, which must send its request within header_timeout.
-  if (buffer_.size() == 0) {
-    idle_ = true;
-    deadline_.expire_after(first_request_ ? head_window(cfg.header_timeout) : cfg.keepalive_timeout);
-    auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(4096), kUse);
-    deadline_.disarm();
-    idle_ = false;
-    if (ec || closing_) co_return false;  // closed, idle timeout, or draining: close quietly
-    buffer_.commit(n);
-  }
   idle_ = false;
+  ++requests_;
 
   wire_ = Wire::openai;
-  // The whole request (head and body) must arrive within header_timeout:
-  // slow senders get a 408 and are cut off.
+  // The head must arrive within header_timeout, the body within
+  // body_timeout from the end of the head: slow senders get a 408 and are
+  // cut off.
   http::request_parser<PaddedStringBody> parser;
   parser.header_limit(static_cast<std::uint32_t>(cfg.max_header_bytes));
   parser.body_limit(cfg.max_body_bytes);
@@ -378,6 +415,7 @@ asio::awaitable<bool> BasicSession<Stream>::serve_one() {
     co_await refuse(body_budget_error(), ctx.request_id);
     co_return false;
   }
+  if (!parser.is_done()) deadline_.expire_after(cfg.body_timeout);
   if (iequals(head[http::field::expect], "100-continue")) {
     static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
     auto [wec, wn] = co_await asio::async_write(stream_, asio::buffer(kContinue), kUse);
@@ -393,7 +431,7 @@ asio::awaitable<bool> BasicSession<Stream>::serve_one() {
       co_await refuse(make_error(errc::payload_too_large, "request body is larger than " +
                                                               std::to_string(cfg.max_body_bytes) + " bytes"), ctx.request_id);
     else if (bec == beast::error::timeout)
-      co_await refuse(make_error(errc::request_timeout, "request body not received within the header timeout"),
+      co_await refuse(make_error(errc::request_timeout, "request body not received within the body timeout"),
                       ctx.request_id);
     else if (bec == kOverBudget)
       co_await refuse(body_budget_error(), ctx.request_id);
@@ -403,7 +441,13 @@ asio::awaitable<bool> BasicSession<Stream>::serve_one() {
   }
   auto& req = parser.get();
   http10_ = req.version() < 11;
-  const bool keep_alive = req.keep_alive() && !closing_;
+  // The connection's last request (server.max_requests_per_connection) is
+  // answered with Connection: close; whatever the client pipelined behind it
+  // is read and dropped before the close (linger), so it cannot reset the
+  // connection under the answer. The client resends it on a new connection.
+  const bool last = cfg.max_requests_per_connection > 0 && requests_ >= cfg.max_requests_per_connection;
+  if (last && req.keep_alive()) linger_ = true;
+  const bool keep_alive = req.keep_alive() && !closing_ && !last;
   const std::string_view target(req.target().data(), req.target().size());
   const std::string_view method(req.method_string().data(), req.method_string().size());
   head_only_ = method == "HEAD";
@@ -473,7 +517,7 @@ asio::awaitable<void> BasicSession<Stream>::write_reply(Reply& reply, RequestCon
   const std::size_t body_bytes = head_only_ ? 0 : reply.body.size();
   outcome.bytes_out = body_bytes;
   const std::array<asio::const_buffer, 2> buffers{asio::buffer(head), asio::buffer(reply.body.data(), body_bytes)};
-  deadline_.expire_after(kWriteTimeout);
+  deadline_.expire_after(env_->config.server.write_timeout);
   auto [ec, n] = co_await asio::async_write(stream_, buffers, kUse);
   deadline_.disarm();
   if (ec) closing_ = true;
@@ -540,12 +584,16 @@ asio::awaitable<void> BasicSession<Stream>::write_stream(Reply& reply, RequestCo
     const std::array<asio::const_buffer, 5> buffers{
         asio::buffer(head), asio::buffer(size_line), asio::buffer(bytes),
         asio::buffer("\r\n", chunked && !bytes.empty() ? 2 : 0), asio::buffer("0\r\n\r\n", chunked && ended ? 5 : 0)};
-    deadline_.expire_after(cut_ ? kCutWriteTimeout : kWriteTimeout);
+    // One batch at a time (the next is pulled from the upstream only once
+    // this one is written): a client that reads slowly slows the upstream
+    // read instead of growing a buffer here; one that reads nothing for
+    // write_timeout is gone.
+    deadline_.expire_after(cut_ ? Millis(kCutWriteTimeout) : env_->config.server.write_timeout);
     auto [ec, n] = co_await asio::async_write(stream_, buffers, kUse);
     deadline_.disarm();
     head.clear();
     if (ec) {
-      if (!cut_) {  // the client left, or stopped reading for kWriteTimeout
+      if (!cut_) {  // the client left, or stopped reading for write_timeout
         outcome.status = 499;
         outcome.error = make_error(errc::cancelled, "client disconnected");
       }

@@ -1,9 +1,13 @@
 // The front door's admission rules, against the mock provider: request
 // validation with OpenAI-shaped 4xx answers, body and header limits, refused
-// transfer encodings (request smuggling), slow senders, Expect: 100-continue.
+// transfer encodings (request smuggling), slow senders (head and body
+// deadlines), Expect: 100-continue, the connection limit and the requests
+// per connection.
 #include <gtest/gtest.h>
 
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "gateway_fixture.hpp"
 #include "support/test_client.hpp"
@@ -134,7 +138,10 @@ TEST_F(Validation, ConnectionStaysUsableAfterA400) {
 // Limits, framing and timing of the HTTP request itself.
 
 std::string limits_yaml() {
-  return mock_yaml({}, {{"max_body_bytes", "2048"}, {"max_header_bytes", "2048"}, {"header_timeout", "300ms"}});
+  return mock_yaml({}, {{"max_body_bytes", "2048"},
+                        {"max_header_bytes", "2048"},
+                        {"header_timeout", "300ms"},
+                        {"body_timeout", "1s"}});
 }
 
 class Limits : public ::testing::Test {
@@ -232,6 +239,17 @@ TEST_F(Limits, ConflictingContentLengthsAreRefused) {
   EXPECT_EQ(res.status, 400) << res.error << res.body;
 }
 
+TEST_F(Limits, AgreeingContentLengthsAreAccepted) {
+  // RFC 9110 section 8.6: a recipient may take repeated, identical values.
+  const std::string body = chat_body("gpt-4o-mini");
+  const std::string n = std::to_string(body.size());
+  const std::string head = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n";
+  HttpResponse twice = raw_request(gw.port(), head + "Content-Length: " + n + "\r\nContent-Length: " + n + "\r\n\r\n" + body, 3s);
+  EXPECT_EQ(twice.status, 200) << twice.error << twice.body;
+  HttpResponse listed = raw_request(gw.port(), head + "Content-Length: " + n + ", " + n + "\r\n\r\n" + body, 3s);
+  EXPECT_EQ(listed.status, 200) << listed.error << listed.body;
+}
+
 TEST_F(Limits, RefusalsEchoAValidRequestId) {
   HttpResponse res = raw_request(gw.port(), post_head(5000, "x-request-id: big-body-1\r\n"), 3s);
   EXPECT_EQ(res.status, 413) << res.error;
@@ -264,15 +282,41 @@ TEST_F(Limits, SlowHeaderSenderIsCutOff) {
   EXPECT_NE(got.find("\"request_timeout\""), std::string::npos) << got;
 }
 
-TEST_F(Limits, SlowBodySenderIsCutOff) {
+TEST_F(Limits, SlowBodySenderIsCutOffAtTheBodyTimeout) {
   RawSocket s(gw.port());
   ASSERT_TRUE(s.connected());
   ASSERT_TRUE(s.send(post_head(100) + "{\"model\":"));
   const auto t0 = Clock::now();
-  EXPECT_TRUE(s.wait_closed(3s));
-  EXPECT_LT(Clock::now() - t0, 1500ms);
+  // A byte every 200 ms keeps the body moving, far below any real rate: the
+  // body_timeout (1 s from the end of the head) cuts it, not header_timeout.
+  bool closed = false;
+  for (int i = 0; i < 20 && !closed; ++i) {
+    closed = s.wait_closed(200ms);
+    if (!closed) s.send(" ");
+  }
+  EXPECT_TRUE(closed);
+  const auto elapsed = Clock::now() - t0;
+  EXPECT_GE(elapsed, 900ms);
+  EXPECT_LT(elapsed, 2500ms);
   const std::string& got = s.received();
   EXPECT_TRUE(got.starts_with("HTTP/1.1 408")) << got;
+  EXPECT_NE(got.find("body timeout"), std::string::npos) << got;
+}
+
+TEST_F(Limits, ABodyStillFlowingAfterTheHeaderTimeoutIsServed) {
+  // The head arrives at once; the body takes about 600 ms, twice the
+  // header_timeout, and within the body_timeout.
+  const std::string body = chat_body("gpt-4o-mini", {}, std::string(1200, 'a'));
+  RawSocket s(gw.port());
+  ASSERT_TRUE(s.connected());
+  ASSERT_TRUE(s.send(post_head(body.size())));
+  const std::size_t piece = body.size() / 6 + 1;
+  for (std::size_t at = 0; at < body.size(); at += piece) {
+    std::this_thread::sleep_for(100ms);
+    ASSERT_TRUE(s.send(body.substr(at, piece)));
+  }
+  ASSERT_TRUE(s.read_until("\"chat.completion\"", 3s)) << s.received();
+  EXPECT_TRUE(s.received().starts_with("HTTP/1.1 200")) << s.received();
 }
 
 TEST_F(Limits, IdleFreshConnectionIsClosedAfterHeaderTimeout) {
@@ -318,6 +362,93 @@ TEST_F(Limits, PipelinedRequestsAreAnsweredInOrder) {
   EXPECT_EQ(parse_json(b.body)["object"], "chat.completion") << b.body;
   EXPECT_EQ(d.status, 200);
   EXPECT_EQ(parse_json(d.body)["object"], "list");
+}
+
+// ---------------------------------------------------------------------------
+// server.max_connections: connections above it are answered 503 at once.
+
+TEST(ConnectionLimit, ConnectionsAboveTheLimitGetA503AtOnce) {
+  Gateway gw(mock_yaml({}, {{"max_connections", "2"}}));
+  ASSERT_TRUE(gw.started());
+  // Two silent clients take both slots (accepted in order, so they are in
+  // before the next connection is looked at).
+  RawSocket a(gw.port()), b(gw.port());
+  ASSERT_TRUE(a.connected() && b.connected());
+  for (int i = 0; i < 20; ++i) {
+    const auto t0 = Clock::now();
+    HttpResponse res = raw_request(gw.port(), "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", 3s);
+    EXPECT_LT(Clock::now() - t0, 1s);
+    ASSERT_EQ(res.status, 503) << res.error << res.body;
+    EXPECT_EQ(error_of(res)["code"], "overloaded") << res.body;
+    EXPECT_NE(message_of(res).find("max_connections"), std::string::npos) << res.body;
+    EXPECT_EQ(res.headers["retry-after"], "1");
+    EXPECT_TRUE(res.connection_closed);
+  }
+  // A refused client that sends nothing and never reads holds nothing up:
+  // the next refusal is as quick.
+  RawSocket mute(gw.port());
+  ASSERT_TRUE(mute.connected());
+  const auto t0 = Clock::now();
+  HttpResponse again = raw_request(gw.port(), "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", 3s);
+  EXPECT_EQ(again.status, 503);
+  EXPECT_LT(Clock::now() - t0, 1s);
+  EXPECT_TRUE(mute.wait_closed(2s)) << "a refused connection is closed within its short linger";
+
+  // A slot freed is a slot served; the refusals were counted.
+  a.close();
+  HttpResponse served;
+  for (int i = 0; i < 50 && served.status != 200; ++i) {
+    std::this_thread::sleep_for(20ms);
+    served = http_request(gw.port(), "GET", "/metrics");
+  }
+  ASSERT_EQ(served.status, 200) << served.error << served.body;
+  // 22 refused above, and any /metrics attempt before a's slot was free.
+  const std::size_t at = served.body.find("\nsluice_connections_refused_total ");
+  ASSERT_NE(at, std::string::npos) << served.body;
+  EXPECT_GE(std::stoi(served.body.substr(at + 34)), 22) << served.body.substr(at, 60);
+}
+
+// ---------------------------------------------------------------------------
+// server.max_requests_per_connection
+
+TEST(RequestsPerConnection, TheLastRequestIsAnsweredWithConnectionClose) {
+  Gateway gw(mock_yaml({}, {{"max_requests_per_connection", "3"}}));
+  ASSERT_TRUE(gw.started());
+  Connection c(gw.port());
+  for (int i = 1; i <= 2; ++i) {
+    HttpResponse res = c.request("POST", kChat, chat_body("gpt-4o-mini"));
+    EXPECT_EQ(res.status, 200) << res.error << res.body;
+    EXPECT_FALSE(res.connection_closed) << "request " << i;
+  }
+  HttpResponse last = c.request("POST", kChat, chat_body("gpt-4o-mini"));
+  EXPECT_EQ(last.status, 200) << last.error << last.body;
+  EXPECT_EQ(last.headers["connection"], "close");
+  EXPECT_TRUE(c.closed_by_peer(2s));
+}
+
+TEST(RequestsPerConnection, PipelinedRequestsBeyondTheLimitAreNotAnswered) {
+  Gateway gw(mock_yaml({}, {{"max_requests_per_connection", "2"}}));
+  ASSERT_TRUE(gw.started());
+  Connection c(gw.port());
+  const std::string get = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+  ASSERT_TRUE(c.send_raw(get + get + get));
+  HttpResponse first = c.read_response(3s), second = c.read_response(3s);
+  EXPECT_EQ(first.status, 200);
+  EXPECT_FALSE(first.connection_closed);
+  EXPECT_EQ(second.status, 200) << second.error << "the answer is not destroyed by the unread third request";
+  EXPECT_EQ(second.headers["connection"], "close");
+  EXPECT_TRUE(c.closed_by_peer(2s)) << "the third request is left for the client to resend";
+}
+
+TEST(RequestsPerConnection, ZeroMeansUnlimited) {
+  Gateway gw(mock_yaml({}, {{"max_requests_per_connection", "0"}}));
+  ASSERT_TRUE(gw.started());
+  Connection c(gw.port());
+  for (int i = 0; i < 50; ++i) {
+    HttpResponse res = c.request("GET", "/healthz");
+    ASSERT_EQ(res.status, 200) << res.error;
+    ASSERT_FALSE(res.connection_closed) << "request " << i;
+  }
 }
 
 }  // namespace

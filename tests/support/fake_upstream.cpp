@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <bit>
 #include <cctype>
 #include <condition_variable>
@@ -107,6 +108,7 @@ std::string apply_overrides(const json& x, Behaviour& b) {
     else if (key == "delay_ms") ok = set_int(b.delay_ms);
     else if (key == "stream_chunks") ok = set_int(b.stream_chunks) && b.stream_chunks >= 0;
     else if (key == "chunk_delay_ms") ok = set_int(b.chunk_delay_ms);
+    else if (key == "event_pad") ok = set_int(b.event_pad) && b.event_pad >= 0;
     else if (key == "drop_after") ok = set_int(b.drop_after);
     else if (key == "hang") ok = set_bool(b.hang);
     else if (key == "status_every") ok = set_int(b.status_every) && b.status_every >= 0;
@@ -638,6 +640,8 @@ class Server {
     changed_.notify_all();
     return {++request_number_, behaviour_};
   }
+  void count_written(std::size_t n) { bytes_written_ += n; }
+  std::size_t bytes_written() const { return bytes_written_; }
   void on_connection_closed() {
     std::lock_guard lock(mutex_);
     ++closed_;
@@ -659,6 +663,7 @@ class Server {
   int accepted_ = 0;
   int closed_ = 0;
   long request_number_ = 0;
+  std::atomic<std::size_t> bytes_written_{0};
   bool stopped_ = false;  // the io thread left run()
 
   // Declaration order is destruction order in reverse: the TLS context outlives
@@ -760,6 +765,7 @@ class Connection : public ConnectionBase {
       co_return true;
     }
     auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(bytes), kAwait);
+    server_.count_written(n);
     if (ec) mark_closed();
     co_return !ec;
   }
@@ -768,6 +774,14 @@ class Connection : public ConnectionBase {
   asio::awaitable<bool> write_event(std::string payload, std::string name = {}) {
     std::string event = name.empty() ? std::string() : "event: " + name + "\n";
     event += "data: " + payload + "\n\n";
+    std::ostringstream chunk;
+    chunk << std::hex << event.size() << "\r\n" << event << "\r\n";
+    co_return co_await write(chunk.str());
+  }
+
+  // An SSE comment event (": xxx...") of `size` bytes in one HTTP chunk.
+  asio::awaitable<bool> write_comment(std::size_t size) {
+    std::string event = ": " + std::string(size > 4 ? size - 4 : 0, 'x') + "\n\n";
     std::ostringstream chunk;
     chunk << std::hex << event.size() << "\r\n" << event << "\r\n";
     co_return co_await write(chunk.str());
@@ -881,6 +895,7 @@ class Connection : public ConnectionBase {
     for (std::size_t i = 0; i < reply.content.size(); ++i) {
       if (b.drop_after >= 0 && i == static_cast<std::size_t>(b.drop_after)) break;
       if (!co_await sleep_ms(b.chunk_delay_ms)) co_return false;
+      if (b.event_pad > 0 && !co_await write_comment(static_cast<std::size_t>(b.event_pad))) co_return false;
       if (!co_await write_stream_event(reply.content[i], b.garbage_event_at, named)) co_return false;
     }
     if (b.drop_after >= 0 && static_cast<std::size_t>(b.drop_after) <= reply.content.size()) {
@@ -1016,6 +1031,7 @@ std::vector<Recorded> FakeUpstream::requests() const { return impl_->requests();
 std::size_t FakeUpstream::request_count() const { return impl_->request_count(); }
 int FakeUpstream::connections_accepted() const { return impl_->accepted(); }
 int FakeUpstream::connections_closed() const { return impl_->closed(); }
+std::size_t FakeUpstream::bytes_written() const { return impl_->bytes_written(); }
 
 bool FakeUpstream::wait_for_closed(int n, std::chrono::milliseconds timeout) {
   return impl_->wait_for_closed(n, timeout);

@@ -42,6 +42,9 @@ struct Behaviour {
   int delay_ms = 0;            // wait before the response head
   int stream_chunks = 3;       // content chunks "c0", "c1", ... in a stream
   int chunk_delay_ms = 0;      // wait before each content chunk
+  // Stream: > 0 puts an SSE comment event of this many bytes before each
+  // content chunk (made as it is written): a large, fast stream.
+  int event_pad = 0;
   // Stream: close the socket abruptly after this many content chunks (no final
   // HTTP chunk, no [DONE]; no effect when above stream_chunks). Non-stream: send
   // the head (with the full Content-Length) and only the first drop_after body
@@ -124,6 +127,9 @@ class FakeUpstream {
   std::vector<Recorded> requests() const;
   std::size_t request_count() const;
   int connections_accepted() const;
+  // Bytes written to clients so far, heads and bodies (a write that blocks
+  // counts once it completed).
+  std::size_t bytes_written() const;
   // Connections whose socket was closed by either side.
   int connections_closed() const;
   // Block until the count reaches n or the timeout passes; true when reached.

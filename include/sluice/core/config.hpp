@@ -46,10 +46,13 @@ struct ServerConfig {
   // set, 64 MiB or max_body_bytes if that is larger.
   std::size_t max_buffered_body_bytes = 64u << 20;
   std::size_t max_header_bytes = 16u << 10;  // 1 KiB .. 1 MiB; larger header blocks get 431
-  Millis header_timeout{10'000};             // whole request head + body must arrive within this
+  Millis header_timeout{10'000};             // a request's head must arrive within this
+  Millis body_timeout{60'000};               // its body within this, from the end of the head
   Millis keepalive_timeout{60'000};          // idle keep-alive connection closed after this
+  Millis write_timeout{60'000};              // a client that takes no bytes for this long is cut off
   Millis shutdown_grace{30'000};             // SIGTERM: in-flight requests get this long to finish
-  int max_connections = 10'000;              // accepted connections beyond this wait in the backlog
+  int max_connections = 10'000;              // further connections are answered 503 and closed
+  int max_requests_per_connection = 10'000;  // then Connection: close; 0 = unlimited
   CorsConfig cors;
   std::optional<ServerTlsConfig> tls;        // absent: plain HTTP
 };

@@ -50,6 +50,8 @@ class Server {
   // For the metrics: connections open now, and requests being handled on them.
   std::size_t connections() const noexcept;
   std::size_t in_flight() const noexcept;
+  // Connections refused (503, closed) because server.max_connections were open.
+  std::uint64_t connections_refused() const noexcept;
 
   // Certificate rotation: builds a new TLS context from the files `tls`
   // names and uses it for the connections accepted from now on; open

@@ -126,6 +126,9 @@ TEST(ConfigLoad, DefaultsComeFromTheStructs) {
   EXPECT_EQ(config.server.keepalive_timeout, server.keepalive_timeout);
   EXPECT_EQ(config.server.shutdown_grace, server.shutdown_grace);
   EXPECT_EQ(config.server.max_connections, server.max_connections);
+  EXPECT_EQ(config.server.body_timeout, Millis{60'000});
+  EXPECT_EQ(config.server.write_timeout, Millis{60'000});
+  EXPECT_EQ(config.server.max_requests_per_connection, 10'000);
   EXPECT_EQ(config.server.max_buffered_body_bytes, 64u << 20);
   EXPECT_FALSE(config.server.cors.enabled());
   EXPECT_EQ(config.server.cors.max_age, Millis{600'000});
@@ -172,6 +175,8 @@ TEST(ConfigLoad, AcceptsEveryBoundAtItsEdge) {
       "  keepalive_timeout: 1h\n"
       "  shutdown_grace: 0\n"
       "  max_connections: 1000000\n"
+      "  body_timeout: 1h\n"
+      "  max_requests_per_connection: 0\n"
       "providers:\n"
       "  - name: a.b_c-D9\n"
       "    type: mock\n"
@@ -199,6 +204,8 @@ TEST(ConfigLoad, AcceptsEveryBoundAtItsEdge) {
   EXPECT_EQ(config.server.max_body_bytes, 1073741824u);
   EXPECT_EQ(config.server.header_timeout, Millis{100});
   EXPECT_EQ(config.server.shutdown_grace, Millis{0});
+  EXPECT_EQ(config.server.body_timeout, Millis{3'600'000});
+  EXPECT_EQ(config.server.max_requests_per_connection, 0);
   EXPECT_EQ(config.providers[0].tpm, 2147483647);
   EXPECT_EQ(config.providers[0].mock.latency, Millis{600'000});
   EXPECT_EQ(config.providers[0].mock.embedding_dims, 65536);
@@ -366,6 +373,11 @@ INSTANTIATE_TEST_SUITE_P(
                  "must be between 1 and 1000000"},
         Rejected{server_with("max_connections: 1000001"), "server.max_connections", 2,
                  "must be between 1 and 1000000"},
+        Rejected{server_with("body_timeout: 99ms"), "server.body_timeout", 2, kServerTimeout},
+        Rejected{server_with("body_timeout: 61m"), "server.body_timeout", 2, kServerTimeout},
+        Rejected{server_with("write_timeout: 99ms"), "server.write_timeout", 2, kServerTimeout},
+        Rejected{server_with("max_requests_per_connection: -1"), "server.max_requests_per_connection", 2,
+                 "must be between 0 and 1000000000"},
         Rejected{server_with("max_buffered_body_bytes: 1023"), "server.max_buffered_body_bytes", 2,
                  "must be between 1024 and 68719476736"},
         Rejected{server_with("max_buffered_body_bytes: 68719476737"), "server.max_buffered_body_bytes", 2,
