@@ -7,10 +7,12 @@
 #   canary_run.sh self-test EXE   the scanner's own proof: each CanaryScan test
 #                                 leaks the canary on purpose and must fail,
 #                                 saying where the canary appeared
+#   canary_run.sh node SLUICE     the Node SDK tests (tests/node, canary.mjs)
+#                                 against the daemon SLUICE in canary mode
 set -euo pipefail
 
-mode=${1:?usage: canary_run.sh suite|self-test EXE}
-exe=${2:?usage: canary_run.sh suite|self-test EXE}
+mode=${1:?usage: canary_run.sh suite|self-test|node EXE}
+exe=${2:?usage: canary_run.sh suite|self-test|node EXE}
 
 # 24 hex digits, new on every run: no fixed string in the sources can match it.
 SLUICE_CANARY=$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
@@ -22,6 +24,9 @@ unset SLUICE_TEST_LOG
 case $mode in
   suite)
     exec "$exe" --gtest_brief=1
+    ;;
+  node)
+    SLUICE_BIN=$(realpath "$exe") exec bash "$(dirname "$0")/../node/run.sh"
     ;;
   self-test)
     # test name : the place its finding must name
@@ -60,7 +65,7 @@ case $mode in
     exit $failed
     ;;
   *)
-    echo "usage: canary_run.sh suite|self-test EXE" >&2
+    echo "usage: canary_run.sh suite|self-test|node EXE" >&2
     exit 2
     ;;
 esac
