@@ -41,6 +41,14 @@ std::string render_pairs(const YamlPairs& pairs, const std::string& indent) {
   return out;
 }
 
+// A canary run gives every provider a key (the mock too: it holds one like
+// any other), so every request of the suite carries one the gateway must keep
+// to itself.
+void add_canary_key(const std::string& provider, YamlPairs& extra) {
+  const bool has_key = std::any_of(extra.begin(), extra.end(), [](const auto& kv) { return kv.first == "api_key"; });
+  if (canary_run() && !has_key) extra.emplace_back("api_key", test_secret("provider-" + provider));
+}
+
 }  // namespace
 
 ConfigBuilder& ConfigBuilder::server(std::string key, std::string value) {
@@ -54,16 +62,14 @@ ConfigBuilder& ConfigBuilder::openai_provider(std::string name, std::string base
 
 ConfigBuilder& ConfigBuilder::provider(std::string name, std::string type, std::string base_url, YamlPairs extra) {
   std::string item = "  - name: " + name + "\n    type: " + type + "\n    base_url: \"" + base_url + "\"\n";
-  // A canary run gives every provider a key, so every request of the suite
-  // carries one the gateway must keep to itself.
-  const bool has_key = std::any_of(extra.begin(), extra.end(), [](const auto& kv) { return kv.first == "api_key"; });
-  if (canary_run() && !has_key) extra.emplace_back("api_key", test_secret("provider-" + name));
+  add_canary_key(name, extra);
   item += render_pairs(extra, "    ");
   providers_.push_back(std::move(item));
   return *this;
 }
 
 ConfigBuilder& ConfigBuilder::mock_provider(std::string name, YamlPairs mock, YamlPairs extra) {
+  add_canary_key(name, extra);
   std::string item = "  - name: " + name + "\n    type: mock\n";
   item += render_pairs(extra, "    ");
   if (!mock.empty()) item += "    mock:\n" + render_pairs(mock, "      ");

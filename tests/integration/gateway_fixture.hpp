@@ -55,7 +55,8 @@ class ConfigBuilder {
   // gets test_secret("provider-<name>"); write api_key: "\"\"" for none.
   ConfigBuilder& provider(std::string name, std::string type, std::string base_url, YamlPairs extra = {});
   // A provider of type mock; `mock` fills its mock: section (latency,
-  // stream_chunks, chunk_interval, completion_tokens, embedding_dims).
+  // stream_chunks, chunk_interval, completion_tokens, embedding_dims). A
+  // canary run gives it a key too.
   ConfigBuilder& mock_provider(std::string name, YamlPairs mock = {}, YamlPairs extra = {});
   // A model group; deployments are (provider, upstream model).
   ConfigBuilder& model(std::string name, std::vector<std::pair<std::string, std::string>> deployments);
