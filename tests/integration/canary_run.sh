@@ -33,6 +33,7 @@ case $mode in
     expected=(
       "ALogLineWithTheCanaryFails:the gateway's log (stdout)"
       "ACapturedLogLineWithTheCanaryFails:the gateway's log (a test's capture of stdout)"
+      "StderrWithTheCanaryFails:the test process's stderr"
       "AResponseWithTheCanaryFails:the body of the response to POST /v1/chat/completions"
       "MetricsWithTheCanaryFail:the body of the response to GET /metrics"
       "ADaemonPrintingTheCanaryFails:the daemon's stdout or stderr"

@@ -15,6 +15,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
+#include <iostream>
 #include <string>
 #include <vector>
 
@@ -171,6 +172,9 @@ TEST(CanaryScan, DISABLED_ACapturedLogLineWithTheCanaryFails) {
   log::init(LoggingConfig{.level = "info", .format = LogFormat::text});
   log::warn("deliberate_leak", {{"key", test_secret("captured")}});
 }
+
+// Anything else the process writes to stderr.
+TEST(CanaryScan, DISABLED_StderrWithTheCanaryFails) { std::cerr << test_secret("stderr") << std::endl; }
 
 // A response: an upstream's answer holding a secret the gateway does not
 // know (so it cannot redact it) is relayed as is.

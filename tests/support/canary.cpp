@@ -76,27 +76,31 @@ std::string excerpt(std::string_view text, std::size_t at, std::size_t size) {
 }
 
 // ---------------------------------------------------------------------------
-// stdout through a pipe. File descriptor 1 becomes the pipe's write end, so
-// the gateway's log (written to fd 1 by core/log) passes the scanner. The C
-// stream `stdout`, which GoogleTest prints with, is moved to a copy of the
-// real stdout, so test output never passes the scanner: a failing assertion
-// that prints a secret is not a leak of the gateway's. Log lines are passed on
-// to the real stdout only when SLUICE_TEST_LOG asks for them; other lines
-// (a test's own std::cout) always are.
+// stdout and stderr through pipes. File descriptors 1 and 2 become the
+// pipes' write ends, so the gateway's log (written to fd 1 by core/log) and
+// anything written to fd 2 pass the scanner. The C streams `stdout` and
+// `stderr`, which GoogleTest prints with, are moved to copies of the real
+// ones, so test output never passes the scanner: a failing assertion that
+// prints a secret is not a leak of the gateway's. Log lines are passed on to
+// the real descriptor only when SLUICE_TEST_LOG asks for them; other lines (a
+// test's own std::cout) always are.
 
-class StdoutScan {
+class OutputScan {
  public:
+  // `fd`: 1 or 2; `stream`: stdout or stderr; `where` names it in findings.
+  OutputScan(int fd, FILE*& stream, const char* where) : fd_(fd), stream_(stream), where_(where) {}
+
   void start() {
     if (started_) return;
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0) return;
-    std::fflush(stdout);
-    real_ = ::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+    std::fflush(stream_);
+    real_ = ::fcntl(fd_, F_DUPFD_CLOEXEC, 3);
     FILE* real_stream = ::fdopen(::fcntl(real_, F_DUPFD_CLOEXEC, 3), "w");
     if (!real_stream) return;
-    std::setvbuf(real_stream, nullptr, _IOLBF, 0);
-    stdout = real_stream;  // glibc's stdout is an ordinary variable (its manual's own example)
-    ::dup2(fds[1], STDOUT_FILENO);
+    std::setvbuf(real_stream, nullptr, fd_ == STDERR_FILENO ? _IONBF : _IOLBF, 0);
+    stream_ = real_stream;  // glibc's stdout and stderr are ordinary variables (its manual's own example)
+    ::dup2(fds[1], fd_);
     ::close(fds[1]);
     read_ = fds[0];
     const char* env = std::getenv("SLUICE_TEST_LOG");
@@ -112,7 +116,7 @@ class StdoutScan {
     const std::uint64_t marker = ++sent_;
     const std::string line = std::string(kMarker) + std::to_string(marker) + "\n";
     lock.unlock();
-    if (::write(STDOUT_FILENO, line.data(), line.size()) != static_cast<ssize_t>(line.size())) return;
+    if (::write(fd_, line.data(), line.size()) != static_cast<ssize_t>(line.size())) return;
     lock.lock();
     // A test that still redirects stdout (a StdoutCapture it did not end) keeps
     // the marker from the pipe: give up after a while, its capture is scanned.
@@ -155,16 +159,23 @@ class StdoutScan {
       seen_.notify_all();
       return;
     }
-    scan_for_canary("the gateway's log (stdout)", text);
+    scan_for_canary(where_, text);
     if (pass_logs_ || !is_log_line(text)) {
-      for (std::size_t done = 0; done < text.size();) {
-        const ssize_t w = ::write(real_, text.data() + done, text.size() - done);
+      // Passed on with the canary masked, as findings show it.
+      std::string shown(text);
+      for (auto at = shown.find(canary()); at != std::string::npos; at = shown.find(canary(), at))
+        shown.replace(at, canary().size(), "<CANARY>");
+      for (std::size_t done = 0; done < shown.size();) {
+        const ssize_t w = ::write(real_, shown.data() + done, shown.size() - done);
         if (w <= 0 && errno != EINTR) break;
         if (w > 0) done += static_cast<std::size_t>(w);
       }
     }
   }
 
+  const int fd_;
+  FILE*& stream_;
+  const char* const where_;
   bool started_ = false;
   bool pass_logs_ = false;
   int real_ = -1, read_ = -1;
@@ -174,8 +185,13 @@ class StdoutScan {
   std::uint64_t sent_ = 0, received_ = 0;
 };
 
-StdoutScan& stdout_scan() {
-  static StdoutScan* scan = new StdoutScan;  // never destroyed: its thread reads until exit
+// Never destroyed: their threads read until the process exits.
+OutputScan& stdout_scan() {
+  static OutputScan* scan = new OutputScan(STDOUT_FILENO, stdout, "the gateway's log (stdout)");
+  return *scan;
+}
+OutputScan& stderr_scan() {
+  static OutputScan* scan = new OutputScan(STDERR_FILENO, stderr, "the test process's stderr");
   return *scan;
 }
 
@@ -185,7 +201,10 @@ StdoutScan& stdout_scan() {
 // the printer writes the test's result.
 class CanaryListener final : public testing::EmptyTestEventListener {
  public:
-  void OnTestProgramStart(const testing::UnitTest&) override { stdout_scan().start(); }
+  void OnTestProgramStart(const testing::UnitTest&) override {
+    stdout_scan().start();
+    stderr_scan().start();
+  }
   void OnTestEnd(const testing::TestInfo&) override {
     sync_stdout_scan();
     for (const auto& finding : take_canary_findings()) ADD_FAILURE() << finding;
@@ -232,6 +251,9 @@ std::vector<std::string> take_canary_findings() {
   return std::exchange(findings().list, {});
 }
 
-void sync_stdout_scan() { stdout_scan().sync(); }
+void sync_stdout_scan() {
+  stdout_scan().sync();
+  stderr_scan().sync();
+}
 
 }  // namespace sluice::test

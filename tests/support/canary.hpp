@@ -8,7 +8,7 @@
 // provider API keys, gateway keys, header secrets, the Redis password
 // (RedisServer then requires one). What the gateway writes is scanned:
 //   - its log (stdout of the test process, read through a pipe for the whole
-//     run, and whatever a StdoutCapture took),
+//     run, and whatever a StdoutCapture took), and stderr likewise,
 //   - every response a test client reads (status line aside: headers and
 //     body, SSE streams whole, raw socket bytes),
 //   - /metrics, scraped when each Gateway or DaemonProcess ends,
@@ -49,7 +49,7 @@ void scan_for_canary(std::string_view where, std::string_view text);
 // test listener reports them as failures of the test that ends.
 std::vector<std::string> take_canary_findings();
 
-// Waits (bounded) until everything written to stdout before the call has been
+// Waits (bounded) until everything written to stdout and stderr before the call has been
 // scanned. The listener calls it at the end of each test; tests of the
 // scanner itself call it before take_canary_findings().
 void sync_stdout_scan();
