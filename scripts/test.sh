@@ -45,7 +45,7 @@ echo "==> unit and integration tests"
 (cd "$BUILD_DIR" && ctest --output-on-failure --no-tests=error --timeout 120 -j "$(nproc)") || status=1
 
 if [ "${SLUICE_SKIP_ASAN:-0}" != 1 ]; then
-  ASAN_CTEST_EXCLUDE="${ASAN_CTEST_EXCLUDE-^Redactor\.LinearOnHostileInput\$|^queue_burst_300\$}"
+  ASAN_CTEST_EXCLUDE="${ASAN_CTEST_EXCLUDE-^Redactor\.LinearOnHostileInput\$|^queue_burst_300\$|^canary_secrets\$}"
   echo "==> unit and integration tests under AddressSanitizer and UBSan"
   # Any report fails the test: ASan aborts, UBSan was built not to recover,
   # LeakSanitizer fails the process at exit (the daemon's too, which the
@@ -56,6 +56,9 @@ if [ "${SLUICE_SKIP_ASAN:-0}" != 1 ]; then
   #   under ASan + UBSan at -O1); the Release run above checks it.
   # - queue_burst_300: four minutes of waiting on a 60 RPM bucket; the
   #   64-request burst of the same code runs here, the 300 in the Release run.
+  # - canary_secrets: the whole integration suite once more, in one process
+  #   (minutes under ASan); each of its tests runs here on its own, and what
+  #   the canary run checks (secrets in the output) does not depend on the build.
   (cd "$ASAN_BUILD_DIR" &&
     ASAN_OPTIONS="abort_on_error=1:detect_leaks=1:detect_stack_use_after_return=0" \
     UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
@@ -65,6 +68,8 @@ fi
 
 echo "==> the official OpenAI and Anthropic Node SDKs against the daemon"
 SLUICE_BIN="$BUILD_DIR/src/sluice" bash "$REPO_ROOT/tests/node/run.sh" || status=1
+echo "==> the Node SDK tests again with canary secrets (docs/security.md, Secrets)"
+bash "$REPO_ROOT/tests/integration/canary_run.sh" node "$BUILD_DIR/src/sluice" || status=1
 
 # The container image: built with podman (sharing the ccache this build filled)
 # and run: health check, a completion and a stream, SIGTERM, an async job

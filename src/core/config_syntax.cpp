@@ -159,6 +159,10 @@ std::optional<std::string> check_base_url(std::string_view url) {
   if (authority.empty()) return "has no host";
   // Credentials belong in api_key or headers, where messages never show them.
   if (authority.find('@') != std::string_view::npos) return "must not contain user:password@";
+  // Nor in a query (?key=...): the request target is built from the path.
+  if (rest.find_first_of("?#") != std::string_view::npos)
+    return "must not contain a query or fragment ('?', '#'): put keys in api_key or headers";
+  if (rest.find('@') != std::string_view::npos) return "must not contain '@'";
   if (auto bad = check_host_port(authority, false, 1)) return "invalid host: " + *bad;
   return std::nullopt;
 }

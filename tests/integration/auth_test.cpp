@@ -11,6 +11,7 @@
 #include <string>
 
 #include "gateway_fixture.hpp"
+#include "support/canary.hpp"
 #include "support/fake_upstream.hpp"
 #include "support/stdout_capture.hpp"
 #include "support/test_client.hpp"
@@ -18,9 +19,9 @@
 namespace sluice::test {
 namespace {
 
-const std::string kKeyA = "sk-gw-team-a-6f1c0d2b9e8a4f7c";
-const std::string kKeyB = "sk-gw-team-b-1a2b3c4d5e6f7a8b";
-const std::string kCanary = "sk-canary-provider-key-93f1e0d2c4b5";
+const std::string kKeyA = test_secret("gw-team-a");
+const std::string kKeyB = test_secret("gw-team-b");
+const std::string kCanary = test_secret("provider");
 
 Headers bearer(const std::string& key) { return {{"Authorization", "Bearer " + key}}; }
 
@@ -152,7 +153,7 @@ TEST_F(Auth, TheAccessLogNamesTenantAndKeyIdNeverTheKey) {
   EXPECT_NE(line.find("key_id=team-b-ci"), std::string::npos) << line;
   EXPECT_NE(line.find("cost_usd=0.0"), std::string::npos) << line;
   EXPECT_EQ(logs.find(kKeyB), std::string::npos);
-  EXPECT_EQ(logs.find("sk-gw-team"), std::string::npos) << "not even a wrong key";
+  EXPECT_EQ(logs.find(kKeyA + "-wrong"), std::string::npos) << "not even a wrong key";
 }
 
 // Without keys, loopback clients are served: 127.0.0.2 is loopback too. (A
@@ -177,7 +178,7 @@ TEST_F(Auth, NoRequestFieldOrHeaderSteersTheUpstream) {
   const std::string evil_url = evil.base_url();
   Gateway gw(yaml(kTwoKeys));
   ASSERT_TRUE(gw.started());
-  const json fields = {{"base_url", evil_url}, {"api_base", evil_url}, {"api_key", "sk-client"},
+  const json fields = {{"base_url", evil_url}, {"api_base", evil_url}, {"api_key", test_secret("client-body-key")},
                        {"url", evil_url}, {"endpoint", evil_url}, {"azure_endpoint", evil_url},
                        {"extra_headers", {{"Host", "127.0.0.1:" + std::to_string(evil.port())}}},
                        {"user", evil_url}, {"metadata", {{"base_url", evil_url}}}};
@@ -185,8 +186,8 @@ TEST_F(Auth, NoRequestFieldOrHeaderSteersTheUpstream) {
   for (const char* name : {"x-api-base", "api-base", "x-base-url", "x-forwarded-host", "x-forwarded-proto",
                            "x-upstream", "x-original-url", "x-rewrite-url", "openai-base-url", "x-provider-url"})
     headers[name] = evil_url;
-  headers["x-api-key"] = "sk-client-x-api-key";
-  headers["api-key"] = "sk-client-azure-key";
+  headers["x-api-key"] = test_secret("client-x-api-key");
+  headers["api-key"] = test_secret("client-azure-key");
   headers["openai-organization"] = "org-client";
   HttpResponse r = http_request(gw.port(), "POST", "/v1/chat/completions", chat_body("gpt-test", fields), headers);
   EXPECT_EQ(r.status, 200) << r.body;

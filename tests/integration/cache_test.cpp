@@ -14,6 +14,7 @@
 
 #include "dialect_fixture.hpp"
 #include "gateway_fixture.hpp"
+#include "support/canary.hpp"
 #include "support/fake_upstream.hpp"
 #include "support/redis_server.hpp"
 #include "support/stdout_capture.hpp"
@@ -22,8 +23,8 @@
 namespace sluice::test {
 namespace {
 
-const std::string kKeyA = "sk-gw-cache-a-5d1e0c2b9a8f7e6d";
-const std::string kKeyB = "sk-gw-cache-b-0a1b2c3d4e5f6a7b";
+const std::string kKeyA = test_secret("gw-cache-a");
+const std::string kKeyB = test_secret("gw-cache-b");
 
 Headers bearer(const std::string& key) { return {{"Authorization", "Bearer " + key}}; }
 

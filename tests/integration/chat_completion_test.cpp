@@ -7,6 +7,7 @@
 
 #include "gateway_fixture.hpp"
 #include "support/fake_upstream.hpp"
+#include "support/canary.hpp"
 #include "support/test_client.hpp"
 
 namespace sluice::test {
@@ -17,7 +18,7 @@ using namespace std::chrono_literals;
 TEST(ChatCompletion, RoundTripRelaysUpstreamAnswerAndSetsDecisionHeaders) {
   FakeUpstream fake;
   Gateway gw(ConfigBuilder()
-                 .openai_provider("up", fake.base_url(), {{"api_key", "\"sk-integration-123\""}})
+                 .openai_provider("up", fake.base_url(), {{"api_key", test_secret("provider")}})
                  .model("gpt-4o", {{"up", "gpt-4o-2024-08-06"}})
                  .yaml());
   ASSERT_TRUE(gw.started());
@@ -40,7 +41,7 @@ TEST(ChatCompletion, RoundTripRelaysUpstreamAnswerAndSetsDecisionHeaders) {
   Recorded up = fake.requests()[0];
   EXPECT_EQ(up.method, "POST");
   EXPECT_EQ(up.target, "/v1/chat/completions");
-  EXPECT_EQ(up.headers["authorization"], "Bearer sk-integration-123");
+  EXPECT_EQ(up.headers["authorization"], "Bearer " + test_secret("provider"));
   const json sent = parse_json(up.body);
   ASSERT_TRUE(sent.is_object()) << up.body;
   EXPECT_EQ(sent["model"], "gpt-4o-2024-08-06") << "model replaced by the deployment's upstream name";
@@ -55,7 +56,7 @@ TEST(ChatCompletion, RoundTripRelaysUpstreamAnswerAndSetsDecisionHeaders) {
 
 TEST(ChatCompletion, SameModelNameForwardsBodyUnchangedAndNoAuthWithoutKey) {
   FakeUpstream fake;
-  Gateway gw(single_openai_yaml(fake.base_url(), "gpt-test"));
+  Gateway gw(single_openai_yaml(fake.base_url(), "gpt-test", {{"api_key", "\"\""}}));
   ASSERT_TRUE(gw.started());
   const std::string body = R"({"model":"gpt-test","messages":[{"role":"user","content":"hi"}],"temperature":0.5,"x_fake":{}})";
   HttpResponse res = http_request(gw.port(), "POST", "/v1/chat/completions", body);

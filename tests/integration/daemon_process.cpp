@@ -15,6 +15,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "support/canary.hpp"
+#include "support/test_client.hpp"
+
 extern char** environ;
 
 namespace sluice::test {
@@ -61,6 +64,11 @@ DaemonProcess::DaemonProcess(std::vector<std::string> args) {
 }
 
 DaemonProcess::~DaemonProcess() {
+  // A canary run reads /metrics as the test leaves the daemon (the response is
+  // scanned), then scans all it wrote, up to its exit.
+  if (canary_run() && !exited_ && port_ != 0) {
+    (void)http_request(port_, "GET", "/metrics", {}, {}, std::chrono::seconds(3));
+  }
   if (!exited_) {
     signal(SIGTERM);
     if (!wait_exit(std::chrono::seconds(5)) && !exited_) {
@@ -68,6 +76,8 @@ DaemonProcess::~DaemonProcess() {
       reap(true);
     }
   }
+  output();
+  scan_for_canary("the daemon's stdout or stderr", output_);
   ::close(out_fd_);
 }
 
@@ -115,7 +125,8 @@ std::uint16_t DaemonProcess::wait_for_port(std::chrono::milliseconds timeout) {
   const std::string line = wait_for_line("\"event\":\"listening\"", timeout);
   const auto json = nlohmann::json::parse(line, nullptr, false);
   if (!json.is_object() || !json.contains("port") || !json["port"].is_number_unsigned()) return 0;
-  return json["port"].get<std::uint16_t>();
+  port_ = json["port"].get<std::uint16_t>();
+  return port_;
 }
 
 void DaemonProcess::reap(bool block) {

@@ -55,6 +55,7 @@ class DaemonProcess {
 
   pid_t pid_ = -1;
   int out_fd_ = -1;
+  std::uint16_t port_ = 0;  // from wait_for_port
   std::string output_;
   bool exited_ = false;
   std::optional<int> exit_code_;

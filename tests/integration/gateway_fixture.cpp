@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
@@ -21,6 +22,8 @@
 
 #include "sluice/app/app.hpp"
 #include "sluice/core/log.hpp"
+#include "support/canary.hpp"
+#include "support/test_client.hpp"
 
 namespace sluice::test {
 
@@ -38,6 +41,14 @@ std::string render_pairs(const YamlPairs& pairs, const std::string& indent) {
   return out;
 }
 
+// A canary run gives every provider a key (the mock too: it holds one like
+// any other), so every request of the suite carries one the gateway must keep
+// to itself.
+void add_canary_key(const std::string& provider, YamlPairs& extra) {
+  const bool has_key = std::any_of(extra.begin(), extra.end(), [](const auto& kv) { return kv.first == "api_key"; });
+  if (canary_run() && !has_key) extra.emplace_back("api_key", test_secret("provider-" + provider));
+}
+
 }  // namespace
 
 ConfigBuilder& ConfigBuilder::server(std::string key, std::string value) {
@@ -51,12 +62,14 @@ ConfigBuilder& ConfigBuilder::openai_provider(std::string name, std::string base
 
 ConfigBuilder& ConfigBuilder::provider(std::string name, std::string type, std::string base_url, YamlPairs extra) {
   std::string item = "  - name: " + name + "\n    type: " + type + "\n    base_url: \"" + base_url + "\"\n";
+  add_canary_key(name, extra);
   item += render_pairs(extra, "    ");
   providers_.push_back(std::move(item));
   return *this;
 }
 
 ConfigBuilder& ConfigBuilder::mock_provider(std::string name, YamlPairs mock, YamlPairs extra) {
+  add_canary_key(name, extra);
   std::string item = "  - name: " + name + "\n    type: mock\n";
   item += render_pairs(extra, "    ");
   if (!mock.empty()) item += "    mock:\n" + render_pairs(mock, "      ");
@@ -139,7 +152,8 @@ Gateway::Gateway(const std::string& yaml, GatewayOptions options) : options_(std
   std::string level = options_.log_level;
   if (level.empty()) {
     const char* env = std::getenv("SLUICE_TEST_LOG");
-    level = env && *env ? env : "off";
+    // A canary run logs all the gateway has to say: every line is scanned.
+    level = env && *env ? env : canary_run() ? "debug" : "off";
   }
   LoggingConfig logging;
   logging.level = level;
@@ -148,6 +162,7 @@ Gateway::Gateway(const std::string& yaml, GatewayOptions options) : options_(std
 
   ConfigLoadResult loaded = load_config_text(yaml, "test.yaml");
   if (!loaded.config) {
+    scan_for_canary("the configuration's problems", format_problems("test.yaml", loaded.problems));
     ADD_FAILURE() << "invalid gateway configuration:\n"
                   << format_problems("test.yaml", loaded.problems) << "--- YAML ---\n"
                   << yaml;
@@ -163,6 +178,7 @@ Gateway::Gateway(const std::string& yaml, GatewayOptions options) : options_(std
     app_->start();
     port_ = app_->port();
   } catch (const std::exception& e) {
+    scan_for_canary("the reason the gateway did not start", e.what());
     ADD_FAILURE() << "gateway failed to start: " << e.what();
     app_.reset();
     io_.reset();
@@ -241,6 +257,11 @@ bool Gateway::run_on_loop(std::function<void()> fn, std::chrono::milliseconds ti
 void Gateway::stop() {
   if (!started_ || stopped_) return;
   stopped_ = true;
+  // A canary run reads /metrics as the test leaves it (the response is scanned
+  // as every response is). Over plain HTTP only, and not once shut down.
+  if (canary_run() && !config_->server.tls && !shutdown_begun_) {
+    (void)http_request(port_, "GET", "/metrics", {}, {}, std::chrono::seconds(3));
+  }
   begin_shutdown();
   if (!wait_shutdown(options_.shutdown_timeout)) {
     ADD_FAILURE() << "gateway shutdown did not complete within " << options_.shutdown_timeout.count() << " ms";
@@ -333,7 +354,10 @@ RawSocket::RawSocket(std::uint16_t port, std::chrono::milliseconds timeout, cons
   connected_ = fd_ >= 0;
 }
 
-RawSocket::~RawSocket() { close(); }
+RawSocket::~RawSocket() {
+  close();
+  scan_for_canary("the bytes a raw client received", received_);
+}
 
 bool RawSocket::send(const std::string& bytes) {
   if (fd_ < 0) return false;

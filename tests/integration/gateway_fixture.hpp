@@ -50,10 +50,13 @@ class ConfigBuilder {
   // A provider of type openai. `extra` adds keys such as api_key, ca_file,
   // first_byte_timeout.
   ConfigBuilder& openai_provider(std::string name, std::string base_url, YamlPairs extra = {});
-  // A provider of any HTTP type (openai, azure, anthropic, ollama).
+  // A provider of any HTTP type (openai, azure, anthropic, ollama). In a
+  // canary run (support/canary.hpp) a provider without an api_key in `extra`
+  // gets test_secret("provider-<name>"); write api_key: "\"\"" for none.
   ConfigBuilder& provider(std::string name, std::string type, std::string base_url, YamlPairs extra = {});
   // A provider of type mock; `mock` fills its mock: section (latency,
-  // stream_chunks, chunk_interval, completion_tokens, embedding_dims).
+  // stream_chunks, chunk_interval, completion_tokens, embedding_dims). A
+  // canary run gives it a key too.
   ConfigBuilder& mock_provider(std::string name, YamlPairs mock = {}, YamlPairs extra = {});
   // A model group; deployments are (provider, upstream model).
   ConfigBuilder& model(std::string name, std::vector<std::pair<std::string, std::string>> deployments);

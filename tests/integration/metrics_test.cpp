@@ -19,6 +19,7 @@
 
 #include "gateway_fixture.hpp"
 #include "support/fake_upstream.hpp"
+#include "support/canary.hpp"
 #include "support/test_client.hpp"
 
 namespace sluice::test {
@@ -205,8 +206,8 @@ Scrape parse_exposition(const std::string& text) {
   return out;
 }
 
-const std::string kGatewayKey = "sk-gw-metrics-canary-4b1d9e27";
-const std::string kProviderKey = "sk-provider-metrics-canary-77a0c3";
+const std::string kGatewayKey = test_secret("gw-metrics");
+const std::string kProviderKey = test_secret("provider-metrics");
 const std::string kPrompt = "canary prompt text 5f2e";
 
 class Metrics : public ::testing::Test {

@@ -17,6 +17,7 @@
 
 #include "gateway_fixture.hpp"
 #include "support/fake_upstream.hpp"
+#include "support/canary.hpp"
 #include "support/test_client.hpp"
 
 namespace sluice::test {
@@ -195,13 +196,14 @@ TEST_F(Queue, AStreamThatWaitsIsKeptAliveThenGetsItsEvents) {
 }
 
 TEST_F(Queue, AsyncJobsAre202ThenPolledAndOnlyTheirTenantSeesThem) {
-  ::setenv("SLUICE_TEST_QKEY_A", "sk-queue-tenant-a-0123456789", 1);
-  ::setenv("SLUICE_TEST_QKEY_B", "sk-queue-tenant-b-0123456789", 1);
+  const std::string key_a = test_secret("gw-queue-a"), key_b = test_secret("gw-queue-b");
+  ::setenv("SLUICE_TEST_QKEY_A", key_a.c_str(), 1);
+  ::setenv("SLUICE_TEST_QKEY_B", key_b.c_str(), 1);
   Gateway gw(yaml() + "auth:\n  keys:\n    - { key: \"${SLUICE_TEST_QKEY_A}\", tenant: a }\n"
                       "    - { key: \"${SLUICE_TEST_QKEY_B}\", tenant: b }\n");
   ASSERT_TRUE(gw.started());
-  const Headers a = {{"Authorization", "Bearer sk-queue-tenant-a-0123456789"}, {"Prefer", "respond-async"}};
-  const Headers b = {{"Authorization", "Bearer sk-queue-tenant-b-0123456789"}};
+  const Headers a = {{"Authorization", "Bearer " + key_a}, {"Prefer", "respond-async"}};
+  const Headers b = {{"Authorization", "Bearer " + key_b}};
   HttpResponse r = http_request(gw.port(), "POST", "/v1/chat/completions", chat_body("gpt-test"), a);
   ASSERT_EQ(r.status, 202) << r.body;
   const std::string id = parse_json(r.body)["id"];

@@ -26,6 +26,7 @@
 #include "gateway_fixture.hpp"
 #include "support/fake_upstream.hpp"
 #include "support/redis_server.hpp"
+#include "support/canary.hpp"
 #include "support/test_client.hpp"
 
 namespace sluice::test {
@@ -33,8 +34,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
-const std::string kKeyA = "sk-rqueue-tenant-a-0123456789";
-const std::string kKeyB = "sk-rqueue-tenant-b-0123456789";
+const std::string kKeyA = test_secret("gw-rqueue-a");
+const std::string kKeyB = test_secret("gw-rqueue-b");
 
 class RedisQueue : public ::testing::Test {
  public:
@@ -49,7 +50,7 @@ class RedisQueue : public ::testing::Test {
     const std::string path = (dir_ / ("sluice-" + std::to_string(++configs_) + ".yaml")).string();
     std::ofstream(path) << "server:\n  listen: \"127.0.0.1:0\"\n"
                            "providers:\n  - { name: up, type: openai, base_url: \"" + fake.base_url() +
-                               "\", cooldown: 1s }\n"
+                               "\", api_key: \"" + test_secret("provider") + "\", cooldown: 1s }\n"
                                "models:\n  - { name: gpt-test, deployments: [{ provider: up, model: gpt-test }] }\n"
                                "  - { name: gpt-strong, deployments: [{ provider: up, model: gpt-strong }] }\n" + extra +
                                "auth:\n  keys:\n    - { key: \"${SLUICE_TEST_RQ_KEY_A}\", tenant: a }\n"
@@ -92,7 +93,8 @@ class RedisQueue : public ::testing::Test {
   }
 
   std::string redis_cli(const std::string& args) {
-    const std::string cmd = "redis-cli -p " + std::to_string(redis.port()) + " " + args + " 2>&1";
+    const std::string auth = redis.password().empty() ? "" : "REDISCLI_AUTH=" + redis.password() + " ";
+    const std::string cmd = auth + "redis-cli -p " + std::to_string(redis.port()) + " " + args + " 2>&1";
     std::string out;
     if (FILE* p = ::popen(cmd.c_str(), "r")) {
       char buf[512];

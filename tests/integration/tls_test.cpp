@@ -9,6 +9,7 @@
 #include "gateway_fixture.hpp"
 #include "support/fake_upstream.hpp"
 #include "support/stdout_capture.hpp"
+#include "support/canary.hpp"
 #include "support/test_client.hpp"
 
 namespace sluice::test {
@@ -82,13 +83,14 @@ TEST_F(Tls, HostNameMismatchIsRefused) {
 }
 
 TEST_F(Tls, SelfSignedCertificateWithoutCaFileIsRefused) {
-  Gateway gw(single_openai_yaml(fake.base_url(), "gpt-test", {{"api_key", "sk-must-not-leak"}}), {.log_level = "warn"});
+  const std::string key = test_secret("provider");
+  Gateway gw(single_openai_yaml(fake.base_url(), "gpt-test", {{"api_key", key}}), {.log_level = "warn"});
   ASSERT_TRUE(gw.started());
   const Answered a = request_logged(gw);
   EXPECT_EQ(a.response.status, 502) << a.response.body;
   EXPECT_NE(lower(a.attempt_log).find("certificate"), std::string::npos) << a.attempt_log;
-  EXPECT_EQ(a.response.body.find("sk-must-not-leak"), std::string::npos);
-  EXPECT_EQ(a.attempt_log.find("sk-must-not-leak"), std::string::npos);
+  EXPECT_EQ(a.response.body.find(key), std::string::npos);
+  EXPECT_EQ(a.attempt_log.find(key), std::string::npos);
   EXPECT_EQ(fake.request_count(), 0u);
 }
 

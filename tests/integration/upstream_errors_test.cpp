@@ -8,6 +8,7 @@
 #include "gateway_fixture.hpp"
 #include "support/fake_upstream.hpp"
 #include "support/stdout_capture.hpp"
+#include "support/canary.hpp"
 #include "support/test_client.hpp"
 
 namespace sluice::test {
@@ -73,8 +74,8 @@ TEST_F(UpstreamErrors, OpenAiShaped400IsRelayedAsIs) {
 // secret is taken out of what the upstream says, and the relayed body stays
 // the JSON it was.
 TEST_F(UpstreamErrors, SecretsTheUpstreamEchoesNeverReachTheClientOrTheLog) {
-  const std::string key = "sk-live-0123456789abcdef";
-  const std::string header_secret = "tenant-token-9876543210";
+  const std::string key = test_secret("provider");
+  const std::string header_secret = test_secret("tenant-token");
   Gateway gw(single_openai_yaml(fake.base_url(), "gpt-test",
                                 {{"api_key", key}, {"headers", "{X-Tenant-Token: " + header_secret + "}"}}),
              {.log_level = "warn"});
@@ -257,7 +258,7 @@ TEST_F(UpstreamErrors, WithoutGatewayRetriesTheClientIsInvitedToRetry) {
 // 502 that says why without naming a host or the key, x-should-retry: false,
 // and an error line for the operator.
 TEST_F(UpstreamErrors, RefusedCredentialsAreNeverRetried) {
-  const std::string key = "sk-wrong-key-0123456789";
+  const std::string key = test_secret("provider-refused");
   Gateway gw(single_openai_yaml(fake.base_url(), "gpt-test", {{"api_key", key}}), {.log_level = "warn"});
   ASSERT_TRUE(gw.started());
   std::string logs;

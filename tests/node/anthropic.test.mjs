@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 import { startSluice } from './daemon.mjs';
 import { API_KEY, UPSTREAM_MODEL, TEXT, TOOL_INPUT, USAGE, startFakeAnthropic } from './fake_anthropic.mjs';
+import { testSecret } from './canary.mjs';
 
 // --- the fake Anthropic API (fake_anthropic.mjs) ------------------------------
 
@@ -41,7 +42,7 @@ logging:
   level: info
 `;
   sluice = await startSluice(config);
-  client = new OpenAI({ baseURL: sluice.baseURL, apiKey: 'unused', maxRetries: 0, timeout: 10_000 });
+  client = new OpenAI({ baseURL: sluice.baseURL, apiKey: testSecret('client'), maxRetries: 0, timeout: 10_000 });
 });
 
 after(async () => {
@@ -178,7 +179,7 @@ test('Anthropic errors reach the client in OpenAI shape with the right class', a
   // One retry layer: the gateway retried the overloaded upstream itself
   // (1 + max_retries 2 attempts), so it tells the SDK not to multiply them.
   // This client keeps the SDK's default of 2 retries: it must not use them.
-  const retrying = new OpenAI({ baseURL: sluice.baseURL, apiKey: 'unused', timeout: 10_000 });
+  const retrying = new OpenAI({ baseURL: sluice.baseURL, apiKey: testSecret('client'), timeout: 10_000 });
   const overloadsBefore = received.filter((r) => JSON.stringify(r.body).includes('overload')).length;
   await assert.rejects(
     retrying.chat.completions.create({ model: 'claude-sonnet', messages: [{ role: 'user', content: 'overload' }], stream: true }),

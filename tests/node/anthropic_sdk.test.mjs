@@ -13,9 +13,10 @@ import Anthropic from '@anthropic-ai/sdk';
 import { startDialectGateway } from './dialect_gateway.mjs';
 import * as fakeAnthropic from './fake_anthropic.mjs';
 import * as fakeOpenAI from './fake_openai.mjs';
+import { testSecret } from './canary.mjs';
 
-const KEY = 'sk-gw-node-anthropic-9b1d2c3e4f5a6b7c';
-const LIMITED_KEY = 'sk-gw-node-limited-0a1b2c3d4e5f6a7b';
+const KEY = testSecret('gw-node-anthropic');
+const LIMITED_KEY = testSecret('gw-node-limited');
 
 let gateway, sluice, anthropicUpstream, openaiUpstream, client;
 
@@ -170,8 +171,8 @@ test('models.list in Anthropic\'s shape', async () => {
 // --- errors as the SDK classifies them ------------------------------------------------
 
 test('a wrong or missing gateway key is AuthenticationError, in either header', async () => {
-  for (const c of [anthropic('sk-ant-wrong-0000000000'), new Anthropic({
-    baseURL: sluice.baseURL.replace(/\/v1$/, ''), apiKey: null, authToken: 'sk-ant-wrong-0000000000', maxRetries: 0 })]) {
+  for (const c of [anthropic(testSecret('wrong-key')), new Anthropic({
+    baseURL: sluice.baseURL.replace(/\/v1$/, ''), apiKey: null, authToken: testSecret('wrong-key'), maxRetries: 0 })]) {
     await assert.rejects(c.messages.create({ model: 'gpt-like', ...ASK }), (err) => {
       assert.ok(err instanceof Anthropic.AuthenticationError, `got ${err?.constructor?.name}: ${err?.message}`);
       assert.equal(err.status, 401);

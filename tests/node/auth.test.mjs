@@ -11,9 +11,10 @@ import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
 import { startSluice } from './daemon.mjs';
+import { testSecret } from './canary.mjs';
 
-const KEY_A = 'sk-gw-node-team-a-5d41402abc4b2a76';
-const KEY_B = 'sk-gw-node-team-b-7d793037a0760186';
+const KEY_A = testSecret('gw-node-team-a');
+const KEY_B = testSecret('gw-node-team-b');
 
 const CONFIG = `
 server:
@@ -57,7 +58,7 @@ after(async () => {
 });
 
 test('openai: a wrong key is AuthenticationError, the right key is served', async () => {
-  await assert.rejects(ask(openai('sk-not-a-key-of-this-gateway')), (err) => {
+  await assert.rejects(ask(openai(testSecret('not-a-key-of-this-gateway'))), (err) => {
     assert.ok(err instanceof OpenAI.AuthenticationError, `got ${err?.constructor?.name}: ${err?.message}`);
     assert.equal(err.status, 401);
     assert.equal(err.code, 'invalid_api_key');
@@ -95,7 +96,7 @@ test("openai: past the key's own RPM, RateLimitError with Retry-After", async ()
 });
 
 test('anthropic: a wrong key is AuthenticationError, as x-api-key and as a Bearer token', async () => {
-  for (const options of [{ apiKey: 'sk-ant-wrong-0000000000' }, { authToken: 'sk-ant-wrong-0000000000' }]) {
+  for (const options of [{ apiKey: testSecret('wrong-key') }, { authToken: testSecret('wrong-key') }]) {
     const client = new Anthropic({ baseURL: sluice.baseURL.replace(/\/v1$/, ''), maxRetries: 0, timeout: 10_000, ...options });
     await assert.rejects(client.models.list(), (err) => {
       assert.ok(err instanceof Anthropic.AuthenticationError, `got ${err?.constructor?.name}: ${err?.message}`);

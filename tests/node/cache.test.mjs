@@ -9,6 +9,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 import { startSluice } from './daemon.mjs';
+import { testSecret } from './canary.mjs';
 
 const CONFIG = `
 server:
@@ -32,7 +33,7 @@ let client;
 
 before(async () => {
   sluice = await startSluice(CONFIG);
-  client = new OpenAI({ baseURL: sluice.baseURL, apiKey: 'unused', maxRetries: 0, timeout: 10_000 });
+  client = new OpenAI({ baseURL: sluice.baseURL, apiKey: testSecret('client'), maxRetries: 0, timeout: 10_000 });
 });
 
 after(async () => {

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
+import { scanForCanary, scrapeMetrics, takeFindings, watchOrigin } from './canary.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const SLUICE_BIN = path.resolve(here, process.env.SLUICE_BIN || '../../build/src/sluice');
@@ -41,7 +42,9 @@ function waitForPort(child, logLines) {
 
 // Starts sluice on `configText` (which should listen on 127.0.0.1:0).
 // Returns { baseURL, logLines, stop }; stop() sends SIGTERM, asserts a clean
-// exit within EXIT_TIMEOUT_MS and removes the temp directory.
+// exit within EXIT_TIMEOUT_MS and removes the temp directory. In a canary run
+// (canary.mjs) stop() also fails when a canary secret reached the daemon's
+// output, its /metrics or a response a client read from it.
 export async function startSluice(configText) {
   assert.ok(existsSync(SLUICE_BIN), `sluice binary not found at ${SLUICE_BIN} (set SLUICE_BIN)`);
   const workdir = mkdtempSync(path.join(tmpdir(), 'sluice-node-'));
@@ -52,9 +55,11 @@ export async function startSluice(configText) {
   daemon.stderr.on('data', (d) => logLines.push(`[stderr] ${d.toString().trimEnd()}`));
   const exited = new Promise((resolve) => daemon.on('exit', (code, signal) => resolve({ code, signal })));
 
+  let origin = '';
   async function stop() {
     try {
       if (daemon.exitCode !== null || daemon.signalCode !== null) return;
+      if (origin) await scrapeMetrics(origin);
       daemon.kill('SIGTERM');
       let timer;
       const result = await Promise.race([
@@ -67,6 +72,9 @@ export async function startSluice(configText) {
         assert.fail(`sluice did not exit within ${EXIT_TIMEOUT_MS} ms of SIGTERM`);
       }
       assert.deepEqual(result, { code: 0, signal: null }, `sluice exit after SIGTERM; output:\n${logLines.join('\n')}`);
+      scanForCanary("the daemon's stdout or stderr", logLines.join('\n'));
+      const findings = await takeFindings();
+      assert.equal(findings.length, 0, findings.join('\n'));
     } finally {
       rmSync(workdir, { recursive: true, force: true });
     }
@@ -74,6 +82,8 @@ export async function startSluice(configText) {
 
   try {
     const port = await waitForPort(daemon, logLines);
+    origin = `http://127.0.0.1:${port}`;
+    watchOrigin(origin);
     return { baseURL: `http://127.0.0.1:${port}/v1`, logLines, stop };
   } catch (err) {
     if (daemon.exitCode === null && daemon.signalCode === null) daemon.kill('SIGKILL');

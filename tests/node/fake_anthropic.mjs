@@ -6,8 +6,9 @@
 // "overload" or "reject"), answers POST /v1/messages/count_tokens, and
 // records every request.
 import { startFakeServer } from './fake_server.mjs';
+import { testSecret } from './canary.mjs';
 
-export const API_KEY = 'sk-ant-node-test';
+export const API_KEY = testSecret('provider-claude');
 export const UPSTREAM_MODEL = 'claude-sonnet-4-20250514';
 export const TEXT = 'The Danube, the Rhine and the Loire — all "European" rivers.';
 export const TOOL_INPUT = { location: 'Paris, FR', unit: 'celsius' };

@@ -8,6 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 import { startSluice } from './daemon.mjs';
+import { testSecret } from './canary.mjs';
 
 // 60 RPM: a full bucket of 60, then one a second.
 const CONFIG = `
@@ -34,7 +35,7 @@ let client;
 
 before(async () => {
   sluice = await startSluice(CONFIG);
-  client = new OpenAI({ baseURL: sluice.baseURL, apiKey: 'unused', maxRetries: 0, timeout: 30_000 });
+  client = new OpenAI({ baseURL: sluice.baseURL, apiKey: testSecret('client'), maxRetries: 0, timeout: 30_000 });
 });
 
 after(async () => {

@@ -13,13 +13,14 @@ import OpenAI from 'openai';
 import { startDialectGateway } from './dialect_gateway.mjs';
 import * as fakeAnthropic from './fake_anthropic.mjs';
 import * as fakeOpenAI from './fake_openai.mjs';
+import { testSecret } from './canary.mjs';
 
 let gateway, anthropicUpstream, openaiUpstream, client;
 
 before(async () => {
   gateway = await startDialectGateway();
   ({ anthropicUpstream, openaiUpstream } = gateway);
-  client = new OpenAI({ baseURL: gateway.sluice.baseURL, apiKey: 'unused', maxRetries: 0, timeout: 10_000 });
+  client = new OpenAI({ baseURL: gateway.sluice.baseURL, apiKey: testSecret('client'), maxRetries: 0, timeout: 10_000 });
 });
 
 after(async () => {

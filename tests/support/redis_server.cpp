@@ -1,6 +1,8 @@
 // RedisServer: redis-server processes for tests (see redis_server.hpp).
 #include "support/redis_server.hpp"
 
+#include <algorithm>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -20,6 +22,8 @@
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+
+#include "support/canary.hpp"
 
 namespace sluice::test {
 
@@ -64,6 +68,12 @@ int free_loopback_port() {
 }
 
 RedisServer::RedisServer(Options options) : options_(std::move(options)) {
+  const bool has_password =
+      std::find(options_.args.begin(), options_.args.end(), "--requirepass") != options_.args.end();
+  if (canary_run() && !has_password) {
+    password_ = test_secret("redis");
+    options_.args.insert(options_.args.end(), {"--requirepass", password_});
+  }
   std::string tmpl = (std::filesystem::temp_directory_path() / "sluice-redis-XXXXXX").string();
   if (!::mkdtemp(tmpl.data())) throw std::runtime_error("cannot create a directory for redis-server");
   dir_ = tmpl;
@@ -78,7 +88,8 @@ RedisServer::~RedisServer() {
 }
 
 std::string RedisServer::url() const {
-  return std::string(options_.tls ? "rediss" : "redis") + "://127.0.0.1:" + std::to_string(port_);
+  const std::string auth = password_.empty() ? "" : ":" + password_ + "@";
+  return std::string(options_.tls ? "rediss" : "redis") + "://" + auth + "127.0.0.1:" + std::to_string(port_);
 }
 
 void RedisServer::start() {
@@ -142,7 +153,8 @@ void RedisServer::resume() {
 }
 
 std::string shared_redis_url() {
-  if (const char* url = std::getenv("REDIS_URL"); url && *url) return url;
+  const char* url = std::getenv("REDIS_URL");
+  if (url && *url && !canary_run()) return url;
   static RedisServer server;  // killed at exit
   return server.url();
 }

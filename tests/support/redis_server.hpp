@@ -26,14 +26,19 @@ class RedisServer {
   };
 
   RedisServer() : RedisServer(Options{}) {}
-  explicit RedisServer(Options options);  // starts it; throws std::runtime_error when it does not come up
+  // Starts it; throws std::runtime_error when it does not come up. In a canary
+  // run (canary.hpp) it requires a password, test_secret("redis"), unless
+  // `args` set one: url() carries it, as a deployment's redis.url would.
+  explicit RedisServer(Options options);
   ~RedisServer();
   RedisServer(const RedisServer&) = delete;
   RedisServer& operator=(const RedisServer&) = delete;
 
   int port() const { return port_; }
   const std::string& dir() const { return dir_; }
-  std::string url() const;  // redis://127.0.0.1:<port> (rediss:// with tls)
+  std::string url() const;  // redis://[:password@]127.0.0.1:<port> (rediss:// with tls)
+  // The password it requires, when the canary run gave it one; else empty.
+  const std::string& password() const { return password_; }
 
   // SIGKILL, like a crash: no goodbye to clients. Waits until it is gone.
   void kill();
@@ -47,6 +52,7 @@ class RedisServer {
 
  private:
   Options options_;
+  std::string password_;
   std::string dir_;
   int port_ = 0;
   pid_t pid_ = -1;
@@ -56,7 +62,8 @@ class RedisServer {
 int free_loopback_port();
 
 // The Redis every test may share: REDIS_URL when the test command set it,
-// else a private server started once for the process.
+// else a private server started once for the process (always in a canary
+// run, where it requires a password).
 std::string shared_redis_url();
 
 }  // namespace sluice::test

@@ -28,6 +28,7 @@
 #include <gtest/gtest.h>
 
 #include "sluice/core/log.hpp"
+#include "support/canary.hpp"
 
 namespace sluice::test {
 
@@ -84,6 +85,10 @@ class StdoutTo {
 class StdoutCapture {
  public:
   StdoutCapture() : redirect_((log::flush(), file_.fd())) {}
+  // What it took is the gateway's log too: a canary run scans it (canary.hpp).
+  ~StdoutCapture() { scan_for_canary("the gateway's log (a test's capture of stdout)", contents()); }
+  StdoutCapture(const StdoutCapture&) = delete;
+  StdoutCapture& operator=(const StdoutCapture&) = delete;
   // Everything logged so far during the capture.
   std::string contents() {
     log::flush();

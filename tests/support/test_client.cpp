@@ -21,6 +21,8 @@
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 
+#include "support/canary.hpp"
+
 namespace sluice::test {
 namespace {
 
@@ -33,6 +35,22 @@ using boost::system::error_code;
 using Clock = std::chrono::steady_clock;
 
 constexpr std::uint64_t kBodyLimit = 64 * 1024 * 1024;
+
+// A canary run scans everything a client reads from the gateway (canary.hpp).
+// `request` names what was asked ("POST /v1/chat/completions").
+void scan_response(const std::string& request, const std::map<std::string, std::string>& headers,
+                   std::string_view body) {
+  for (const auto& [name, value] : headers)
+    scan_for_canary("the " + name + " header of the response to " + request, value);
+  scan_for_canary("the body of the response to " + request, body);
+}
+
+// "METHOD target" of raw request bytes (their first line, bounded).
+std::string request_line_of(std::string_view raw) {
+  std::string_view line = raw.substr(0, std::min(raw.find_first_of("\r\n"), std::size_t{80}));
+  if (const auto version = line.rfind(" HTTP/"); version != std::string_view::npos) line = line.substr(0, version);
+  return line.empty() ? "raw bytes" : std::string(line);
+}
 
 struct Io {
   asio::io_context ioc{1};
@@ -140,7 +158,7 @@ std::string serialize_request(const std::string& method, const std::string& targ
 
 // Reads one final response (interim 1xx answers are skipped).
 template <class Stream>
-HttpResponse read_one(Io& io, Stream& stream, Clock::time_point deadline) {
+HttpResponse read_one(Io& io, Stream& stream, Clock::time_point deadline, const std::string& request) {
   for (;;) {
     http::response_parser<http::string_body> parser;
     parser.body_limit(kBodyLimit);
@@ -160,6 +178,7 @@ HttpResponse read_one(Io& io, Stream& stream, Clock::time_point deadline) {
     out.headers = lower_case_headers(message);
     out.body = std::move(message.body());
     out.connection_closed = need_eof;
+    scan_response(request, out.headers, out.body);
     return out;
   }
 }
@@ -252,7 +271,7 @@ HttpResponse raw_request(uint16_t port, std::string raw_bytes, std::chrono::mill
   // A server may answer and close before taking every byte: read even then.
   const OpResult written = write_all(io, io.socket, raw_bytes, deadline);
   if (written.timed_out) return failure(written, "write");
-  return read_one(io, io.socket, deadline);
+  return read_one(io, io.socket, deadline, request_line_of(raw_bytes));
 }
 
 HttpResponse https_request(std::string host, uint16_t port, std::string ca_file, std::string method,
@@ -271,6 +290,7 @@ struct Connection::Impl {
   bool peer_closed = false;
   bool timed_out = false;  // the failure was a timeout
   std::string error;       // why the connection is unusable
+  std::string last_request = "a request";  // "METHOD target" of the last one sent, for the canary scan
 
   void fail(const OpResult& r, const char* step) {
     timed_out = r.timed_out;
@@ -325,6 +345,9 @@ bool Connection::send_raw(std::string bytes, std::chrono::milliseconds timeout) 
     return false;
   }
   Io& io = impl_->io;
+  // A slow sender's later pieces continue the request the first one began.
+  for (std::string_view method : {"GET ", "POST ", "PUT ", "DELETE ", "HEAD ", "OPTIONS ", "PATCH "})
+    if (bytes.starts_with(method)) impl_->last_request = request_line_of(bytes);
   const OpResult r = io.with_stream([&](auto& stream) { return write_all(io, stream, bytes, Clock::now() + timeout); });
   if (r.ec) impl_->fail(r, "write");
   return !r.ec;
@@ -338,7 +361,8 @@ HttpResponse Connection::read_response(std::chrono::milliseconds timeout) {
     return out;
   }
   Io& io = impl_->io;
-  HttpResponse out = io.with_stream([&](auto& stream) { return read_one(io, stream, Clock::now() + timeout); });
+  HttpResponse out = io.with_stream(
+      [&](auto& stream) { return read_one(io, stream, Clock::now() + timeout, impl_->last_request); });
   if (out.status == 0) {
     // The byte stream is out of step: no later request may use it.
     impl_->peer_closed = !out.timed_out;
@@ -382,6 +406,7 @@ struct SseReader::Impl {
   http::response_parser<http::buffer_body> parser;
   std::array<char, 16 * 1024> chunk;
   int status = 0;
+  std::string request;  // "METHOD target", for the canary scan
   Headers headers;
   std::string body;
   std::string line;    // bytes of a line not yet terminated
@@ -442,6 +467,7 @@ struct SseReader::Impl {
   void start(uint16_t port, const TlsClientOptions* tls, const std::string& method, const std::string& target,
              const std::string& body, Headers request_headers, Clock::time_point deadline) {
     parser.body_limit(std::numeric_limits<std::uint64_t>::max());
+    request = method + " " + target;
     finished = true;  // until the head is read
     if (!open_connection(io, port, tls, deadline).empty()) return;
     request_headers.try_emplace("Accept", "text/event-stream");
@@ -474,7 +500,7 @@ SseReader::SseReader(uint16_t port, TlsClientOptions tls, std::string target, st
   impl_->start(port, &tls, "POST", target, body, std::move(headers), Clock::now() + timeout);
 }
 
-SseReader::~SseReader() = default;
+SseReader::~SseReader() { scan_response(impl_->request, impl_->headers, impl_->body); }
 
 int SseReader::status() const { return impl_->status; }
 const Headers& SseReader::headers() const { return impl_->headers; }

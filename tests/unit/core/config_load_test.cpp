@@ -545,6 +545,13 @@ INSTANTIATE_TEST_SUITE_P(
                  "has no host"},
         Rejected{up_provider("openai", "    base_url: https://u:p@h/v1\n"), "providers[0].base_url", 4,
                  "must not contain user:password@"},
+        // Accepted once, these made the daemon fail at start ("bad optional access").
+        Rejected{up_provider("openai", "    base_url: \"http://h/v1?key=sk-0123456789\"\n"), "providers[0].base_url", 4,
+                 "must not contain a query or fragment ('?', '#'): put keys in api_key or headers"},
+        Rejected{up_provider("openai", "    base_url: \"http://h/v1#x\"\n"), "providers[0].base_url", 4,
+                 "must not contain a query or fragment ('?', '#'): put keys in api_key or headers"},
+        Rejected{up_provider("openai", "    base_url: http://h/v1/@x\n"), "providers[0].base_url", 4,
+                 "must not contain '@'"},
         Rejected{up_provider("openai", "    base_url: http://h:0/v1\n"), "providers[0].base_url", 4,
                  "invalid host: port must be a number between 1 and 65535"},
         Rejected{up_provider("openai", "    base_url: \"http://h /v1\"\n"), "providers[0].base_url", 4,
