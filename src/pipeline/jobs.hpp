@@ -36,6 +36,12 @@ class JobStore {
   // The job if it exists and belongs to `tenant`.
   std::optional<Job> find(const std::string& id, const std::string& tenant, Clock::time_point now);
   std::size_t unfinished() const noexcept { return unfinished_; }
+  // A reload changed queue.max_length or queue.result_ttl: they apply to
+  // what is created or finishes from now on.
+  void set_limits(std::size_t max_unfinished, Clock::duration result_ttl) noexcept {
+    max_unfinished_ = max_unfinished;
+    result_ttl_ = result_ttl;
+  }
 
  private:
   void evict(Clock::time_point now);

@@ -121,7 +121,7 @@ Pipeline::Pipeline(auth::Gatekeeper& gatekeeper, router::ComplexityRouter& route
   header_names_.push_back(std::string(kCacheThresholdHeader));
   if (queue_) {
     line_ = std::make_unique<WaitLine>(queue_->max_length);
-    jobs_ = std::make_unique<JobStore>(queue_->max_length, queue_->result_ttl, seed ^ 0x9e3779b97f4a7c15ull);
+    jobs_ = std::make_shared<JobStore>(queue_->max_length, queue_->result_ttl, seed ^ 0x9e3779b97f4a7c15ull);
   }
 }
 

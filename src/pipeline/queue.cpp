@@ -279,6 +279,17 @@ asio::awaitable<Result<std::optional<Job>>> Pipeline::job(const auth::Caller& ca
   co_return jobs_->find(id, caller.tenant(), clock_->now());
 }
 
+void Pipeline::carry_over(Pipeline& previous) {
+  queue_counts_ = previous.queue_counts_;
+  if (!jobs_ || !previous.jobs_) return;
+  previous.jobs_->set_limits(queue_->max_length, queue_->result_ttl);
+  jobs_ = previous.jobs_;
+}
+
+bool Pipeline::idle() const noexcept {
+  return running_jobs_.empty() && drains_.empty() && (!line_ || line_->size() == 0);
+}
+
 QueueStats Pipeline::queue_stats() const noexcept {
   QueueStats stats = queue_counts_;
   stats.waiting = line_ ? line_->size() : 0;

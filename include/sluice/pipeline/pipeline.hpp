@@ -129,6 +129,17 @@ class Pipeline {
   // keep waiting in this process's line either way.
   void set_job_backend(queue::JobBackend* backend) noexcept { job_backend_ = backend; }
 
+  // A configuration reload: this pipeline takes over `previous`'s async
+  // jobs (memory backend), under its own queue bounds, so GET /v1/jobs/{id}
+  // still finds the jobs submitted before (those running finish on
+  // `previous`), and its queue counters, so the metrics' counters do not
+  // start again from zero. The calls still waiting in `previous`'s line
+  // are served there.
+  void carry_over(Pipeline& previous);
+  // Nothing runs here: no request waits in its line, no drain loop and no
+  // async job of its own runs. A retired pipeline may be destroyed then.
+  bool idle() const noexcept;
+
   // The answer cache (pipeline/cache_stage.cpp): looked up after the
   // caller's allow-list and budget, before routing and before the key's
   // rate-limit tokens are taken (a hit costs neither them nor provider
@@ -224,7 +235,7 @@ class Pipeline {
   CacheConfig cache_config_;
   std::vector<std::string> header_names_;
   std::unique_ptr<WaitLine> line_;
-  std::unique_ptr<JobStore> jobs_;
+  std::shared_ptr<JobStore> jobs_;  // shared with the next generation's pipeline after a reload
   QueueStats queue_counts_;  // the counters of queue_stats()
   queue::JobBackend* job_backend_ = nullptr;
   std::map<std::string, std::shared_ptr<Drain>, std::less<>> drains_;  // groups with a drain loop running
