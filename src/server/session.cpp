@@ -242,7 +242,7 @@ asio::awaitable<void> BasicSession<Stream>::run() {
 // client its alert by then.
 template <class Stream>
 asio::awaitable<bool> BasicSession<Stream>::handshake() {
-  deadline_.expire_after(head_window(env_->config.server.header_timeout));
+  deadline_.expire_after(head_window(env_->front->config.server.header_timeout));
   auto [ec] = co_await stream_.async_handshake(asio::ssl::stream_base::server, kUse);
   deadline_.disarm();
   if (closing_) co_return false;  // drained or cut while handshaking
@@ -295,12 +295,12 @@ asio::awaitable<void> BasicSession<Stream>::close() {
 // Reads and answers one request. Returns false when the connection should close.
 template <class Stream>
 asio::awaitable<bool> BasicSession<Stream>::serve_one() {
-  const ServerConfig& cfg = env_->config.server;
   // Wait for the first byte: the keep-alive idle time, except on a fresh
   // connection, which must send its request within header_timeout.
   if (buffer_.size() == 0) {
+    const ServerConfig& idle_cfg = env_->front->config.server;
     idle_ = true;
-    deadline_.expire_after(first_request_ ? head_window(cfg.header_timeout) : cfg.keepalive_timeout);
+    deadline_.expire_after(first_request_ ? head_window(idle_cfg.header_timeout) : idle_cfg.keepalive_timeout);
     auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(4096), kUse);
     deadline_.disarm();
     idle_ = false;
@@ -308,6 +308,10 @@ asio::awaitable<bool> BasicSession<Stream>::serve_one() {
     buffer_.commit(n);
   }
   idle_ = false;
+  // The configuration this request is served under, to its end: a reload
+  // from now on does not change it.
+  const std::shared_ptr<Front> front = env_->front;
+  const ServerConfig& cfg = front->config.server;
 
   wire_ = Wire::openai;
   // The whole request (head and body) must arrive within header_timeout:
@@ -413,7 +417,7 @@ asio::awaitable<bool> BasicSession<Stream>::serve_one() {
   const InFlight in_flight(env_->in_flight);
   try {
     DisconnectWatch watch(socket(), ctx.cancellation);
-    reply = co_await env_->routes.handle(inbound, ctx);
+    reply = co_await front->routes.handle(inbound, ctx);
   } catch (const std::exception& e) {
     log::error("request_failed", {{"request_id", ctx.request_id}, {"what", e.what()}});
     reply = error_reply(make_error(errc::internal, "internal error"));
@@ -434,9 +438,9 @@ asio::awaitable<bool> BasicSession<Stream>::serve_one() {
   }
   current_ = nullptr;
 
-  const bool access_log = env_->config.logging.access_log;
+  const bool access_log = front->config.logging.access_log;
   if (access_log || env_->metrics) {
-    const ProviderConfig* provider = ctx.provider.empty() ? nullptr : env_->config.find_provider(ctx.provider);
+    const ProviderConfig* provider = ctx.provider.empty() ? nullptr : front->config.find_provider(ctx.provider);
     const RequestSummary summary{.ctx = ctx,
                                  .method = method,
                                  .path = inbound.path,
