@@ -3,7 +3,7 @@
 // without a restart; a bad file or a setting that needs a restart leaves
 // the running one in use, logged and counted; requests and streams in
 // flight finish under the configuration they started with; a key's bucket
-// level survives a reload that does not touch it.
+// level and the answer cache survive a reload that does not touch them.
 #include <gtest/gtest.h>
 
 #include <csignal>
@@ -229,6 +229,36 @@ TEST_F(Reload, SighupsDuringAReloadAreNotLost) {
   EXPECT_EQ(chat(port, "b"), 200) << daemon.output();
   EXPECT_GE(reloads(port, "success"), 1);
   EXPECT_LE(reloads(port, "success"), 6);
+}
+
+TEST_F(Reload, TheAnswerCacheSurvivesAReloadThatLeavesItsSettingsAlone) {
+  const std::string cache = "cache:\n  enabled: true\n";
+  files.write("sluice.yaml", yaml(kModelA) + cache);
+  DaemonProcess daemon({"--config", path});
+  const std::uint16_t port = daemon.wait_for_port();
+  ASSERT_NE(port, 0) << daemon.output();
+  auto ask = [&] {
+    return http_request(port, "POST", "/v1/chat/completions", chat_body("a"), auth()).headers["x-sluice-cache"];
+  };
+  ASSERT_EQ(ask(), "miss");
+  ASSERT_EQ(ask(), "hit-exact");
+
+  files.write("sluice.yaml", yaml(kModelA + kModelB) + cache);
+  std::size_t mark = daemon.output().size();
+  daemon.signal(SIGHUP);
+  std::string line = daemon.wait_for_line("\"event\":\"config_reloaded\"", 5s, mark);
+  ASSERT_FALSE(line.empty()) << daemon.output();
+  EXPECT_NE(line.find("\"cache\":\"kept\""), std::string::npos) << line;
+  EXPECT_EQ(ask(), "hit-exact") << "the entries survived";
+
+  // A changed cache section builds a new, empty cache.
+  files.write("sluice.yaml", yaml(kModelA + kModelB) + cache + "  ttl: 10m\n");
+  mark = daemon.output().size();
+  daemon.signal(SIGHUP);
+  line = daemon.wait_for_line("\"event\":\"config_reloaded\"", 5s, mark);
+  ASSERT_FALSE(line.empty()) << daemon.output();
+  EXPECT_NE(line.find("\"cache\":\"rebuilt\""), std::string::npos) << line;
+  EXPECT_EQ(ask(), "miss");
 }
 
 }  // namespace
