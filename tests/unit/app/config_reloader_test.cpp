@@ -93,5 +93,39 @@ TEST_F(Reloader, AFileWithProblemsLeavesTheConfigurationInUse) {
   EXPECT_EQ(app->config().models[0].name, "m");
 }
 
+// A Kubernetes ConfigMap volume: sluice.yaml -> ..data/sluice.yaml, and
+// ..data -> ..<timestamp>/, swapped by renaming a new symlink over ..data.
+TEST(ReloaderConfigMap, ASymlinkSwapOfTheDataDirectoryIsNoticed) {
+  const fs::path dir = fs::temp_directory_path() / ("sluice-configmap-" + std::to_string(std::random_device{}()));
+  fs::create_directories(dir / "..v1");
+  std::ofstream(dir / "..v1" / "sluice.yaml") << yaml(kM);
+  fs::create_directory_symlink("..v1", dir / "..data");
+  fs::create_symlink("..data/sluice.yaml", dir / "sluice.yaml");
+  const std::string path = (dir / "sluice.yaml").string();
+
+  boost::asio::io_context io;
+  auto app = std::make_unique<App>(io, std::move(*load_config_file(path).config));
+  app->start();
+  auto reloader = std::make_unique<ConfigReloader>(io, *app, path);
+  reloader->start();
+
+  fs::create_directories(dir / "..v2");
+  std::ofstream(dir / "..v2" / "sluice.yaml") << yaml(kM + kN);
+  fs::create_directory_symlink("..v2", dir / "..data_tmp");
+  fs::rename(dir / "..data_tmp", dir / "..data");
+  fs::remove_all(dir / "..v1");
+  const auto deadline = std::chrono::steady_clock::now() + 3s;
+  while (app->config().models.size() != 2 && std::chrono::steady_clock::now() < deadline) io.run_for(20ms);
+  EXPECT_EQ(app->config().models.size(), 2u);
+  EXPECT_EQ(reloader->reloads(), 1u);
+
+  reloader.reset();
+  bool done = false;
+  app->shutdown([&] { done = true; });
+  for (int i = 0; i < 100 && !done; ++i) io.run_for(10ms);
+  app.reset();
+  fs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace sluice
