@@ -28,6 +28,15 @@ std::string yaml(const std::string& models) {
 const std::string kM = "  - { name: m, deployments: [{ provider: mock, model: m }] }\n";
 const std::string kN = "  - { name: n, deployments: [{ provider: mock, model: n }] }\n";
 
+// Stops the watch, then the App (bounded), as main does.
+void stop(boost::asio::io_context& io, std::unique_ptr<ConfigReloader>& reloader, std::unique_ptr<App>& app) {
+  reloader.reset();
+  bool done = false;
+  app->shutdown([&] { done = true; });
+  for (int i = 0; i < 100 && !done; ++i) io.run_for(10ms);
+  app.reset();
+}
+
 class Reloader : public ::testing::Test {
  protected:
   Reloader() {
@@ -40,11 +49,7 @@ class Reloader : public ::testing::Test {
     reloader->start();
   }
   ~Reloader() override {
-    reloader.reset();
-    bool done = false;
-    app->shutdown([&] { done = true; });
-    for (int i = 0; i < 100 && !done; ++i) io.run_for(10ms);
-    app.reset();
+    stop(io, reloader, app);
     fs::remove_all(dir);
   }
   void write(const std::string& text) {
@@ -119,11 +124,7 @@ TEST(ReloaderConfigMap, ASymlinkSwapOfTheDataDirectoryIsNoticed) {
   EXPECT_EQ(app->config().models.size(), 2u);
   EXPECT_EQ(reloader->reloads(), 1u);
 
-  reloader.reset();
-  bool done = false;
-  app->shutdown([&] { done = true; });
-  for (int i = 0; i < 100 && !done; ++i) io.run_for(10ms);
-  app.reset();
+  stop(io, reloader, app);
   fs::remove_all(dir);
 }
 
