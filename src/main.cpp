@@ -15,6 +15,7 @@
 #include <boost/asio/signal_set.hpp>
 
 #include "sluice/app/app.hpp"
+#include "sluice/app/config_reloader.hpp"
 #include "sluice/core/config.hpp"
 #include "sluice/core/log.hpp"
 
@@ -36,7 +37,8 @@ Options:
 
 Exit codes: 0 ok, 1 invalid configuration, 2 bad command line, 3 could not start.
 Signals: SIGTERM/SIGINT drain and exit 0 (server.shutdown_grace); a second one exits at once.
-         SIGHUP re-reads the server.tls certificate, key and client_ca files for new connections.
+         SIGHUP reloads the configuration file (checked first; a bad file leaves the running one in use)
+         and re-reads the server.tls files; with server.reload_watch (default) a change of the file does too.
 )";
 
 struct Args {
@@ -136,12 +138,14 @@ int main(int argc, char** argv) {
   }
   sluice::log::info("started", {{"version", SLUICE_VERSION}, {"config", args.config_path}, {"port", app->port()}});
 
+  sluice::ConfigReloader reloader(io, *app, args.config_path);
+  reloader.start();
   std::function<void()> on_hup = [&] {
     hup.async_wait([&](boost::system::error_code ec, int) {
       if (ec) return;
-      // Certificates are rotated without a restart; the rest of the file is not reloaded yet.
-      if (app->config().server.tls) app->reload_tls();
-      else sluice::log::warn("reload_not_supported", {{"detail", "SIGHUP ignored; restart to apply a new configuration"}});
+      // Several SIGHUPs before the reload runs are one reload; one during
+      // it is another after it.
+      reloader.request("sighup");
       on_hup();
     });
   };
@@ -149,6 +153,7 @@ int main(int argc, char** argv) {
   stop_signals.async_wait([&](boost::system::error_code ec, int signo) {
     if (ec) return;
     sluice::log::info("signal", {{"signal", signo == SIGTERM ? "SIGTERM" : "SIGINT"}});
+    reloader.stop();
     app->shutdown([&] {
       stop_signals.cancel();
       hup.cancel();

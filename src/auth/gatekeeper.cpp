@@ -183,6 +183,24 @@ Gatekeeper::Gatekeeper(const AuthConfig& config, std::shared_ptr<const Clock> cl
 
 Gatekeeper::~Gatekeeper() = default;
 
+std::size_t Gatekeeper::carry_over(const Gatekeeper& previous) {
+  const auto now = clock_->now();
+  std::size_t carried = 0;
+  for (auto& [digest, fresh] : by_digest_) {
+    for (const auto& [old_digest, old] : previous.by_digest_) {
+      if (old->id != fresh->id) continue;
+      // The old state, shared with requests in flight, takes the new policy.
+      old->config = fresh->config;
+      old->rpm.set_capacity(fresh->config.rpm, kMinute, now);
+      old->tpm.set_capacity(fresh->config.tpm, kMinute, now);
+      fresh = old;
+      ++carried;
+      break;
+    }
+  }
+  return carried;
+}
+
 std::string_view Gatekeeper::posture() const noexcept {
   if (!by_digest_.empty()) return "keys";
   return open_ ? "unauthenticated" : "loopback_only";

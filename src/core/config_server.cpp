@@ -96,6 +96,7 @@ void read_server(Reader& r, const Slot& at, ServerConfig& c) {
        [&](const Slot& s) { r.integer(s, 0, 1'000'000'000, c.max_requests_per_connection); }},
       {"cors", [&](const Slot& s) { read_cors(r, s, c.cors); }},
       {"tls", [&](const Slot& s) { read_tls(r, s, c.tls); }},
+      {"reload_watch", [&](const Slot& s) { r.boolean(s, c.reload_watch); }},
   });
   // One body at the limit must fit in the budget, or it could never be served.
   if (!budget) {

@@ -119,18 +119,27 @@ struct Metrics::Tables {
 };
 
 Metrics::Metrics(const GatewayConfig& config) : t_(std::make_unique<Tables>()) {
+  t_->tenants.add("anonymous");  // callers without a key (loopback, open posture)
+  add_names(config);
+  t_->start_time = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+Metrics::~Metrics() = default;
+
+void Metrics::add_names(const GatewayConfig& config) {
   for (const ModelConfig& m : config.models) t_->models.add(m.name);
   for (const RouterConfig& r : config.routers) {
     t_->models.add(r.alias);
     for (const RouterTier& tier : r.tiers) t_->tiers.add(tier.name);
   }
   for (const ProviderConfig& p : config.providers) t_->providers.add(p.name);
-  t_->tenants.add("anonymous");  // callers without a key (loopback, open posture)
   for (const auto& k : config.auth.keys) t_->tenants.add(k.tenant);
-  t_->start_time = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-Metrics::~Metrics() = default;
+void Metrics::reconfigure(const GatewayConfig& config) {
+  add_names(config);
+  collectors_.clear();
+}
 
 void Metrics::record(const RequestSummary& s) {
   Tables& t = *t_;

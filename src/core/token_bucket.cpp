@@ -5,13 +5,17 @@
 
 namespace sluice {
 
+namespace {
+
+double rate_of(double capacity, TokenBucket::Clock::duration period) {
+  return capacity > 0 && period.count() > 0 ? capacity / static_cast<double>(std::chrono::nanoseconds(period).count())
+                                            : 0.0;
+}
+
+}  // namespace
+
 TokenBucket::TokenBucket(double capacity, Clock::duration period, Clock::time_point now)
-    : capacity_(capacity),
-      rate_per_ns_(capacity > 0 && period.count() > 0
-                       ? capacity / static_cast<double>(std::chrono::nanoseconds(period).count())
-                       : 0.0),
-      level_(std::max(capacity, 0.0)),
-      last_(now) {}
+    : capacity_(capacity), rate_per_ns_(rate_of(capacity, period)), level_(std::max(capacity, 0.0)), last_(now) {}
 
 void TokenBucket::refill(Clock::time_point now) {
   if (now <= last_) return;  // time never runs backwards for a bucket
@@ -59,6 +63,17 @@ void TokenBucket::set_available(double remaining, Clock::time_point now) {
   if (unlimited()) return;
   refill(now);
   level_ = std::clamp(remaining, -capacity_, capacity_);
+}
+
+void TokenBucket::set_capacity(double capacity, Clock::duration period, Clock::time_point now) {
+  if (capacity == capacity_ && rate_of(capacity, period) == rate_per_ns_) return;
+  const bool was_unlimited = unlimited();
+  refill(now);
+  capacity_ = capacity;
+  rate_per_ns_ = rate_of(capacity, period);
+  if (unlimited()) return;
+  level_ = was_unlimited ? capacity_ : std::min(level_, capacity_);
+  last_ = std::max(last_, now);
 }
 
 }  // namespace sluice

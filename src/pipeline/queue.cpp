@@ -251,6 +251,10 @@ asio::awaitable<Result<std::optional<Job>>> Pipeline::job(const auth::Caller& ca
   co_return std::optional<Job>(std::move(job));
 }
 
+void Pipeline::carry_over(Pipeline& previous) { queue_counts_ = previous.queue_counts_; }
+
+bool Pipeline::idle() const noexcept { return drains_.empty() && (!line_ || line_->size() == 0); }
+
 QueueStats Pipeline::queue_stats() const noexcept {
   QueueStats stats = queue_counts_;
   stats.waiting = line_ ? line_->size() : 0;

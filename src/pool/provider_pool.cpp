@@ -183,6 +183,17 @@ bool ProviderPool::add_listed_group(std::string_view name, std::string_view prov
   auto d = std::find_if(deployments_.begin(), deployments_.end(),
                         [&](const auto& dep) { return dep->provider == *p && dep->model == name; });
   if (d == deployments_.end()) {
+    // Listed in the configuration before a reload: its cooldown carries over.
+    auto carried = std::find_if(carried_listed_.begin(), carried_listed_.end(),
+                                [&](const auto& dep) { return dep->provider == *p && dep->model == name; });
+    if (carried != carried_listed_.end()) {
+      (*carried)->rpm.set_capacity(0, kMinute, now);  // a listed model has no limits of its own
+      (*carried)->tpm.set_capacity(0, kMinute, now);
+      deployments_.push_back(*carried);
+      carried_listed_.erase(carried);
+      groups_.emplace(std::string(name), Group{Member{deployments_.back(), static_cast<double>((*p)->config->weight), 0}});
+      return true;
+    }
     deployments_.push_back(std::make_shared<Deployment>(*p, policy_, std::string(name), TokenBucket(0, kMinute, now),
                                                         TokenBucket(0, kMinute, now)));
     deployments_.back()->price = builtin_price((*p)->config->type, name);
@@ -190,6 +201,48 @@ bool ProviderPool::add_listed_group(std::string_view name, std::string_view prov
   }
   groups_.emplace(std::string(name), Group{Member{*d, static_cast<double>((*p)->config->weight), 0}});
   return true;
+}
+
+std::size_t ProviderPool::carry_over(ProviderPool& previous, Clock::time_point now) {
+  // Accounts first: a carried deployment must end up on the carried account.
+  for (std::shared_ptr<ProviderState>& fresh : providers_) {
+    auto old = std::find_if(previous.providers_.begin(), previous.providers_.end(),
+                            [&](const auto& p) { return p->config->name == fresh->config->name; });
+    if (old == previous.providers_.end()) continue;
+    ProviderState& kept = **old;
+    kept.config = fresh->config;
+    kept.rpm.set_capacity(fresh->rpm.capacity(), kMinute, now);
+    kept.tpm.set_capacity(fresh->tpm.capacity(), kMinute, now);
+    for (auto& d : deployments_)
+      if (d->provider == fresh) d->provider = *old;
+    fresh = *old;
+  }
+  std::size_t carried = 0;
+  std::map<const Deployment*, std::shared_ptr<Deployment>> replaced;
+  for (std::shared_ptr<Deployment>& fresh : deployments_) {
+    auto old = std::find_if(previous.deployments_.begin(), previous.deployments_.end(), [&](const auto& d) {
+      return d->provider == fresh->provider && d->model == fresh->model;
+    });
+    if (old == previous.deployments_.end()) continue;
+    Deployment& kept = **old;
+    kept.rpm.set_capacity(fresh->rpm.capacity(), kMinute, now);
+    kept.tpm.set_capacity(fresh->tpm.capacity(), kMinute, now);
+    kept.price = fresh->price;
+    kept.priced_by_config = fresh->priced_by_config;
+    replaced.emplace(fresh.get(), *old);
+    fresh = *old;
+    ++carried;
+  }
+  for (auto& [name, group] : groups_)
+    for (Member& m : group)
+      if (auto it = replaced.find(m.deployment.get()); it != replaced.end()) m.deployment = it->second;
+  // What the old pool's providers listed, where the provider stays.
+  for (const auto& d : previous.deployments_) {
+    const bool still_provider = std::find(providers_.begin(), providers_.end(), d->provider) != providers_.end();
+    const bool taken = std::find(deployments_.begin(), deployments_.end(), d) != deployments_.end();
+    if (still_provider && !taken) carried_listed_.push_back(d);
+  }
+  return carried;
 }
 
 const ProviderPool::Group* ProviderPool::find_group(std::string_view name) const {

@@ -83,6 +83,11 @@ void MemoryJobs::stop(std::function<void()> done) {
   }
 }
 
+void MemoryJobs::set_limits(const QueueConfig& queue) noexcept {
+  impl_->max_unfinished = queue.max_length;
+  impl_->result_ttl = queue.result_ttl;
+}
+
 asio::awaitable<Status> MemoryJobs::submit(JobEntry job) {
   Impl& s = *impl_;
   if (s.stopping) co_return make_error(errc::shutting_down, "The gateway is shutting down; retry on another replica.");

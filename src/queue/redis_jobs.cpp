@@ -104,6 +104,7 @@ struct RedisJobs::Impl : std::enable_shared_from_this<Impl> {
   std::string consumer;
   RedisJobsCounters counters;
   std::map<std::string, std::shared_ptr<Loop>> loops;
+  bool started = false;
   bool stopping = false;
   std::size_t running = 0;
   // Jobs that ran here and whose result waits for Redis to store it: their
@@ -449,14 +450,25 @@ RedisJobs::~RedisJobs() {
 
 void RedisJobs::start() {
   impl_->client.start();
+  impl_->started = true;
+  start_loops();
+  log::info("queue_started", {{"backend", "redis"}, {"consumer", impl_->consumer},
+                              {"groups", static_cast<std::int64_t>(impl_->groups.size())}});
+}
+
+void RedisJobs::start_loops() {
   for (const auto& group : impl_->groups) {
     if (impl_->loops.count(group)) continue;
     auto loop = std::make_shared<Impl::Loop>(impl_->executor, group);
     impl_->loops.emplace(group, loop);
     asio::co_spawn(impl_->executor, impl_->drain(group, loop), asio::detached);
   }
-  log::info("queue_started", {{"backend", "redis"}, {"consumer", impl_->consumer},
-                              {"groups", static_cast<std::int64_t>(impl_->groups.size())}});
+}
+
+void RedisJobs::add_groups(const std::vector<std::string>& groups) {
+  for (const std::string& g : groups)
+    if (std::find(impl_->groups.begin(), impl_->groups.end(), g) == impl_->groups.end()) impl_->groups.push_back(g);
+  if (impl_->started && !impl_->stopping) start_loops();
 }
 
 void RedisJobs::stop(std::function<void()> done) {

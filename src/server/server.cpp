@@ -21,11 +21,12 @@ namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
 struct Server::State {
-  State(asio::any_io_executor ex, const GatewayConfig& config, pipeline::Pipeline& pipeline, Metrics* metrics)
-      : executor(ex), acceptor(ex), grace_timer(ex),
-        env(std::make_shared<SessionEnv>(config, pipeline, metrics)) {}
+  State(asio::any_io_executor ex, const GatewayConfig& config, Metrics* metrics)
+      : executor(ex), server(config.server), acceptor(ex), grace_timer(ex),
+        env(std::make_shared<SessionEnv>(config.server.max_buffered_body_bytes, metrics)) {}
 
   asio::any_io_executor executor;
+  ServerConfig server;  // as started: listen, max_connections, TLS on or off
   tcp::acceptor acceptor;
   asio::steady_timer grace_timer;
   ConnectionRefuser refuser;  // connections over server.max_connections
@@ -57,7 +58,7 @@ tcp::endpoint parse_listen(asio::any_io_executor ex, const std::string& listen) 
 }
 
 asio::awaitable<void> accept_loop(std::shared_ptr<Server::State> state) {
-  const int max_connections = state->env->config.server.max_connections;
+  const int max_connections = state->server.max_connections;
   asio::steady_timer backoff(state->executor);
   while (state->acceptor.is_open()) {
     auto [ec, socket] = co_await state->acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
@@ -90,8 +91,9 @@ asio::awaitable<void> accept_loop(std::shared_ptr<Server::State> state) {
 }  // namespace
 
 Server::Server(asio::any_io_executor executor, const GatewayConfig& config, pipeline::Pipeline& pipeline,
-               Metrics* metrics)
-    : state_(std::make_shared<State>(executor, config, pipeline, metrics)) {
+               Metrics* metrics, std::shared_ptr<const void> owner)
+    : state_(std::make_shared<State>(executor, config, metrics)) {
+  serve_with(config, pipeline, std::move(owner));
   state_->env->on_session_closed = [s = state_.get()] { s->finish_if_idle(); };
 }
 
@@ -101,15 +103,20 @@ Server::~Server() {
   state_->acceptor.close(ec);
 }
 
+void Server::serve_with(const GatewayConfig& config, pipeline::Pipeline& pipeline, std::shared_ptr<const void> owner) {
+  SessionEnv& env = *state_->env;
+  env.front = std::make_shared<Front>(std::move(owner), config, pipeline, env.draining, env.metrics);
+}
+
 void Server::start() {
-  const GatewayConfig& config = state_->env->config;
+  const ServerConfig& config = state_->server;
   net::ServerTls tls;
-  if (config.server.tls) {
-    tls = net::load_server_tls(*config.server.tls);
+  if (config.tls) {
+    tls = net::load_server_tls(*config.tls);
     if (!tls.context) throw std::runtime_error(tls.problem.key_path + ": " + tls.problem.message);
     state_->tls = tls.context;
   }
-  const tcp::endpoint endpoint = parse_listen(state_->executor, state_->env->config.server.listen);
+  const tcp::endpoint endpoint = parse_listen(state_->executor, config.listen);
   auto& acceptor = state_->acceptor;
   acceptor.open(endpoint.protocol());
   acceptor.set_option(tcp::acceptor::reuse_address(true));
@@ -123,7 +130,7 @@ void Server::start() {
     return;
   }
   log::info("listening", {{"address", address}, {"port", port()}, {"tls", true},
-                          {"mtls", !config.server.tls->client_ca.empty()},
+                          {"mtls", !config.tls->client_ca.empty()},
                           {"certificate", tls.certificate.subject}, {"not_after", tls.certificate.not_after}});
 }
 
@@ -166,9 +173,9 @@ void Server::shutdown(std::function<void()> done) {
   boost::system::error_code ec;
   s.acceptor.close(ec);
   log::info("shutdown_started", {{"connections", s.env->sessions.size()},
-                                 {"grace_ms", s.env->config.server.shutdown_grace.count()}});
+                                 {"grace_ms", s.env->front->config.server.shutdown_grace.count()}});
   for (Session* session : std::vector<Session*>(s.env->sessions.begin(), s.env->sessions.end())) session->drain();
-  s.grace_timer.expires_after(s.env->config.server.shutdown_grace);
+  s.grace_timer.expires_after(s.env->front->config.server.shutdown_grace);
   s.grace_timer.async_wait([state = state_](boost::system::error_code wait_ec) {
     if (wait_ec) return;
     if (!state->env->sessions.empty())

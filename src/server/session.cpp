@@ -251,7 +251,7 @@ asio::awaitable<void> BasicSession<Stream>::run() {
 // client its alert by then.
 template <class Stream>
 asio::awaitable<bool> BasicSession<Stream>::handshake() {
-  deadline_.expire_after(head_window(env_->config.server.header_timeout));
+  deadline_.expire_after(head_window(env_->front->config.server.header_timeout));
   auto [ec] = co_await stream_.async_handshake(asio::ssl::stream_base::server, kUse);
   deadline_.disarm();
   if (closing_) co_return false;  // drained or cut while handshaking
@@ -317,7 +317,7 @@ asio::awaitable<void> BasicSession<Stream>::close() {
 template <class Stream>
 asio::awaitable<bool> BasicSession<Stream>::await_request() {
   if (buffer_.size() > 0) co_return true;  // pipelined: the next request is here
-  const ServerConfig& cfg = env_->config.server;
+  const ServerConfig& cfg = env_->front->config.server;
   if (buffer_.capacity() > kIdleBufferBytes) buffer_.shrink_to_fit();
   idle_ = true;
   deadline_.expire_after(first_request_ ? head_window(cfg.header_timeout) : cfg.keepalive_timeout);
@@ -341,9 +341,12 @@ asio::awaitable<bool> BasicSession<Stream>::await_request() {
 // Reads and answers one request. Returns false when the connection should close.
 template <class Stream>
 asio::awaitable<bool> BasicSession<Stream>::serve_one() {
-  const ServerConfig& cfg = env_->config.server;
   idle_ = false;
   ++requests_;
+  // The configuration this request is served under, to its end: a reload
+  // from now on does not change it.
+  const std::shared_ptr<Front> front = env_->front;
+  const ServerConfig& cfg = front->config.server;
 
   wire_ = Wire::openai;
   // The head must arrive within header_timeout, the body within
@@ -464,7 +467,7 @@ asio::awaitable<bool> BasicSession<Stream>::serve_one() {
   const InFlight in_flight(env_->in_flight);
   try {
     DisconnectWatch watch(socket(), ctx.cancellation);
-    reply = co_await env_->routes.handle(inbound, ctx);
+    reply = co_await front->routes.handle(inbound, ctx);
   } catch (const std::exception& e) {
     log::error("request_failed", {{"request_id", ctx.request_id}, {"what", e.what()}});
     reply = error_reply(make_error(errc::internal, "internal error"));
@@ -485,9 +488,9 @@ asio::awaitable<bool> BasicSession<Stream>::serve_one() {
   }
   current_ = nullptr;
 
-  const bool access_log = env_->config.logging.access_log;
+  const bool access_log = front->config.logging.access_log;
   if (access_log || env_->metrics) {
-    const ProviderConfig* provider = ctx.provider.empty() ? nullptr : env_->config.find_provider(ctx.provider);
+    const ProviderConfig* provider = ctx.provider.empty() ? nullptr : front->config.find_provider(ctx.provider);
     const RequestSummary summary{.ctx = ctx,
                                  .method = method,
                                  .path = inbound.path,
@@ -517,7 +520,7 @@ asio::awaitable<void> BasicSession<Stream>::write_reply(Reply& reply, RequestCon
   const std::size_t body_bytes = head_only_ ? 0 : reply.body.size();
   outcome.bytes_out = body_bytes;
   const std::array<asio::const_buffer, 2> buffers{asio::buffer(head), asio::buffer(reply.body.data(), body_bytes)};
-  deadline_.expire_after(env_->config.server.write_timeout);
+  deadline_.expire_after(env_->front->config.server.write_timeout);
   auto [ec, n] = co_await asio::async_write(stream_, buffers, kUse);
   deadline_.disarm();
   if (ec) closing_ = true;
@@ -588,7 +591,7 @@ asio::awaitable<void> BasicSession<Stream>::write_stream(Reply& reply, RequestCo
     // this one is written): a client that reads slowly slows the upstream
     // read instead of growing a buffer here; one that reads nothing for
     // write_timeout is gone.
-    deadline_.expire_after(cut_ ? Millis(kCutWriteTimeout) : env_->config.server.write_timeout);
+    deadline_.expire_after(cut_ ? Millis(kCutWriteTimeout) : env_->front->config.server.write_timeout);
     auto [ec, n] = co_await asio::async_write(stream_, buffers, kUse);
     deadline_.disarm();
     head.clear();

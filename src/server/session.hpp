@@ -40,17 +40,27 @@ class Session {
   virtual void force_close() = 0;
 };
 
-// What sessions share: configuration, the route table, and the server's view
-// of its connections (for graceful shutdown).
-struct SessionEnv {
-  SessionEnv(const GatewayConfig& c, pipeline::Pipeline& pipeline, Metrics* m)
-      : config(c), metrics(m), routes(pipeline, draining, c.server.cors, m, c.metrics.require_key),
-        body_budget(c.server.max_buffered_body_bytes) {}
+// What one configuration generation gives the front door. A request takes
+// the server's current Front when it starts and keeps it to its end (its
+// stream included), so a reload never changes the rules under it.
+struct Front {
+  Front(std::shared_ptr<const void> o, const GatewayConfig& c, pipeline::Pipeline& pipeline, const bool& draining,
+        const Metrics* m)
+      : owner(std::move(o)), config(c), routes(pipeline, draining, c.server.cors, m, c.metrics.require_key) {}
 
+  std::shared_ptr<const void> owner;  // keeps `config` and the pipeline alive
   const GatewayConfig& config;
-  Metrics* metrics;       // null: metrics are off
-  bool draining = false;  // before `routes`, which reads it
   Routes routes;
+};
+
+// What sessions share: the current Front, and the server's view of its
+// connections (for graceful shutdown).
+struct SessionEnv {
+  SessionEnv(std::size_t max_buffered_body_bytes, Metrics* m) : metrics(m), body_budget(max_buffered_body_bytes) {}
+
+  std::shared_ptr<Front> front;  // replaced by a reload
+  Metrics* metrics;       // null: metrics are off
+  bool draining = false;  // read by every Front's routes
   BodyBudget body_budget;  // request bodies buffered by all sessions
   std::unordered_set<Session*> sessions;
   std::size_t in_flight = 0;  // requests read and not yet answered in full

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <memory>
 #include <vector>
 
@@ -28,12 +29,22 @@ class App {
   // Graceful shutdown (see server::Server::shutdown); `done` runs on the loop.
   void shutdown(std::function<void()> done);
 
-  // SIGHUP with server.tls: re-reads its certificate, key and client_ca
-  // files for new connections (see server::Server::reload_tls). False, with
-  // tls_reload_failed logged, when they are unusable; false without TLS.
-  // Call on the loop.
-  bool reload_tls();
+  // A configuration reload (SIGHUP, a change of the file). `next` has passed
+  // the loader and check_files. Refused when a setting that needs a restart
+  // changed (see restart_needed in generation.hpp) or a part cannot be
+  // built: the running configuration stays. Otherwise the requests that
+  // start from now on are served under `next`, those in flight finish under
+  // the configuration they started with; pool and key state carry over (see
+  // ProviderPool::carry_over, Gatekeeper::carry_over), the answer cache too
+  // when its settings did not change, and server.tls's files are read again
+  // (certificate rotation). Logs config_reloaded or config_reload_failed and
+  // counts it in sluice_config_reloads_total. Call on the loop.
+  bool reload(GatewayConfig next);
+  // A reload that failed before it reached the App (`source` did not
+  // load): logged as config_reload_failed with the problems and counted.
+  void reload_failed(const std::string& source, const std::vector<ConfigProblem>& problems);
 
+  // The configuration in use for new requests (it changes with a reload).
   const GatewayConfig& config() const noexcept;
 
   // What the loader does not check because it needs OpenSSL: that

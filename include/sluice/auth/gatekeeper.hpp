@@ -91,6 +91,15 @@ class Gatekeeper {
   std::string_view posture() const noexcept;
   std::size_t key_count() const noexcept { return by_digest_.size(); }
 
+  // A configuration reload: this gatekeeper was built from the new
+  // configuration, `previous` serves the old one. A key both know by id
+  // keeps its state (RPM and TPM bucket levels, the month's spend, the
+  // estimates of requests still in flight) under its new policy: a lowered
+  // limit clamps the level, a changed secret keeps the id's spend. Keys
+  // the new configuration dropped stay with `previous` (requests in flight
+  // settle there). Returns how many keys were carried over.
+  std::size_t carry_over(const Gatekeeper& previous);
+
   // Who is calling. `credential` is the key the client presented ("" when
   // none); `peer` the address it connects from. Errors: unauthorized (no
   // key, an unknown key, an expired key), peer_not_allowed (no keys

@@ -25,6 +25,8 @@ struct CorsConfig {
   Millis max_age{600'000};                   // how long a browser may reuse a preflight answer, 0 .. 24h
 
   bool enabled() const { return !allowed_origins.empty(); }
+  // Sections compare equal field by field: a reload tells what changed.
+  friend bool operator==(const CorsConfig&, const CorsConfig&) = default;
 };
 
 enum class TlsVersion { v1_2, v1_3 };
@@ -36,6 +38,7 @@ struct ServerTlsConfig {
   std::string key;          // PEM private key matching the leaf; required, unencrypted
   TlsVersion min_version = TlsVersion::v1_2;
   std::string client_ca;    // PEM CA bundle; set: clients must present a certificate it signed (mTLS)
+  friend bool operator==(const ServerTlsConfig&, const ServerTlsConfig&) = default;
 };
 
 struct ServerConfig {
@@ -55,6 +58,7 @@ struct ServerConfig {
   int max_requests_per_connection = 10'000;  // then Connection: close; 0 = unlimited
   CorsConfig cors;
   std::optional<ServerTlsConfig> tls;        // absent: plain HTTP
+  bool reload_watch = true;                  // reload when the config file changes (SIGHUP always does)
 };
 
 enum class ProviderType { openai, azure, anthropic, ollama, mock };
@@ -73,6 +77,7 @@ struct MockConfig {
   Millis chunk_interval{0};     // delay between streamed chunks
   int completion_tokens = 32;   // words in the answer (capped by max_tokens), 1 .. 100000
   int embedding_dims = 256;     // length of mock embedding vectors, 1 .. 65536
+  friend bool operator==(const MockConfig&, const MockConfig&) = default;
 };
 
 struct ProviderConfig {
@@ -97,6 +102,7 @@ struct ProviderConfig {
   Millis timeout{600'000};            // a whole non-streamed answer, per attempt
   int max_idle_connections = 64;      // keep-alive connections kept per provider, 0 .. 10000
   MockConfig mock;
+  friend bool operator==(const ProviderConfig&, const ProviderConfig&) = default;
 };
 
 // What a deployment's tokens cost, in USD per million
@@ -158,6 +164,7 @@ struct QueueConfig {
   Millis result_ttl{3'600'000};      // how long GET /v1/jobs/{id} keeps a finished job
   Millis keepalive_interval{5'000};  // a waiting stream gets its head and a ": queued" comment this often
   Millis reclaim_after{60'000};      // redis: a job pending this long on a replica is run by another
+  friend bool operator==(const QueueConfig&, const QueueConfig&) = default;
 };
 
 // How a router scores a request: the built-in heuristic, or a vote of the
@@ -241,6 +248,7 @@ struct SemanticCacheConfig {
   Millis embed_timeout{500};       // a remote embedder slower than this: the request goes on as a miss
   std::string weights_dir;         // use-lite's unpacked dist/; empty: the built-in search path
   int embed_threads = 2;           // the worker pool that embeds off the event loop, 1..64
+  friend bool operator==(const SemanticCacheConfig&, const SemanticCacheConfig&) = default;
 };
 
 struct CacheConfig {
@@ -251,6 +259,7 @@ struct CacheConfig {
   std::size_t max_entry_bytes = 1u << 20; // a larger answer is not stored
   bool tool_calls = false;                // store answers that end in tool calls
   SemanticCacheConfig semantic;
+  friend bool operator==(const CacheConfig&, const CacheConfig&) = default;
 };
 
 // Redis (the `redis` section): shared by the overflow queue, and later by the
@@ -279,12 +288,14 @@ struct LoggingConfig {
   std::string level = "info";  // trace | debug | info | warn | error | off
   LogFormat format = LogFormat::json;
   bool access_log = true;      // one info line per request
+  friend bool operator==(const LoggingConfig&, const LoggingConfig&) = default;
 };
 
 // GET /metrics and the per-request recording behind it (core/metrics.hpp).
 struct MetricsConfig {
   bool enabled = true;       // false: nothing is recorded and /metrics answers 404
   bool require_key = false;  // /metrics from beyond loopback needs a valid gateway key
+  friend bool operator==(const MetricsConfig&, const MetricsConfig&) = default;
 };
 
 struct GatewayConfig {

@@ -50,6 +50,13 @@ class Metrics {
   // A configuration reload finished (sluice_config_reloads_total).
   void count_reload(bool succeeded) noexcept;
 
+  // A configuration reload took effect: the names `config` brings (models,
+  // aliases, tiers, providers, tenants) become label values; those it
+  // dropped stay, so their series keep what they counted (the label set
+  // stays bounded by what the configurations named). The collectors are
+  // removed: the new configuration's parts add theirs.
+  void reconfigure(const GatewayConfig& config);
+
   // Writes families of state read at scrape time. Collectors run in the
   // order added, after the recorded families; each writes its families'
   // HELP and TYPE lines whether or not it has samples.
@@ -60,6 +67,8 @@ class Metrics {
   std::string scrape() const;
 
  private:
+  void add_names(const GatewayConfig& config);
+
   struct Tables;
   std::unique_ptr<Tables> t_;
   std::vector<Collector> collectors_;

@@ -39,6 +39,11 @@ class TokenBucket {
   // Re-calibrates from a provider's own count (x-ratelimit-remaining-*):
   // the provider knows what other clients of the account used.
   void set_available(double remaining, Clock::time_point now);
+  // A configuration reload changed the limit: the new capacity and refill
+  // rate apply from `now`, and the level is kept, clamped to the new
+  // capacity (a lowered limit takes effect at once; a raised one does not
+  // hand out the difference). A bucket that was unlimited starts full.
+  void set_capacity(double capacity, Clock::duration period, Clock::time_point now);
 
  private:
   void refill(Clock::time_point now);

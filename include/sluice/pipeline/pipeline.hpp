@@ -136,6 +136,15 @@ class Pipeline {
   void job_finished(const RequestContext& ctx, Endpoint endpoint, std::size_t bytes_in,
                     const Result<Answer>& answer) const;
 
+  // A configuration reload: this pipeline takes over `previous`'s queue
+  // counters, so the metrics' counters do not start again from zero. The
+  // calls still waiting in `previous`'s line are served there; async jobs
+  // live in the job backend, which outlives both.
+  void carry_over(Pipeline& previous);
+  // Nothing runs here: no request waits in its line and no drain loop
+  // runs. A retired pipeline may be destroyed then.
+  bool idle() const noexcept;
+
   // The answer cache (pipeline/cache_stage.cpp): looked up after the
   // caller's allow-list and budget, before routing and before the key's
   // rate-limit tokens are taken (a hit costs neither them nor provider

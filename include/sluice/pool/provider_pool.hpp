@@ -188,6 +188,19 @@ class ProviderPool {
 
   const PoolPolicy& policy() const noexcept { return *policy_; }
 
+  // A configuration reload: this pool was built from the new configuration,
+  // `previous` serves the old one. Every provider account (by name) and
+  // deployment (by provider name and upstream model) that both know becomes
+  // one shared state again: bucket levels, cooldowns, ejections and the
+  // reservations of requests still in flight on the old pool carry over,
+  // under the new limits (TokenBucket::set_capacity: a level above a lowered
+  // limit is clamped). Those the new configuration dropped stay with
+  // `previous` alone; new ones start fresh. The shared states take this
+  // pool's configuration (which must outlive every pool that uses them),
+  // so call it only once the new configuration is certain to be used.
+  // Returns how many deployments were carried over.
+  std::size_t carry_over(ProviderPool& previous, Clock::time_point now);
+
   // Every deployment, for the metrics' scrape-time gauges (bucket levels,
   // cooldown, ejection).
   const std::vector<std::shared_ptr<Deployment>>& deployments() const noexcept { return deployments_; }
@@ -213,6 +226,9 @@ class ProviderPool {
   std::vector<std::shared_ptr<ProviderState>> providers_;
   std::vector<std::shared_ptr<Deployment>> deployments_;
   std::map<std::string, Group, std::less<>> groups_;
+  // Deployments a provider listed (add_listed_group) in the previous pool,
+  // kept for when it lists them again.
+  std::vector<std::shared_ptr<Deployment>> carried_listed_;
   std::mt19937_64 random_;
 };
 

@@ -40,6 +40,10 @@ class MemoryJobs final : public JobBackend {
   // here ended (at once when none does).
   void stop(std::function<void()> done);
 
+  // A configuration reload changed queue.max_length or queue.result_ttl:
+  // they apply to what is submitted or finishes from now on.
+  void set_limits(const QueueConfig& queue) noexcept;
+
   boost::asio::awaitable<Status> submit(JobEntry job) override;
   boost::asio::awaitable<Result<std::optional<JobState>>> find(std::string id, std::string tenant) override;
 

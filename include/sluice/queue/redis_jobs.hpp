@@ -73,6 +73,11 @@ class RedisJobs final : public JobBackend {
   // when none does). Jobs not finished stay pending for another replica.
   void stop(std::function<void()> done);
 
+  // A configuration reload named these groups: those new to this queue get
+  // a drain loop (at once when started). Loops of groups the configuration
+  // dropped go on; the jobs they find fail as the pipeline refuses the model.
+  void add_groups(const std::vector<std::string>& groups);
+
   boost::asio::awaitable<Status> submit(JobEntry job) override;
   boost::asio::awaitable<Result<std::optional<JobState>>> find(std::string id, std::string tenant) override;
 
@@ -82,6 +87,7 @@ class RedisJobs final : public JobBackend {
   bool connected() const noexcept;
 
  private:
+  void start_loops();
   struct Impl;
   std::shared_ptr<Impl> impl_;
 };

@@ -23,9 +23,21 @@ class Server {
  public:
   // `metrics` (null: off) records every request and is what GET /metrics
   // shows; it must outlive the server.
+  // server.listen, max_connections and max_buffered_body_bytes are taken
+  // from `config` once; everything else is read per request from the
+  // configuration given last (here or by serve_with). `owner` (may be null)
+  // is kept while a request uses `config` and `pipeline`.
   Server(boost::asio::any_io_executor executor, const GatewayConfig& config, pipeline::Pipeline& pipeline,
-         Metrics* metrics = nullptr);
+         Metrics* metrics = nullptr, std::shared_ptr<const void> owner = nullptr);
   ~Server();
+
+  // A configuration reload: requests that start from now on are served by
+  // `pipeline` under `config`; those in flight (streams included) finish
+  // with what they started with, which their `owner` keeps alive until the
+  // last of them ends. server.listen, max_connections,
+  // max_buffered_body_bytes and whether TLS is on keep their start values.
+  // Call on the executor.
+  void serve_with(const GatewayConfig& config, pipeline::Pipeline& pipeline, std::shared_ptr<const void> owner);
 
   // Binds server.listen and starts accepting. Throws std::system_error when
   // the address cannot be bound, std::runtime_error when a server.tls file

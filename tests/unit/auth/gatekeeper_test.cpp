@@ -198,5 +198,77 @@ TEST_F(GatekeeperTest, TakeIsAdmitsBucketHalf) {
   EXPECT_GE(third.error().retry_after_ms, 1);
 }
 
+// --- carry_over (a configuration reload) --------------------------------------
+
+GatewayKeyConfig limited(std::string_view key, std::string id, int rpm) {
+  GatewayKeyConfig c = key_config(key, "team-a");
+  c.id = std::move(id);
+  c.rpm = rpm;
+  return c;
+}
+
+TEST_F(GatekeeperTest, AKeyAtItsRpmLimitIsStillLimitedAfterAReload) {
+  config_.keys.push_back(limited(kKey, "k1", 2));
+  auto caller = gate().authenticate(kKey, kRemote);
+  ASSERT_TRUE(gate().admit(*caller, "m", 1));
+  ASSERT_TRUE(gate().admit(*caller, "m", 1));
+  ASSERT_FALSE(gate().admit(*caller, "m", 1));
+
+  AuthConfig next = config_;
+  next.keys.push_back(key_config("sk-another-key-0000", "team-b"));
+  Gatekeeper fresh(next, clock_);
+  EXPECT_EQ(fresh.carry_over(gate()), 1u);
+  auto again = fresh.authenticate(kKey, kRemote);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(fresh.admit(*again, "m", 1).error().code, errc::rate_limited);
+  clock_->advance(std::chrono::seconds(30));
+  EXPECT_TRUE(fresh.admit(*again, "m", 1)) << "and it refills as before";
+}
+
+TEST_F(GatekeeperTest, ALoweredKeyLimitClampsAndAPolicyChangeAppliesToCallersInFlight) {
+  config_.keys.push_back(limited(kKey, "k1", 10));
+  auto caller = gate().authenticate(kKey, kRemote);
+  ASSERT_TRUE(gate().admit(*caller, "m", 1));  // 9 left
+  AuthConfig next = config_;
+  next.keys[0].rpm = 1;
+  next.keys[0].models = {"only-this"};
+  Gatekeeper fresh(next, clock_);
+  fresh.carry_over(gate());
+  auto again = fresh.authenticate(kKey, kRemote);
+  EXPECT_EQ(fresh.admit(*again, "m", 1).error().code, errc::model_not_allowed);
+  EXPECT_TRUE(fresh.admit(*again, "only-this", 1));
+  EXPECT_EQ(fresh.admit(*again, "only-this", 1).error().code, errc::rate_limited) << "one per minute now, not 9 left";
+  EXPECT_FALSE(caller->may_use("m")) << "the old generation's caller sees the key's new policy";
+}
+
+TEST_F(GatekeeperTest, TheMonthsSpendFollowsTheKeyIdThroughANewSecret) {
+  config_.keys.push_back(limited(kKey, "k1", 0));
+  config_.keys[0].monthly_budget_usd = 1.0;
+  auto caller = gate().authenticate(kKey, kRemote);
+  gate().admit(*caller, "m", 1)->settle({1, 1, true}, 1.5);
+  AuthConfig next = config_;
+  next.keys[0].key = "sk-rotated-secret-1234";
+  Gatekeeper fresh(next, clock_);
+  EXPECT_EQ(fresh.carry_over(gate()), 1u);
+  EXPECT_FALSE(fresh.authenticate(kKey, kRemote)) << "the old secret is gone";
+  auto rotated = fresh.authenticate("sk-rotated-secret-1234", kRemote);
+  ASSERT_TRUE(rotated);
+  EXPECT_EQ(fresh.admit(*rotated, "m", 1).error().code, errc::budget_exceeded);
+}
+
+TEST_F(GatekeeperTest, ARemovedKeyIsRefusedAndANewIdStartsFresh) {
+  config_.keys.push_back(limited(kKey, "k1", 1));
+  auto caller = gate().authenticate(kKey, kRemote);
+  auto lease = gate().admit(*caller, "m", 1);
+  ASSERT_TRUE(lease);
+  AuthConfig next;
+  next.keys.push_back(limited(kKey, "k2", 1));  // the same secret under a new id
+  Gatekeeper fresh(next, clock_);
+  EXPECT_EQ(fresh.carry_over(gate()), 0u);
+  auto again = fresh.authenticate(kKey, kRemote);
+  EXPECT_TRUE(fresh.admit(*again, "m", 1)) << "a new id is a new key";
+  lease->settle({1, 1, true}, 0);  // the old lease settles on the old state
+}
+
 }  // namespace
 }  // namespace sluice::auth

@@ -225,5 +225,32 @@ TEST(Metrics, ReloadsAndCollectorsAppearInTheScrape) {
   EXPECT_GT(text.find("sluice_test_gauge"), text.find("sluice_build_info"));
 }
 
+TEST(Metrics, AReloadAddsTheNewNamesKeepsTheOldSeriesAndDropsTheCollectors) {
+  Metrics m(config());
+  m.record(chat("gpt-4o", "team-a").summary());
+  m.add_collector([](Exposition& out) {
+    out.family("sluice_test_gauge", "A test gauge.", Exposition::Type::gauge);
+    out.sample("sluice_test_gauge", {}, 7);
+  });
+  GatewayConfig next;
+  next.providers.push_back({.name = "anthropic"});
+  next.models.push_back({.name = "claude"});
+  GatewayKeyConfig key;
+  key.tenant = "team-b";
+  next.auth.keys.push_back(key);
+  m.reconfigure(next);
+  Request r = chat("claude", "team-b");
+  r.ctx.provider = "anthropic";
+  m.record(r.summary());
+  const std::string text = m.scrape();
+  EXPECT_EQ(value_of(text, "sluice_requests_total{route=\"/v1/chat/completions\",model=\"claude\",provider=\"anthropic\","
+                           "status=\"200\"}"),
+            1);
+  EXPECT_EQ(value_of(text, "sluice_tokens_total{tenant=\"team-b\",model=\"claude\",type=\"prompt\"}"), 100);
+  EXPECT_EQ(value_of(text, "sluice_tokens_total{tenant=\"team-a\",model=\"gpt-4o\",type=\"prompt\"}"), 100)
+      << "a name the new configuration dropped keeps its series";
+  EXPECT_EQ(text.find("sluice_test_gauge"), std::string::npos) << "the new parts add their own collectors";
+}
+
 }  // namespace
 }  // namespace sluice

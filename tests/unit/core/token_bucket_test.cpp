@@ -89,5 +89,41 @@ TEST(TokenBucket, TimeGoingBackwardsChangesNothing) {
   EXPECT_TRUE(rpm.try_take(1, t0 + 11s));
 }
 
+// --- set_capacity (a configuration reload) ------------------------------------
+
+TEST(TokenBucket, ALoweredCapacityClampsTheLevelAndRefillsAtTheNewRate) {
+  TokenBucket rpm(60, 60s, t0);
+  ASSERT_TRUE(rpm.try_take(20, t0));  // 40 left
+  rpm.set_capacity(10, 60s, t0);
+  EXPECT_DOUBLE_EQ(rpm.capacity(), 10.0);
+  EXPECT_DOUBLE_EQ(rpm.available(t0), 10.0);
+  ASSERT_TRUE(rpm.try_take(10, t0));
+  EXPECT_NEAR(rpm.available(t0 + 6s), 1.0, 1e-9) << "10 per minute now";
+}
+
+TEST(TokenBucket, ARaisedCapacityKeepsTheLevelItHad) {
+  TokenBucket rpm(10, 60s, t0);
+  ASSERT_TRUE(rpm.try_take(10, t0));
+  rpm.set_capacity(60, 60s, t0);
+  EXPECT_NEAR(rpm.available(t0), 0.0, 1e-9) << "a reload does not hand out the difference";
+  EXPECT_NEAR(rpm.available(t0 + 1s), 1.0, 1e-9);
+}
+
+TEST(TokenBucket, ABucketInDebtStaysInDebtUnderANewCapacity) {
+  TokenBucket tpm(100, 60s, t0);
+  tpm.charge(150, t0);  // -50
+  tpm.set_capacity(200, 60s, t0);
+  EXPECT_NEAR(tpm.available(t0), -50.0, 1e-9);
+}
+
+TEST(TokenBucket, UnlimitedToLimitedStartsFullAndBackIsUnlimited) {
+  TokenBucket rpm(0, 60s, t0);
+  rpm.set_capacity(5, 60s, t0 + 1s);
+  EXPECT_DOUBLE_EQ(rpm.available(t0 + 1s), 5.0);
+  rpm.set_capacity(0, 60s, t0 + 2s);
+  EXPECT_TRUE(rpm.unlimited());
+  EXPECT_TRUE(rpm.try_take(1e9, t0 + 2s));
+}
+
 }  // namespace
 }  // namespace sluice

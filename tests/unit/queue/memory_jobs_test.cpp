@@ -131,6 +131,21 @@ TEST_F(MemoryJobsTest, FinishedJobsLeaveAfterResultTtlAndBeyondTheBound) {
   EXPECT_TRUE(find(*jobs, "job_4", "a"));
 }
 
+TEST_F(MemoryJobsTest, AReloadsNewLimitsApplyFromNowOn) {
+  auto jobs = make();
+  ASSERT_TRUE(test::run_coro(io, jobs->submit(job("job_1", "a", "hold"))));
+  ASSERT_TRUE(test::run_coro(io, jobs->submit(job("job_2", "a", "hold"))));
+  QueueConfig bigger = queue;
+  bigger.max_length = 3;
+  bigger.result_ttl = Millis{1'000};
+  jobs->set_limits(bigger);
+  EXPECT_TRUE(test::run_coro(io, jobs->submit(job("job_3", "a", "hold")))) << "room for a third";
+  EXPECT_FALSE(test::run_coro(io, jobs->submit(job("job_4", "a"))));
+  release();
+  clock->advance(1s);
+  EXPECT_FALSE(find(*jobs, "job_1", "a")) << "the new result_ttl";
+}
+
 TEST_F(MemoryJobsTest, StopRefusesNewJobsAndWaitsForThoseRunning) {
   auto jobs = make();
   ASSERT_TRUE(test::run_coro(io, jobs->submit(job("job_1", "a", "hold"))));
