@@ -79,7 +79,9 @@ struct Layer {
 struct Scratch {
   int capacity = 0;
   RowMatrix x, h, qkv, context, residual, hidden, scores;
-  RowVector pooled, dense;
+  RowMatrix key_t;                // one head's keys, transposed (the AVX2 product's layout)
+  RowMatrix mean_hidden, pooled;  // one row each: the last layer's means
+  RowVector dense;
 
   void reserve(int tokens) {
     if (capacity >= tokens) return;
@@ -91,7 +93,9 @@ struct Scratch {
     residual.resize(tokens, kModel);
     hidden.resize(tokens, kHidden);
     scores.resize(tokens, tokens);
-    pooled.resize(kModel);
+    key_t.resize(kModel, tokens);
+    mean_hidden.resize(1, kHidden);
+    pooled.resize(1, kModel);
     dense.resize(kModel);
   }
 };
@@ -261,8 +265,10 @@ struct Loader {
 };
 
 // One transformer layer over `tokens` rows of s.x (width l.input), in place:
-// s.x becomes the layer's 512-wide output.
-void run_layer(const Layer& l, int tokens, float epsilon, bool avx2, Scratch& s) {
+// s.x becomes the layer's 512-wide output. When `pool` (the last layer),
+// only the mean of that output over the positions goes to s.pooled, and
+// s.x is left part done.
+void run_layer(const Layer& l, int tokens, float epsilon, bool avx2, bool pool, Scratch& s) {
   const int inner = l.heads * l.depth;
   auto x = s.x.topLeftCorner(tokens, l.input);
 
@@ -287,14 +293,27 @@ void run_layer(const Layer& l, int tokens, float epsilon, bool avx2, Scratch& s)
     const auto q = qkv.middleCols(head * l.depth, l.depth);
     const auto k = qkv.middleCols(inner + head * l.depth, l.depth);
     const auto v = qkv.middleCols(2 * inner + head * l.depth, l.depth);
-    scores.noalias() = q * k.transpose();
+    auto head_context = context.middleCols(head * l.depth, l.depth);
+    if (avx2) {  // as for the dense layers: Eigen's own product is SSE in a portable build
+      auto key_t = s.key_t.topLeftCorner(l.depth, tokens);
+      key_t = k.transpose();
+      gemm_avx2(q.data(), q.outerStride(), key_t.data(), key_t.outerStride(), false, scores.data(),
+                scores.outerStride(), tokens, l.depth, tokens, false);
+    } else {
+      scores.noalias() = q * k.transpose();
+    }
     for (int i = 0; i < tokens; ++i) {
       auto row = scores.row(i);
       const float top = row.maxCoeff();
       row = (row.array() - top).exp();
       row /= row.sum();
     }
-    context.middleCols(head * l.depth, l.depth).noalias() = scores * v;
+    if (avx2) {
+      gemm_avx2(scores.data(), scores.outerStride(), v.data(), v.outerStride(), false, head_context.data(),
+                head_context.outerStride(), tokens, tokens, l.depth, false);
+    } else {
+      head_context.noalias() = scores * v;
+    }
   }
   auto y = s.x.topRows(tokens);  // x is no longer needed: the layer's output goes there
   affine(avx2, context, l.output, y);
@@ -306,7 +325,18 @@ void run_layer(const Layer& l, int tokens, float epsilon, bool avx2, Scratch& s)
   auto hidden = s.hidden.topRows(tokens);
   affine(avx2, normed, l.conv1, hidden);
   hidden = hidden.cwiseMax(0.0f);
-  affine(avx2, hidden, l.conv2, y, /*accumulate=*/true);
+  if (!pool) {
+    affine(avx2, hidden, l.conv2, y, /*accumulate=*/true);
+    return;
+  }
+  // SequenceMask, Sum, RealDiv: the mean over the positions. conv2 is
+  // linear, so mean(y + hidden * W + b) = mean(y) + mean(hidden) * W + b:
+  // one row through conv2 instead of one per position (a sixth of the
+  // pass's arithmetic). Only the order of the additions differs.
+  const float inv_tokens = 1.0f / static_cast<float>(tokens);
+  s.mean_hidden.noalias() = hidden.colwise().sum() * inv_tokens;
+  s.pooled.noalias() = y.colwise().sum() * inv_tokens;
+  affine(avx2, s.mean_hidden, l.conv2, s.pooled, /*accumulate=*/true);
 }
 
 }  // namespace
@@ -377,11 +407,9 @@ void UseLiteModel::embed(std::span<const std::int32_t> ids, std::span<float, kOu
     }
   }
 
-  run_layer(w.layers[0], tokens, w.epsilon, w.avx2, s);
-  run_layer(w.layers[1], tokens, w.epsilon, w.avx2, s);
+  run_layer(w.layers[0], tokens, w.epsilon, w.avx2, /*pool=*/false, s);
+  run_layer(w.layers[1], tokens, w.epsilon, w.avx2, /*pool=*/true, s);
 
-  // SequenceMask, Sum, RealDiv: the mean over the positions.
-  s.pooled = s.x.topRows(tokens).colwise().sum() / static_cast<float>(tokens);
   s.dense.noalias() = s.pooled * w.tanh_layer.kernel();
   s.dense += w.tanh_layer.bias();
   s.dense = s.dense.array().tanh();

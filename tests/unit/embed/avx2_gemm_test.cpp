@@ -43,6 +43,10 @@ TEST(Avx2Gemm, MatchesAPlainProduct) {
     check(1, 5, 16, false, accumulate);
     check(9, 21, 48, true, accumulate);
     check(4, 1, 32, true, accumulate);
+    // Every remainder after the 6-row blocks (1-5 rows: the depth split in
+    // 6, 3, 2 partial sums, with a depth remainder), and a few blocks.
+    for (long rows = 1; rows <= 13; ++rows) check(rows, 23, 32, true, accumulate);
+    check(128, 512, 64, true, accumulate);
   }
 }
 
