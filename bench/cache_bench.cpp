@@ -1,7 +1,7 @@
 // What a semantic-cache lookup costs: embed + search + verify, through
 // Cache::lookup, with N entries in one partition (the worst case: one system
 // prompt, every question in the same index), for ~1 KB prompts and the
-// hashed-ngram embedder (512-d). A hit (a lightly reworded stored prompt) and
+// hashed-ngram embedder at the cache's size (kCacheHashedDimensions). A hit (a lightly reworded stored prompt) and
 // a miss (an unrelated prompt) are measured apart, and the embedding alone;
 // then the memory per entry (RSS growth while filling / entries, and the
 // cache's own estimate, what max_bytes is enforced on). Single thread; the
@@ -133,7 +133,7 @@ void bench(std::size_t entries, std::size_t queries) {
   config.semantic.enabled = true;
   config.semantic.threshold = 0.85;
   config.semantic.max_prompt_chars = 2048;
-  std::shared_ptr<const Embedder> embedder = make_hashed_embedder(512);
+  std::shared_ptr<const Embedder> embedder = make_hashed_embedder(kCacheHashedDimensions);
   cache::CacheParts parts;
   parts.embedding = std::make_shared<InlineEmbedding>(embedder);
   parts.verify = [](std::string_view, std::string_view) { return cache::Verdict{}; };
@@ -154,8 +154,8 @@ void bench(std::size_t entries, std::size_t queries) {
   const double fill_s = std::chrono::duration<double>(Clock::now() - fill_start).count();
   const std::size_t rss_after = rss_bytes();
   const auto stats = c->stats();
-  std::printf("%zu entries (1 KB prompts, 1 KB answers, hashed-ngram 512-d): filled in %.1f s (%.0f us a store)\n",
-              entries, fill_s, fill_s * 1e6 / static_cast<double>(entries));
+  std::printf("%zu entries (1 KB prompts, 1 KB answers, %s %zu-d): filled in %.1f s (%.0f us a store)\n",
+              entries, std::string(embedder->name()).c_str(), embedder->dimensions(), fill_s, fill_s * 1e6 / static_cast<double>(entries));
   // Less the bench's own copy of the prompts.
   std::size_t own = stored.capacity() * sizeof(std::string);
   for (const auto& p : stored) own += p.capacity() + 1;
