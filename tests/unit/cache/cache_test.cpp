@@ -334,6 +334,45 @@ TEST(CacheGraph, ReusedSlotsAreFoundAfterChurn) {
   EXPECT_EQ(cache->stats().bytes, 0u);
 }
 
+// A partition passing the flat size turns into a graph a few vectors a
+// store (VectorIndex::kMigrateStep): lookups in between find every entry,
+// those already in the graph and those still flat.
+TEST(CacheGraph, LookupsDuringTheConversionFindEveryEntry) {
+  asio::io_context io;
+  CacheConfig config;
+  config.enabled = true;
+  config.semantic.enabled = true;
+  config.semantic.threshold = 0.8;
+  CacheParts parts;
+  parts.clock = std::make_shared<test::ManualClock>();
+  parts.embedding = std::make_shared<InlineHashed>();
+  parts.verify = [](std::string_view, std::string_view) { return Verdict{}; };
+  auto cache = make_cache(config, std::move(parts));
+  const auto key = [&](const std::string& prompt) {
+    LlmRequest r;
+    r.model = "m";
+    r.body = R"({"model":"m","temperature":0,"messages":[{"role":"user","content":")" + prompt + R"("}]})";
+    return make_key(r, "t", config).value();
+  };
+  const auto prompt = [](int i) {
+    return "invoice " + std::to_string(i) + " for customer " + std::to_string(i * 7919 % 10007) + " in region " +
+           std::to_string(i * 104729 % 1009);
+  };
+  int stored = 0;
+  for (; stored < 520; ++stored) run_coro(io, cache->store(key(prompt(stored)), Entry{.body = std::to_string(stored)}, {}));
+  // 512 flat + 8 stores past it: 8 of them in the graph, the rest flat.
+  for (int round = 0; round < 70; ++round) {
+    for (int i = round % 5; i < stored; i += 23) {
+      const Found f = run_coro(io, cache->lookup(key(prompt(i) + " please"), std::nullopt));
+      ASSERT_EQ(f.outcome, Outcome::hit_semantic) << "entry " << i << " after " << stored << " stores";
+      ASSERT_EQ(f.entry->body, std::to_string(i));
+    }
+    run_coro(io, cache->store(key(prompt(stored)), Entry{.body = std::to_string(stored)}, {}));
+    ++stored;
+  }
+  EXPECT_EQ(cache->stats().entries, static_cast<std::size_t>(stored));
+}
+
 // An embedder stuck on its worker: the cache's embed_timeout abandons it, the
 // lookup is a miss at once, and the vector that comes later is dropped.
 TEST(OnWorkers, AnAbandonedEmbeddingCompletesAtOnce) {
