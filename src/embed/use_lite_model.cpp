@@ -108,9 +108,8 @@ struct Scratch {
 // CPU at 4-12 tokens, even at 40, GEMM ahead at 128.)
 constexpr int kStreamedRows = 32;
 
-// A portable build on a CPU with AVX2 and FMA: the products go to the
-// hand-written AVX2 kernel (2-3x Eigen's SSE code on long texts). A build
-// for AVX2 (SLUICE_ARCH) has Eigen's own AVX2 code and needs no detour.
+// On a CPU with AVX2, FMA and F16C the products go to the hand-written
+// kernel (avx2_gemm.hpp) in any build; Eigen serves the others.
 // out (+)= in * kernel, reading the kernel once, four rows at a time.
 template <class In, class Out>
 void stream_product(const In& in, const ConstMatrixMap& kernel, Out& out, bool accumulate) {
@@ -124,14 +123,6 @@ void stream_product(const In& in, const ConstMatrixMap& kernel, Out& out, bool a
   }
   for (; i < depth; ++i)
     for (Eigen::Index r = 0; r < in.rows(); ++r) out.row(r) += in(r, i) * kernel.row(i);
-}
-
-bool avx2_kernel_helps() {
-#if defined(__AVX2__) && defined(__FMA__)
-  return false;
-#else
-  return avx2_available();
-#endif
 }
 
 // out = in * kernel + bias, or out += in * kernel when `accumulate`.
@@ -371,7 +362,9 @@ Result<std::unique_ptr<UseLiteModel>> UseLiteModel::load(const std::filesystem::
   auto store = TfjsWeights::load(dir);
   if (!store) return std::move(store).error();
   auto w = std::make_unique<Weights>();
-  w->avx2 = products == Products::best && avx2_kernel_helps();
+  // The kernel also in a build for AVX2 (SLUICE_ARCH): its half-float
+  // panels read half the bytes Eigen's products do.
+  w->avx2 = products == Products::best && avx2_available();
   w->store = std::move(store).value();
   if (w->store.graph_fingerprint() != kGraphFingerprint) {
     char got[17];
