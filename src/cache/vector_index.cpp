@@ -18,15 +18,12 @@ namespace {
 // prompts of made-up words in one partition: no cluster structure for the
 // graph to follow, so recall there is the graph's alone). At M 16 /
 // ef_construction 64 a search at ef 64 found 72% of the planted near
-// duplicates, at ef 256 90% for four times the distances; M 32 /
-// ef_construction 128 finds 95-96% at ef 64, 98% at ef 128
-// (docs/benchmarks.md). Recall at a given ef falls as the graph grows, so
-// the search breadth grows with it.
+// duplicates (256-d), at ef 256 90% for four times the distances; M 32 /
+// ef_construction 128 finds 96% at ef 64, and 98-99% with 128-d vectors
+// (docs/benchmarks.md).
 constexpr std::size_t kM = 32;                 // graph degree (64 links on the base layer)
 constexpr std::size_t kEfConstruction = 128;  // insert cost is proportional
 constexpr std::size_t kEf = 64;                // search breadth (recall of near duplicates); at least 4k
-constexpr std::size_t kLargeGraph = 32'768;    // from this many vectors on:
-constexpr std::size_t kLargeEf = 96;           // 50% more distances, ~2 points of recall at 100k
 constexpr std::size_t kFixedGraphBytes = 65'536 * sizeof(std::mutex) + 4096;
 constexpr std::size_t kCodeAlign = 32;  // codes padded to whole AVX2 loads (zeros add nothing)
 
@@ -226,7 +223,7 @@ std::vector<std::pair<float, std::uint64_t>> VectorIndex::search(const float* qu
   if (k == 0 || size() == 0) return out;
   const auto code = encode(query);
   if (graph_ && !graph_->slot_of.empty()) {
-    graph_->hnsw.setEf(std::max(graph_->slot_of.size() < kLargeGraph ? kEf : kLargeEf, 4 * k));
+    graph_->hnsw.setEf(std::max(kEf, 4 * k));
     auto found = graph_->hnsw.searchKnn(code.data(), k);
     while (!found.empty()) {
       const auto [distance, slot] = found.top();
