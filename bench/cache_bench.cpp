@@ -1,7 +1,7 @@
 // What a semantic-cache lookup costs: embed + search + verify, through
 // Cache::lookup, with N entries in one partition (the worst case: one system
 // prompt, every question in the same index), for ~1 KB prompts and the
-// hashed-ngram embedder (512-d). A hit (a lightly reworded stored prompt) and
+// hashed-ngram embedder at the cache's size (kCacheHashedDimensions). A hit (a lightly reworded stored prompt) and
 // a miss (an unrelated prompt) are measured apart, and the embedding alone;
 // then the memory per entry (RSS growth while filling / entries, and the
 // cache's own estimate, what max_bytes is enforced on). Single thread; the
@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <cstdlib>
 #include <fstream>
 #include <random>
@@ -118,6 +119,14 @@ void run(asio::io_context& io, asio::awaitable<void> task) {
   io.run();
 }
 
+// This thread's CPU time: what a call cost without the time the scheduler
+// gave to others (on a shared machine the wall-clock p99 is mostly theirs).
+double thread_cpu_us() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e6 + static_cast<double>(ts.tv_nsec) / 1e3;
+}
+
 void report(const char* name, std::vector<double>& us) {
   std::sort(us.begin(), us.end());
   const auto at = [&](double q) { return us[static_cast<std::size_t>(q * static_cast<double>(us.size() - 1))]; };
@@ -133,7 +142,7 @@ void bench(std::size_t entries, std::size_t queries) {
   config.semantic.enabled = true;
   config.semantic.threshold = 0.85;
   config.semantic.max_prompt_chars = 2048;
-  std::shared_ptr<const Embedder> embedder = make_hashed_embedder(512);
+  std::shared_ptr<const Embedder> embedder = make_hashed_embedder(kCacheHashedDimensions);
   cache::CacheParts parts;
   parts.embedding = std::make_shared<InlineEmbedding>(embedder);
   parts.verify = [](std::string_view, std::string_view) { return cache::Verdict{}; };
@@ -154,8 +163,8 @@ void bench(std::size_t entries, std::size_t queries) {
   const double fill_s = std::chrono::duration<double>(Clock::now() - fill_start).count();
   const std::size_t rss_after = rss_bytes();
   const auto stats = c->stats();
-  std::printf("%zu entries (1 KB prompts, 1 KB answers, hashed-ngram 512-d): filled in %.1f s (%.0f us a store)\n",
-              entries, fill_s, fill_s * 1e6 / static_cast<double>(entries));
+  std::printf("%zu entries (1 KB prompts, 1 KB answers, %s %zu-d): filled in %.1f s (%.0f us a store)\n",
+              entries, std::string(embedder->name()).c_str(), embedder->dimensions(), fill_s, fill_s * 1e6 / static_cast<double>(entries));
   // Less the bench's own copy of the prompts.
   std::size_t own = stored.capacity() * sizeof(std::string);
   for (const auto& p : stored) own += p.capacity() + 1;
@@ -164,7 +173,7 @@ void bench(std::size_t entries, std::size_t queries) {
                   static_cast<double>(entries),
               static_cast<double>(stats.bytes) / static_cast<double>(entries));
 
-  std::vector<double> hit_us, miss_us, embed_us, exact_us;
+  std::vector<double> hit_us, miss_us, embed_us, exact_us, hit_cpu, miss_cpu;
   std::size_t hits = 0;
   std::uniform_int_distribution<std::size_t> pick(0, entries - 1);
   for (std::size_t q = 0; q < queries; ++q) {
@@ -173,12 +182,16 @@ void bench(std::size_t entries, std::size_t queries) {
     near.replace(near.size() - 12, 12, "so on. thank");
     const cache::Key near_key = key_for(near, config);
     auto start = Clock::now();
+    double cpu = thread_cpu_us();
     const auto found = run(io, c->lookup(near_key, std::nullopt));
+    hit_cpu.push_back(thread_cpu_us() - cpu);
     hit_us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - start).count());
     hits += found.outcome == cache::Outcome::hit_semantic;
     const cache::Key far_key = key_for("Tell me a story about dragons " + std::to_string(q) + " " + prompt(rng, 960), config);
     start = Clock::now();
+    cpu = thread_cpu_us();
     (void)run(io, c->lookup(far_key, std::nullopt));
+    miss_cpu.push_back(thread_cpu_us() - cpu);
     miss_us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - start).count());
     start = Clock::now();
     (void)run(io, c->lookup(key_for(stored[pick(rng)], config), std::nullopt));
@@ -189,22 +202,27 @@ void bench(std::size_t entries, std::size_t queries) {
   }
   report("lookup, near (hit path)", hit_us);
   report("lookup, unrelated (miss)", miss_us);
+  report("  near, CPU time", hit_cpu);
+  report("  unrelated, CPU time", miss_cpu);
   report("lookup, exact hit", exact_us);
   report("embed alone (hashed-ngram)", embed_us);
   std::printf("  semantic hits on near prompts: %zu of %zu\n", hits, queries);
 
   // The cache full: each store evicts the least recently used entry (its
   // graph slot is reused: markDelete, then addPoint on the same label).
-  std::vector<double> churn_us;
+  std::vector<double> churn_us, churn_cpu;
   for (std::size_t q = 0; q < queries; ++q) {
     cache::Entry e;
     e.body = answer;
     const cache::Key k = key_for(prompt(rng, 1'000), config);
     const auto start = Clock::now();
+    const double cpu = thread_cpu_us();
     run(io, c->store(k, std::move(e), {}));
+    churn_cpu.push_back(thread_cpu_us() - cpu);
     churn_us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - start).count());
   }
   report("store when full (evicts one)", churn_us);
+  report("  store, CPU time", churn_cpu);
   std::printf("  entries %zu, evictions %llu\n", c->stats().entries,
               static_cast<unsigned long long>(c->stats().evictions));
 }

@@ -46,7 +46,7 @@ double micros(Clock::duration d) { return std::chrono::duration<double, std::mic
 
 // The embedder asked for; use-lite needs its weights.
 std::unique_ptr<Embedder> make_embedder(const std::string& name, const std::string& weights) {
-  if (name == "hashed-ngram") return make_hashed_embedder();
+  if (name == "hashed-ngram") return make_hashed_embedder(kCacheHashedDimensions);
   auto loaded = weights.empty() ? embed::load_use_lite() : embed::load_use_lite(weights);
   if (loaded) return std::move(loaded).value();
   std::fprintf(stderr, "%s\n", loaded.error().message.c_str());

@@ -41,7 +41,7 @@ cache::Verify make_verify() {
 // builtin: use-lite when its weights load, else hashed-ngram with a
 // warning that says why; use-lite chosen by name must load.
 std::shared_ptr<const Embedder> builtin_embedder(const SemanticCacheConfig& c) {
-  if (c.embedder == "hashed-ngram") return make_hashed_embedder();
+  if (c.embedder == "hashed-ngram") return make_hashed_embedder(kCacheHashedDimensions);
   std::string why;
   const std::vector<std::filesystem::path> dirs =
       c.weights_dir.empty() ? embed::use_lite_search_path() : std::vector<std::filesystem::path>{c.weights_dir};
@@ -53,7 +53,7 @@ std::shared_ptr<const Embedder> builtin_embedder(const SemanticCacheConfig& c) {
   if (dirs.empty()) why = "no directory to look for its weights in";
   if (c.embedder == "use-lite") throw std::runtime_error("cache.semantic.embedder use-lite cannot load: " + why);
   log::warn("cache_embedder_fallback", {{"embedder", "hashed-ngram"}, {"reason", why}});
-  return make_hashed_embedder();
+  return make_hashed_embedder(kCacheHashedDimensions);
 }
 
 std::optional<ProviderConfig> embedder_provider(const GatewayConfig& config) {

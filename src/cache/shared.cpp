@@ -7,6 +7,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -25,6 +26,10 @@ const std::string kFeed = "sluice:cache:feed";
 constexpr Millis kBlock{1'000};                 // one XREAD waits this long for new entries
 constexpr auto kPause = std::chrono::milliseconds(500);  // after Redis trouble, before trying again
 constexpr std::size_t kScanBatch = 200;
+// Adopting an entry is an index insert on the event loop (up to a
+// millisecond or two in a large partition): the loop gets a turn between
+// groups of this many, so a load at start never holds it for a whole batch.
+constexpr std::size_t kAdoptsPerTurn = 16;
 constexpr std::size_t kMaxDimensions = 8'192;
 
 std::int64_t to_ms(std::chrono::system_clock::time_point t) {
@@ -149,6 +154,7 @@ struct Sharing::State {
       co_return false;
     }
     for (std::size_t i = 0; i < keys.size() && i < replies->size(); ++i) {
+      if (i > 0 && i % kAdoptsPerTurn == 0) co_await asio::post(executor, asio::use_awaitable);
       if (stopped) co_return true;
       if (auto record = decode(keys[i], (*replies)[i], config)) adopt(std::move(*record));
     }

@@ -1,8 +1,11 @@
-// VectorIndex (vector_index.hpp): the flat form, and the HNSW graph it turns
+// VectorIndex (vector_index.hpp): int8 vectors, their distance (AVX2 or
+// portable, chosen at run time), the flat form and the HNSW graph it turns
 // into. The only file that includes hnswlib.
 #include "vector_index.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <cstring>
 #include <unordered_map>
 
 #include <hnswlib/hnswlib.h>
@@ -11,29 +14,103 @@ namespace sluice::cache {
 
 namespace {
 
-constexpr std::size_t kM = 16;                 // graph degree (32 links on the base layer)
-constexpr std::size_t kEfConstruction = 64;   // insert cost is proportional: stores run on the event loop
-constexpr std::size_t kMinEf = 64;             // search breadth (recall of near duplicates); at least 4k
+// Graph parameters, measured on bench/cache_bench.cpp's worst case (100k
+// prompts of made-up words in one partition: no cluster structure for the
+// graph to follow, so recall there is the graph's alone). At M 16 /
+// ef_construction 64 a search at ef 64 found 72% of the planted near
+// duplicates (256-d), at ef 256 90% for four times the distances; M 32 /
+// ef_construction 128 finds 96% at ef 64, and 98-99% with 128-d vectors
+// (docs/benchmarks.md).
+constexpr std::size_t kM = 32;                 // graph degree (64 links on the base layer)
+constexpr std::size_t kEfConstruction = 128;  // insert cost is proportional
+constexpr std::size_t kEf = 64;                // search breadth (recall of near duplicates); at least 4k
 constexpr std::size_t kFixedGraphBytes = 65'536 * sizeof(std::mutex) + 4096;
+constexpr std::size_t kCodeAlign = 32;  // codes padded to whole AVX2 loads (zeros add nothing)
 
-// Eight partial sums: the compiler vectorises them without -ffast-math
-// (one running sum would pin the order of the additions).
-float dot(const float* a, const float* b, std::size_t n) noexcept {
-  float s[8] = {};
-  std::size_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (std::size_t j = 0; j < 8; ++j) s[j] += a[i + j] * b[i + j];
-  float sum = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
-  for (; i < n; ++i) sum += a[i] * b[i];
+// An encoded vector: `padded` int8 codes, then the float scale s with
+// vector ~= s * codes.
+float scale_of(const void* v, std::size_t padded) noexcept {
+  float s;
+  std::memcpy(&s, static_cast<const char*>(v) + padded, sizeof s);
+  return s;
+}
+
+// |code| <= 127 and at most 8,192 dimensions: the sum fits an int32.
+std::int32_t dot_portable(const std::int8_t* a, const std::int8_t* b, std::size_t n) noexcept {
+  std::int32_t sum = 0;
+  for (std::size_t i = 0; i < n; ++i) sum += static_cast<std::int32_t>(a[i]) * b[i];
   return sum;
 }
+
+float distance_portable(const void* a, const void* b, const void* param) {
+  const std::size_t n = *static_cast<const std::size_t*>(param);
+  const auto dot = dot_portable(static_cast<const std::int8_t*>(a), static_cast<const std::int8_t*>(b), n);
+  return 1.0f - scale_of(a, n) * scale_of(b, n) * static_cast<float>(dot);
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define SLUICE_INDEX_AVX2 1
+#include <immintrin.h>
+// Sign-extended to 16 bits, multiplied and summed in pairs (vpmaddwd): 32
+// codes a step. Only intrinsics in here (no code shared with portable
+// callers: see src/embed/avx2_gemm.hpp).
+__attribute__((target("avx2"))) float distance_avx2(const void* a, const void* b, const void* param) {
+  const std::size_t n = *static_cast<const std::size_t*>(param);
+  const auto* x = static_cast<const std::int8_t*>(a);
+  const auto* y = static_cast<const std::int8_t*>(b);
+  __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
+  for (std::size_t i = 0; i < n; i += 32) {
+    const __m256i x0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x + i)));
+    const __m256i y0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(y + i)));
+    const __m256i x1 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x + i + 16)));
+    const __m256i y1 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(y + i + 16)));
+    s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(x0, y0));
+    s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(x1, y1));
+  }
+  const __m256i s = _mm256_add_epi32(s0, s1);
+  __m128i h = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+  h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
+  h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
+  float sa, sb;
+  std::memcpy(&sa, x + n, sizeof sa);
+  std::memcpy(&sb, y + n, sizeof sb);
+  return 1.0f - sa * sb * static_cast<float>(_mm_cvtsi128_si32(h));
+}
+#endif
+
+// The distance this CPU runs, chosen once.
+hnswlib::DISTFUNC<float> distance_function() {
+  static const hnswlib::DISTFUNC<float> chosen = [] {
+#ifdef SLUICE_INDEX_AVX2
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2")) return distance_avx2;
+#endif
+    return distance_portable;
+  }();
+  return chosen;
+}
+
+// hnswlib's view of the encoding: the bytes of one vector and their distance.
+class Int8Space final : public hnswlib::SpaceInterface<float> {
+ public:
+  explicit Int8Space(std::size_t padded) : padded_(padded), distance_(distance_function()) {}
+  std::size_t get_data_size() override { return padded_ + sizeof(float); }
+  hnswlib::DISTFUNC<float> get_dist_func() override { return distance_; }
+  void* get_dist_func_param() override { return &padded_; }
+
+ private:
+  std::size_t padded_;
+  hnswlib::DISTFUNC<float> distance_;
+};
+
+std::size_t padded(std::size_t dimensions) { return (dimensions + kCodeAlign - 1) / kCodeAlign * kCodeAlign; }
 
 }  // namespace
 
 // hnswlib labels are slots, reused after a removal (addPoint on a deleted
 // label revives and relinks it), so a partition under churn does not grow.
 struct VectorIndex::Graph {
-  hnswlib::InnerProductSpace space;
+  Int8Space space;
   hnswlib::HierarchicalNSW<float> hnsw;
   std::size_t capacity;
   std::unordered_map<std::uint64_t, hnswlib::labeltype> slot_of;
@@ -41,9 +118,9 @@ struct VectorIndex::Graph {
   std::vector<hnswlib::labeltype> free;
 
   Graph(std::size_t dimensions, std::size_t initial)
-      : space(dimensions), hnsw(&space, initial, kM, kEfConstruction), capacity(initial) {}
+      : space(padded(dimensions)), hnsw(&space, initial, kM, kEfConstruction), capacity(initial) {}
 
-  void add(std::uint64_t id, const float* vector) {
+  void add(std::uint64_t id, const char* code) {
     hnswlib::labeltype slot;
     const bool revived = !free.empty();
     if (revived) {
@@ -65,9 +142,9 @@ struct VectorIndex::Graph {
       // addPoint on a deleted label would relink every neighbour too
       // (updatePoint with probability 1): milliseconds a store.
       hnsw.unmarkDelete(slot);
-      hnsw.updatePoint(vector, hnsw.label_lookup_.at(slot), 0.0f);
+      hnsw.updatePoint(code, hnsw.label_lookup_.at(slot), 0.0f);
     } else {
-      hnsw.addPoint(vector, slot);
+      hnsw.addPoint(code, slot);
     }
     id_of[slot] = id;
     slot_of.emplace(id, slot);
@@ -75,67 +152,91 @@ struct VectorIndex::Graph {
 };
 
 VectorIndex::VectorIndex(std::string embedder, std::size_t dimensions)
-    : embedder_(std::move(embedder)), dimensions_(dimensions) {}
+    : embedder_(std::move(embedder)), dimensions_(dimensions), code_bytes_(padded(dimensions) + sizeof(float)) {}
 
 VectorIndex::~VectorIndex() = default;
 
+std::vector<char> VectorIndex::encode(const float* vector) const {
+  std::vector<char> code(code_bytes_, 0);
+  float top = 0;
+  for (std::size_t i = 0; i < dimensions_; ++i)
+    if (std::isfinite(vector[i])) top = std::max(top, std::fabs(vector[i]));
+  const float to_code = top > 0 ? 127.0f / top : 0.0f;
+  auto* codes = reinterpret_cast<std::int8_t*>(code.data());
+  for (std::size_t i = 0; i < dimensions_; ++i)
+    codes[i] = std::isfinite(vector[i]) ? static_cast<std::int8_t>(std::lrint(vector[i] * to_code)) : 0;
+  const float scale = top / 127.0f;
+  std::memcpy(code.data() + padded(dimensions_), &scale, sizeof scale);
+  return code;
+}
+
 void VectorIndex::add(std::uint64_t id, const float* vector) {
-  if (graph_) return graph_->add(id, vector);
-  if (flat_ids_.size() < kGraphFrom) {
-    flat_.insert(flat_.end(), vector, vector + dimensions_);
+  const auto code = encode(vector);
+  if (!graph_ && flat_ids_.size() < kGraphFrom) {
+    flat_.insert(flat_.end(), code.begin(), code.end());
     flat_ids_.push_back(id);
     return;
   }
-  auto graph = std::make_unique<Graph>(dimensions_, kGraphFrom * 2);
-  for (std::size_t i = 0; i < flat_ids_.size(); ++i) graph->add(flat_ids_[i], flat_.data() + i * dimensions_);
-  graph->add(id, vector);
-  graph_ = std::move(graph);
-  std::vector<float>().swap(flat_);
-  std::vector<std::uint64_t>().swap(flat_ids_);
+  if (!graph_) graph_ = std::make_unique<Graph>(dimensions_, kGraphFrom * 2);
+  graph_->add(id, code.data());
+  migrate(kMigrateStep);
+}
+
+// Moves up to `count` vectors from the back of the flat form into the graph.
+void VectorIndex::migrate(std::size_t count) {
+  for (; count > 0 && !flat_ids_.empty(); --count) {
+    graph_->add(flat_ids_.back(), flat_.data() + flat_.size() - code_bytes_);  // throws: stays flat
+    flat_ids_.pop_back();
+    flat_.resize(flat_.size() - code_bytes_);
+  }
+  if (flat_ids_.empty()) {
+    std::vector<char>().swap(flat_);
+    std::vector<std::uint64_t>().swap(flat_ids_);
+  }
 }
 
 void VectorIndex::remove(std::uint64_t id) noexcept {
   if (graph_) {
-    const auto it = graph_->slot_of.find(id);
-    if (it == graph_->slot_of.end()) return;
-    try {
-      graph_->hnsw.markDelete(it->second);
-      graph_->free.push_back(it->second);
-    } catch (...) {  // not found in the graph: nothing to free
+    if (const auto it = graph_->slot_of.find(id); it != graph_->slot_of.end()) {
+      try {
+        graph_->hnsw.markDelete(it->second);
+        graph_->free.push_back(it->second);
+      } catch (...) {  // not found in the graph: nothing to free
+      }
+      graph_->slot_of.erase(it);
+      return;
     }
-    graph_->slot_of.erase(it);
-    return;
   }
   const auto it = std::find(flat_ids_.begin(), flat_ids_.end(), id);
   if (it == flat_ids_.end()) return;
   const std::size_t i = static_cast<std::size_t>(it - flat_ids_.begin()), last = flat_ids_.size() - 1;
   if (i != last) {
     flat_ids_[i] = flat_ids_[last];
-    std::copy_n(flat_.begin() + static_cast<std::ptrdiff_t>(last * dimensions_), dimensions_,
-                flat_.begin() + static_cast<std::ptrdiff_t>(i * dimensions_));
+    std::memcpy(flat_.data() + i * code_bytes_, flat_.data() + last * code_bytes_, code_bytes_);
   }
   flat_ids_.pop_back();
-  flat_.resize(flat_.size() - dimensions_);
+  flat_.resize(flat_.size() - code_bytes_);
 }
 
 std::vector<std::pair<float, std::uint64_t>> VectorIndex::search(const float* query, std::size_t k) const {
   std::vector<std::pair<float, std::uint64_t>> out;
-  if (k == 0) return out;
-  if (graph_) {
-    if (graph_->slot_of.empty()) return out;
-    graph_->hnsw.setEf(std::max(kMinEf, 4 * k));
-    auto found = graph_->hnsw.searchKnn(query, k);
+  if (k == 0 || size() == 0) return out;
+  const auto code = encode(query);
+  if (graph_ && !graph_->slot_of.empty()) {
+    graph_->hnsw.setEf(std::max(kEf, 4 * k));
+    auto found = graph_->hnsw.searchKnn(code.data(), k);
     while (!found.empty()) {
       const auto [distance, slot] = found.top();
       found.pop();
       out.emplace_back(1.0f - distance, graph_->id_of[slot]);
     }
-    std::reverse(out.begin(), out.end());  // the queue pops the farthest first
-    return out;
   }
-  out.reserve(flat_ids_.size());
-  for (std::size_t i = 0; i < flat_ids_.size(); ++i)
-    out.emplace_back(dot(query, flat_.data() + i * dimensions_, dimensions_), flat_ids_[i]);
+  if (!flat_ids_.empty()) {
+    const auto distance = distance_function();
+    const std::size_t n = padded(dimensions_);
+    for (std::size_t i = 0; i < flat_ids_.size(); ++i)
+      out.emplace_back(1.0f - distance(code.data(), flat_.data() + i * code_bytes_, &n), flat_ids_[i]);
+  }
   const std::size_t n = std::min(k, out.size());
   std::partial_sort(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(n), out.end(),
                     [](const auto& a, const auto& b) { return a.first > b.first; });
@@ -143,14 +244,19 @@ std::vector<std::pair<float, std::uint64_t>> VectorIndex::search(const float* qu
   return out;
 }
 
-std::size_t VectorIndex::size() const noexcept { return graph_ ? graph_->slot_of.size() : flat_ids_.size(); }
+std::size_t VectorIndex::size() const noexcept {
+  return (graph_ ? graph_->slot_of.size() : 0) + flat_ids_.size();
+}
+
+bool VectorIndex::converting() const noexcept { return graph_ && !flat_ids_.empty(); }
 
 std::size_t VectorIndex::bytes() const noexcept {
-  std::size_t total = sizeof(*this) + embedder_.capacity();
-  if (!graph_) return total + flat_.capacity() * sizeof(float) + flat_ids_.capacity() * sizeof(std::uint64_t);
+  std::size_t total = sizeof(*this) + embedder_.capacity() + flat_.capacity() +
+                      flat_ids_.capacity() * sizeof(std::uint64_t);
+  if (!graph_) return total;
   // Per slot: the base layer (vector, links, label), a mutex, a level, the
   // visited-list mark, and our two maps; upper layers are ~1/M of that.
-  const std::size_t base = dimensions_ * sizeof(float) + (2 * kM + 1) * sizeof(std::uint32_t) + sizeof(hnswlib::labeltype);
+  const std::size_t base = code_bytes_ + (2 * kM + 1) * sizeof(std::uint32_t) + sizeof(hnswlib::labeltype);
   const std::size_t per_slot = base + base / kM + sizeof(std::mutex) + sizeof(int) + sizeof(unsigned short) +
                                sizeof(std::uint64_t) + 48 /* label and id maps */;
   return total + kFixedGraphBytes + graph_->capacity * per_slot;

@@ -5,6 +5,7 @@
 #include <cctype>
 #include <cmath>
 #include <cstdint>
+#include <string>
 
 #include "sluice/core/embedder.hpp"
 
@@ -28,9 +29,13 @@ bool word_byte(unsigned char c) { return std::isalnum(c) || c >= 0x80; }
 
 class HashedEmbedder final : public Embedder {
  public:
-  explicit HashedEmbedder(std::size_t dimensions) : dimensions_(dimensions ? dimensions : 1) {}
+  // Vectors of another size are other vectors: the size is in the name
+  // (512, the first size, kept the bare name its stored entries carry).
+  explicit HashedEmbedder(std::size_t dimensions)
+      : dimensions_(dimensions ? dimensions : 1),
+        name_(dimensions_ == 512 ? "hashed-ngram-v1" : "hashed-ngram-v1-" + std::to_string(dimensions_) + "d") {}
 
-  std::string_view name() const override { return "hashed-ngram-v1"; }
+  std::string_view name() const override { return name_; }
   std::size_t dimensions() const override { return dimensions_; }
 
   std::vector<float> embed(std::string_view text) const override {
@@ -74,6 +79,7 @@ class HashedEmbedder final : public Embedder {
   }
 
   std::size_t dimensions_;
+  std::string name_;
 };
 
 }  // namespace

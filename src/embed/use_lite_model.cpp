@@ -55,6 +55,7 @@ struct Dense {
   int in = 0;
   int out = 0;
   const float* panels = nullptr;  // the kernel packed for the AVX2 product, when it runs
+  const std::uint16_t* half_panels = nullptr;  // or packed as half floats
   std::string kernel_name;        // in model.json
   ConstMatrixMap kernel() const { return ConstMatrixMap(kernel_data, in, out); }
   ConstVectorMap bias() const { return ConstVectorMap(bias_data, out); }
@@ -79,7 +80,9 @@ struct Layer {
 struct Scratch {
   int capacity = 0;
   RowMatrix x, h, qkv, context, residual, hidden, scores;
-  RowVector pooled, dense;
+  RowMatrix key_t;                // one head's keys, transposed (the AVX2 product's layout)
+  RowMatrix mean_hidden, pooled;  // one row each: the last layer's means
+  RowVector dense;
 
   void reserve(int tokens) {
     if (capacity >= tokens) return;
@@ -91,7 +94,9 @@ struct Scratch {
     residual.resize(tokens, kModel);
     hidden.resize(tokens, kHidden);
     scores.resize(tokens, tokens);
-    pooled.resize(kModel);
+    key_t.resize(kModel, tokens);
+    mean_hidden.resize(1, kHidden);
+    pooled.resize(1, kModel);
     dense.resize(kModel);
   }
 };
@@ -103,9 +108,8 @@ struct Scratch {
 // CPU at 4-12 tokens, even at 40, GEMM ahead at 128.)
 constexpr int kStreamedRows = 32;
 
-// A portable build on a CPU with AVX2 and FMA: the products go to the
-// hand-written AVX2 kernel (2-3x Eigen's SSE code on long texts). A build
-// for AVX2 (SLUICE_ARCH) has Eigen's own AVX2 code and needs no detour.
+// On a CPU with AVX2, FMA and F16C the products go to the hand-written
+// kernel (avx2_gemm.hpp) in any build; Eigen serves the others.
 // out (+)= in * kernel, reading the kernel once, four rows at a time.
 template <class In, class Out>
 void stream_product(const In& in, const ConstMatrixMap& kernel, Out& out, bool accumulate) {
@@ -121,19 +125,14 @@ void stream_product(const In& in, const ConstMatrixMap& kernel, Out& out, bool a
     for (Eigen::Index r = 0; r < in.rows(); ++r) out.row(r) += in(r, i) * kernel.row(i);
 }
 
-bool avx2_kernel_helps() {
-#if defined(__AVX2__) && defined(__FMA__)
-  return false;
-#else
-  return avx2_available();
-#endif
-}
-
 // out = in * kernel + bias, or out += in * kernel when `accumulate`.
 // `in` and `out` are row-major with unit inner stride (blocks of RowMatrix).
 template <class In, class Out>
 void affine(bool avx2, const In& in, const Dense& d, Out&& out, bool accumulate = false) {
-  if (avx2) {
+  if (avx2 && d.half_panels) {
+    gemm_avx2_half(in.data(), in.outerStride(), d.half_panels, out.data(), out.outerStride(), in.rows(), d.in, d.out,
+                   accumulate);
+  } else if (avx2) {
     gemm_avx2(in.data(), in.outerStride(), d.panels ? d.panels : d.kernel_data, d.out, d.panels != nullptr,
               out.data(), out.outerStride(), in.rows(), d.in, d.out, accumulate);
   } else if (in.rows() > kStreamedRows) {
@@ -170,9 +169,14 @@ struct UseLiteModel::Weights {
   Dense tanh_layer;
   float l2_epsilon = 0;
   bool avx2 = false;  // products on the AVX2 kernel
-  std::vector<float> panels;  // the layers' kernels packed for it (18 MB), when it runs
+  // The layers' kernels packed for it, when it runs: as half floats (9 MB)
+  // when every weight fits one, else as floats (18 MB). A short text's pass
+  // is bound by reading them; halves take a third off it and change the
+  // output by less than the golden vectors' tolerance (cosine > 0.999999).
+  std::vector<std::uint16_t> half_panels;
+  std::vector<float> panels;
 
-  // Moves every layer kernel whose width allows into `panels`.
+  // Moves every layer kernel whose width allows into the packed panels.
   void pack() {
     std::vector<Dense*> all;
     for (auto& l : layers) {
@@ -182,12 +186,24 @@ struct UseLiteModel::Weights {
     std::size_t total = 0;
     for (const Dense* d : all)
       if (d->out % kPanelWidth == 0) total += static_cast<std::size_t>(d->in) * static_cast<std::size_t>(d->out);
-    panels.resize(total);
+    half_panels.resize(total);
+    bool half = true;
+    for (std::size_t at = 0; const Dense* d : all) {
+      if (d->out % kPanelWidth != 0) continue;
+      half = half && pack_panels_half(d->kernel_data, d->in, d->out, half_panels.data() + at);
+      at += static_cast<std::size_t>(d->in) * static_cast<std::size_t>(d->out);
+    }
+    if (!half) std::vector<std::uint16_t>().swap(half_panels);
+    if (!half) panels.resize(total);
     std::size_t at = 0;
     for (Dense* d : all) {
       if (d->out % kPanelWidth != 0) continue;
-      pack_panels(d->kernel_data, d->in, d->out, panels.data() + at);
-      d->panels = panels.data() + at;
+      if (half) {
+        d->half_panels = half_panels.data() + at;
+      } else {
+        pack_panels(d->kernel_data, d->in, d->out, panels.data() + at);
+        d->panels = panels.data() + at;
+      }
       store.release(d->kernel_name);  // only the packed copy is read from now on
       d->kernel_data = nullptr;
       at += static_cast<std::size_t>(d->in) * static_cast<std::size_t>(d->out);
@@ -229,7 +245,7 @@ struct Loader {
   Dense dense(const std::string& kernel, std::vector<std::int64_t> kernel_shape, const std::string& bias,
               int in, int out) {
     const auto* k = get(kernel, std::move(kernel_shape));
-    return Dense{k, get(bias, {out}), in, out, nullptr, kernel};
+    return Dense{k, get(bias, {out}), in, out, nullptr, nullptr, kernel};
   }
   Layer layer(int index, int input) {
     Layer l;
@@ -261,8 +277,10 @@ struct Loader {
 };
 
 // One transformer layer over `tokens` rows of s.x (width l.input), in place:
-// s.x becomes the layer's 512-wide output.
-void run_layer(const Layer& l, int tokens, float epsilon, bool avx2, Scratch& s) {
+// s.x becomes the layer's 512-wide output. When `pool` (the last layer),
+// only the mean of that output over the positions goes to s.pooled, and
+// s.x is left part done.
+void run_layer(const Layer& l, int tokens, float epsilon, bool avx2, bool pool, Scratch& s) {
   const int inner = l.heads * l.depth;
   auto x = s.x.topLeftCorner(tokens, l.input);
 
@@ -287,14 +305,27 @@ void run_layer(const Layer& l, int tokens, float epsilon, bool avx2, Scratch& s)
     const auto q = qkv.middleCols(head * l.depth, l.depth);
     const auto k = qkv.middleCols(inner + head * l.depth, l.depth);
     const auto v = qkv.middleCols(2 * inner + head * l.depth, l.depth);
-    scores.noalias() = q * k.transpose();
+    auto head_context = context.middleCols(head * l.depth, l.depth);
+    if (avx2) {  // as for the dense layers: Eigen's own product is SSE in a portable build
+      auto key_t = s.key_t.topLeftCorner(l.depth, tokens);
+      key_t = k.transpose();
+      gemm_avx2(q.data(), q.outerStride(), key_t.data(), key_t.outerStride(), false, scores.data(),
+                scores.outerStride(), tokens, l.depth, tokens, false);
+    } else {
+      scores.noalias() = q * k.transpose();
+    }
     for (int i = 0; i < tokens; ++i) {
       auto row = scores.row(i);
       const float top = row.maxCoeff();
       row = (row.array() - top).exp();
       row /= row.sum();
     }
-    context.middleCols(head * l.depth, l.depth).noalias() = scores * v;
+    if (avx2) {
+      gemm_avx2(scores.data(), scores.outerStride(), v.data(), v.outerStride(), false, head_context.data(),
+                head_context.outerStride(), tokens, tokens, l.depth, false);
+    } else {
+      head_context.noalias() = scores * v;
+    }
   }
   auto y = s.x.topRows(tokens);  // x is no longer needed: the layer's output goes there
   affine(avx2, context, l.output, y);
@@ -306,7 +337,18 @@ void run_layer(const Layer& l, int tokens, float epsilon, bool avx2, Scratch& s)
   auto hidden = s.hidden.topRows(tokens);
   affine(avx2, normed, l.conv1, hidden);
   hidden = hidden.cwiseMax(0.0f);
-  affine(avx2, hidden, l.conv2, y, /*accumulate=*/true);
+  if (!pool) {
+    affine(avx2, hidden, l.conv2, y, /*accumulate=*/true);
+    return;
+  }
+  // SequenceMask, Sum, RealDiv: the mean over the positions. conv2 is
+  // linear, so mean(y + hidden * W + b) = mean(y) + mean(hidden) * W + b:
+  // one row through conv2 instead of one per position (a sixth of the
+  // pass's arithmetic). Only the order of the additions differs.
+  const float inv_tokens = 1.0f / static_cast<float>(tokens);
+  s.mean_hidden.noalias() = hidden.colwise().sum() * inv_tokens;
+  s.pooled.noalias() = y.colwise().sum() * inv_tokens;
+  affine(avx2, s.mean_hidden, l.conv2, s.pooled, /*accumulate=*/true);
 }
 
 }  // namespace
@@ -320,7 +362,9 @@ Result<std::unique_ptr<UseLiteModel>> UseLiteModel::load(const std::filesystem::
   auto store = TfjsWeights::load(dir);
   if (!store) return std::move(store).error();
   auto w = std::make_unique<Weights>();
-  w->avx2 = products == Products::best && avx2_kernel_helps();
+  // The kernel also in a build for AVX2 (SLUICE_ARCH): its half-float
+  // panels read half the bytes Eigen's products do.
+  w->avx2 = products == Products::best && avx2_available();
   w->store = std::move(store).value();
   if (w->store.graph_fingerprint() != kGraphFingerprint) {
     char got[17];
@@ -377,11 +421,9 @@ void UseLiteModel::embed(std::span<const std::int32_t> ids, std::span<float, kOu
     }
   }
 
-  run_layer(w.layers[0], tokens, w.epsilon, w.avx2, s);
-  run_layer(w.layers[1], tokens, w.epsilon, w.avx2, s);
+  run_layer(w.layers[0], tokens, w.epsilon, w.avx2, /*pool=*/false, s);
+  run_layer(w.layers[1], tokens, w.epsilon, w.avx2, /*pool=*/true, s);
 
-  // SequenceMask, Sum, RealDiv: the mean over the positions.
-  s.pooled = s.x.topRows(tokens).colwise().sum() / static_cast<float>(tokens);
   s.dense.noalias() = s.pooled * w.tanh_layer.kernel();
   s.dense += w.tanh_layer.bias();
   s.dense = s.dense.array().tanh();

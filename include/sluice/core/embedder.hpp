@@ -28,7 +28,15 @@ class Embedder {
 // The weightless built-in: words, word pairs and character trigrams hashed
 // into `dimensions` signed buckets. It sees shared vocabulary, not meaning;
 // a sentence encoder with real weights is the semantic cache's to bring.
+// Its name carries the size unless 512 ("hashed-ngram-v1-256d"): vectors of
+// different sizes are never compared.
 std::unique_ptr<Embedder> make_hashed_embedder(std::size_t dimensions = 512);
+
+// The size the semantic cache's hashed-ngram embedder uses: a quarter of
+// the bytes a search reads at 512, and a graph the search finds its way in
+// more often (fewer dimensions), with the same precision and recall on
+// tests/data/cache as 256 and 512 (docs/benchmarks.md).
+inline constexpr std::size_t kCacheHashedDimensions = 128;
 
 // Cosine similarity of two unit vectors of the same length.
 float cosine(const std::vector<float>& a, const std::vector<float>& b) noexcept;

