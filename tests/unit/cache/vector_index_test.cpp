@@ -23,7 +23,10 @@ std::vector<float> unit(std::mt19937& rng, std::size_t dimensions) {
   std::normal_distribution<float> g;
   std::vector<float> v(dimensions);
   float norm = 0;
-  for (float& x : v) norm += (x = g(rng)) * x;
+  for (float& x : v) {
+    x = g(rng);
+    norm += x * x;
+  }
   for (float& x : v) x /= std::sqrt(norm);
   return v;
 }
@@ -49,7 +52,9 @@ TEST(VectorIndex, SimilaritiesAreTheCosinesWithinQuantisation) {
     ASSERT_EQ(found.size(), 20u);
     for (std::size_t i = 0; i < found.size(); ++i) {
       EXPECT_NEAR(found[i].first, dot(query, stored[found[i].second]), 0.01);
-      if (i > 0) EXPECT_GE(found[i - 1].first, found[i].first);
+      if (i > 0) {
+        EXPECT_GE(found[i - 1].first, found[i].first);
+      }
     }
     const auto self = index.search(stored[7].data(), 1);
     ASSERT_EQ(self.size(), 1u);
