@@ -3,6 +3,7 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
@@ -34,10 +35,16 @@ constexpr std::streamsize kMaxConfigBytes = 16 << 20;  // far above any real con
 std::optional<std::size_t> content_hash(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return std::nullopt;
-  std::string text(static_cast<std::size_t>(kMaxConfigBytes), '\0');
-  in.read(text.data(), kMaxConfigBytes);
+  // What the file holds, up to the bound: a few KiB read, not 16 MiB
+  // zero-filled on every event in the directory.
+  std::string text;
+  std::array<char, 64 * 1024> chunk;
+  while (in && text.size() < static_cast<std::size_t>(kMaxConfigBytes)) {
+    in.read(chunk.data(), chunk.size());
+    text.append(chunk.data(), static_cast<std::size_t>(in.gcount()));
+  }
   if (in.bad()) return std::nullopt;
-  text.resize(static_cast<std::size_t>(in.gcount()));
+  text.resize(std::min(text.size(), static_cast<std::size_t>(kMaxConfigBytes)));
   return std::hash<std::string>{}(text);
 }
 
