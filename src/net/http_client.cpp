@@ -217,7 +217,19 @@ struct HttpClient::Impl : std::enable_shared_from_this<HttpClient::Impl> {
     idle.push_back(std::move(c));
   }
 
+  // A new connection. Whatever fails here (the client's leaving included)
+  // failed before a byte of the request went out: the error says so.
   asio::awaitable<Result<std::unique_ptr<Connection>>> connect(Cancellation& cancel) {
+    auto c = co_await open(cancel);
+    if (!c) {
+      Error e = std::move(c).error();
+      e.unsent = true;
+      co_return e;
+    }
+    co_return c;
+  }
+
+  asio::awaitable<Result<std::unique_ptr<Connection>>> open(Cancellation& cancel) {
     auto c = std::make_unique<Connection>(executor);
     if (tls) c->tls.emplace(executor, *tls);
     else c->plain.emplace(executor);

@@ -191,7 +191,7 @@ asio::awaitable<Result<Answer>> Pipeline::serve(const auth::Caller& caller, Call
 
   // The key's share is settled with what was used: now, or when the stream ends.
   if (!answer) {
-    if (answer.error().code != errc::cancelled) lease->refund();
+    if (answer.error().code != errc::cancelled || answer.error().unsent) lease->refund();
   } else if (answer->stream) {
     answer->stream = std::make_unique<KeyedStream>(std::move(answer->stream), std::move(lease).value(), ctx.price);
   } else {
@@ -269,7 +269,12 @@ asio::awaitable<Result<Answer>> Pipeline::failover(const LlmRequest& req, std::s
     if (answer) co_return answer;
     Error error = std::move(answer).error();
     const auto now = clock_->now();
-    if (error.code == errc::cancelled) co_return error;  // the lease keeps its estimate
+    if (error.code == errc::cancelled) {
+      // Sent: the upstream may bill it, the lease keeps its estimate. Not
+      // sent (the client left while connecting): nothing to bill.
+      if (error.unsent) lease.rejected(now);
+      co_return error;
+    }
     if (std::find(tried.begin(), tried.end(), &dep) == tried.end()) tried.push_back(&dep);
     if (error.code == errc::upstream_rate_limited) {
       // That deployment sits out its Retry-After; the next candidate is tried at once.

@@ -76,6 +76,10 @@ struct Error {
   // would multiply the attempts (3 gateway x 3 SDK attempts = 9 upstream
   // calls), so the answer says x-should-retry: false.
   bool retries_spent = false;
+  // The request never reached the upstream (the failure, or the client's
+  // leaving, came while connecting): nothing can be billed for it, so the
+  // capacity it reserved goes back, cancelled or not.
+  bool unsent = false;
 
   int status() const noexcept { return http_status ? http_status : traits(code).http_status; }
   bool client_may_retry() const noexcept { return traits(code).client_retry && !retries_spent; }

@@ -107,6 +107,26 @@ TEST_F(PipelineServe, CancelledIsNotRetried) {
   EXPECT_TRUE(b_->calls.empty());
 }
 
+// A client that leaves while the upstream is being connected to: the
+// request never went out, so its reservation goes back (a request and its
+// tokens); one that leaves after it went out keeps them charged (the
+// upstream may bill it).
+TEST_F(PipelineServe, CancelledBeforeSendingGivesItsCapacityBackAfterKeepsIt) {
+  config_.models[0].deployments[0].rpm = 10;
+  config_.models[0].deployments[0].tpm = 100'000;
+  Error unsent = make_error(errc::cancelled, "gone while connecting");
+  unsent.unsent = true;
+  a_->errors.push_back(unsent);
+  auto r = serve(chat_call("chat"));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, errc::cancelled);
+  EXPECT_EQ(pool_->limits("chat", clock_->now()).remaining_requests, 10) << "nothing was sent: all back";
+  a_->errors.push_back(make_error(errc::cancelled, "gone mid-answer"));
+  r = serve(chat_call("chat"));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(pool_->limits("chat", clock_->now()).remaining_requests, 9) << "sent: the request stays charged";
+}
+
 TEST_F(PipelineServe, AFailedDeploymentIsRetriedWithinTheBudgetThenItsErrorAnswers) {
   for (int i = 0; i < 3; ++i) a_->errors.push_back(make_error(errc::upstream_unavailable, "a is down"));
   Error limited = make_error(errc::upstream_rate_limited, "b is busy");
@@ -417,6 +437,19 @@ TEST_F(PipelineKeys, AFailedRequestGivesTheKeysTokensBack) {
   Call again = chat_call("chat");
   again.request.max_tokens = 90;
   EXPECT_TRUE(serve(std::move(again), kKey));
+}
+
+TEST_F(PipelineKeys, AClientGoneBeforeTheRequestWasSentGivesTheKeysShareBack) {
+  key().rpm = 1;
+  Error unsent = make_error(errc::cancelled, "gone while connecting");
+  unsent.unsent = true;
+  a_->errors.push_back(unsent);
+  ASSERT_FALSE(serve(chat_call("chat"), kKey));
+  EXPECT_TRUE(serve(chat_call("chat"), kKey)) << "the unsent request's share of the key came back";
+  a_->errors.push_back(make_error(errc::cancelled, "gone mid-answer"));
+  clock_->advance(std::chrono::seconds(60));
+  ASSERT_FALSE(serve(chat_call("chat"), kKey));
+  EXPECT_EQ(serve(chat_call("chat"), kKey).error().code, errc::rate_limited) << "a sent request stays charged";
 }
 
 TEST_F(PipelineKeys, TheCostComesFromTheDeploymentsPrice) {
