@@ -73,10 +73,23 @@ inline bool has_obs_fold(std::string_view fields) {
 // chunked") would frame the body differently: a smuggling hole. Beast hands
 // over whole fields, and a field always takes its continuation lines with
 // it, so the bytes each put() consumes are checked once: linear.
+//
+// A chunked body is given to Beast five bytes or more at a time. Beast 1.81
+// asserts (parse_chunk_header: n >= 5) when it has seen the last chunk
+// ("0\r\n") and is offered it again with only one byte more, as a client
+// that sends the end of its body in pieces makes it: a false assertion
+// (boostorg/beast#2861, fixed in Boost 1.86) that aborts any build with
+// assertions (Debug, the sanitizer and fuzz builds); Release parses it
+// right. Waiting loses nothing: Beast holds the last chunk unconsumed until
+// the body's final CRLF, so the put() that completes a chunked body is
+// always given at least "0\r\n\r\n", and fewer bytes can never finish it.
+inline constexpr std::size_t kMinChunkedPut = 5;
+
 template <class Parser>
 boost::system::error_code parse_buffered(Parser& parser, boost::beast::flat_buffer& buffer, Until until) {
   auto done = [&] { return until == Until::header ? parser.is_header_done() : parser.is_done(); };
-  while (!done() && buffer.size() > 0) {
+  auto enough = [&] { return !(parser.is_header_done() && parser.chunked()) || buffer.size() >= kMinChunkedPut; };
+  while (!done() && buffer.size() > 0 && enough()) {
     boost::system::error_code ec;
     const bool in_head = !parser.is_header_done();
     const auto bytes = buffer.data();

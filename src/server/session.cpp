@@ -17,6 +17,7 @@
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/read_size.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
@@ -94,10 +95,15 @@ asio::awaitable<error_code> read_body(Stream& stream, beast::flat_buffer& buffer
     auto [ec, n] = co_await http::async_read(stream, buffer, parser, kUse);
     co_return ec;
   }
+  // Not Beast's async_read_some: parse_buffered gives Beast a chunked body
+  // as it can take it (kMinChunkedPut). End of stream as Beast reports it.
   while (!parser.is_done()) {
     if (!hold.grow_to(parser.get().body().size())) co_return kOverBudget;
-    auto [ec, n] = co_await http::async_read_some(stream, buffer, parser, kUse);
+    auto [ec, n] = co_await stream.async_read_some(buffer.prepare(beast::read_size(buffer, 65536)), kUse);
+    buffer.commit(n);
+    if (ec == asio::error::eof) co_return http::error::partial_message;
     if (ec) co_return ec;
+    if (auto pec = parse_buffered(parser, buffer, Until::message); pec && pec != http::error::need_more) co_return pec;
   }
   co_return hold.grow_to(parser.get().body().size()) ? error_code{} : kOverBudget;
 }
