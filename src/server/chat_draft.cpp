@@ -51,6 +51,9 @@ void ChatDraft::append(const std::string& message) {
 
 void ChatDraft::finish(LlmRequest& req, std::string_view options) {
   flush();
+  // Empty turns (content [], thinking only) write no chat message; chat
+  // completions refuses a request with none.
+  if (messages_.empty()) refuse("no message has content to send", "messages");
   if (refused_) {
     req.untranslatable = std::move(refused_);
     return;

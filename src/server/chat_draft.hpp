@@ -31,7 +31,8 @@ class ChatDraft {
 
   // Sets req.as_chat to the chat-completions request the draft wrote, with
   // `options` (",\"key\":value..." members) after its messages, or
-  // req.untranslatable to the refusal. Takes req's model, stream,
+  // req.untranslatable to the refusal (also when no message was written).
+  // Takes req's model, stream,
   // max_tokens and texts; the draft is spent.
   void finish(LlmRequest& req, std::string_view options);
 

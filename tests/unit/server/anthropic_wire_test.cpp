@@ -166,6 +166,10 @@ TEST(ParseMessages, WhatChatCannotHonourIsRefusedNamingIt) {
        "messages.0.content.0.type"},
       {R"({"model":"c","max_tokens":5,"messages":[{"role":"user","content":[{"type":"search_result","source":"x","title":"t","content":[]}]}]})",
        "messages.0.content.0.type"},
+      // Nothing left to send: chat completions refuses an empty messages array.
+      {R"({"model":"c","max_tokens":5,"messages":[{"role":"user","content":[]}]})", "messages"},
+      {R"({"model":"c","max_tokens":5,"messages":[{"role":"assistant","content":[{"type":"thinking","thinking":"t","signature":"s"}]}]})",
+       "messages"},
   };
   for (const Case& c : cases) {
     const Error e = refusal(c.body);
