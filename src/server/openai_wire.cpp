@@ -196,6 +196,11 @@ Result<Call> decode_job_call(std::string_view endpoint, std::string body) {
     if (!parsed) return std::move(parsed).error();
     return Call{std::move(parsed).value()};
   }
+  // The entry may be anyone's (Redis): the endpoint is quoted only when it
+  // reads as a name, so the message stays printable and the body JSON.
+  const bool name = !endpoint.empty() && endpoint.size() <= 64 &&
+                    endpoint.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789._-/") == std::string_view::npos;
+  if (!name) return make_error(errc::bad_request, "a queued job names an unknown endpoint (not a name)");
   return make_error(errc::bad_request, "a queued job names an unknown endpoint `" + std::string(endpoint) + "`");
 }
 

@@ -11,7 +11,9 @@
 #include <string>
 #include <vector>
 
+#include "reply.hpp"
 #include "sluice/core/base64.hpp"
+#include "sluice/server/job_call.hpp"
 #include "support/growth.hpp"
 
 namespace sluice::server {
@@ -449,6 +451,35 @@ TEST(ConvertEmbeddings, NoOpOnBodiesItCannotRead) {
   // Invalid base64 (or a byte count that is not whole floats) cannot become floats.
   EXPECT_FALSE(convert_embeddings(R"({"data":[{"embedding":"!!!!"}]})", EncodingFormat::float_array).has_value());
   EXPECT_FALSE(convert_embeddings(R"({"data":[{"embedding":"YWJj"}]})", EncodingFormat::float_array).has_value());
+}
+
+}  // namespace
+}  // namespace sluice::server
+
+namespace sluice::server {
+namespace {
+
+TEST(DecodeJobCall, AKnownEndpointDecodesAsTheFrontDoorParses) {
+  auto call = decode_job_call("chat.completions", R"({"model":"m","messages":[{"role":"user","content":"hi"}]})");
+  ASSERT_TRUE(call.ok()) << call.error().message;
+  EXPECT_EQ(call->request.model, "m");
+  EXPECT_EQ(call->request.endpoint, Endpoint::chat_completions);
+}
+
+// The endpoint comes from a Redis entry anyone with access may have written:
+// it is quoted only when it reads as a name, so the error body stays JSON.
+TEST(DecodeJobCall, AnUnknownEndpointIsA400WhoseBodyIsJson) {
+  const auto named = decode_job_call("chat", "{}");
+  ASSERT_FALSE(named.ok());
+  EXPECT_EQ(named.error().code, errc::bad_request);
+  EXPECT_NE(named.error().message.find("`chat`"), std::string::npos) << named.error().message;
+  for (std::string endpoint : {std::string("chat_completi\0\xff\xfe", 16), std::string("a\nb"), std::string(300, 'x')}) {
+    const auto bad = decode_job_call(endpoint, "{}");
+    ASSERT_FALSE(bad.ok());
+    EXPECT_EQ(bad.error().code, errc::bad_request);
+    EXPECT_EQ(bad.error().message.find(endpoint), std::string::npos) << bad.error().message;
+    EXPECT_TRUE(json::accept(error_reply(bad.error(), Wire::openai).body)) << bad.error().message;
+  }
 }
 
 }  // namespace
