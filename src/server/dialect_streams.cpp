@@ -82,6 +82,23 @@ Status StreamTranslator::feed(const ChatEvent& event, const Usage& usage, std::s
 
 namespace {
 
+// True when every line of the event is a comment (": queued"); an event
+// that goes on with data or fields after one is an event like any other.
+bool only_comments(std::string_view raw) {
+  bool any = false;
+  while (!raw.empty()) {
+    const std::size_t end = raw.find_first_of("\r\n");
+    const std::string_view line = raw.substr(0, end);
+    if (!line.empty()) {
+      if (line.front() != ':') return false;
+      any = true;
+    }
+    if (end == std::string_view::npos) break;
+    raw.remove_prefix(end + 1);
+  }
+  return any;
+}
+
 // Pulls batches of chat events, splits them into events (a batch is whole
 // events) and hands each to the translator. After [DONE] the chat stream is
 // drained to its end; a chat stream that ends without it has broken.
@@ -106,7 +123,7 @@ class TranslatedStream final : public ChunkStream {
         // A comment (the overflow queue's ": queued" keep-alive) reaches the
         // client as it is: every SSE client skips it, and it keeps proxies
         // and read timeouts from giving up on a stream that waits.
-        if (raw.starts_with(':')) {
+        if (only_comments(raw)) {
           out.append(raw);
           return;
         }

@@ -131,6 +131,22 @@ TEST(TranslatedStream, CommentsGoThroughAtOnceSoAWaitingStreamIsKeptAlive) {
   EXPECT_NE(rest.text.find("event: message_stop"), std::string::npos);
 }
 
+// An event that starts with a comment and goes on with data is an event:
+// its data is translated, never relayed in the upstream's dialect.
+TEST(TranslatedStream, AnEventWithACommentAndDataIsTranslated) {
+  auto stream = translated_stream(
+      std::make_unique<FixedStream>(std::vector<std::string>{
+          ": note\n" R"(data: {"model":"m","choices":[{"delta":{"content":"hi"}}]})" "\n\n"
+          ": bad\ndata: {not json\n\ndata: [DONE]\n\n"}),
+      std::make_unique<ChatToMessagesStream>("msg_test"));
+  const Drained d = drain(*stream);
+  EXPECT_EQ(d.text.find("choices"), std::string::npos) << d.text;
+  EXPECT_EQ(d.text.find("not json"), std::string::npos) << d.text;
+  EXPECT_NE(d.text.find(R"("text":"hi")"), std::string::npos) << d.text;
+  ASSERT_TRUE(d.error.has_value()) << "the event whose data is not JSON breaks the stream";
+  EXPECT_EQ(d.error->code, errc::upstream_protocol);
+}
+
 TEST(TranslatedStream, UsageComesFromTheChatStream) {
   auto stream = translated_stream(
       std::make_unique<FixedStream>(std::vector<std::string>{
