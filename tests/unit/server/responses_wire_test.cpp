@@ -141,6 +141,11 @@ TEST(ParseResponses, StatefulAndBuiltInFeaturesAreRefusedForTranslationOnly) {
     EXPECT_TRUE(r.request.untranslatable.has_value()) << items;
     EXPECT_TRUE(r.request.untranslatable->param.starts_with("input[0]")) << r.request.untranslatable->param;
   }
+  // Nothing to send: chat completions refuses an empty messages array.
+  const ResponsesRequest empty = parse_ok(R"({"model":"m","input":[]})");
+  EXPECT_FALSE(empty.request.as_chat);
+  ASSERT_TRUE(empty.request.untranslatable.has_value());
+  EXPECT_EQ(empty.request.untranslatable->param, "messages");
 }
 
 TEST(ParseResponses, WhatATranslationCannotUseIsDropped) {
