@@ -12,19 +12,25 @@ namespace {
 
 namespace http = boost::beast::http;
 
-// Feeds `head` to a request parser in pieces of `piece` bytes, as the
-// session does; the result of the header phase.
-boost::system::error_code parse_head(const std::string& head, std::size_t piece) {
-  http::request_parser<http::string_body> parser;
+// Feeds `text` to `parser` in pieces of `piece` bytes, as the session does;
+// the result of parsing until `until`.
+template <class Parser>
+boost::system::error_code feed(Parser& parser, const std::string& text, std::size_t piece, Until until) {
   boost::beast::flat_buffer buffer;
   boost::system::error_code ec = http::error::need_more;
-  for (std::size_t at = 0; at < head.size() && ec == http::error::need_more; at += piece) {
-    const std::string part = head.substr(at, piece);
+  for (std::size_t at = 0; at < text.size() && ec == http::error::need_more; at += piece) {
+    const std::string part = text.substr(at, piece);
     boost::asio::buffer_copy(buffer.prepare(part.size()), boost::asio::buffer(part));
     buffer.commit(part.size());
-    ec = parse_buffered(parser, buffer, Until::header);
+    ec = parse_buffered(parser, buffer, until);
   }
   return ec;
+}
+
+// The result of the header phase of `head` arriving in pieces.
+boost::system::error_code parse_head(const std::string& head, std::size_t piece) {
+  http::request_parser<http::string_body> parser;
+  return feed(parser, head, piece, Until::header);
 }
 
 TEST(ParseBuffered, AFoldedFieldIsRefusedHoweverTheHeadArrives) {
@@ -65,15 +71,7 @@ TEST(ParseBuffered, AChunkedBodyGoesToBeastFiveBytesOrMoreAtATime) {
       "2\r\n{}\r\n0\r\nX-Trailer: t\r\n\r\n";
   for (std::size_t piece : {std::size_t{1}, std::size_t{2}, std::size_t{3}, std::size_t{4096}}) {
     RecordingParser parser;
-    boost::beast::flat_buffer buffer;
-    boost::system::error_code ec = http::error::need_more;
-    for (std::size_t at = 0; at < request.size() && ec == http::error::need_more; at += piece) {
-      const std::string part = request.substr(at, piece);
-      boost::asio::buffer_copy(buffer.prepare(part.size()), boost::asio::buffer(part));
-      buffer.commit(part.size());
-      ec = parse_buffered(parser, buffer, Until::message);
-    }
-    EXPECT_EQ(ec, boost::system::error_code{}) << piece;
+    EXPECT_EQ(feed(parser, request, piece, Until::message), boost::system::error_code{}) << piece;
     EXPECT_EQ(parser.inner.get().body(), "{}") << piece;
     for (std::size_t n : parser.body_puts) EXPECT_GE(n, kMinChunkedPut) << piece;
   }
