@@ -142,7 +142,10 @@ int Prompt::find(const Token& t, int from) const noexcept {
     auto it = std::lower_bound(keys_.begin(), keys_.end(), std::pair<std::uint64_t, int>{t.keys[k], -1});
     if (it == keys_.end() || it->first != t.keys[k]) continue;
     if (first < 0 || it->second < first) first = it->second;
-    while (it != keys_.end() && it->first == t.keys[k] && it->second < from) ++it;  // a word's repeats: few
+    // The first repeat at or after `from`, by its position too: stepping
+    // through a word's repeats made a prompt of one word said thousands of
+    // times quadratic.
+    it = std::lower_bound(it, keys_.end(), std::pair<std::uint64_t, int>{t.keys[k], from});
     if (it != keys_.end() && it->first == t.keys[k] && (after < 0 || it->second < after)) after = it->second;
   }
   return after >= 0 ? after : first;

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <string>
 
+#include "support/growth.hpp"
 #include "verifier_spelling.hpp"
 
 namespace sluice::cache {
@@ -195,6 +196,19 @@ TEST(VerifierBoundsTest, LongPromptsStayLinear) {
   EXPECT_TRUE(v.same) << v.rule << ": " << v.detail;
   EXPECT_FALSE(verifier().check(a, b + " never").same);
   EXPECT_LT(std::chrono::duration_cast<std::chrono::milliseconds>(took).count(), 200);  // ~20 KB each
+}
+
+// One word said thousands of times: matching each repeat after the last
+// one stepped through all the earlier repeats, quadratic (fuzz_cache_verifier,
+// corpus/cache_verifier/one_word_repeated_ten_thousand_times).
+TEST(VerifierBoundsTest, AWordRepeatedThousandsOfTimesStaysLinear) {
+  auto make = [](std::size_t n) {
+    std::string p;
+    for (std::size_t i = 0; i < n; ++i) p += "b ";
+    return p;
+  };
+  auto run = [](const std::string& p) { EXPECT_TRUE(verifier().check(p, p).same); };
+  EXPECT_LT(test::growth(make, run, 2000), test::kLinearGrowth);
 }
 
 // The alignment grows faster than the prompts: past kMaxBytes a prompt is
