@@ -83,19 +83,35 @@ inline bool has_obs_fold(std::string_view fields) {
 // right. Waiting loses nothing: Beast holds the last chunk unconsumed until
 // the body's final CRLF, so the put() that completes a chunked body is
 // always given at least "0\r\n\r\n", and fewer bytes can never finish it.
+//
+// `max_header_bytes` (the limit set on the parser; 0 once the head is read)
+// bounds the whole head, request line included, however it arrives. Beast
+// counts from where its state starts: a head that comes whole or trickles
+// is bounded as a whole, but one whose request line came in an earlier
+// read gave the fields the whole limit again, and a whole head read at once
+// did too. So the head is offered at most the limit, and once the request
+// line is read on its own, Beast's limit is what is left of it.
 inline constexpr std::size_t kMinChunkedPut = 5;
 
 template <class Parser>
-boost::system::error_code parse_buffered(Parser& parser, boost::beast::flat_buffer& buffer, Until until) {
+boost::system::error_code parse_buffered(Parser& parser, boost::beast::flat_buffer& buffer, Until until,
+                                         std::size_t max_header_bytes = 0) {
   auto done = [&] { return until == Until::header ? parser.is_header_done() : parser.is_done(); };
   auto enough = [&] { return !(parser.is_header_done() && parser.chunked()) || buffer.size() >= kMinChunkedPut; };
   while (!done() && buffer.size() > 0 && enough()) {
     boost::system::error_code ec;
     const bool in_head = !parser.is_header_done();
-    const auto bytes = buffer.data();
+    boost::asio::const_buffer bytes = buffer.data();
+    const bool withheld = in_head && max_header_bytes > 0 && bytes.size() > max_header_bytes;
+    if (withheld) bytes = boost::asio::const_buffer(bytes.data(), max_header_bytes);
     const std::size_t used = parser.put(bytes, ec);
     if (in_head && has_obs_fold({static_cast<const char*>(bytes.data()), used}))
       return boost::beast::http::error::bad_obs_fold;
+    // The whole limit was offered and the head has not ended in it.
+    if (withheld && ec == boost::beast::http::error::need_more) return boost::beast::http::error::header_limit;
+    // Only the request line is consumed without the whole head, once.
+    if (in_head && max_header_bytes > 0 && used > 0 && !parser.is_header_done())
+      parser.header_limit(static_cast<std::uint32_t>(max_header_bytes - used));
     buffer.consume(used);
     if (ec) return ec;  // need_more included
     if (used == 0) break;

@@ -363,14 +363,14 @@ asio::awaitable<bool> BasicSession<Stream>::serve_one() {
   parser.body_limit(cfg.max_body_bytes);
   deadline_.expire_after(head_window(cfg.header_timeout));
   first_request_ = false;
-  error_code hec = parse_buffered(parser, buffer_, Until::header);
+  error_code hec = parse_buffered(parser, buffer_, Until::header, cfg.max_header_bytes);
   // Not Beast's async_read_header: parse_buffered must see every byte of the
   // head (it refuses obs-folds). End of stream as Beast reports it.
   while (hec == http::error::need_more) {
     auto [rec, n] = co_await stream_.async_read_some(buffer_.prepare(4096), kUse);
     buffer_.commit(n);
     if (rec == asio::error::eof) hec = parser.got_some() ? http::error::partial_message : http::error::end_of_stream;
-    else hec = rec ? rec : parse_buffered(parser, buffer_, Until::header);
+    else hec = rec ? rec : parse_buffered(parser, buffer_, Until::header, cfg.max_header_bytes);
   }
   if (hec && deadline_.expired()) hec = beast::error::timeout;
   if (hec) deadline_.disarm();

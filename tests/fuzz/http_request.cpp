@@ -65,7 +65,7 @@ Outcome read_one(std::string_view input, std::size_t piece, std::optional<Reques
   for (auto until : {sluice::server::Until::header, sluice::server::Until::message}) {
     if (until == sluice::server::Until::message && o.ec) break;
     for (;;) {
-      o.ec = sluice::server::parse_buffered(parser, buffer, until);
+      o.ec = sluice::server::parse_buffered(parser, buffer, until, limits().max_header_bytes);
       if (o.ec != http::error::need_more || !arrive()) break;
     }
     if (o.ec == http::error::need_more && fed == input.size()) o.ec = http::error::partial_message;

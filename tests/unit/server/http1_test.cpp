@@ -15,14 +15,16 @@ namespace http = boost::beast::http;
 // Feeds `text` to `parser` in pieces of `piece` bytes, as the session does;
 // the result of parsing until `until`.
 template <class Parser>
-boost::system::error_code feed(Parser& parser, const std::string& text, std::size_t piece, Until until) {
+boost::system::error_code feed(Parser& parser, const std::string& text, std::size_t piece, Until until,
+                               std::size_t max_header_bytes = 8192) {
+  parser.header_limit(static_cast<std::uint32_t>(max_header_bytes));
   boost::beast::flat_buffer buffer;
   boost::system::error_code ec = http::error::need_more;
   for (std::size_t at = 0; at < text.size() && ec == http::error::need_more; at += piece) {
     const std::string part = text.substr(at, piece);
     boost::asio::buffer_copy(buffer.prepare(part.size()), boost::asio::buffer(part));
     buffer.commit(part.size());
-    ec = parse_buffered(parser, buffer, until);
+    ec = parse_buffered(parser, buffer, until, max_header_bytes);
   }
   return ec;
 }
@@ -55,6 +57,7 @@ struct RecordingParser {
   bool is_header_done() const { return inner.is_header_done(); }
   bool is_done() const { return inner.is_done(); }
   bool chunked() const { return inner.chunked(); }
+  void header_limit(std::uint32_t limit) { inner.header_limit(limit); }
   std::size_t put(boost::asio::const_buffer bytes, boost::system::error_code& ec) {
     if (inner.is_header_done()) body_puts.push_back(bytes.size());
     return inner.put(bytes, ec);
@@ -74,6 +77,25 @@ TEST(ParseBuffered, AChunkedBodyGoesToBeastFiveBytesOrMoreAtATime) {
     EXPECT_EQ(feed(parser, request, piece, Until::message), boost::system::error_code{}) << piece;
     EXPECT_EQ(parser.inner.get().body(), "{}") << piece;
     for (std::size_t n : parser.body_puts) EXPECT_GE(n, kMinChunkedPut) << piece;
+  }
+}
+
+// The limit bounds the whole head, request line included: a head of
+// exactly the limit is read and one byte more is refused, whether it comes
+// whole, byte by byte, or with its request line in a read of its own.
+TEST(ParseBuffered, TheHeaderLimitBoundsTheWholeHeadHoweverItArrives) {
+  constexpr std::size_t kLimit = 1024;
+  const std::string line = "GET /v1/models HTTP/1.1\r\nHost: x\r\n";
+  auto head_of = [&](std::size_t size) {
+    const std::string start = line + "X-Pad: ";
+    return start + std::string(size - start.size() - 4, 'a') + "\r\n\r\n";
+  };
+  for (std::size_t piece : {std::size_t{1}, std::size_t{7}, line.size(), std::size_t{4096}}) {
+    http::request_parser<http::string_body> at_limit, over;
+    EXPECT_EQ(feed(at_limit, head_of(kLimit) + "GET / HTTP/1.1\r\n", piece, Until::header, kLimit),
+              boost::system::error_code{}) << piece;
+    EXPECT_EQ(feed(over, head_of(kLimit + 1) + "GET / HTTP/1.1\r\n", piece, Until::header, kLimit),
+              http::error::header_limit) << piece;
   }
 }
 
