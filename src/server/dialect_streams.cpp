@@ -1,6 +1,7 @@
 #include "dialect_streams.hpp"
 
 #include <charconv>
+#include <limits>
 #include <optional>
 
 #include <simdjson.h>
@@ -217,7 +218,9 @@ class NativeResponsesStream final : public ChunkStream {
         if (!response["created_at"].get_int64().get(created)) draft_.created_at = created;
       });
     }
-    if (const auto n = last_sequence_number(batch)) next_sequence_ = *n + 1;
+    // The upstream's number, whatever it is: the largest one stays (no overflow).
+    if (const auto n = last_sequence_number(batch))
+      next_sequence_ = *n < std::numeric_limits<std::int64_t>::max() ? *n + 1 : *n;
   }
 
   std::unique_ptr<ChunkStream> inner_;

@@ -220,6 +220,16 @@ TEST(NativeResponsesStream, AFailureContinuesTheUpstreamsSequenceAndNamesItsResp
   EXPECT_EQ(failed[0].data["response"]["error"]["message"], "reset");
 }
 
+TEST(NativeResponsesStream, TheLargestSequenceNumberDoesNotOverflow) {
+  auto stream = native_responses_stream(std::make_unique<FixedStream>(std::vector<std::string>{
+      "event: response.created\n"
+      R"(data: {"type":"response.created","sequence_number":9223372036854775807,"response":{"id":"resp_1"}})" "\n\n"}));
+  (void)drain(*stream);
+  const auto failed = events_of(stream->failure_event(make_error(errc::upstream_unavailable, "reset")));
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_EQ(failed[0].data["sequence_number"], 9223372036854775807LL);
+}
+
 TEST(NamedEvent, EventLineThenData) {
   EXPECT_EQ(named_event("ping", R"({"type":"ping"})"), "event: ping\ndata: {\"type\":\"ping\"}\n\n");
 }
