@@ -93,6 +93,14 @@ inline bool has_obs_fold(std::string_view fields) {
 // line is read on its own, Beast's limit is what is left of it.
 inline constexpr std::size_t kMinChunkedPut = 5;
 
+// What a chunked body may hold unread while Beast waits for the end of a
+// chunk's size line (extensions included) or of the trailer fields. Beast
+// 1.81 bounds neither (boostorg/beast#3077 adds 8 KiB in a later Boost),
+// nor are they body bytes the body limit counts: an endless quoted
+// extension grew the buffer until the body timeout, and Beast parsed it
+// again from its start on every read, quadratic. Over this it is a bad chunk.
+inline constexpr std::size_t kMaxChunkHeadBytes = 8 * 1024;
+
 template <class Parser>
 boost::system::error_code parse_buffered(Parser& parser, boost::beast::flat_buffer& buffer, Until until,
                                          std::size_t max_header_bytes = 0) {
@@ -113,6 +121,8 @@ boost::system::error_code parse_buffered(Parser& parser, boost::beast::flat_buff
     if (in_head && max_header_bytes > 0 && used > 0 && !parser.is_header_done())
       parser.header_limit(static_cast<std::uint32_t>(max_header_bytes - used));
     buffer.consume(used);
+    if (ec == boost::beast::http::error::need_more && !in_head && parser.chunked() && buffer.size() > kMaxChunkHeadBytes)
+      return boost::beast::http::error::bad_chunk;
     if (ec) return ec;  // need_more included
     if (used == 0) break;
   }

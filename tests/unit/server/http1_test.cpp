@@ -99,6 +99,22 @@ TEST(ParseBuffered, TheHeaderLimitBoundsTheWholeHeadHoweverItArrives) {
   }
 }
 
+// A chunk's size line and the trailers are not body bytes: bounded on their
+// own, however they arrive (an endless quoted extension grew the buffer and
+// was parsed again on every read).
+TEST(ParseBuffered, AChunkSizeLineOrTrailersOverTheBoundAreABadChunk) {
+  const std::string head = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+  const std::string endless_extension = head + "4;name=\"" + std::string(kMaxChunkHeadBytes + 100, 'a');
+  const std::string endless_trailers = head + "0\r\nX-T: " + std::string(kMaxChunkHeadBytes + 100, 'a');
+  const std::string fine = head + "2;name=\"" + std::string(100, 'a') + "\"\r\n{}\r\n0\r\nX-T: t\r\n\r\n";
+  for (std::size_t piece : {std::size_t{1}, std::size_t{1000}, std::size_t{1u << 16}}) {
+    http::request_parser<http::string_body> a, b, c;
+    EXPECT_EQ(feed(a, endless_extension, piece, Until::message), http::error::bad_chunk) << piece;
+    EXPECT_EQ(feed(b, endless_trailers, piece, Until::message), http::error::bad_chunk) << piece;
+    EXPECT_EQ(feed(c, fine, piece, Until::message), boost::system::error_code{}) << piece;
+  }
+}
+
 TEST(HasObsFold, OnlyALineBreakFollowedBySpaceOrTab) {
   EXPECT_TRUE(has_obs_fold("X: a\r\n b\r\n"));
   EXPECT_TRUE(has_obs_fold("X: a\r\n\tb\r\n"));
