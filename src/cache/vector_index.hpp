@@ -52,6 +52,9 @@ class VectorIndex {
   void remove(std::uint64_t id) noexcept;
   // Up to `k` live ids, most similar first, with their inner products.
   std::vector<std::pair<float, std::uint64_t>> search(const float* query, std::size_t k) const;
+  // The same through hnswlib's own searchKnn (the graph part only): what
+  // the test of our graph walk compares it with.
+  std::vector<std::pair<float, std::uint64_t>> search_by_hnswlib(const float* query, std::size_t k) const;
 
   std::size_t size() const noexcept;
   // Memory held, estimated from the layout (for the cache's byte budget).

@@ -1,6 +1,7 @@
 // VectorIndex: the int8 similarities against the float ones, the incremental
 // conversion from flat to graph (searches answer exactly throughout), the
-// graph's recall of planted near duplicates, and the hashed embedder's
+// graph's recall of planted near duplicates, our graph walk against
+// hnswlib's, and the hashed embedder's
 // size in its name (vectors of another size are another embedder's).
 #include "vector_index.hpp"
 
@@ -158,6 +159,36 @@ TEST(VectorIndex, FindsPlantedNearDuplicates) {
     found += !hits.empty() && hits[0].second == target && hits[0].first >= 0.85f;
   }
   EXPECT_GE(found, kQueries * 97 / 100) << "of " << kQueries;
+}
+
+// Our base-layer walk (prefetching each hop's neighbours together) is
+// hnswlib's searchKnn with another order of memory reads: the same ids and
+// similarities for every query, with slots deleted and revived as a full
+// cache's are.
+TEST(VectorIndex, TheGraphWalkAnswersAsHnswlibsDoes) {
+  constexpr std::size_t kEntries = 3'000, kDimensions = 128;
+  std::mt19937 rng(11);
+  VectorIndex index("test", kDimensions);
+  std::vector<std::vector<float>> vectors;
+  for (std::size_t i = 0; i < kEntries; ++i) {
+    vectors.push_back(unit(rng, kDimensions));
+    index.add(i, vectors.back().data());
+  }
+  for (std::size_t i = 0; i < kEntries; i += 7) index.remove(i);  // deleted slots, some revived below
+  for (std::size_t i = kEntries; i < kEntries + 200; ++i) {
+    vectors.push_back(unit(rng, kDimensions));
+    index.add(i, vectors.back().data());
+  }
+  ASSERT_FALSE(index.converting());
+  std::uniform_int_distribution<std::size_t> pick(0, vectors.size() - 1);
+  for (int q = 0; q < 300; ++q) {
+    const std::vector<float> query = q % 2 ? unit(rng, kDimensions) : vectors[pick(rng)];
+    for (const std::size_t k : {1u, 4u}) {
+      const auto ours = index.search(query.data(), k);
+      ASSERT_EQ(ours.size(), k);
+      EXPECT_EQ(ours, index.search_by_hnswlib(query.data(), k)) << "query " << q << ", k " << k;
+    }
+  }
 }
 
 TEST(HashedEmbedder, ItsSizeIsPartOfItsName) {
