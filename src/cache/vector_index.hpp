@@ -6,10 +6,11 @@
 // non-inline functions).
 //
 // Vectors are kept as int8 with one scale per vector (a quarter of the
-// memory and of the memory traffic of a search, which is what a search at
-// 100k entries is bound by); similarities are those of the quantised
-// vectors, within about 0.002 of the float ones. The distance runs on AVX2
-// when the CPU has it, whatever the build's instruction set.
+// memory of floats); similarities are those of the quantised vectors,
+// within about 0.002 of the float ones. The distance runs on AVX2 when the
+// CPU has it, whatever the build's instruction set. The graph itself holds
+// each vector's sign bits (memory traffic is what a search at 100k entries
+// is bound by) and ranks the candidates its walk finds by the int8 codes.
 //
 // The conversion to a graph is incremental: the partition's next add()s
 // each move kMigrateStep flat vectors into the graph besides inserting

@@ -38,6 +38,18 @@ float dot(const std::vector<float>& a, const std::vector<float>& b) {
   return s;
 }
 
+// A unit vector at cosine about 0.9 from `v`.
+std::vector<float> near(const std::vector<float>& v, std::mt19937& rng) {
+  std::vector<float> out = unit(rng, v.size());
+  float norm = 0;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    out[i] = v[i] + 0.45f * out[i];
+    norm += out[i] * out[i];
+  }
+  for (float& x : out) x /= std::sqrt(norm);
+  return out;
+}
+
 TEST(VectorIndex, SimilaritiesAreTheCosinesWithinQuantisation) {
   std::mt19937 rng(1);
   for (const std::size_t dimensions : {5u, 256u, 512u}) {  // 5: codes padded to a whole AVX2 load
@@ -75,7 +87,7 @@ std::uint64_t nearest(const std::vector<std::vector<float>>& vectors, const std:
 }
 
 TEST(VectorIndex, ConvertsToAGraphAFewVectorsAnAddAndAnswersThroughout) {
-  constexpr std::size_t kDimensions = 32;
+  constexpr std::size_t kDimensions = 128;  // as the smallest embedder (the graph walks sign codes)
   std::mt19937 rng(2);
   VectorIndex index("e", kDimensions);
   std::vector<std::vector<float>> vectors;
@@ -99,7 +111,10 @@ TEST(VectorIndex, ConvertsToAGraphAFewVectorsAnAddAndAnswersThroughout) {
       ASSERT_EQ(found.size(), 1u);
       ASSERT_EQ(found[0].second, id) << "after " << adds_to_convert << " adds";
     }
-    auto query = unit(rng, kDimensions);
+    // A query near a live vector (cosine about 0.9: the neighbourhood a
+    // cache hit comes from): the brute-force nearest comes first.
+    const std::uint64_t target = *std::next(live.begin(), static_cast<std::ptrdiff_t>(rng() % live.size()));
+    const auto query = near(vectors[target], rng);
     const auto found = index.search(query.data(), 3);
     ASSERT_EQ(found.size(), 3u);
     EXPECT_EQ(found[0].second, nearest(vectors, live, query));
