@@ -94,19 +94,6 @@ hnswlib::DISTFUNC<float> distance_function() {
   return chosen;
 }
 
-// hnswlib's view of the encoding: the bytes of one vector and their distance.
-class Int8Space final : public hnswlib::SpaceInterface<float> {
- public:
-  explicit Int8Space(std::size_t padded) : padded_(padded), distance_(distance_function()) {}
-  std::size_t get_data_size() override { return padded_ + sizeof(float); }
-  hnswlib::DISTFUNC<float> get_dist_func() override { return distance_; }
-  void* get_dist_func_param() override { return &padded_; }
-
- private:
-  std::size_t padded_;
-  hnswlib::DISTFUNC<float> distance_;
-};
-
 std::size_t padded(std::size_t dimensions) { return (dimensions + kCodeAlign - 1) / kCodeAlign * kCodeAlign; }
 
 // The graph's own view of a vector: its signs, one bit a dimension, in
@@ -147,6 +134,7 @@ hnswlib::DISTFUNC<float> hamming_function() {
   return chosen;
 }
 
+// hnswlib's view of the graph's codes: their bytes and their distance.
 class SignSpace final : public hnswlib::SpaceInterface<float> {
  public:
   explicit SignSpace(std::size_t dimensions) : words_((dimensions + 63) / 64), distance_(hamming_function()) {}
