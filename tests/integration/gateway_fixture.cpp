@@ -149,11 +149,12 @@ Gateway::Gateway(const std::string& yaml, GatewayOptions options) : options_(std
   // As the daemon does: a write to a socket the peer closed is an error, not a signal.
   std::signal(SIGPIPE, SIG_IGN);
 
-  std::string level = options_.log_level;
+  // A canary run logs all the gateway has to say, whatever level the test
+  // asked for: every line is scanned.
+  std::string level = canary_run() ? "debug" : options_.log_level;
   if (level.empty()) {
     const char* env = std::getenv("SLUICE_TEST_LOG");
-    // A canary run logs all the gateway has to say: every line is scanned.
-    level = env && *env ? env : canary_run() ? "debug" : "off";
+    level = env && *env ? env : "off";
   }
   LoggingConfig logging;
   logging.level = level;
