@@ -259,9 +259,15 @@ void Gateway::stop() {
   if (!started_ || stopped_) return;
   stopped_ = true;
   // A canary run reads /metrics as the test leaves it (the response is scanned
-  // as every response is). Over plain HTTP only, and not once shut down.
-  if (canary_run() && !config_->server.tls && !shutdown_begun_) {
-    (void)http_request(port_, "GET", "/metrics", {}, {}, std::chrono::seconds(3));
+  // as every response is), not once shut down. Over TLS without checking the
+  // certificate; a gateway that demands a client certificate refuses it.
+  if (canary_run() && !shutdown_begun_) {
+    if (config_->server.tls) {
+      Connection tls(port_, TlsClientOptions{.verify = false}, std::chrono::seconds(3));
+      (void)tls.request("GET", "/metrics");
+    } else {
+      (void)http_request(port_, "GET", "/metrics", {}, {}, std::chrono::seconds(3));
+    }
   }
   begin_shutdown();
   if (!wait_shutdown(options_.shutdown_timeout)) {
