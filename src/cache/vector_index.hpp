@@ -6,10 +6,11 @@
 // non-inline functions).
 //
 // Vectors are kept as int8 with one scale per vector (a quarter of the
-// memory and of the memory traffic of a search, which is what a search at
-// 100k entries is bound by); similarities are those of the quantised
-// vectors, within about 0.002 of the float ones. The distance runs on AVX2
-// when the CPU has it, whatever the build's instruction set.
+// memory of floats); similarities are those of the quantised vectors,
+// within about 0.002 of the float ones. The distance runs on AVX2 when the
+// CPU has it, whatever the build's instruction set. The graph itself holds
+// each vector's sign bits (memory traffic is what a search at 100k entries
+// is bound by) and ranks the candidates its walk finds by the int8 codes.
 //
 // The conversion to a graph is incremental: the partition's next add()s
 // each move kMigrateStep flat vectors into the graph besides inserting
@@ -52,6 +53,9 @@ class VectorIndex {
   void remove(std::uint64_t id) noexcept;
   // Up to `k` live ids, most similar first, with their inner products.
   std::vector<std::pair<float, std::uint64_t>> search(const float* query, std::size_t k) const;
+  // The same through hnswlib's own searchKnn (the graph part only): what
+  // the test of our graph walk compares it with.
+  std::vector<std::pair<float, std::uint64_t>> search_by_hnswlib(const float* query, std::size_t k) const;
 
   std::size_t size() const noexcept;
   // Memory held, estimated from the layout (for the cache's byte budget).

@@ -191,6 +191,9 @@ asio::awaitable<Result<Answer>> Pipeline::serve(const auth::Caller& caller, Call
 
   // The key's share is settled with what was used: now, or when the stream ends.
   if (!answer) {
+    // A request the client cancelled after it was sent keeps the key's
+    // estimate charged (the upstream may bill it); the request itself
+    // counts against the key's RPM either way: the client made it.
     if (answer.error().code != errc::cancelled || answer.error().unsent) lease->refund();
   } else if (answer->stream) {
     answer->stream = std::make_unique<KeyedStream>(std::move(answer->stream), std::move(lease).value(), ctx.price);
@@ -272,7 +275,7 @@ asio::awaitable<Result<Answer>> Pipeline::failover(const LlmRequest& req, std::s
     if (error.code == errc::cancelled) {
       // Sent: the upstream may bill it, the lease keeps its estimate. Not
       // sent (the client left while connecting): nothing to bill.
-      if (error.unsent) lease.rejected(now);
+      if (error.unsent) lease.unsent(now);
       co_return error;
     }
     if (std::find(tried.begin(), tried.end(), &dep) == tried.end()) tried.push_back(&dep);

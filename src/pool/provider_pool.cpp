@@ -44,7 +44,8 @@ double Demand::tokens_on(const ProviderConfig& provider) const {
 
 Lease::Lease(Lease&& other) noexcept
     : deployment_(std::move(other.deployment_)), tokens_(other.tokens_),
-      provider_tokens_(other.provider_tokens_), deployment_tokens_(other.deployment_tokens_) {}
+      provider_tokens_(other.provider_tokens_), deployment_tokens_(other.deployment_tokens_),
+      provider_request_(other.provider_request_), deployment_request_(other.deployment_request_) {}
 
 Lease& Lease::operator=(Lease&& other) noexcept {
   if (this != &other) {
@@ -53,6 +54,8 @@ Lease& Lease::operator=(Lease&& other) noexcept {
     tokens_ = other.tokens_;
     provider_tokens_ = other.provider_tokens_;
     deployment_tokens_ = other.deployment_tokens_;
+    provider_request_ = other.provider_request_;
+    deployment_request_ = other.deployment_request_;
   }
   return *this;
 }
@@ -118,6 +121,14 @@ void Lease::failed(Clock::time_point now, bool generated) {
 
 void Lease::rejected(Clock::time_point now) {
   if (!deployment_) return;
+  settle(0, now);
+}
+
+void Lease::unsent(Clock::time_point now) {
+  if (!deployment_) return;
+  Deployment& d = *deployment_;
+  d.rpm.give_back(deployment_request_, now);
+  d.provider->rpm.give_back(provider_request_, now);
   settle(0, now);
 }
 
@@ -297,13 +308,16 @@ Lease ProviderPool::acquire(std::string_view group, const Demand& demand, Clock:
     ProviderState& p = *d.provider;
     const double tokens = demand.tokens_on(*p.config);
     const double on_deployment = fitting(d.tpm, tokens), on_provider = fitting(p.tpm, tokens);
-    d.rpm.try_take(fitting(d.rpm, 1), now);
-    p.rpm.try_take(fitting(p.rpm, 1), now);
+    const double request_on_deployment = fitting(d.rpm, 1), request_on_provider = fitting(p.rpm, 1);
+    d.rpm.try_take(request_on_deployment, now);
+    p.rpm.try_take(request_on_provider, now);
     d.tpm.try_take(on_deployment, now);
     p.tpm.try_take(on_provider, now);
     Lease lease(d.shared_from_this(), tokens);
     lease.deployment_tokens_ = on_deployment;
     lease.provider_tokens_ = on_provider;
+    lease.deployment_request_ = request_on_deployment;
+    lease.provider_request_ = request_on_provider;
     return lease;
   };
   // The head of candidates() without building the list (this runs on every

@@ -102,7 +102,7 @@ class Disconnect : public ::testing::Test {
     if (!stuck_url.empty())
       yaml += "  - { name: stuck, type: openai, base_url: \"" + stuck_url + "\", connect_timeout: 10s, max_retries: 0 }\n";
     yaml += "models:\n  - { name: gpt-test, deployments: [{ provider: up, model: gpt-test }] }\n";
-    if (!stuck_url.empty()) yaml += "  - { name: stuck, deployments: [{ provider: stuck, model: m }] }\n";
+    if (!stuck_url.empty()) yaml += "  - { name: stuck, deployments: [{ provider: stuck, model: m, rpm: 1 }] }\n";
     yaml += "queue:\n  max_length: 1\n  max_wait: 30s\nlogging:\n  level: warn\n";
     daemon = std::make_unique<DaemonProcess>(std::vector<std::string>{"--config", dir.write("sluice.yaml", yaml)});
     ASSERT_TRUE(up(port)) << daemon->output();
@@ -112,9 +112,14 @@ class Disconnect : public ::testing::Test {
                                            chat_body("gpt-test", {{"x_fake", {{"close_after_response", true}}}}));
     ASSERT_EQ(warm.status, 200) << warm.body;
     ASSERT_TRUE(fake.wait_for_closed(1, 2s));
+    ASSERT_NO_FATAL_FAILURE(measure_baseline());
+    fake.reset_records();
+  }
+
+  void measure_baseline() {
     inflight_baseline = metric(port, "sluice_inflight_requests");  // counts the scrape itself
     ASSERT_GE(inflight_baseline, 0);
-    // The baseline: the count once it stopped moving (the scrape's
+    // The descriptors: the count once it stopped moving (the scrape's
     // connection closing on the daemon's side).
     int last = -1;
     ASSERT_TRUE(eventually([&] {
@@ -124,7 +129,6 @@ class Disconnect : public ::testing::Test {
       return stable;
     }, 2s));
     fd_baseline = last;
-    fake.reset_records();
   }
 
   // Everything the request held is back: descriptors, in-flight and queue
@@ -141,10 +145,14 @@ class Disconnect : public ::testing::Test {
     daemon->output();  // keep its pipe drained
   }
 
-  // Sends `body` and returns the open socket once `sent` holds.
-  std::unique_ptr<Connection> send(const std::string& body, const std::function<bool()>& sent) {
+  // Sends `body` (with `headers`, each ending in CRLF) and returns the open
+  // socket once `sent` holds.
+  std::unique_ptr<Connection> send(const std::string& body, const std::function<bool()>& sent,
+                                   const std::string& headers = "") {
     auto client = std::make_unique<Connection>(port);
-    EXPECT_TRUE(client->send_raw(raw_chat_post(body)));
+    std::string request = raw_chat_post(body);
+    request.insert(request.find("\r\n") + 2, headers);
+    EXPECT_TRUE(client->send_raw(request));
     EXPECT_TRUE(eventually(sent, 3s)) << "the request did not reach the phase under test";
     return client;
   }
@@ -187,7 +195,15 @@ TEST_F(Disconnect, WhileConnectingUpstreamTheConnectIsAbandoned) {
   SilentListener stuck(0, /*fill_backlog=*/true);  // a connect to it hangs
   ASSERT_NO_FATAL_FAILURE(start(stuck.base_url()));
   // The client's socket and the upstream socket still connecting: two more.
-  auto client = send(chat_body("stuck"), [&] { return open_fds(daemon->pid()) == fd_baseline + 2; });
+  const auto connecting = [&] { return open_fds(daemon->pid()) == fd_baseline + 2; };
+  auto client = send(chat_body("stuck"), connecting);
+  client->close();
+  expect_all_returned();
+  // Not a byte was sent, so the deployment's one request a minute came
+  // back: the next request connects too. Had it stayed charged, this one
+  // would be answered 429 at once (it may not wait) and never connect.
+  ASSERT_NO_FATAL_FAILURE(measure_baseline());  // the check's request left a kept-alive upstream connection
+  client = send(chat_body("stuck"), connecting, "x-sluice-max-wait: 0s\r\n");
   client->close();
   expect_all_returned();
 }

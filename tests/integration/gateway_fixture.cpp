@@ -149,11 +149,12 @@ Gateway::Gateway(const std::string& yaml, GatewayOptions options) : options_(std
   // As the daemon does: a write to a socket the peer closed is an error, not a signal.
   std::signal(SIGPIPE, SIG_IGN);
 
-  std::string level = options_.log_level;
+  // A canary run logs all the gateway has to say, whatever level the test
+  // asked for: every line is scanned.
+  std::string level = canary_run() ? "debug" : options_.log_level;
   if (level.empty()) {
     const char* env = std::getenv("SLUICE_TEST_LOG");
-    // A canary run logs all the gateway has to say: every line is scanned.
-    level = env && *env ? env : canary_run() ? "debug" : "off";
+    level = env && *env ? env : "off";
   }
   LoggingConfig logging;
   logging.level = level;
@@ -258,9 +259,15 @@ void Gateway::stop() {
   if (!started_ || stopped_) return;
   stopped_ = true;
   // A canary run reads /metrics as the test leaves it (the response is scanned
-  // as every response is). Over plain HTTP only, and not once shut down.
-  if (canary_run() && !config_->server.tls && !shutdown_begun_) {
-    (void)http_request(port_, "GET", "/metrics", {}, {}, std::chrono::seconds(3));
+  // as every response is), not once shut down. Over TLS without checking the
+  // certificate; a gateway that demands a client certificate refuses it.
+  if (canary_run() && !shutdown_begun_) {
+    if (config_->server.tls) {
+      Connection tls(port_, TlsClientOptions{.verify = false}, std::chrono::seconds(3));
+      (void)tls.request("GET", "/metrics");
+    } else {
+      (void)http_request(port_, "GET", "/metrics", {}, {}, std::chrono::seconds(3));
+    }
   }
   begin_shutdown();
   if (!wait_shutdown(options_.shutdown_timeout)) {

@@ -1,8 +1,13 @@
 // "Linear time" asserted as a ratio, not a wall-clock bound: how much longer
-// the work takes on four times the input. Linear work grows about 4x (less,
-// with fixed costs; a little more when the input leaves the caches), quadratic
-// work 16x. A ratio holds on a loaded CI machine and under the sanitizers,
-// where an absolute bound either fails or is too loose to catch anything.
+// the work takes on sixteen times the input, against how much longer a
+// control that is linear by construction (e.g. a plain JSON parse of the
+// same bytes) takes on the same two inputs. Linear work scores about 1;
+// quadratic work about 16. The control absorbs what is not the algorithm's:
+// the larger input leaving the caches, or another process thrashing them
+// (on a loaded machine the plain growth of linear work was seen at 3.5x its
+// quiet value). A ratio holds on a loaded CI machine and under the
+// sanitizers, where an absolute bound either fails or is too loose to catch
+// anything.
 #pragma once
 
 #include <algorithm>
@@ -11,31 +16,41 @@
 
 namespace sluice::test {
 
-// Below this, work on 4n items is taken as linear; quadratic work scores 16.
-inline constexpr double kLinearGrowth = 10.0;
+inline constexpr std::size_t kGrowthFactor = 16;
+// Below this the work is taken as linear; quadratic work scores about 16.
+inline constexpr double kLinearGrowth = 5.0;
 
-// The best of `tries` timings of run(input): the machine's pauses only add.
-template <class Input, class Run>
-std::chrono::nanoseconds best_time(const Input& input, Run& run, int tries) {
-  auto best = std::chrono::nanoseconds::max();
-  for (int i = 0; i < tries; ++i) {
-    const auto start = std::chrono::steady_clock::now();
-    run(input);
-    best = std::min(best, std::chrono::nanoseconds(std::chrono::steady_clock::now() - start));
-  }
-  return best;
+// This try's time of f(input), if better than `best`.
+template <class Input, class F>
+void time_best(const Input& input, F& f, std::chrono::nanoseconds& best) {
+  const auto start = std::chrono::steady_clock::now();
+  f(input);
+  best = std::min(best, std::chrono::nanoseconds(std::chrono::steady_clock::now() - start));
 }
 
-// time(run(make(4n))) / time(run(make(n))); making the input is not timed.
-// Choose n so that a quadratic cost would dominate the fixed ones at n.
-template <class Make, class Run>
-double growth(Make make, Run run, std::size_t n, int tries = 3) {
+// [run(make(16n)) / run(make(n))] / [control(make(16n)) / control(make(n))],
+// each the best of `tries` (the machine's pauses only add), the four runs of
+// a try interleaved so that each sees the same machine. Making the input is
+// not timed. Choose n so that a quadratic cost would dominate at n.
+template <class Make, class Run, class Control>
+double growth(Make make, Run run, Control control, std::size_t n, int tries = 5) {
   const auto small = make(n);
-  const auto large = make(4 * n);
+  const auto large = make(kGrowthFactor * n);
   run(small);  // warms allocators and the thread's buffers
-  const auto t_small = best_time(small, run, tries);
-  const auto t_large = best_time(large, run, tries);
-  return double(t_large.count()) / double(std::max<std::chrono::nanoseconds::rep>(t_small.count(), 1));
+  control(small);
+  using std::chrono::nanoseconds;
+  nanoseconds run_small = nanoseconds::max(), run_large = run_small, control_small = run_small,
+              control_large = run_small;
+  for (int i = 0; i < tries; ++i) {
+    time_best(small, run, run_small);
+    time_best(small, control, control_small);
+    time_best(large, run, run_large);
+    time_best(large, control, control_large);
+  }
+  const auto ratio = [](nanoseconds large, nanoseconds small) {
+    return double(large.count()) / double(std::max<nanoseconds::rep>(small.count(), 1));
+  };
+  return ratio(run_large, run_small) / ratio(control_large, control_small);
 }
 
 }  // namespace sluice::test

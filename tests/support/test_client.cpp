@@ -193,9 +193,11 @@ std::string open_connection(Io& io, uint16_t port, const TlsClientOptions* optio
   io.host = options->host + ":" + std::to_string(port);
   ssl::context& context = io.tls_context.emplace(ssl::context::tls_client);
   error_code ec;
-  context.load_verify_file(options->ca_file, ec);
-  if (ec) return "load ca_file: " + ec.message();
-  context.set_verify_mode(ssl::verify_peer);
+  if (options->verify) {
+    context.load_verify_file(options->ca_file, ec);
+    if (ec) return "load ca_file: " + ec.message();
+    context.set_verify_mode(ssl::verify_peer);
+  }
   if (options->tls12_only) SSL_CTX_set_max_proto_version(context.native_handle(), TLS1_2_VERSION);
   if (!options->certificate.empty()) {
     context.use_certificate_chain_file(options->certificate, ec);

@@ -51,6 +51,7 @@ struct TlsClientOptions {
   std::string ca_file;             // the only CA trusted (PEM)
   std::string certificate, key;    // a client certificate (mTLS), PEM files; empty: none
   bool tls12_only = false;         // offer TLS 1.2 and nothing newer
+  bool verify = true;              // false: any certificate will do (the canary run's /metrics scrape)
 };
 
 // What the server's certificate says (the leaf it presented).

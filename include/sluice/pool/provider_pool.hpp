@@ -138,6 +138,10 @@ class Lease {
   // back. As for any ejection, a group whose every deployment is ejected
   // ignores it.
   void credentials_refused(Clock::time_point now);
+  // The request never left (the client went away while the connection was
+  // being opened: Error::unsent): its request and tokens go back, and the
+  // deployment's health is not judged.
+  void unsent(Clock::time_point now);
 
  private:
   friend class ProviderPool;
@@ -148,6 +152,8 @@ class Lease {
   double tokens_ = 0;                 // the estimate
   double provider_tokens_ = 0;        // taken from each TPM bucket (a bucket
   double deployment_tokens_ = 0;      // never takes more than its capacity)
+  double provider_request_ = 0;       // the request taken from each RPM
+  double deployment_request_ = 0;     // bucket (1, or a capacity below it)
 };
 
 class ProviderPool {

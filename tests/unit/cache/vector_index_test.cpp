@@ -1,6 +1,7 @@
 // VectorIndex: the int8 similarities against the float ones, the incremental
 // conversion from flat to graph (searches answer exactly throughout), the
-// graph's recall of planted near duplicates, and the hashed embedder's
+// graph's recall of planted near duplicates, our graph walk against
+// hnswlib's, and the hashed embedder's
 // size in its name (vectors of another size are another embedder's).
 #include "vector_index.hpp"
 
@@ -35,6 +36,18 @@ float dot(const std::vector<float>& a, const std::vector<float>& b) {
   float s = 0;
   for (std::size_t i = 0; i < a.size(); ++i) s += a[i] * b[i];
   return s;
+}
+
+// A unit vector at cosine about 0.9 from `v`.
+std::vector<float> near(const std::vector<float>& v, std::mt19937& rng) {
+  std::vector<float> out = unit(rng, v.size());
+  float norm = 0;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    out[i] = v[i] + 0.45f * out[i];
+    norm += out[i] * out[i];
+  }
+  for (float& x : out) x /= std::sqrt(norm);
+  return out;
 }
 
 TEST(VectorIndex, SimilaritiesAreTheCosinesWithinQuantisation) {
@@ -74,7 +87,7 @@ std::uint64_t nearest(const std::vector<std::vector<float>>& vectors, const std:
 }
 
 TEST(VectorIndex, ConvertsToAGraphAFewVectorsAnAddAndAnswersThroughout) {
-  constexpr std::size_t kDimensions = 32;
+  constexpr std::size_t kDimensions = 128;  // as the smallest embedder (the graph walks sign codes)
   std::mt19937 rng(2);
   VectorIndex index("e", kDimensions);
   std::vector<std::vector<float>> vectors;
@@ -98,7 +111,10 @@ TEST(VectorIndex, ConvertsToAGraphAFewVectorsAnAddAndAnswersThroughout) {
       ASSERT_EQ(found.size(), 1u);
       ASSERT_EQ(found[0].second, id) << "after " << adds_to_convert << " adds";
     }
-    auto query = unit(rng, kDimensions);
+    // A query near a live vector (cosine about 0.9: the neighbourhood a
+    // cache hit comes from): the brute-force nearest comes first.
+    const std::uint64_t target = *std::next(live.begin(), static_cast<std::ptrdiff_t>(rng() % live.size()));
+    const auto query = near(vectors[target], rng);
     const auto found = index.search(query.data(), 3);
     ASSERT_EQ(found.size(), 3u);
     EXPECT_EQ(found[0].second, nearest(vectors, live, query));
@@ -158,6 +174,36 @@ TEST(VectorIndex, FindsPlantedNearDuplicates) {
     found += !hits.empty() && hits[0].second == target && hits[0].first >= 0.85f;
   }
   EXPECT_GE(found, kQueries * 97 / 100) << "of " << kQueries;
+}
+
+// Our base-layer walk (prefetching each hop's neighbours together) is
+// hnswlib's searchKnn with another order of memory reads: the same ids and
+// similarities for every query, with slots deleted and revived as a full
+// cache's are.
+TEST(VectorIndex, TheGraphWalkAnswersAsHnswlibsDoes) {
+  constexpr std::size_t kEntries = 3'000, kDimensions = 128;
+  std::mt19937 rng(11);
+  VectorIndex index("test", kDimensions);
+  std::vector<std::vector<float>> vectors;
+  for (std::size_t i = 0; i < kEntries; ++i) {
+    vectors.push_back(unit(rng, kDimensions));
+    index.add(i, vectors.back().data());
+  }
+  for (std::size_t i = 0; i < kEntries; i += 7) index.remove(i);  // deleted slots, some revived below
+  for (std::size_t i = kEntries; i < kEntries + 200; ++i) {
+    vectors.push_back(unit(rng, kDimensions));
+    index.add(i, vectors.back().data());
+  }
+  ASSERT_FALSE(index.converting());
+  std::uniform_int_distribution<std::size_t> pick(0, vectors.size() - 1);
+  for (int q = 0; q < 300; ++q) {
+    const std::vector<float> query = q % 2 ? unit(rng, kDimensions) : vectors[pick(rng)];
+    for (const std::size_t k : {1u, 4u}) {
+      const auto ours = index.search(query.data(), k);
+      ASSERT_EQ(ours.size(), k);
+      EXPECT_EQ(ours, index.search_by_hnswlib(query.data(), k)) << "query " << q << ", k " << k;
+    }
+  }
 }
 
 TEST(HashedEmbedder, ItsSizeIsPartOfItsName) {

@@ -112,19 +112,23 @@ TEST_F(PipelineServe, CancelledIsNotRetried) {
 // tokens); one that leaves after it went out keeps them charged (the
 // upstream may bill it).
 TEST_F(PipelineServe, CancelledBeforeSendingGivesItsCapacityBackAfterKeepsIt) {
-  config_.models[0].deployments[0].rpm = 10;
-  config_.models[0].deployments[0].tpm = 100'000;
+  config_.models[1].deployments[0].rpm = 10;
+  config_.models[1].deployments[0].tpm = 100'000;
   Error unsent = make_error(errc::cancelled, "gone while connecting");
   unsent.unsent = true;
-  a_->errors.push_back(unsent);
-  auto r = serve(chat_call("chat"));
+  b_->errors.push_back(unsent);
+  auto r = serve(chat_call("solo"));
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, errc::cancelled);
-  EXPECT_EQ(pool_->limits("chat", clock_->now()).remaining_requests, 10) << "nothing was sent: all back";
-  a_->errors.push_back(make_error(errc::cancelled, "gone mid-answer"));
-  r = serve(chat_call("chat"));
+  auto limits = pool_->limits("solo", clock_->now());
+  EXPECT_EQ(limits.remaining_requests, 10) << "nothing was sent: the request went back";
+  EXPECT_EQ(limits.remaining_tokens, 100'000) << "and its tokens";
+  b_->errors.push_back(make_error(errc::cancelled, "gone mid-answer"));
+  r = serve(chat_call("solo"));
   ASSERT_FALSE(r);
-  EXPECT_EQ(pool_->limits("chat", clock_->now()).remaining_requests, 9) << "sent: the request stays charged";
+  limits = pool_->limits("solo", clock_->now());
+  EXPECT_EQ(limits.remaining_requests, 9) << "sent: the request stays charged";
+  EXPECT_LT(limits.remaining_tokens, 100'000) << "and its estimate";
 }
 
 TEST_F(PipelineServe, AFailedDeploymentIsRetriedWithinTheBudgetThenItsErrorAnswers) {
@@ -439,17 +443,39 @@ TEST_F(PipelineKeys, AFailedRequestGivesTheKeysTokensBack) {
   EXPECT_TRUE(serve(std::move(again), kKey));
 }
 
-TEST_F(PipelineKeys, AClientGoneBeforeTheRequestWasSentGivesTheKeysShareBack) {
+// The key's tokens come back for a request that never left; the request
+// still counts against the key's RPM (the client made it).
+TEST_F(PipelineKeys, AClientGoneBeforeTheRequestWasSentGivesTheKeysTokensBack) {
+  key().tpm = 100;
+  Error unsent = make_error(errc::cancelled, "gone while connecting");
+  unsent.unsent = true;
+  a_->errors.push_back(unsent);
+  a_->errors.push_back(make_error(errc::cancelled, "gone mid-answer"));
+  auto big = [] {
+    Call call = chat_call("chat");
+    call.request.max_tokens = 90;  // about 91 with the prompt
+    return call;
+  };
+  ASSERT_FALSE(serve(big(), kKey));
+  const auto sent = serve(big(), kKey);
+  ASSERT_FALSE(sent);
+  EXPECT_EQ(sent.error().code, errc::cancelled) << "admitted: the unsent request's tokens came back";
+  const auto third = serve(big(), kKey);
+  ASSERT_FALSE(third);
+  EXPECT_EQ(third.error().code, errc::rate_limited) << "a request cancelled after it was sent keeps its estimate";
+  EXPECT_EQ(a_->calls.size(), 2u);
+}
+
+TEST_F(PipelineKeys, AnUnsentRequestStillCountsAgainstTheKeysRpm) {
   key().rpm = 1;
   Error unsent = make_error(errc::cancelled, "gone while connecting");
   unsent.unsent = true;
   a_->errors.push_back(unsent);
   ASSERT_FALSE(serve(chat_call("chat"), kKey));
-  EXPECT_TRUE(serve(chat_call("chat"), kKey)) << "the unsent request's share of the key came back";
-  a_->errors.push_back(make_error(errc::cancelled, "gone mid-answer"));
-  clock_->advance(std::chrono::seconds(60));
-  ASSERT_FALSE(serve(chat_call("chat"), kKey));
-  EXPECT_EQ(serve(chat_call("chat"), kKey).error().code, errc::rate_limited) << "a sent request stays charged";
+  const auto r = serve(chat_call("chat"), kKey);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, errc::rate_limited);
+  EXPECT_NE(r.error().message.find("requests per minute"), std::string::npos) << r.error().message;
 }
 
 TEST_F(PipelineKeys, TheCostComesFromTheDeploymentsPrice) {

@@ -224,6 +224,25 @@ TEST(Reservation, FailuresAndRateLimitsGiveTheTokensBack) {
   EXPECT_EQ(pool.limits("m", t0).remaining_requests, 8);  // the requests were made
 }
 
+TEST(Reservation, AnUnsentRequestGivesTheRequestAndTheTokensBack) {
+  // Both the deployment's and the provider's account buckets, through a move.
+  const GatewayConfig cfg = config({provider("a", 10, 1000)}, {ModelConfig{"m", {deployment("a", "m", 0, 5, 800)}}});
+  ProviderPool pool(cfg, t0, {}, 1);
+  Lease lease = pool.acquire("m", demand(300, 100), t0);
+  ASSERT_TRUE(lease);
+  EXPECT_EQ(pool.limits("m", t0).remaining_requests, 4);
+  Lease moved = std::move(lease);
+  moved.unsent(t0);
+  EXPECT_FALSE(moved);
+  EXPECT_EQ(pool.limits("m", t0).remaining_requests, 5);
+  EXPECT_EQ(pool.limits("m", t0).remaining_tokens, 800);
+  const GatewayConfig plain = config({provider("a", 10, 1000)}, {ModelConfig{"m", {deployment("a", "m")}}});
+  ProviderPool account_only(plain, t0, {}, 1);
+  account_only.acquire("m", demand(300, 100), t0).unsent(t0);
+  EXPECT_EQ(account_only.limits("m", t0).remaining_requests, 10);
+  EXPECT_EQ(account_only.limits("m", t0).remaining_tokens, 1000);
+}
+
 TEST(Reservation, ADroppedLeaseKeepsItsEstimate) {
   const GatewayConfig cfg = config({provider("a", 0, 1000)}, {ModelConfig{"m", {deployment("a", "m")}}});
   ProviderPool pool(cfg, t0, {}, 1);
