@@ -195,19 +195,18 @@ class NativeResponsesStream final : public ChunkStream {
   }
 
  private:
-  // The first batch holds response.created: its response's id, time and
-  // model are what a response.failed must name. Later batches only move
-  // the sequence on.
+  // The first event with data is response.created: its response's id, time
+  // and model are what a response.failed must name. Later events only move
+  // the sequence on. Keep-alive comments (the overflow queue's) say nothing,
+  // also when they share a batch with response.created.
   void observe(std::string_view batch) {
-    if (batch.starts_with(':')) return;  // a keep-alive comment (the overflow queue's) says nothing
     if (!seen_created_) {
-      seen_created_ = true;
       net::SseFramer framer;
-      bool first = true;
       (void)framer.feed(batch, [&](std::string_view event) {
-        if (!first) return;
-        first = false;
+        if (seen_created_) return;
         const std::string data = net::sse_data(event);
+        if (data.empty()) return;  // a comment
+        seen_created_ = true;
         simdjson::dom::parser parser;
         simdjson::dom::element response;
         if (parser.parse(data).at_pointer("/response").get(response)) return;

@@ -220,6 +220,23 @@ TEST(NativeResponsesStream, AFailureContinuesTheUpstreamsSequenceAndNamesItsResp
   EXPECT_EQ(failed[0].data["response"]["error"]["message"], "reset");
 }
 
+// The overflow queue's keep-alive comments go out before the upstream's
+// first event, and may share its batch.
+TEST(NativeResponsesStream, AKeepAliveCommentBeforeResponseCreatedHidesNothing) {
+  const auto all = batches(read_fixture("providers/openai/responses.stream.txt"), 3);
+  for (const bool alone : {true, false}) {
+    std::vector<std::string> upstream{": queued\n\n", all[0], all[1]};
+    if (!alone) upstream = {": queued\n\n" + all[0], all[1]};
+    auto stream = native_responses_stream(std::make_unique<FixedStream>(upstream));
+    (void)drain(*stream);
+    const auto failed = events_of(stream->failure_event(make_error(errc::upstream_unavailable, "reset")));
+    ASSERT_EQ(failed.size(), 1u);
+    EXPECT_EQ(failed[0].data["response"]["id"], "resp_67c9fdcecf488190bdd9a0409de3a1ec07b8b0ad4e5eb654") << alone;
+    EXPECT_EQ(failed[0].data["response"]["created_at"], 1741290958) << alone;
+    EXPECT_EQ(failed[0].data["sequence_number"], 6) << alone;
+  }
+}
+
 TEST(NativeResponsesStream, TheLargestSequenceNumberDoesNotOverflow) {
   auto stream = native_responses_stream(std::make_unique<FixedStream>(std::vector<std::string>{
       "event: response.created\n"
