@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <utility>
 
 #include "sluice/core/cost.hpp"
@@ -42,20 +43,16 @@ double Demand::tokens_on(const ProviderConfig& provider) const {
 
 // --- Lease -------------------------------------------------------------------
 
-Lease::Lease(Lease&& other) noexcept
-    : deployment_(std::move(other.deployment_)), tokens_(other.tokens_),
-      provider_tokens_(other.provider_tokens_), deployment_tokens_(other.deployment_tokens_),
-      provider_request_(other.provider_request_), deployment_request_(other.deployment_request_) {}
+// Moving leaves `other` without a deployment (a moved-from shared_ptr is
+// null), so only one of the two settles.
+Lease::Lease(Lease&& other) noexcept = default;
 
+// The lease held so far ends as a dropped one does (the destructor keeps its
+// estimate charged), then takes `other`'s place.
 Lease& Lease::operator=(Lease&& other) noexcept {
   if (this != &other) {
-    if (deployment_) settle(tokens_, kNoTimePassed);
-    deployment_ = std::move(other.deployment_);
-    tokens_ = other.tokens_;
-    provider_tokens_ = other.provider_tokens_;
-    deployment_tokens_ = other.deployment_tokens_;
-    provider_request_ = other.provider_request_;
-    deployment_request_ = other.deployment_request_;
+    std::destroy_at(this);
+    std::construct_at(this, std::move(other));
   }
   return *this;
 }
