@@ -96,6 +96,9 @@ hnswlib::DISTFUNC<float> distance_function() {
 
 std::size_t padded(std::size_t dimensions) { return (dimensions + kCodeAlign - 1) / kCodeAlign * kCodeAlign; }
 
+// 64-bit words of sign bits a vector of `dimensions` takes.
+constexpr std::size_t sign_words(std::size_t dimensions) { return (dimensions + 63) / 64; }
+
 // The graph's own view of a vector: its signs, one bit a dimension, in
 // 64-bit words; the distance is the number of differing bits. A near
 // duplicate (cosine 0.9) differs in about a seventh of them, an unrelated
@@ -137,7 +140,7 @@ hnswlib::DISTFUNC<float> hamming_function() {
 // hnswlib's view of the graph's codes: their bytes and their distance.
 class SignSpace final : public hnswlib::SpaceInterface<float> {
  public:
-  explicit SignSpace(std::size_t dimensions) : words_((dimensions + 63) / 64), distance_(hamming_function()) {}
+  explicit SignSpace(std::size_t dimensions) : words_(sign_words(dimensions)), distance_(hamming_function()) {}
   std::size_t get_data_size() override { return words_ * 8; }
   hnswlib::DISTFUNC<float> get_dist_func() override { return distance_; }
   void* get_dist_func_param() override { return &words_; }
@@ -149,7 +152,7 @@ class SignSpace final : public hnswlib::SpaceInterface<float> {
 
 // The sign bits of an int8 code (a zero code counts as negative).
 std::vector<std::uint64_t> signs_of(const char* code, std::size_t dimensions) {
-  std::vector<std::uint64_t> words((dimensions + 63) / 64, 0);
+  std::vector<std::uint64_t> words(sign_words(dimensions), 0);
   for (std::size_t i = 0; i < dimensions; ++i)
     if (static_cast<std::int8_t>(code[i]) > 0) words[i / 64] |= std::uint64_t{1} << (i % 64);
   return words;
@@ -438,7 +441,7 @@ std::size_t VectorIndex::bytes() const noexcept {
   if (!graph_) return total;
   // Per slot: the base layer (vector, links, label), a mutex, a level, the
   // visited-list mark, and our two maps; upper layers are ~1/M of that.
-  const std::size_t base = (dimensions_ + 63) / 64 * 8 + (2 * kM + 1) * sizeof(std::uint32_t) + sizeof(hnswlib::labeltype);
+  const std::size_t base = sign_words(dimensions_) * 8 + (2 * kM + 1) * sizeof(std::uint32_t) + sizeof(hnswlib::labeltype);
   const std::size_t per_slot = base + base / kM + code_bytes_ + sizeof(std::mutex) + sizeof(int) + sizeof(unsigned short) +
                                sizeof(std::uint64_t) + 48 /* label and id maps */;
   return total + kFixedGraphBytes + graph_->capacity * per_slot;
