@@ -37,12 +37,14 @@
 #include "sluice/cache/cache.hpp"
 #include "sluice/cache/verifier.hpp"
 #include "sluice/core/embedder.hpp"
+#include "prompts.hpp"
 
 namespace {
 
 using namespace sluice;
 namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
+using bench::prompt;
 
 class InlineEmbedding final : public cache::Embedding {
  public:
@@ -54,44 +56,6 @@ class InlineEmbedding final : public cache::Embedding {
  private:
   std::shared_ptr<const Embedder> e_;
 };
-
-const std::vector<std::string> kWords = {
-    "customer", "invoice", "shipping", "order", "refund", "account", "password", "delivery", "warehouse", "product",
-    "discount", "payment", "subscription", "error", "server", "database", "report", "quarter", "revenue", "policy",
-    "employee", "schedule", "meeting", "contract", "supplier", "inventory", "budget", "forecast", "region", "market",
-    "analysis", "summary", "detail", "request", "response", "timeout", "network", "storage", "backup", "release",
-    "feature", "question", "answer", "document", "section", "table", "column", "value", "average", "total"};
-
-// A vocabulary of 5,000 made-up words besides the common ones: prompts that
-// share words as real ones do, without being near-duplicates of each other.
-const std::vector<std::string>& vocabulary() {
-  static const std::vector<std::string> words = [] {
-    std::vector<std::string> out = kWords;
-    std::mt19937 rng(7);
-    const char* syllables[] = {"ka", "lo", "mi", "ne", "ru", "sa", "ti", "vo", "zen", "dra", "pel", "qua", "bri", "tor"};
-    std::uniform_int_distribution<int> syllable(0, 13), length(2, 4);
-    while (out.size() < 5'050) {
-      std::string w;
-      for (int i = length(rng); i > 0; --i) w += syllables[syllable(rng)];
-      out.push_back(w);
-    }
-    return out;
-  }();
-  return words;
-}
-
-std::string prompt(std::mt19937& rng, std::size_t bytes) {
-  std::string text = "Please explain ";
-  const auto& words = vocabulary();
-  std::uniform_int_distribution<std::size_t> common(0, kWords.size() - 1), any(0, words.size() - 1);
-  std::bernoulli_distribution is_common(0.3);
-  while (text.size() < bytes) {
-    text += is_common(rng) ? words[common(rng)] : words[any(rng)];
-    text += ' ';
-  }
-  text.resize(bytes);
-  return text;
-}
 
 std::size_t rss_bytes() {
   std::ifstream statm("/proc/self/statm");
@@ -137,7 +101,7 @@ void report(const char* name, std::vector<double>& us) {
   std::printf("  %-28s p50 %8.1f us  p99 %8.1f us  max %8.1f us  (%zu)\n", name, at(0.5), at(0.99), us.back(), us.size());
 }
 
-void bench(std::size_t entries, std::size_t queries, bool stand_in_verify) {
+void measure(std::size_t entries, std::size_t queries, bool stand_in_verify) {
   asio::io_context io;
   CacheConfig config;
   config.enabled = true;
@@ -186,12 +150,7 @@ void bench(std::size_t entries, std::size_t queries, bool stand_in_verify) {
   std::size_t hits = 0;
   std::uniform_int_distribution<std::size_t> pick(0, entries - 1);
   for (std::size_t q = 0; q < queries; ++q) {
-    // A stored prompt with a typo (two letters swapped in a word near its
-    // end) and thanks added: near, not exact, and the same question.
-    std::string near = stored[pick(rng)];
-    const std::size_t word = near.rfind(' ', near.size() - 20) + 1;
-    std::swap(near[word + 1], near[word + 2]);
-    near += " Thanks!";
+    const std::string near = bench::near(stored[pick(rng)]);
     const cache::Key near_key = key_for(near, config);
     auto start = Clock::now();
     double cpu = thread_cpu_us();
@@ -249,5 +208,5 @@ int main(int argc, char** argv) {
     else sizes.push_back(static_cast<std::size_t>(std::strtoull(argv[i], nullptr, 10)));
   }
   if (sizes.empty()) sizes = {10'000, 100'000};
-  for (const auto n : sizes) bench(n, 2'000, stand_in_verify);
+  for (const auto n : sizes) measure(n, 2'000, stand_in_verify);
 }
