@@ -33,9 +33,9 @@ bool joined_as(std::string_view whole, std::string_view left, std::string_view r
 int match(const Token& t, std::size_t t_index, const Prompt& other, const Prompt& p, const Lexicon& lexicon, int from) {
   if (const int same = p.find(t, from); same >= 0) return same;
   const auto& tokens = p.tokens();
-  for (std::size_t j = 0; j < tokens.size(); ++j) {
+  for (std::size_t j = 0; j < tokens.size() && t.has_senses; ++j) {
     const Token& u = tokens[j];
-    if (!content(u)) continue;
+    if (!content(u) || !u.has_senses) continue;
     for (int x = 0; x < t.key_count; ++x)
       for (int y = 0; y < u.key_count; ++y)
         if (lexicon.synonyms(t.keys[x], u.keys[y])) return static_cast<int>(j);

@@ -46,6 +46,8 @@ class Lexicon {
   // The key has an antonym at all: what lets the antonym rule skip most
   // pairs of words without a lookup.
   bool has_antonym(std::uint64_t key) const noexcept { return opposable_.contains(key); }
+  // The key is a WordNet lemma: it has senses, so it can have synonyms.
+  bool is_lemma(std::uint64_t key) const noexcept { return senses_.contains(key); }
 
   // How many senses of each lemma take part in synonymy: WordNet lists a
   // word's senses most frequent first, and its rare senses make loose

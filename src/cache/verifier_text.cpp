@@ -24,6 +24,8 @@ constexpr auto kBareNegations = std::to_array<std::pair<std::string_view, std::s
     {"werent", "were"}, {"cant", "can"}, {"cannot", "can"}, {"wont", "will"}, {"shouldnt", "should"},
     {"couldnt", "could"}, {"wouldnt", "would"}, {"havent", "have"}, {"hasnt", "has"}, {"hadnt", "had"},
     {"aint", "is"}, {"mustnt", "must"}});
+static_assert(std::all_of(kBareNegations.begin(), kBareNegations.end(), [](const auto& n) { return n.first.ends_with('t'); }),
+              "push() skips the list for a word not ending in 't'");
 
 // The most frequent function words of the languages a Latin-script prompt
 // is most often written in: enough to tell them apart on a sentence.
@@ -89,6 +91,88 @@ bool one_as_pronoun_after(std::string_view word) {
   return std::find(kBefore.begin(), kBefore.end(), word) != kBefore.end();
 }
 
+// Each function word with the languages it belongs to (bit l:
+// kLanguageWords[l]), built once.
+std::uint8_t language_bits(std::string_view word) {
+  static const auto kMembers = [] {
+    std::unordered_map<std::string_view, std::uint8_t> members;
+    for (std::size_t l = 0; l < kLanguageWords.size(); ++l) {
+      std::string_view list = kLanguageWords[l].second;
+      for (std::size_t end = 0; !list.empty(); list.remove_prefix(std::min(list.size(), end + 1))) {
+        end = std::min(list.find(' '), list.size());
+        if (end > 0) members[list.substr(0, end)] |= static_cast<std::uint8_t>(1u << l);
+      }
+    }
+    return members;
+  }();
+  const auto it = kMembers.find(word);
+  return it == kMembers.end() ? 0 : it->second;
+}
+
+// What a word's text alone tells the rules: everything classify() sets but
+// the context ("one" as a pronoun, capitals, position). Working it out
+// takes a dozen hash lookups (the word lists, morphy's detachments, the
+// stem, the antonyms); a prompt's words repeat, and so do a cache's
+// prompts', so each thread keeps the facts of the words it saw last.
+struct WordFacts {
+  std::uint64_t lexicon = 0;  // Lexicon::id(); 0: an empty memo slot
+  std::uint64_t key = 0;      // word_key of the word
+  const words::Info* info = nullptr;
+  std::uint64_t keys[3] = {};  // base forms and the stem, after the word's own key
+  std::uint8_t extra_keys = 0;
+  words::Class kind = words::Class::content;
+  bool in_dictionary = false, opposable = false, has_senses = false, number = false;
+  std::uint8_t languages = 0;
+};
+static_assert(sizeof(WordFacts) == 56);
+
+WordFacts learn(std::string_view text, std::uint64_t key, const Lexicon& lexicon) {
+  WordFacts f;
+  f.lexicon = lexicon.id();
+  f.key = key;
+  f.info = words::info(text);
+  f.kind = f.info ? f.info->kind : words::Class::content;
+  f.languages = language_bits(text);
+  if (text.size() > 64) return f;
+  std::uint64_t keys[4] = {key};
+  int count = 1;
+  std::uint64_t lemmas[2];
+  const int found = lexicon.lemmas(text, lemmas, 2);
+  for (int k = 0; k < found; ++k)
+    if (lemmas[k] != key) keys[count++] = lemmas[k];
+  f.in_dictionary = found > 0;
+  char buf[80];
+  const std::string_view stemmed = stem(text, buf);
+  if (stemmed.size() != text.size()) {
+    const std::uint64_t stem_key = word_key(stemmed);
+    if (std::find(keys, keys + count, stem_key) == keys + count) keys[count++] = stem_key;
+    if (f.kind == words::Class::content && words::class_of(stemmed) == words::Class::negator)
+      f.kind = words::Class::negator;  // "fails to", "lacks"
+  }
+  for (int k = 0; k < count; ++k) {
+    f.opposable = f.opposable || lexicon.has_antonym(keys[k]);
+    f.has_senses = f.has_senses || lexicon.is_lemma(keys[k]);
+  }
+  std::copy(keys + 1, keys + count, f.keys);
+  f.extra_keys = static_cast<std::uint8_t>(count - 1);
+  f.number = digit(text[0]) && std::all_of(text.begin(), text.end(), [](char c) {
+               return digit(c) || c == '.' || c == ',';
+             });
+  if (!f.number && f.info && f.info->number) f.number = f.kind == words::Class::content;
+  return f;
+}
+
+// The memo: direct-mapped by the word's key, 8,192 words (448 KiB) a
+// thread, allocated on a thread's first parse.
+const WordFacts& facts(std::string_view text, std::uint64_t key, const Lexicon& lexicon) {
+  static constexpr std::size_t kWords = 8192;
+  thread_local std::vector<WordFacts> memo;
+  if (memo.empty()) memo.resize(kWords);
+  WordFacts& f = memo[key & (kWords - 1)];
+  if (f.lexicon != lexicon.id() || f.key != key) f = learn(text, key, lexicon);
+  return f;
+}
+
 }  // namespace
 
 bool Token::same_word(const Token& other) const noexcept {
@@ -103,22 +187,22 @@ void Prompt::parse(std::string_view text, const Lexicon& lexicon) {
   parsed_with_ = lexicon.id();
   source_.assign(text);
   tokens_.clear();
-  keys_.clear();
   quantities_.clear();
   units_.clear();
   // Curly apostrophes become straight ones, so "don’t" splits as "don't".
   normal_.clear();
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text.compare(i, 2, "\xE2\x80") == 0 && i + 2 < text.size() && (text[i + 2] == '\x98' || text[i + 2] == '\x99')) {
-      normal_ += '\'';
-      i += 2;
-    } else {
-      normal_ += text[i];
-    }
+  for (std::size_t i = 0; i < text.size();) {
+    const std::size_t lead = text.find('\xE2', i);
+    normal_.append(text.substr(i, lead - i));
+    if (lead == std::string_view::npos) break;
+    const bool curly = lead + 2 < text.size() && text[lead + 1] == '\x80' &&
+                       (text[lead + 2] == '\x98' || text[lead + 2] == '\x99');
+    normal_ += curly ? '\'' : '\xE2';
+    i = lead + (curly ? 3 : 1);
   }
-  lowered_ = normal_;
-  for (char& c : lowered_)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+  lowered_.resize(normal_.size());
+  std::transform(normal_.begin(), normal_.end(), lowered_.begin(),
+                 [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; });
   tokenize(normal_);
   classify(lexicon);
   drop_greetings();
@@ -129,24 +213,61 @@ void Prompt::parse(std::string_view text, const Lexicon& lexicon) {
 }
 
 void Prompt::index_keys() {
-  keys_.clear();
+  std::size_t total = 0;
+  for (const Token& t : tokens_) total += t.ignored ? 0 : t.key_count;
+  std::size_t size = 16;  // at most two thirds full
+  while (2 * size < 3 * total) size *= 2;
+  slots_.assign(size, KeySlot{});
+  positions_.resize(total);
+  // Two passes: count each key's tokens, then lay the runs out and fill
+  // them in token order (so each run is sorted). Linear; nothing to sort.
+  const std::size_t mask = size - 1;
+  auto place = [&](std::uint64_t key) -> KeySlot& {
+    for (std::size_t i = key & mask;; i = (i + 1) & mask)
+      if (slots_[i].count == 0 || slots_[i].key == key) return slots_[i];
+  };
+  for (const Token& t : tokens_)
+    if (!t.ignored)
+      for (int k = 0; k < t.key_count; ++k) {
+        KeySlot& s = place(t.keys[k]);
+        s.key = t.keys[k];
+        ++s.count;
+      }
+  std::uint32_t next = 0;
+  for (KeySlot& s : slots_) {
+    s.begin = next;
+    next += s.count;
+    s.count = 0;  // refilled below
+  }
   for (std::size_t i = 0; i < tokens_.size(); ++i)
     if (!tokens_[i].ignored)
-      for (int k = 0; k < tokens_[i].key_count; ++k) keys_.emplace_back(tokens_[i].keys[k], static_cast<int>(i));
-  std::sort(keys_.begin(), keys_.end());
+      for (int k = 0; k < tokens_[i].key_count; ++k) {
+        KeySlot& s = place(tokens_[i].keys[k]);
+        positions_[s.begin + s.count++] = static_cast<int>(i);
+      }
+}
+
+const Prompt::KeySlot* Prompt::slot(std::uint64_t key) const noexcept {
+  if (slots_.empty()) return nullptr;
+  const std::size_t mask = slots_.size() - 1;
+  for (std::size_t i = key & mask;; i = (i + 1) & mask) {
+    if (slots_[i].count == 0) return nullptr;
+    if (slots_[i].key == key) return &slots_[i];
+  }
 }
 
 int Prompt::find(const Token& t, int from) const noexcept {
   int after = -1, first = -1;
   for (int k = 0; k < t.key_count; ++k) {
-    auto it = std::lower_bound(keys_.begin(), keys_.end(), std::pair<std::uint64_t, int>{t.keys[k], -1});
-    if (it == keys_.end() || it->first != t.keys[k]) continue;
-    if (first < 0 || it->second < first) first = it->second;
-    // The first repeat at or after `from`, by its position too: stepping
+    const KeySlot* s = slot(t.keys[k]);
+    if (!s) continue;
+    const int* run = positions_.data() + s->begin;
+    const int* end = run + s->count;
+    if (first < 0 || run[0] < first) first = run[0];
+    // The first repeat at or after `from`, by binary search: stepping
     // through a word's repeats made a prompt of one word said thousands of
     // times quadratic.
-    it = std::lower_bound(it, keys_.end(), std::pair<std::uint64_t, int>{t.keys[k], from});
-    if (it != keys_.end() && it->first == t.keys[k] && (after < 0 || it->second < after)) after = it->second;
+    if (const int* it = std::lower_bound(run, end, from); it != end && (after < 0 || *it < after)) after = *it;
   }
   return after >= 0 ? after : first;
 }
@@ -156,7 +277,7 @@ void Prompt::tokenize(std::string_view s) {
   std::size_t i = 0;
   while (i < s.size()) {
     const char c = s[i];
-    if (s.compare(i, 3, "\xE2\x82\xAC") == 0) {  // the euro sign
+    if (c == '\xE2' && s.compare(i, 3, "\xE2\x82\xAC") == 0) {  // the euro sign
       push(std::string_view(lowered_).substr(i, 3), i, starts);
       i += 3;
       starts = false;
@@ -187,18 +308,19 @@ void Prompt::tokenize(std::string_view s) {
 
 void Prompt::push(std::string_view word, std::size_t start, bool sentence_start) {
   auto add = [&](std::string_view text, std::size_t at, bool first) {
-    Token t;
+    Token& t = tokens_.emplace_back();
     t.text = text;
     t.sentence_start = first;
     t.capitalised = at < normal_.size() && normal_[at] >= 'A' && normal_[at] <= 'Z';
     int upper = 0, lower = 0;
+    bool has_digit = false;
     for (std::size_t k = at; k < at + text.size() && k < normal_.size(); ++k) {
       upper += normal_[k] >= 'A' && normal_[k] <= 'Z';
       lower += normal_[k] >= 'a' && normal_[k] <= 'z';
-      t.has_digit |= digit(normal_[k]);
+      has_digit |= digit(normal_[k]);
     }
+    t.has_digit = has_digit;
     t.all_capitals = upper >= 2 && lower == 0;
-    tokens_.push_back(t);
   };
   if (const std::size_t apostrophe = word.find('\''); apostrophe != std::string_view::npos) {
     std::string_view base = word.substr(0, apostrophe);
@@ -216,6 +338,7 @@ void Prompt::push(std::string_view word, std::size_t start, bool sentence_start)
     return;
   }
   for (const auto& [bare, base] : kBareNegations) {
+    if (word.back() != 't') break;  // every one ends in 't'
     if (word != bare) continue;
     add(base, start, sentence_start);
     add("not", start + base.size(), false);
@@ -233,31 +356,20 @@ void Prompt::push(std::string_view word, std::size_t start, bool sentence_start)
 }
 
 void Prompt::classify(const Lexicon& lexicon) {
-  char buf[80];
   for (std::size_t i = 0; i < tokens_.size(); ++i) {
     Token& t = tokens_[i];
-    t.info = words::info(t.text);
-    t.kind = t.info ? t.info->kind : words::Class::content;
-    t.keys[0] = word_key(t.text);
-    t.key_count = 1;
-    if (t.text.size() > 64) continue;
-    std::uint64_t lemmas[2];
-    const int found = lexicon.lemmas(t.text, lemmas, 2);
-    for (int k = 0; k < found; ++k)
-      if (lemmas[k] != t.keys[0]) t.keys[t.key_count++] = lemmas[k];
-    t.in_dictionary = found > 0;
-    const std::string_view stemmed = stem(t.text, buf);
-    if (stemmed.size() != t.text.size()) {
-      const std::uint64_t key = word_key(stemmed);
-      if (std::find(t.keys, t.keys + t.key_count, key) == t.keys + t.key_count) t.keys[t.key_count++] = key;
-      if (t.kind == words::Class::content && words::class_of(stemmed) == words::Class::negator)
-        t.kind = words::Class::negator;  // "fails to", "lacks"
-    }
-    for (int k = 0; k < t.key_count; ++k) t.opposable = t.opposable || lexicon.has_antonym(t.keys[k]);
-    t.number = digit(t.text[0]) && std::all_of(t.text.begin(), t.text.end(), [](char c) {
-                 return digit(c) || c == '.' || c == ',';
-               });
-    if (!t.number && t.info && t.info->number) t.number = t.kind == words::Class::content;
+    const std::uint64_t key = word_key(t.text);
+    const WordFacts& f = facts(t.text, key, lexicon);
+    t.info = f.info;
+    t.kind = f.kind;
+    t.keys[0] = key;
+    std::copy(f.keys, f.keys + f.extra_keys, t.keys + 1);
+    t.key_count = static_cast<std::uint8_t>(1 + f.extra_keys);
+    t.in_dictionary = f.in_dictionary;
+    t.opposable = f.opposable;
+    t.has_senses = f.has_senses;
+    t.number = f.number;
+    t.languages = f.languages;
     // "a new one", "which one", "this one.": the pronoun, not the number.
     if (t.text == "one" && (i + 1 == tokens_.size() || tokens_[i + 1].sentence_start ||
                             (i > 0 && one_as_pronoun_after(tokens_[i - 1].text))))
@@ -329,6 +441,11 @@ void Prompt::detect_script(std::string_view s) {
   std::array<int, static_cast<int>(Script::other) + 1> counts{};
   for (std::size_t i = 0; i < s.size();) {
     const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {  // most prompts are mostly ASCII
+      counts[static_cast<int>(Script::latin)] += alpha(static_cast<char>(c));
+      ++i;
+      continue;
+    }
     const int extra = c < 0x80 ? 0 : c < 0xE0 ? 1 : c < 0xF0 ? 2 : 3;
     char32_t cp = extra == 0 ? c : c & (0x3F >> extra);
     for (int k = 1; k <= extra && i + k < s.size(); ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
@@ -341,24 +458,11 @@ void Prompt::detect_script(std::string_view s) {
 }
 
 void Prompt::detect_language() {
-  // Each function word with the languages it belongs to, built once.
-  static const auto kMembers = [] {
-    std::unordered_map<std::string_view, std::uint8_t> members;
-    for (std::size_t l = 0; l < kLanguageWords.size(); ++l) {
-      std::string_view list = kLanguageWords[l].second;
-      for (std::size_t end = 0; !list.empty(); list.remove_prefix(std::min(list.size(), end + 1))) {
-        end = std::min(list.find(' '), list.size());
-        if (end > 0) members[list.substr(0, end)] |= static_cast<std::uint8_t>(1u << l);
-      }
-    }
-    return members;
-  }();
   language_ = {};
   if (script_ != Script::latin) return;
   std::array<int, kLanguageWords.size()> hits{};
   for (const Token& t : tokens_)
-    if (const auto it = kMembers.find(t.text); it != kMembers.end())
-      for (std::size_t l = 0; l < hits.size(); ++l) hits[l] += (it->second >> l) & 1;
+    for (std::size_t l = 0; l < hits.size(); ++l) hits[l] += (t.languages >> l) & 1;
   const auto best = std::max_element(hits.begin(), hits.end());
   int runner_up = 0;
   for (std::size_t l = 0; l < hits.size(); ++l)

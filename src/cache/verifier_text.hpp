@@ -29,6 +29,8 @@ struct Token {
   bool has_digit = false;
   bool in_dictionary = false;   // WordNet knows a base form of it
   bool opposable = false;       // one of its keys has an antonym
+  bool has_senses = false;      // one of its keys is a WordNet lemma: it can have synonyms
+  std::uint8_t languages = 0;   // bit l: a function word of kLanguageWords[l]
 
   bool same_word(const Token& other) const noexcept;  // any key in common
 };
@@ -53,7 +55,8 @@ class Prompt {
   Script script() const noexcept { return script_; }
   std::string_view language() const noexcept { return language_; }  // "en", "es"...; "" when unsure
   // A token (not ignored) sharing a key with `t`: the first at or after
-  // `from` if any, else the first; -1 when none. Logarithmic.
+  // `from` if any, else the first; -1 when none. One hash probe a key, then
+  // a binary search among that key's repeats.
   int find(const Token& t, int from = 0) const noexcept;
 
  private:
@@ -71,7 +74,16 @@ class Prompt {
   std::vector<Token> tokens_;
   std::vector<Quantity> quantities_;
   std::vector<std::string_view> units_;
-  std::vector<std::pair<std::uint64_t, int>> keys_;  // every key of every token kept, sorted
+  // Every key of every token kept: an open-addressing table (a power of two,
+  // at most two thirds full) whose slots name a run of `positions_`, the tokens
+  // with that key in order.
+  struct KeySlot {
+    std::uint64_t key = 0;
+    std::uint32_t begin = 0, count = 0;  // count 0: an empty slot
+  };
+  const KeySlot* slot(std::uint64_t key) const noexcept;
+  std::vector<KeySlot> slots_;
+  std::vector<int> positions_;
   Script script_ = Script::none;
   std::string_view language_;
 };

@@ -168,6 +168,21 @@ TEST(VerifierLexiconTest, WithoutWordNetTheBuiltInListServesWithAWarning) {
   EXPECT_TRUE(bare.check("How do I reverse lists in Python?", "How do I reverse a list in Python?").same);
 }
 
+// Each thread remembers what it learnt of the words it parsed (their base
+// forms, synonyms, antonyms), by lexicon: a verifier without WordNet never
+// gets the facts another one's WordNet gave the same word, nor the reverse.
+TEST(VerifierLexiconTest, TwoLexiconsOnOneThreadKeepTheirOwnWordFacts) {
+  if (!wordnet()) GTEST_SKIP() << verifier().lexicon_warning();
+  const Verifier bare = Verifier::load("/nonexistent/wordnet");
+  for (int round = 0; round < 3; ++round) {
+    // "fix" / "repair": synonyms in WordNet only; "wrote" / "written": one base form there.
+    EXPECT_TRUE(verifier().check("How do I fix a leaking faucet?", "How do I repair a leaking faucet?").same);
+    EXPECT_FALSE(bare.check("How do I fix a leaking faucet?", "How do I repair a leaking faucet?").same);
+    EXPECT_FALSE(bare.check("Who wrote Hamlet?", "Who has written Hamlet?").same);
+    EXPECT_TRUE(verifier().check("Who wrote Hamlet?", "Who has written Hamlet?").same);
+  }
+}
+
 TEST(VerifierLexiconTest, WordNetLoadsOnceAndQuickly) {
   if (!wordnet()) GTEST_SKIP() << verifier().lexicon_warning();
   EXPECT_GT(verifier().lemma_count(), 50'000u);
