@@ -41,13 +41,21 @@ constexpr auto kMaxIdleAge = std::chrono::seconds(50);
 // it meanwhile, the request fails before any byte and is retried once.
 constexpr auto kPeekAfterIdle = std::chrono::seconds(1);
 constexpr std::size_t kReadChunk = 16 * 1024;
+// What a connection may hold read but unparsed: a response head (Beast's
+// limit is 8 KiB), a read's worth of body the caller has not taken yet, or
+// a chunk's size line with its extensions. Beast 1.81 bounds no chunk size
+// line: an upstream sending an endless extension grew the buffer until the
+// total timeout, parsed again from its start on every read. Past this the
+// read fails with buffer_overflow, an invalid response.
+constexpr std::size_t kMaxUnparsedBytes = 64 * 1024;
 
 // One upstream connection, plain or TLS. Beast streams are templates; the
 // helpers below are written once and dispatched on the connection kind.
 struct Connection {
   // The read buffer starts at kReadChunk: a default flat_buffer grows from
   // 512 bytes, so a 1 KB answer took two recvmsg and a burst stream ten.
-  explicit Connection(const asio::any_io_executor& ex) : deadline(ex, [this] { tcp().close(); }) {
+  explicit Connection(const asio::any_io_executor& ex)
+      : buffer(kMaxUnparsedBytes), deadline(ex, [this] { tcp().close(); }) {
     buffer.reserve(kReadChunk);
   }
 

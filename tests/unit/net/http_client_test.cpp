@@ -545,6 +545,64 @@ TEST(HttpClient, ResponseLargerThanTheCapIsAProtocolError) {
   EXPECT_NE(res.error().detail.find("larger than 16 bytes"), std::string::npos) << res.error().detail;
 }
 
+// An upstream that opens a chunk and never ends its size line: a quoted
+// extension of megabytes, then silence. The client holds at most
+// 64 KiB of it unparsed (kMaxUnparsedBytes) and fails the answer as invalid;
+// it once buffered all of it (re-parsing it from the start on every read)
+// until the total timeout.
+Script endless_chunk_extension(int* written) {
+  return [written](tcp::socket& s) -> asio::awaitable<void> {
+    beast::flat_buffer buffer;
+    if (!co_await read_one_request(s, buffer)) co_return;
+    co_await write_raw(s, kSseHead + "5\r\ndata:\r\n1;x=\"");
+    const std::string piece(16 * 1024, 'a');
+    for (*written = 0; *written < 64 * 1024 * 1024; *written += static_cast<int>(piece.size())) {
+      auto [ec, n] = co_await asio::async_write(s, asio::buffer(piece), kAwait);
+      if (ec) co_return;  // the client has closed
+    }
+    asio::steady_timer silence(s.get_executor(), 5s);
+    co_await silence.async_wait(kAwait);
+  };
+}
+
+TEST(HttpClient, AnEndlessChunkSizeLineIsAProtocolErrorNotABuffer) {
+  asio::io_context io;
+  Scripted state;
+  int written = 0;
+  const std::string url = start_scripted(io, {endless_chunk_extension(&written)}, &state);
+  ClientOptions o = options();
+  o.total_timeout = 3s;
+  HttpClient client(io.get_executor(), url_of(url), o);
+  Cancellation cancel;
+  const auto start = std::chrono::steady_clock::now();
+  auto res = run_coro(io, client.send(chat_request(), cancel));
+  ASSERT_FALSE(res.ok());
+  EXPECT_EQ(res.error().code, errc::upstream_protocol) << res.error().message << ": " << res.error().detail;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
+  EXPECT_LT(written, 32 * 1024 * 1024) << "the client kept reading what it could not parse";
+  EXPECT_EQ(client.idle_connections(), 0u);
+}
+
+TEST(HttpClient, AnEndlessChunkSizeLineEndsAStreamAsInvalid) {
+  asio::io_context io;
+  Scripted state;
+  int written = 0;
+  const std::string url = start_scripted(io, {endless_chunk_extension(&written)}, &state);
+  ClientOptions o = options();
+  o.total_timeout = 3s;
+  HttpClient client(io.get_executor(), url_of(url), o);
+  Cancellation cancel;
+  const auto start = std::chrono::steady_clock::now();
+  auto opened = run_coro(io, client.open(chat_request({}, true), cancel));
+  ASSERT_TRUE(opened.ok()) << opened.error().message;
+  const Drained d = run_coro(io, drain(opened->body.get()));
+  ASSERT_TRUE(d.error.has_value());
+  EXPECT_EQ(d.error->code, errc::upstream_protocol) << d.error->message << ": " << d.error->detail;
+  EXPECT_EQ(d.all(), "data:");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
+  EXPECT_LT(written, 32 * 1024 * 1024) << "the client kept reading what it could not parse";
+}
+
 TEST(HttpClient, BodyCutShortIsUpstreamUnavailable) {
   FakeUpstream fake;
   asio::io_context io;
