@@ -175,7 +175,7 @@ class LocalCache final : public Cache {
     if (index.embedder() != name || index.dimensions() != vector.size()) return;
     float threshold = static_cast<float>(config_.semantic.threshold);
     if (min_similarity && *min_similarity > threshold) threshold = *min_similarity;
-    const auto near = index.search(vector.data(), static_cast<std::size_t>(config_.semantic.candidates));
+    const auto near = index.search(vector.data(), static_cast<std::size_t>(config_.semantic.candidates), threshold);
     for (const auto& [similarity, id] : near) {
       if (similarity < threshold) break;
       const auto by_id = by_id_.find(id);

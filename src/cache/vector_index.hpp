@@ -26,6 +26,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -52,7 +53,12 @@ class VectorIndex {
   // Removes `id`; nothing when absent. A graph's slot is reused by the next add.
   void remove(std::uint64_t id) noexcept;
   // Up to `k` live ids, most similar first, with their inner products.
-  std::vector<std::pair<float, std::uint64_t>> search(const float* query, std::size_t k) const;
+  // With `min_similarity` the caller will use none below it, and a graph's
+  // walk ends once it has explored around a vector that similar (a hit
+  // costs a few hops instead of the whole search breadth); without, the
+  // walk is hnswlib's.
+  std::vector<std::pair<float, std::uint64_t>> search(const float* query, std::size_t k,
+                                                      std::optional<float> min_similarity = std::nullopt) const;
   // The same through hnswlib's own searchKnn (the graph part only): what
   // the test of our graph walk compares it with.
   std::vector<std::pair<float, std::uint64_t>> search_by_hnswlib(const float* query, std::size_t k) const;

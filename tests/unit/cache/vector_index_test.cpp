@@ -164,16 +164,34 @@ TEST(VectorIndex, FindsPlantedNearDuplicates) {
     index.add(i, embedder->embed(p).data());
   }
   EXPECT_FALSE(index.converting());
-  std::size_t found = 0;
+  // With the least similarity given, the walk ends once it has explored
+  // around a vector that similar: it must find what the whole walk finds.
+  std::size_t found = 0, found_early = 0, disagree = 0;
   std::uniform_int_distribution<std::size_t> pick(0, kEntries - 1);
+  std::vector<std::size_t> targets;
   for (std::size_t q = 0; q < kQueries; ++q) {
     const std::size_t target = pick(rng);
+    targets.push_back(target);
     std::string near = prompts[target];
     near.replace(near.size() - 12, 12, "so on. thank");
-    const auto hits = index.search(embedder->embed(near).data(), 4);
+    const auto query = embedder->embed(near);
+    const auto hits = index.search(query.data(), 4);
+    const auto early = index.search(query.data(), 4, 0.85f);
     found += !hits.empty() && hits[0].second == target && hits[0].first >= 0.85f;
+    found_early += !early.empty() && early[0].second == target && early[0].first >= 0.85f;
+    disagree += hits.empty() != early.empty() || (!hits.empty() && hits[0] != early[0]);
   }
   EXPECT_GE(found, kQueries * 97 / 100) << "of " << kQueries;
+  EXPECT_GE(found_early, found) << "of " << kQueries;
+  EXPECT_LE(disagree, kQueries / 100) << "of " << kQueries;
+  // Removed entries are never answered, however the walk ends.
+  for (std::size_t q = 0; q < kQueries; q += 2) index.remove(targets[q]);
+  for (std::size_t q = 0; q < kQueries; q += 2) {
+    std::string near = prompts[targets[q]];
+    near.replace(near.size() - 12, 12, "so on. thank");
+    for (const auto& [similarity, id] : index.search(embedder->embed(near).data(), 4, 0.85f))
+      EXPECT_NE(id, targets[q]) << "query " << q;
+  }
 }
 
 // Our base-layer walk (prefetching each hop's neighbours together) is
