@@ -4,8 +4,9 @@
 // hashed-ngram embedder at the cache's size (kCacheHashedDimensions). A hit (a lightly reworded stored prompt) and
 // a miss (an unrelated prompt) are measured apart, and the embedding alone;
 // then the memory per entry (RSS growth while filling / entries, and the
-// cache's own estimate, what max_bytes is enforced on). Single thread; the
-// embedding runs inline here (the gateway runs it on its worker pool).
+// cache's own estimate, what max_bytes is enforced on). The embedding goes
+// through the gateway's worker pool wrapper (cache::on_workers), which
+// embeds a short prompt with hashed-ngram at once, on the calling thread.
 //
 // Everything is the real thing: the embedder, the index and the verifier
 // (WordNet from /usr/share/wordnet). A near prompt is a stored one with a
@@ -46,16 +47,6 @@ namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
 using bench::prompt;
 
-class InlineEmbedding final : public cache::Embedding {
- public:
-  explicit InlineEmbedding(std::shared_ptr<const Embedder> e) : e_(std::move(e)) {}
-  std::string_view name() const override { return e_->name(); }
-  std::size_t dimensions() const override { return e_->dimensions(); }
-  asio::awaitable<Result<std::vector<float>>> embed(std::string text) override { co_return e_->embed(text); }
-
- private:
-  std::shared_ptr<const Embedder> e_;
-};
 
 std::size_t rss_bytes() {
   std::ifstream statm("/proc/self/statm");
@@ -112,7 +103,7 @@ void measure(std::size_t entries, std::size_t queries, bool stand_in_verify) {
   config.semantic.max_prompt_chars = 2048;
   std::shared_ptr<const Embedder> embedder = make_hashed_embedder(kCacheHashedDimensions);
   cache::CacheParts parts;
-  parts.embedding = std::make_shared<InlineEmbedding>(embedder);
+  parts.embedding = cache::on_workers(embedder, 1);
   if (stand_in_verify) {
     parts.verify = [](std::string_view, std::string_view) { return cache::Verdict{}; };
   } else {

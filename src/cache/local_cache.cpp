@@ -148,6 +148,10 @@ class LocalCache final : public Cache {
   // timeout, an error, or a vector of the wrong size.
   asio::awaitable<std::optional<std::vector<float>>> embed(const std::string& prompt) {
     using namespace asio::experimental::awaitable_operators;
+    if (auto vector = parts_.embedding->embed_at_once(prompt)) {
+      if (vector->size() != parts_.embedding->dimensions()) co_return std::nullopt;
+      co_return std::move(*vector);
+    }
     asio::steady_timer timer(co_await asio::this_coro::executor, config_.semantic.embed_timeout);
     auto raced = co_await (embed_now(prompt) || timer.async_wait(asio::use_awaitable));
     if (raced.index() != 0) {

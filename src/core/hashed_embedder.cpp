@@ -37,6 +37,7 @@ class HashedEmbedder final : public Embedder {
 
   std::string_view name() const override { return name_; }
   std::size_t dimensions() const override { return dimensions_; }
+  bool cheap() const override { return true; }  // about 8 us for 1 KB
 
   std::vector<float> embed(std::string_view text) const override {
     std::vector<float> v(dimensions_, 0.0f);

@@ -138,6 +138,13 @@ class Embedding {
   // cancellation (the losing side of `||`): it must then complete promptly
   // (on_workers completes at once and drops the worker's late vector).
   virtual boost::asio::awaitable<Result<std::vector<float>>> embed(std::string text) = 0;
+  // The vector computed on the caller's thread, when that costs less than
+  // waiting for embed(): a cheap embedder and a short text. nullopt: use
+  // embed().
+  virtual std::optional<std::vector<float>> embed_at_once(std::string_view text) const {
+    (void)text;
+    return std::nullopt;
+  }
 };
 
 // `embedder` on `threads` worker threads (owned by the returned object,

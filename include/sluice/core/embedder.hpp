@@ -23,6 +23,10 @@ class Embedder {
   // dimensions() floats with an L2 norm of 1 (all zero for a text with
   // nothing to embed). Never throws; cost linear in the text.
   virtual std::vector<float> embed(std::string_view text) const = 0;
+  // A few microseconds a kilobyte and no model: cheaper on the calling
+  // thread than handed to another one and back (the cache's worker pool
+  // then embeds short texts at once).
+  virtual bool cheap() const { return false; }
 };
 
 // The weightless built-in: words, word pairs and character trigrams hashed

@@ -437,5 +437,24 @@ TEST(OnWorkers, EmbedsOffTheLoopAndResumesOnIt) {
   EXPECT_EQ(*vector, make_hashed_embedder(64)->embed("the capital of France"));
 }
 
+// A cheap embedder (hashed-ngram) embeds a short text at once, on the
+// caller's thread, with the vector embed() gives; a long text, or an
+// embedder with a model, goes to the workers.
+TEST(OnWorkers, ACheapEmbedderEmbedsAShortTextAtOnce) {
+  const std::shared_ptr<const Embedder> hashed = make_hashed_embedder(64);
+  EXPECT_TRUE(hashed->cheap());
+  auto embedding = on_workers(hashed, 1);
+  const auto at_once = embedding->embed_at_once("the capital of France");
+  ASSERT_TRUE(at_once.has_value());
+  EXPECT_EQ(*at_once, hashed->embed("the capital of France"));
+  EXPECT_FALSE(embedding->embed_at_once(std::string(9 * 1024, 'a')).has_value());
+  struct Costly final : Embedder {
+    std::string_view name() const override { return "costly"; }
+    std::size_t dimensions() const override { return 4; }
+    std::vector<float> embed(std::string_view) const override { return {1, 0, 0, 0}; }
+  };
+  EXPECT_FALSE(on_workers(std::make_shared<Costly>(), 1)->embed_at_once("hello").has_value());
+}
+
 }  // namespace
 }  // namespace sluice::cache
