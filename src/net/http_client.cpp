@@ -20,6 +20,7 @@
 
 #include "sluice/core/log.hpp"
 #include "sluice/io/tls_client.hpp"
+#include "sluice/net/beast_chunked.hpp"
 #include "sluice/net/deadline.hpp"
 
 namespace sluice::net {
@@ -134,12 +135,6 @@ asio::awaitable<error_code> write_request(Stream& s, const WireRequest& req) {
 template <class Stream, class Parser>
 asio::awaitable<error_code> read_head(Stream& s, beast::flat_buffer& b, Parser& p) {
   auto [ec, n] = co_await http::async_read_header(s, b, p, kUseAwaitable);
-  co_return ec;
-}
-
-template <class Stream, class Parser>
-asio::awaitable<error_code> read_some(Stream& s, beast::flat_buffer& b, Parser& p) {
-  auto [ec, n] = co_await http::async_read_some(s, b, p, kUseAwaitable);
   co_return ec;
 }
 
@@ -376,7 +371,7 @@ class ConnectionBodyReader final : public BodyReader {
       bool total_bound = false;
       if (ec == http::error::need_more) {
         total_bound = arm(opt.idle_timeout);
-        ec = co_await conn_->with_stream([&](auto& s) { return sluice::net::read_some(s, conn_->buffer, parser_); });
+        ec = co_await conn_->with_stream([&](auto& s) { return read_and_put(s); });
         conn_->deadline.disarm();
         if (ec == http::error::need_buffer) ec = {};
         if (ec && conn_->deadline.expired()) ec = beast::error::timeout;
@@ -396,15 +391,44 @@ class ConnectionBodyReader final : public BodyReader {
  private:
   // One parser.put() of the bytes already in the connection's buffer: as
   // much as one Beast async_read_some would give (one chunk of a chunked
-  // body). need_more when there is nothing it can use.
+  // body). need_more when there is nothing it can use, or when a chunked
+  // body's parser wants more and fewer than kMinChunkedPut bytes are here
+  // (Beast 1.81's false assertion on a body's end in pieces).
   error_code put_buffered() {
-    if (conn_->buffer.size() == 0) return http::error::need_more;
+    const std::size_t buffered = conn_->buffer.size();
+    if (buffered == 0 || (wants_more_ && parser_.chunked() && buffered < kMinChunkedPut))
+      return http::error::need_more;
     error_code ec;
     const std::size_t used = parser_.put(conn_->buffer.data(), ec);
     conn_->buffer.consume(used);
+    wants_more_ = ec == http::error::need_more;
     if (ec == http::error::need_buffer) return {};
     if (!ec && used == 0) return http::error::need_more;
     return ec;
+  }
+
+  // Reads from the upstream until put_buffered() has something: Beast's
+  // async_read_some, but through put_buffered(), and the buffer's limit
+  // (kMaxUnparsedBytes) kept the same way (buffer_overflow).
+  template <class Stream>
+  asio::awaitable<error_code> read_and_put(Stream& s) {
+    beast::flat_buffer& buffer = conn_->buffer;
+    for (;;) {
+      const std::size_t room = std::min(kReadChunk, buffer.max_size() - buffer.size());
+      if (room == 0) co_return http::error::buffer_overflow;
+      auto [ec, n] = co_await s.async_read_some(buffer.prepare(room), kUseAwaitable);
+      if (ec == asio::error::eof) {
+        // As Beast: the end of a body that lasts until the connection closes,
+        // or a message cut short (partial_message).
+        if (!parser_.got_some()) co_return http::error::end_of_stream;
+        error_code end;
+        parser_.put_eof(end);
+        co_return end;
+      }
+      if (ec) co_return ec;
+      buffer.commit(n);
+      if (const error_code put = put_buffered(); put != http::error::need_more) co_return put;
+    }
   }
 
   // Arms the connection's deadline for one step bounded by `step`, or by the
@@ -441,6 +465,7 @@ class ConnectionBodyReader final : public BodyReader {
   Cancellation& cancel_;
   std::optional<Clock::time_point> answer_by_;
   Parser parser_;
+  bool wants_more_ = false;  // the last put() needed more bytes
   std::unique_ptr<Connection> conn_;
   Cancellation::Registration reg_;  // after conn_: unregistered before the connection dies
   ChunkBuffer chunk_;

@@ -16,6 +16,7 @@
 #include "openai_wire.hpp"
 #include "reply.hpp"
 #include "sluice/core/error.hpp"
+#include "sluice/net/beast_chunked.hpp"
 
 namespace sluice::server {
 
@@ -74,15 +75,10 @@ inline bool has_obs_fold(std::string_view fields) {
 // over whole fields, and a field always takes its continuation lines with
 // it, so the bytes each put() consumes are checked once: linear.
 //
-// A chunked body is given to Beast five bytes or more at a time. Beast 1.81
-// asserts (parse_chunk_header: n >= 5) when it has seen the last chunk
-// ("0\r\n") and is offered it again with only one byte more, as a client
-// that sends the end of its body in pieces makes it: a false assertion
-// (boostorg/beast#2861, fixed in Boost 1.86) that aborts any build with
-// assertions (Debug, the sanitizer and fuzz builds); Release parses it
-// right. Waiting loses nothing: Beast holds the last chunk unconsumed until
-// the body's final CRLF, so the put() that completes a chunked body is
-// always given at least "0\r\n\r\n", and fewer bytes can never finish it.
+// A chunked body is given to Beast kMinChunkedPut bytes or more at a time
+// (net/beast_chunked.hpp: Beast 1.81's false assertion on a body's end
+// that arrives in pieces). A request body is read whole before it is
+// used, so waiting for five bytes loses nothing.
 //
 // `max_header_bytes` (the limit set on the parser; 0 once the head is read)
 // bounds the whole head, request line included, however it arrives. Beast
@@ -91,7 +87,7 @@ inline bool has_obs_fold(std::string_view fields) {
 // read gave the fields the whole limit again, and a whole head read at once
 // did too. So the head is offered at most the limit, and once the request
 // line is read on its own, Beast's limit is what is left of it.
-inline constexpr std::size_t kMinChunkedPut = 5;
+using net::kMinChunkedPut;
 
 // What a chunked body may hold unread while Beast waits for the end of a
 // chunk's size line (extensions included) or of the trailer fields. Beast
