@@ -279,8 +279,9 @@ struct VectorIndex::Graph {
   // The slots of the ef nearest by sign codes, as hnswlib's searchKnn finds
   // them (the same walk and answers: a test compares them), but each hop on
   // the base layer first marks its unvisited neighbours and prefetches all
-  // their codes, then computes the distances; hnswlib prefetches one
-  // neighbour ahead, so its misses come one after another.
+  // their codes (from signs_by_id), then computes the distances; hnswlib
+  // prefetches one neighbour ahead, so its misses come one after another.
+  // With `near`, the walk may end early (see Near).
   std::vector<hnswlib::labeltype> walk(const char* query, std::size_t ef, Near* near = nullptr) const {
     using hnswlib::tableint;
     std::vector<hnswlib::labeltype> out;
