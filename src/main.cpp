@@ -139,7 +139,7 @@ int main(int argc, char** argv) {
   sluice::log::info("started", {{"version", SLUICE_VERSION}, {"config", args.config_path}, {"port", app->port()}});
 
   sluice::ConfigReloader reloader(io, *app, args.config_path);
-  reloader.start();
+  reloader.start(loaded.content_hash);
   std::function<void()> on_hup = [&] {
     hup.async_wait([&](boost::system::error_code ec, int) {
       if (ec) return;

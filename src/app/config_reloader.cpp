@@ -30,22 +30,21 @@ namespace {
 constexpr std::uint32_t kEvents = IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE | IN_ATTRIB;
 constexpr std::streamsize kMaxConfigBytes = 16 << 20;  // far above any real configuration
 
-// The content's hash; nullopt when the file cannot be read (in the middle
-// of a swap, say: the next event tells when it is back).
+// The content's hash, as ConfigLoadResult::content_hash has it; nullopt
+// when the file cannot be read (in the middle of a swap, say: the next event
+// tells when it is back) or is over the bound (then only SIGHUP reloads it).
 std::optional<std::size_t> content_hash(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return std::nullopt;
-  // What the file holds, up to the bound: a few KiB read, not 16 MiB
-  // zero-filled on every event in the directory.
+  // A few KiB read, not 16 MiB zero-filled on every event in the directory.
   std::string text;
   std::array<char, 64 * 1024> chunk;
-  while (in && text.size() < static_cast<std::size_t>(kMaxConfigBytes)) {
+  while (in && text.size() <= static_cast<std::size_t>(kMaxConfigBytes)) {
     in.read(chunk.data(), chunk.size());
     text.append(chunk.data(), static_cast<std::size_t>(in.gcount()));
   }
-  if (in.bad()) return std::nullopt;
-  text.resize(std::min(text.size(), static_cast<std::size_t>(kMaxConfigBytes)));
-  return std::hash<std::string>{}(text);
+  if (in.bad() || text.size() > static_cast<std::size_t>(kMaxConfigBytes)) return std::nullopt;
+  return std::hash<std::string_view>{}(text);
 }
 
 }  // namespace
@@ -70,10 +69,13 @@ struct ConfigReloader::State : std::enable_shared_from_this<State> {
   void run(const std::string& trigger) {
     posted = false;
     if (stopped) return;
-    loaded_hash = content_hash(path);
     ++reloads;
     log::debug("config_reload", {{"config", path}, {"trigger", trigger}});
     ConfigLoadResult loaded = load_config_file(path);
+    // The hash of the bytes loaded: the file read again for it, a write
+    // between the two reads left the old content's hash, and the watch
+    // reloaded the new content a second time.
+    loaded_hash = loaded.content_hash;
     if (loaded.config) loaded.problems = App::check_files(*loaded.config);
     if (!loaded.problems.empty()) app.reload_failed(path, loaded.problems);
     else app.reload(std::move(*loaded.config));
@@ -180,9 +182,11 @@ ConfigReloader::ConfigReloader(asio::io_context& io, App& app, std::string path)
 
 ConfigReloader::~ConfigReloader() { state_->stop(); }
 
-void ConfigReloader::start() {
-  state_->loaded_hash = content_hash(state_->path);
+void ConfigReloader::start(std::optional<std::size_t> loaded_hash) {
+  state_->loaded_hash = loaded_hash;
   state_->update_watch();
+  // Changed while the App started: reload now, the watch missed it.
+  if (state_->events.is_open() && content_hash(state_->path) != loaded_hash) state_->request("file_change");
 }
 
 void ConfigReloader::request(std::string_view trigger) { state_->request(std::string(trigger)); }

@@ -117,6 +117,7 @@ std::optional<std::string> process_env(const std::string& name) {
 ConfigLoadResult load_config_text(const std::string& yaml, const std::string& source_name,
                                   EnvLookup env) {
   ConfigLoadResult result;
+  result.content_hash = std::hash<std::string_view>{}(yaml);
   try {
     const std::vector<YAML::Node> documents = YAML::LoadAll(yaml);
     if (documents.empty() || documents[0].IsNull()) {

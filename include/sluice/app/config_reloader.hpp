@@ -45,10 +45,12 @@ class ConfigReloader {
   ConfigReloader(const ConfigReloader&) = delete;
   ConfigReloader& operator=(const ConfigReloader&) = delete;
 
-  // Remembers the file's content as the one loaded and, with
-  // server.reload_watch, starts watching it. A directory that cannot be
-  // watched is logged (config_watch_failed) and SIGHUP still works.
-  void start();
+  // `loaded_hash`: ConfigLoadResult::content_hash of the configuration the
+  // App runs. With server.reload_watch, starts watching the file, and
+  // reloads it now if it holds something else already (it changed while
+  // the App started). A directory that cannot be watched is logged
+  // (config_watch_failed) and SIGHUP still works.
+  void start(std::optional<std::size_t> loaded_hash);
   // Reloads soon (posted to the loop); several requests before it runs are
   // one reload. `trigger` names the cause in the log ("sighup").
   void request(std::string_view trigger);

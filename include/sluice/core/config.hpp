@@ -327,6 +327,9 @@ struct ConfigProblem {
 struct ConfigLoadResult {
   std::optional<GatewayConfig> config;  // set when problems is empty
   std::vector<ConfigProblem> problems;
+  // std::hash of the text read, valid or not; none when the file could not
+  // be read. What the reload watch compares the file with.
+  std::optional<std::size_t> content_hash;
 };
 
 // Reads and validates a YAML file (or text). ${VAR} and ${VAR:-default} are

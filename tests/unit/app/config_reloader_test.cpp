@@ -46,7 +46,7 @@ class Reloader : public ::testing::Test {
     app = std::make_unique<App>(io, std::move(*loaded.config));
     app->start();
     reloader = std::make_unique<ConfigReloader>(io, *app, path);
-    reloader->start();
+    reloader->start(loaded.content_hash);
   }
   ~Reloader() override {
     stop(io, reloader, app);
@@ -98,6 +98,31 @@ TEST_F(Reloader, AFileWithProblemsLeavesTheConfigurationInUse) {
   EXPECT_EQ(app->config().models[0].name, "m");
 }
 
+// The file changed after it was loaded and before the watch began (the App
+// takes a moment to start: WordNet, the embedder's weights): the watch saw
+// no event, so start() compares the file with what was loaded. It once
+// hashed the file anew, took the new content for the one running, and
+// never reloaded it.
+TEST(ReloaderStart, AChangeWhileTheAppStartedIsReloaded) {
+  const fs::path dir = fs::temp_directory_path() / ("sluice-reloader-start-" + std::to_string(std::random_device{}()));
+  fs::create_directories(dir);
+  const std::string path = (dir / "sluice.yaml").string();
+  std::ofstream(path) << yaml(kM);
+  boost::asio::io_context io;
+  auto loaded = load_config_file(path);
+  auto app = std::make_unique<App>(io, std::move(*loaded.config));
+  app->start();
+  std::ofstream(path, std::ios::trunc) << yaml(kM + kN);
+  auto reloader = std::make_unique<ConfigReloader>(io, *app, path);
+  reloader->start(loaded.content_hash);
+  const auto deadline = std::chrono::steady_clock::now() + 3s;
+  while (app->config().models.size() != 2 && std::chrono::steady_clock::now() < deadline) io.run_for(20ms);
+  EXPECT_EQ(app->config().models.size(), 2u);
+  EXPECT_EQ(reloader->reloads(), 1u);
+  stop(io, reloader, app);
+  fs::remove_all(dir);
+}
+
 // A Kubernetes ConfigMap volume: sluice.yaml -> ..data/sluice.yaml, and
 // ..data -> ..<timestamp>/, swapped by renaming a new symlink over ..data.
 TEST(ReloaderConfigMap, ASymlinkSwapOfTheDataDirectoryIsNoticed) {
@@ -109,10 +134,11 @@ TEST(ReloaderConfigMap, ASymlinkSwapOfTheDataDirectoryIsNoticed) {
   const std::string path = (dir / "sluice.yaml").string();
 
   boost::asio::io_context io;
-  auto app = std::make_unique<App>(io, std::move(*load_config_file(path).config));
+  auto loaded = load_config_file(path);
+  auto app = std::make_unique<App>(io, std::move(*loaded.config));
   app->start();
   auto reloader = std::make_unique<ConfigReloader>(io, *app, path);
-  reloader->start();
+  reloader->start(loaded.content_hash);
 
   fs::create_directories(dir / "..v2");
   std::ofstream(dir / "..v2" / "sluice.yaml") << yaml(kM + kN);
