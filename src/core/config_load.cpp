@@ -9,10 +9,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <sstream>
 #include <string_view>
 #include <tuple>
 #include <utility>
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include "config_reader.hpp"
@@ -107,6 +109,73 @@ ConfigProblem document_problem(const YAML::Mark& mark, std::string message) {
   return {"", known ? mark.line + 1 : 0, known ? mark.column + 1 : 0, std::move(message)};
 }
 
+// What the documents of a YAML stream start with, read as YAML::LoadAll
+// would, without its endless loop: yaml-cpp 0.7 (Debian 12's) gives a
+// document whose first token cannot start a node (",", also after an
+// anchor, a tag or a first document) a null root without consuming the
+// token, so LoadAll pushes null roots forever, gigabytes a second
+// (jbeder/yaml-cpp#1040, fixed upstream by #1319: stop at the first null
+// root). A stray comma in a configuration file froze `--check-config` and
+// a hot reload until the kernel killed the process (found by fuzz_config_yaml).
+struct DocumentRoots final : YAML::EventHandler {
+  int documents = 0;
+  bool null_root = false;  // the latest document's root is empty
+  YAML::Mark null_mark;    // where
+  YAML::Mark second;       // the second document's root
+  int depth = 0;
+
+  void root(const YAML::Mark& mark) {
+    if (depth == 0 && documents == 2) second = mark;
+  }
+  void OnDocumentStart(const YAML::Mark&) override {
+    ++documents;
+    null_root = false;
+    depth = 0;
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override {
+    root(mark);
+    if (depth == 0) null_root = true, null_mark = mark;
+  }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { root(mark); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t, const std::string&) override {
+    root(mark);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    root(mark);
+    ++depth;
+  }
+  void OnSequenceEnd() override { --depth; }
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+    root(mark);
+    ++depth;
+  }
+  void OnMapEnd() override { --depth; }
+};
+
+// The problem with the stream's documents, if any: more than one, or a
+// token no document can start with. Reads at most two documents.
+std::optional<ConfigProblem> document_count_problem(const std::string& yaml) {
+  std::istringstream in(yaml);
+  YAML::Parser parser(in);
+  DocumentRoots roots;
+  while (roots.documents < 2 && parser.HandleNextDocument(roots)) {
+    if (!roots.null_root) continue;
+    // The token the root stopped at, past its anchor or tag.
+    std::size_t at = static_cast<std::size_t>(std::max(0, roots.null_mark.pos));
+    while (at < yaml.size() && (yaml[at] == '&' || yaml[at] == '!')) {
+      while (at < yaml.size() && yaml[at] != ' ' && yaml[at] != '\n') ++at;
+      while (at < yaml.size() && yaml[at] == ' ') ++at;
+    }
+    if (at < yaml.size() && yaml[at] == ',')
+      return document_problem(roots.null_mark, "unexpected ',': a value cannot start with it");
+    break;  // an empty document: nothing after it is read (#1319's rule)
+  }
+  if (roots.documents > 1) return document_problem(roots.second, "expected one YAML document");
+  return std::nullopt;
+}
+
 std::optional<std::string> process_env(const std::string& name) {
   const char* value = std::getenv(name.c_str());
   return value ? std::optional<std::string>(value) : std::nullopt;
@@ -119,16 +188,15 @@ ConfigLoadResult load_config_text(const std::string& yaml, const std::string& so
   ConfigLoadResult result;
   result.content_hash = std::hash<std::string_view>{}(yaml);
   try {
-    const std::vector<YAML::Node> documents = YAML::LoadAll(yaml);
-    if (documents.empty() || documents[0].IsNull()) {
+    if (auto problem = document_count_problem(yaml)) {
+      result.problems.push_back(std::move(*problem));
+      return result;
+    }
+    const YAML::Node root = YAML::Load(yaml);  // the first document only
+    if (!root || root.IsNull()) {
       result.problems.push_back(document_problem(YAML::Mark::null_mark(), "the configuration is empty"));
       return result;
     }
-    if (documents.size() > 1) {
-      result.problems.push_back(document_problem(documents[1].Mark(), "expected one YAML document"));
-      return result;
-    }
-    const YAML::Node& root = documents[0];
     if (!root.IsMap()) {
       result.problems.push_back(document_problem(root.Mark(), "expected a mapping at the top level"));
       return result;

@@ -705,6 +705,21 @@ TEST(ConfigLoad, EmptyOrNonMappingDocuments) {
   EXPECT_EQ(problem.line, 12);
 }
 
+// yaml-cpp 0.7's LoadAll never returns on a document that starts with a
+// comma (its memory grows by gigabytes a second: jbeder/yaml-cpp#1040); the
+// loader reads the documents itself and names the comma. Found by
+// fuzz_config_yaml (its input is in the corpus).
+TEST(ConfigLoad, AStrayCommaIsAProblemNotAHang) {
+  for (const std::string& yaml : std::vector<std::string>{",\n", ", x\n  listen: a\nserver: {}\n", "# a comment\n,\n", "&anchor ,\n",
+                                 "!tag ,\n", "\"first\"\n,\n", kValid + "---\n,\n"}) {
+    SCOPED_TRACE(yaml);
+    const ConfigLoadResult result = load(yaml);
+    ASSERT_FALSE(result.config.has_value());
+    ASSERT_FALSE(result.problems.empty());
+    EXPECT_EQ(result.problems[0].message, "unexpected ',': a value cannot start with it") << listing(result);
+  }
+}
+
 TEST(ConfigLoad, MissingSectionsHaveNoPosition) {
   EXPECT_EQ(listing(load("server: {}\n")),
             "test.yaml: providers: at least one provider is required\n"
