@@ -197,7 +197,14 @@ std::optional<std::chrono::system_clock::time_point> parse_utc_time(std::string_
   }
   const year_month_day date{year{y}, month{static_cast<unsigned>(mo)}, day{static_cast<unsigned>(d)}};
   if (!date.ok()) return std::nullopt;
-  return sys_days{date} + hours{h} + minutes{mi} + seconds{s};
+  // The clock counts nanoseconds in 64 bits: from 1677 to 2262. A date past
+  // that ("9999-12-31" for never) is the clock's last instant, one before it
+  // its first; converting it as it is overflowed (found by fuzz_config_yaml).
+  using Clock = system_clock;
+  const sys_seconds when = sys_days{date} + hours{h} + minutes{mi} + seconds{s};
+  if (when > floor<seconds>(Clock::time_point::max())) return Clock::time_point::max();
+  if (when < ceil<seconds>(Clock::time_point::min())) return Clock::time_point::min();
+  return time_point_cast<Clock::duration>(when);
 }
 
 bool is_http_token(std::string_view name) {

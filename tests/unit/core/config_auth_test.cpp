@@ -61,6 +61,23 @@ TEST(ConfigAuth, KeysLoadWithEveryField) {
   EXPECT_FALSE(r.config->auth.allow_unauthenticated);
 }
 
+// The clock holds 1677 to 2262: "9999-12-31" (never, as people write it)
+// is its last instant and "0001-01-01" its first; converting them as they
+// were overflowed (UBSan; found by fuzz_config_yaml).
+TEST(ConfigAuth, AnExpiryPastWhatTheClockHoldsIsItsLastInstant) {
+  const auto r = load(with_auth("  keys:\n"
+                                "    - key: ${A}\n      tenant: a\n      expires: 9999-12-31T23:59:59Z\n"
+                                "    - key: ${B}\n      tenant: b\n      expires: 0001-01-01\n"
+                                "    - key: ${C}\n      tenant: c\n      expires: 2262-01-01\n"),
+                      {{"A", kKey}, {"B", "sk-gw-fedcba9876543210"}, {"C", "sk-gw-00112233445566778899"}});
+  ASSERT_TRUE(r.config) << listing(r);
+  const auto& keys = r.config->auth.keys;
+  ASSERT_EQ(keys.size(), 3u);
+  EXPECT_EQ(keys[0].expires, std::chrono::system_clock::time_point::max());
+  EXPECT_EQ(keys[1].expires, std::chrono::system_clock::time_point::min());
+  EXPECT_EQ(keys[2].expires, std::chrono::sys_days{std::chrono::year{2262} / 1 / 1});
+}
+
 TEST(ConfigAuth, NoAuthSectionMeansLoopbackOnly) {
   const auto r = load(kModels);
   ASSERT_TRUE(r.config) << listing(r);
