@@ -98,6 +98,31 @@ TEST_F(Reloader, AFileWithProblemsLeavesTheConfigurationInUse) {
   EXPECT_EQ(app->config().models[0].name, "m");
 }
 
+// An App started from `path` on its own loop, and (after watch()) its reloader.
+struct Started {
+  explicit Started(const std::string& path) : path(path), loaded(load_config_file(path)) {
+    app = std::make_unique<App>(io, std::move(*loaded.config));
+    app->start();
+  }
+  ~Started() { stop(io, reloader, app); }
+  void watch() {
+    reloader = std::make_unique<ConfigReloader>(io, *app, path);
+    reloader->start(loaded.content_hash);
+  }
+  // Runs the loop until the configuration in use has `n` models (3 s at most).
+  bool models_become(std::size_t n) {
+    const auto deadline = std::chrono::steady_clock::now() + 3s;
+    while (app->config().models.size() != n && std::chrono::steady_clock::now() < deadline) io.run_for(20ms);
+    return app->config().models.size() == n;
+  }
+
+  std::string path;
+  boost::asio::io_context io;
+  ConfigLoadResult loaded;
+  std::unique_ptr<App> app;
+  std::unique_ptr<ConfigReloader> reloader;
+};
+
 // The file changed after it was loaded and before the watch began (the App
 // takes a moment to start: WordNet, the embedder's weights): the watch saw
 // no event, so start() compares the file with what was loaded. It once
@@ -108,18 +133,13 @@ TEST(ReloaderStart, AChangeWhileTheAppStartedIsReloaded) {
   fs::create_directories(dir);
   const std::string path = (dir / "sluice.yaml").string();
   std::ofstream(path) << yaml(kM);
-  boost::asio::io_context io;
-  auto loaded = load_config_file(path);
-  auto app = std::make_unique<App>(io, std::move(*loaded.config));
-  app->start();
-  std::ofstream(path, std::ios::trunc) << yaml(kM + kN);
-  auto reloader = std::make_unique<ConfigReloader>(io, *app, path);
-  reloader->start(loaded.content_hash);
-  const auto deadline = std::chrono::steady_clock::now() + 3s;
-  while (app->config().models.size() != 2 && std::chrono::steady_clock::now() < deadline) io.run_for(20ms);
-  EXPECT_EQ(app->config().models.size(), 2u);
-  EXPECT_EQ(reloader->reloads(), 1u);
-  stop(io, reloader, app);
+  {
+    Started started(path);
+    std::ofstream(path, std::ios::trunc) << yaml(kM + kN);
+    started.watch();
+    EXPECT_TRUE(started.models_become(2));
+    EXPECT_EQ(started.reloader->reloads(), 1u);
+  }
   fs::remove_all(dir);
 }
 
@@ -131,26 +151,17 @@ TEST(ReloaderConfigMap, ASymlinkSwapOfTheDataDirectoryIsNoticed) {
   std::ofstream(dir / "..v1" / "sluice.yaml") << yaml(kM);
   fs::create_directory_symlink("..v1", dir / "..data");
   fs::create_symlink("..data/sluice.yaml", dir / "sluice.yaml");
-  const std::string path = (dir / "sluice.yaml").string();
-
-  boost::asio::io_context io;
-  auto loaded = load_config_file(path);
-  auto app = std::make_unique<App>(io, std::move(*loaded.config));
-  app->start();
-  auto reloader = std::make_unique<ConfigReloader>(io, *app, path);
-  reloader->start(loaded.content_hash);
-
-  fs::create_directories(dir / "..v2");
-  std::ofstream(dir / "..v2" / "sluice.yaml") << yaml(kM + kN);
-  fs::create_directory_symlink("..v2", dir / "..data_tmp");
-  fs::rename(dir / "..data_tmp", dir / "..data");
-  fs::remove_all(dir / "..v1");
-  const auto deadline = std::chrono::steady_clock::now() + 3s;
-  while (app->config().models.size() != 2 && std::chrono::steady_clock::now() < deadline) io.run_for(20ms);
-  EXPECT_EQ(app->config().models.size(), 2u);
-  EXPECT_EQ(reloader->reloads(), 1u);
-
-  stop(io, reloader, app);
+  {
+    Started started((dir / "sluice.yaml").string());
+    started.watch();
+    fs::create_directories(dir / "..v2");
+    std::ofstream(dir / "..v2" / "sluice.yaml") << yaml(kM + kN);
+    fs::create_directory_symlink("..v2", dir / "..data_tmp");
+    fs::rename(dir / "..data_tmp", dir / "..data");
+    fs::remove_all(dir / "..v1");
+    EXPECT_TRUE(started.models_become(2));
+    EXPECT_EQ(started.reloader->reloads(), 1u);
+  }
   fs::remove_all(dir);
 }
 
