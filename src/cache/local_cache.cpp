@@ -148,10 +148,7 @@ class LocalCache final : public Cache {
   // timeout, an error, or a vector of the wrong size.
   asio::awaitable<std::optional<std::vector<float>>> embed(const std::string& prompt) {
     using namespace asio::experimental::awaitable_operators;
-    if (auto vector = parts_.embedding->embed_at_once(prompt)) {
-      if (vector->size() != parts_.embedding->dimensions()) co_return std::nullopt;
-      co_return std::move(*vector);
-    }
+    if (auto vector = parts_.embedding->embed_at_once(prompt)) co_return sized(std::move(*vector));
     asio::steady_timer timer(co_await asio::this_coro::executor, config_.semantic.embed_timeout);
     auto raced = co_await (embed_now(prompt) || timer.async_wait(asio::use_awaitable));
     if (raced.index() != 0) {
@@ -167,8 +164,13 @@ class LocalCache final : public Cache {
       log::warn("cache_embed_failed", {{"error", result.error().message}});
       co_return std::nullopt;
     }
-    if (result->size() != parts_.embedding->dimensions()) co_return std::nullopt;
-    co_return std::move(*result);
+    co_return sized(std::move(*result));
+  }
+
+  // A vector of the embedder's size, or none (never compared, never stored).
+  std::optional<std::vector<float>> sized(std::vector<float> vector) const {
+    if (vector.size() != parts_.embedding->dimensions()) return std::nullopt;
+    return vector;
   }
 
   void search(const Key& key, const std::vector<float>& vector, std::optional<float> min_similarity, Found& found) {

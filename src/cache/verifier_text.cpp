@@ -446,8 +446,8 @@ void Prompt::detect_script(std::string_view s) {
       ++i;
       continue;
     }
-    const int extra = c < 0x80 ? 0 : c < 0xE0 ? 1 : c < 0xF0 ? 2 : 3;
-    char32_t cp = extra == 0 ? c : c & (0x3F >> extra);
+    const int extra = c < 0xE0 ? 1 : c < 0xF0 ? 2 : 3;  // continuation bytes of a multi-byte character
+    char32_t cp = c & (0x3F >> extra);
     for (int k = 1; k <= extra && i + k < s.size(); ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
     ++counts[static_cast<int>(script_of(cp))];
     i += 1 + extra;
