@@ -56,6 +56,14 @@ HttpRequest chat_request(json x_fake = nullptr, bool stream = false) {
   return r;
 }
 
+// A request without a body: what the scripted servers below answer,
+// whatever it asks.
+HttpRequest bare_request() {
+  HttpRequest r;
+  r.target = "/x";
+  return r;
+}
+
 ClientOptions options(std::string ca_file = {}) {
   ClientOptions o;
   o.name = "fake";
@@ -284,8 +292,7 @@ TEST(HttpClient, PooledConnectionClosedByTheServerWhileIdleIsNotReused) {
   const std::string url = start_scripted(io, {answer_then_close, answer_then_close}, &state);
   HttpClient client(io.get_executor(), url_of(url), options());
   Cancellation cancel;
-  HttpRequest req;
-  req.target = "/x";
+  const HttpRequest req = bare_request();
   auto first = run_coro(io, client.send(req, cancel));
   ASSERT_TRUE(first.ok()) << first.error().message;
   EXPECT_EQ(client.idle_connections(), 1u);
@@ -316,8 +323,7 @@ TEST(HttpClient, ReusedConnectionClosedWithoutAnAnswerIsRetriedOnce) {
   const std::string url = start_scripted(io, {first_conn, second_conn}, &state);
   HttpClient client(io.get_executor(), url_of(url), options());
   Cancellation cancel;
-  HttpRequest req;
-  req.target = "/x";
+  const HttpRequest req = bare_request();
   ASSERT_TRUE(run_coro(io, client.send(req, cancel)).ok());
   auto second = run_coro(io, client.send(req, cancel));
   ASSERT_TRUE(second.ok()) << second.error().message;
@@ -335,8 +341,7 @@ TEST(HttpClient, FreshConnectionClosedWithoutAnAnswerIsNotRetried) {
   const std::string url = start_scripted(io, {close_silently, close_silently}, &state);
   HttpClient client(io.get_executor(), url_of(url), options());
   Cancellation cancel;
-  HttpRequest req;
-  req.target = "/x";
+  const HttpRequest req = bare_request();
   auto res = run_coro(io, client.send(req, cancel));
   ASSERT_FALSE(res.ok());
   EXPECT_EQ(res.error().code, errc::upstream_unavailable) << res.error().message;
@@ -353,8 +358,7 @@ TEST(HttpClient, MalformedResponseIsAProtocolError) {
   const std::string url = start_scripted(io, {garbage}, &state);
   HttpClient client(io.get_executor(), url_of(url), options());
   Cancellation cancel;
-  HttpRequest req;
-  req.target = "/x";
+  const HttpRequest req = bare_request();
   auto res = run_coro(io, client.send(req, cancel));
   ASSERT_FALSE(res.ok());
   EXPECT_EQ(res.error().code, errc::upstream_protocol) << res.error().message;
@@ -384,8 +388,7 @@ TEST(HttpClient, ChunkedResponseIsDechunked) {
       const std::string url = start_scripted(io, {chunked}, &state);
       HttpClient client(io.get_executor(), url_of(url), options());
       Cancellation cancel;
-      HttpRequest req;
-      req.target = "/x";
+      const HttpRequest req = bare_request();
       auto res = run_coro(io, client.send(req, cancel));
       ASSERT_TRUE(res.ok()) << res.error().message;
       EXPECT_EQ(res->body, chunks.empty() ? "" : "abcdefg");
@@ -487,8 +490,7 @@ TEST(HttpClient, TakeBufferedHandsOutWhatHasArrivedWithoutWaiting) {
   };
   HttpClient client(io.get_executor(), url_of(start_scripted(io, {burst}, &state)), options());
   Cancellation cancel;
-  HttpRequest req;
-  req.target = "/x";
+  const HttpRequest req = bare_request();
   auto opened = run_coro(io, client.open(req, cancel));
   ASSERT_TRUE(opened.ok()) << opened.error().message;
   auto first = run_coro(io, opened->body->read_some());
@@ -518,8 +520,7 @@ TEST(HttpClient, TakeBufferedIsEmptyWhileNothingMoreHasArrived) {
   };
   HttpClient client(io.get_executor(), url_of(start_scripted(io, {paced}, &state)), options());
   Cancellation cancel;
-  HttpRequest req;
-  req.target = "/x";
+  const HttpRequest req = bare_request();
   auto opened = run_coro(io, client.open(req, cancel));
   ASSERT_TRUE(opened.ok()) << opened.error().message;
   auto first = run_coro(io, opened->body->read_some());
