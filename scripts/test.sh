@@ -40,9 +40,21 @@ for _ in $(seq 50); do
 done
 export REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
 
+# What failed, repeated at the very end: CI keeps the tail of a long output.
 status=0
+failed=()
+failed_stage() { # $1: the stage; $2: a build directory whose ctest failed, if any
+  status=1
+  local line="$1" log="${2:-}/Testing/Temporary/LastTestsFailed.log"
+  if [ -n "${2:-}" ] && [ -s "$log" ]; then
+    line+=": $(cut -d: -f2- "$log" | tr '\n' ' ')"
+  fi
+  failed+=("$line")
+}
+
 echo "==> unit and integration tests"
-(cd "$BUILD_DIR" && ctest --output-on-failure --no-tests=error --timeout 120 -j "$(nproc)") || status=1
+(cd "$BUILD_DIR" && ctest --output-on-failure --no-tests=error --timeout 120 -j "$(nproc)") ||
+  failed_stage "ctest (Release)" "$BUILD_DIR"
 
 if [ "${SLUICE_SKIP_ASAN:-0}" != 1 ]; then
   ASAN_CTEST_EXCLUDE="${ASAN_CTEST_EXCLUDE-^Redactor\.LinearOnHostileInput\$|^queue_burst_300\$|^canary_secrets\$}"
@@ -63,21 +75,26 @@ if [ "${SLUICE_SKIP_ASAN:-0}" != 1 ]; then
     ASAN_OPTIONS="abort_on_error=1:detect_leaks=1:detect_stack_use_after_return=0" \
     UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
     ctest --output-on-failure --no-tests=error --timeout 300 -j "$(nproc)" \
-      ${ASAN_CTEST_EXCLUDE:+-E "$ASAN_CTEST_EXCLUDE"}) || status=1
+      ${ASAN_CTEST_EXCLUDE:+-E "$ASAN_CTEST_EXCLUDE"}) || failed_stage "ctest (ASan+UBSan)" "$ASAN_BUILD_DIR"
 fi
 
 echo "==> the official OpenAI and Anthropic Node SDKs against the daemon"
-SLUICE_BIN="$BUILD_DIR/src/sluice" bash "$REPO_ROOT/tests/node/run.sh" || status=1
+SLUICE_BIN="$BUILD_DIR/src/sluice" bash "$REPO_ROOT/tests/node/run.sh" || failed_stage "Node SDK tests"
 echo "==> the Node SDK tests again with canary secrets (docs/security.md, Secrets)"
-bash "$REPO_ROOT/tests/integration/canary_run.sh" node "$BUILD_DIR/src/sluice" || status=1
+bash "$REPO_ROOT/tests/integration/canary_run.sh" node "$BUILD_DIR/src/sluice" || failed_stage "Node SDK tests with canary secrets"
 
 # The container image: built with podman (sharing the ccache this build filled)
 # and run: health check, a completion and a stream, SIGTERM, an async job
 # through Redis. SLUICE_CONTAINER_TEST=0 skips it where podman cannot run.
 if [ "${SLUICE_CONTAINER_TEST:-1}" != 0 ]; then
   echo "==> the container image, built and run (tests/container/run.sh)"
-  bash "$REPO_ROOT/tests/container/run.sh" || status=1
+  bash "$REPO_ROOT/tests/container/run.sh" || failed_stage "container image"
 fi
 
-if [ $status -eq 0 ]; then echo "==> all tests passed"; else echo "==> TESTS FAILED"; fi
+if [ $status -eq 0 ]; then
+  echo "==> all tests passed"
+else
+  echo "==> TESTS FAILED"
+  printf '==>   %s\n' "${failed[@]}"
+fi
 exit $status
