@@ -20,13 +20,13 @@
 #include <boost/beast/core/read_size.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
-#include <boost/beast/ssl/ssl_stream.hpp>
 
 #include "disconnect_watch.hpp"
 #include "http1.hpp"
 #include "openai_wire.hpp"
 #include "reply.hpp"
 #include "request_id.hpp"
+#include "tls_stream.hpp"
 #include "sluice/core/log.hpp"
 #include "sluice/core/request_summary.hpp"
 #include "sluice/net/deadline.hpp"
@@ -42,7 +42,6 @@ using boost::system::error_code;
 namespace {
 
 using PlainStream = beast::tcp_stream;
-using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
 constexpr auto kUse = asio::as_tuple(asio::use_awaitable);
 // A stream cut at the end of shutdown_grace still gets its error event and
@@ -136,7 +135,7 @@ class BasicSession final : public Session, public std::enable_shared_from_this<B
     std::optional<RequestContext::Clock::duration> first_token;  // a stream's first content written
   };
 
-  asio::ip::tcp::socket& socket() { return beast::get_lowest_layer(stream_).socket(); }
+  asio::ip::tcp::socket& socket() { return stream_.socket(); }
   asio::awaitable<bool> handshake();
   asio::awaitable<bool> await_request();
   asio::awaitable<bool> serve_one();
@@ -162,6 +161,7 @@ class BasicSession final : public Session, public std::enable_shared_from_this<B
   bool http10_ = false;      // the current request is HTTP/1.0
   bool head_only_ = false;   // the current request is HEAD: no body goes out
   bool linger_ = false;      // a refused request may still be arriving: drain before close
+  bool handshake_failed_ = false;  // TLS: the alert is out, nothing more goes to the client
   bool stream_started_ = false;  // a stream's head is written or being written
   bool cut_ = false;         // shutdown_grace ended mid-stream: end the stream with an error event
   Wire wire_ = Wire::openai;  // the conventions of the current request's path, for refusals
@@ -270,6 +270,11 @@ asio::awaitable<bool> BasicSession<Stream>::handshake() {
                                        : net::describe_tls_failure(stream_.native_handle(), ec.message());
   log::write(peer_left ? spdlog::level::debug : spdlog::level::info, "tls_handshake_failed",
              {{"peer", peer_.to_string()}, {"error", reason}});
+  // OpenSSL reads a record at a time: what the client sent after the one that
+  // failed (a TLS 1.3 client's Finished and first request; a plain HTTP
+  // request's rest) is unread, and closing over unread bytes resets the
+  // connection, which can destroy the alert just sent. close() drains it.
+  if (!timed_out) handshake_failed_ = linger_ = true;
   co_return false;
 }
 
@@ -278,20 +283,23 @@ asio::awaitable<bool> BasicSession<Stream>::handshake() {
 // unread bytes does not reset the connection and destroy our answer. TLS:
 // the same read, then our close_notify; the client's is not awaited (RFC
 // 8446 section 6.1 allows that), so a client that never answers cannot hold
-// the connection slot.
+// the connection slot. After a failed handshake: FIN behind OpenSSL's
+// alert, then the read.
 template <class Stream>
 asio::awaitable<void> BasicSession<Stream>::close() {
   error_code ec;
-  if constexpr (!kTls) socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+  if (!kTls || handshake_failed_) socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
   if (linger_) {
     std::array<char, 16384> scratch;
     std::size_t dropped = 0;
-    beast::get_lowest_layer(stream_).expires_after(kLingerTimeout);
+    deadline_.expire_after(kLingerTimeout);
     while (dropped < (4u << 20)) {
-      auto [rec, n] = co_await stream_.async_read_some(asio::buffer(scratch), kUse);
+      // Over TLS too the bytes are dropped as they are, not decrypted.
+      auto [rec, n] = co_await socket().async_read_some(asio::buffer(scratch), kUse);
       if (rec) break;
       dropped += n;
     }
+    deadline_.disarm();
   }
   if constexpr (kTls) {
     SSL* ssl = stream_.native_handle();
@@ -313,13 +321,13 @@ asio::awaitable<void> BasicSession<Stream>::close() {
 // client, idle timeout, draining).
 //
 // An idle connection holds this small coroutine frame, not serve_one's (the
-// parser, the request context, the reply), and on a fresh plain connection
-// no read buffer either: it waits for the socket to become readable and only
+// parser, the request context, the reply), and on a fresh connection no
+// read buffer either: it waits for the socket to become readable and only
 // then reads. That keeps an idle connection within a few KiB (measured in
 // tests/integration/idle_connections_test.cpp). A keep-alive connection keeps
 // a buffer of up to 4 KiB between requests; a larger one (a large head) is
-// given back. Over TLS the read goes through the TLS stream, whose own
-// buffers are allocated already.
+// given back. The same over TLS: OpenSSL releases its record buffers while
+// nothing is pending (tls_stream.hpp).
 template <class Stream>
 asio::awaitable<bool> BasicSession<Stream>::await_request() {
   if (buffer_.size() > 0) co_return true;  // pipelined: the next request is here
@@ -328,11 +336,13 @@ asio::awaitable<bool> BasicSession<Stream>::await_request() {
   idle_ = true;
   deadline_.expire_after(first_request_ ? head_window(cfg.header_timeout) : cfg.keepalive_timeout);
   bool readable = true;
-  if constexpr (!kTls) {
-    if (first_request_) {
-      auto [ec] = co_await socket().async_wait(asio::socket_base::wait_read, kUse);
-      readable = !ec && !closing_;
-    }
+  bool wait = first_request_;
+  // Over TLS, OpenSSL may hold the request's first record already (read
+  // together with the handshake's last): the socket would not wake us.
+  if constexpr (kTls) wait = wait && SSL_has_pending(stream_.native_handle()) == 0;
+  if (wait) {
+    auto [ec] = co_await socket().async_wait(asio::socket_base::wait_read, kUse);
+    readable = !ec && !closing_;
   }
   if (readable) {
     auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(kIdleBufferBytes), kUse);
@@ -646,8 +656,14 @@ void start_session(asio::ip::tcp::socket socket, std::shared_ptr<SessionEnv> env
                    std::shared_ptr<asio::ssl::context> tls) {
   const auto executor = socket.get_executor();
   if (tls) {
-    TlsStream stream(std::move(socket), *tls);
-    auto session = std::make_shared<BasicSession<TlsStream>>(std::move(stream), std::move(env), std::move(tls));
+    std::optional<TlsStream> stream;
+    try {
+      stream.emplace(std::move(socket), *tls);
+    } catch (const std::exception& e) {  // out of memory in OpenSSL: this connection only
+      log::error("tls_connection_failed", {{"error", e.what()}});
+      return;
+    }
+    auto session = std::make_shared<BasicSession<TlsStream>>(std::move(*stream), std::move(env), std::move(tls));
     asio::co_spawn(executor, session->run(), asio::detached);
   } else {
     auto session = std::make_shared<BasicSession<PlainStream>>(PlainStream(std::move(socket)), std::move(env), nullptr);
