@@ -145,9 +145,18 @@ TEST(Crash, AFatalSignalPrintsNoSecret) {
     EXPECT_EQ(r.status, 200) << r.body;
     const std::size_t before = daemon.output().size();
     daemon.signal(signo);
-    EXPECT_FALSE(daemon.wait_exit(5s).has_value()) << "a fatal signal ends it, not an exit";
+    const std::optional<int> code = daemon.wait_exit(5s);
     const std::string& output = daemon.output();
     const std::string after = output.substr(before);
+#if defined(__SANITIZE_ADDRESS__)
+    // AddressSanitizer's own handler takes SIGSEGV, SIGBUS and SIGFPE: it
+    // prints a report (no config in it: checked below) and aborts, or, seen
+    // once on a loaded machine, exits with its exit code.
+    (void)code;
+#else
+    EXPECT_FALSE(code.has_value()) << "a fatal signal ends it, not an exit (signal " << signo << ", exit code "
+                                   << code.value_or(-1) << "):\n" << after;
+#endif
     EXPECT_EQ(after.find("api_key"), std::string::npos) << "no config dump on signal " << signo << ":\n" << after;
     for (const std::string& secret : {kProviderKey, kGatewayKey, kRedisPassword})
       EXPECT_EQ(output.find(secret), std::string::npos) << output;
