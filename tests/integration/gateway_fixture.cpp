@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
+#include <thread>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -482,6 +483,19 @@ std::string chat_body(const std::string& model, json extra, const std::string& p
   json body = {{"model", model}, {"messages", json::array({{{"role", "user"}, {"content", prompt}}})}};
   if (extra.is_object()) body.update(extra);
   return body.dump();
+}
+
+bool wait_for_cooldown(uint16_t port, const std::string& provider, const std::string& model,
+                       std::chrono::milliseconds timeout) {
+  const std::string series =
+      "\nsluice_deployment_cooldown_seconds{provider=\"" + provider + "\",model=\"" + model + "\"} ";
+  for (const auto until = std::chrono::steady_clock::now() + timeout; std::chrono::steady_clock::now() < until;
+       std::this_thread::sleep_for(std::chrono::milliseconds(10))) {
+    const std::string metrics = http_request(port, "GET", "/metrics").body;
+    const std::size_t at = metrics.find(series);
+    if (at != std::string::npos && std::stod(metrics.substr(at + series.size())) > 0) return true;
+  }
+  return false;
 }
 
 std::string raw_chat_post(const std::string& body, const std::string& host) {

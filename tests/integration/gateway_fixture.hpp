@@ -220,6 +220,10 @@ using json = nlohmann::json;
 
 // {"model": model, "messages": [{"role":"user","content": prompt}]} merged with `extra`.
 std::string chat_body(const std::string& model, json extra = json::object(), const std::string& prompt = "hello");
+// Whether /metrics on `port` shows the deployment (provider, model) cooling
+// down within `timeout`: a 429 the test caused has reached the gateway.
+bool wait_for_cooldown(uint16_t port, const std::string& provider, const std::string& model,
+                       std::chrono::milliseconds timeout = std::chrono::seconds(5));
 // The bytes of a POST /v1/chat/completions carrying `body`, for clients that
 // send raw bytes (and then hang up, pipeline more, ...).
 std::string raw_chat_post(const std::string& body, const std::string& host = "x");

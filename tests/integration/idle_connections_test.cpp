@@ -8,7 +8,10 @@
 // are printed ("[ measured ]") and recorded as test properties.
 //
 // Bounded in time: about 12 s, at most a minute. Skipped when the hard
-// RLIMIT_NOFILE cannot hold the connections.
+// RLIMIT_NOFILE cannot hold the connections. Disabled in discovery: ctest
+// runs it alone (idle_connections_10k in tests/CMakeLists.txt), since load
+// that a neighbouring test starts after the baseline second would count as
+// the connections' latency.
 #include <gtest/gtest.h>
 
 #include <netinet/in.h>
@@ -150,7 +153,7 @@ double percentile(std::vector<double> v, double p) {
   return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
 }
 
-TEST(IdleConnections, TenThousandIdleConnectionsCostLittleAndHealthzStaysFast) {
+TEST(IdleConnections, DISABLED_TenThousandIdleConnectionsCostLittleAndHealthzStaysFast) {
   rlimit limit{};
   ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &limit), 0);
   if (limit.rlim_max != RLIM_INFINITY && limit.rlim_max < kConnections + 512)
@@ -282,11 +285,12 @@ TEST(IdleConnections, TenThousandIdleConnectionsCostLittleAndHealthzStaysFast) {
 
 // TLS connections (server.tls): an idle one holds OpenSSL's connection state
 // and no record buffer (server/tls_stream.hpp). asio's TLS stream, used
-// before, held 79 KB an idle connection (four 17 KiB record buffers); this
-// bound fails on that and leaves room for OpenSSL's own state (about 14 KB).
+// before, held 79 KB an idle connection (four 17 KiB record buffers); these
+// bounds fail on that and leave room for OpenSSL's own state (about 14 KB)
+// and, after a request, the 4 KiB read buffer a keep-alive connection keeps.
 TEST(IdleConnections, AnIdleTlsConnectionHoldsNoRecordBuffers) {
   constexpr int kTlsConnections = kSanitized ? 100 : 1'000;
-  constexpr double kTlsBound = 24 * 1024;
+  constexpr double kIdleBound = 24 * 1024, kServedBound = 32 * 1024;
   rlimit limit{};
   ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &limit), 0);
   if (limit.rlim_max != RLIM_INFINITY && limit.rlim_max < kTlsConnections + 512)
@@ -391,8 +395,8 @@ TEST(IdleConnections, AnIdleTlsConnectionHoldsNoRecordBuffers) {
   ::testing::Test::RecordProperty("tls_idle_bytes_per_connection", static_cast<int>(idle));
   ::testing::Test::RecordProperty("tls_served_bytes_per_connection", static_cast<int>(after_request));
   if (!kSanitized) {
-    EXPECT_LE(idle, kTlsBound);
-    EXPECT_LE(after_request, kTlsBound);
+    EXPECT_LE(idle, kIdleBound);
+    EXPECT_LE(after_request, kServedBound);
   }
 }
 

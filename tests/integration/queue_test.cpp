@@ -41,11 +41,11 @@ class Queue : public ::testing::Test {
                                   "first"));
   }
   // cool_down() in the background; returns once the gateway has had the 429
-  // (the fake saw the request, and the answer had time to come back).
+  // (its deployment's cooldown shows in /metrics).
   std::future<HttpResponse> start_cool_down(Gateway& gw, int seconds) {
     auto answer = std::async(std::launch::async, [&gw, this, seconds] { return cool_down(gw, seconds); });
     EXPECT_TRUE(fake.wait_for_requests(1, 2s));
-    std::this_thread::sleep_for(150ms);
+    EXPECT_TRUE(wait_for_cooldown(gw.port(), "up", "gpt-test")) << "the gateway never had the 429";
     return answer;
   }
   std::string yaml(YamlPairs queue = {}) {

@@ -184,7 +184,7 @@ TEST_F(RedisQueue, KillNineWhileJobsWaitThenAnotherReplicaRunsEveryJobOnce) {
   // tests/unit/queue's ADeadReplicasJobIsReclaimedAndRunOnce.
   const std::string first = submit(pa, kKeyA, chat_body("gpt-test", {{"x_fake", {{"status", 429}, {"retry_after_s", 30}, {"status_until", 1}}}}, "first"));
   ASSERT_TRUE(fake.wait_for_requests(1, 5s));
-  std::this_thread::sleep_for(300ms);  // the 429 reached the gateway
+  ASSERT_TRUE(wait_for_cooldown(pa, "up", "gpt-test")) << "the 429 reached the gateway";
   std::vector<std::string> ids = {first};
   for (int i = 0; i < 5; ++i) ids.push_back(submit(pa, kKeyA, chat_body("gpt-test", {}, "queued " + std::to_string(i))));
   std::this_thread::sleep_for(300ms);
@@ -240,7 +240,7 @@ TEST_F(RedisQueue, AJobPastItsDeadlineFailsWithoutRunning) {
                  as(kKeyA, false));
   });
   ASSERT_TRUE(fake.wait_for_requests(1, 5s));
-  std::this_thread::sleep_for(300ms);
+  ASSERT_TRUE(wait_for_cooldown(port, "up", "gpt-test")) << "the 429 reached the gateway";
   const std::string id = submit(port, kKeyA, chat_body("gpt-test"));
   const json job = wait_finished(port, kKeyA, id, 10s);
   held.join();
@@ -278,7 +278,7 @@ TEST_F(RedisQueue, RedisKilledAndRestartedWhileHeldRequestsWaitEveryClientGetsAn
                         as(kKeyA, false));
   }));
   ASSERT_TRUE(fake.wait_for_requests(1, 5s));
-  std::this_thread::sleep_for(200ms);
+  ASSERT_TRUE(wait_for_cooldown(port, "up", "gpt-test")) << "the 429 reached the gateway";
   for (int i = 0; i < 5; ++i)
     waiting.push_back(std::async(std::launch::async, [&] {
       return http_request(port, "POST", "/v1/chat/completions", chat_body("gpt-test"), as(kKeyA, false));

@@ -437,7 +437,7 @@ TEST(HttpClient, TotalTimeoutBoundsTheWholeAnswer) {
   asio::io_context io;
   ClientOptions o = options();
   o.first_byte_timeout = 10s;
-  o.total_timeout = 150ms;
+  o.total_timeout = 600ms;  // a fresh connect and the first answer fit, on a loaded machine too
   HttpClient client(io.get_executor(), url_of(fake.base_url()), o);
   Cancellation cancel;
   // In time: answered, and the connection is kept for the next request.
@@ -448,14 +448,14 @@ TEST(HttpClient, TotalTimeoutBoundsTheWholeAnswer) {
   auto res = run_coro(io, client.send(chat_request({{"delay_ms", 5000}}), cancel));
   ASSERT_FALSE(res.ok());
   EXPECT_EQ(res.error().code, errc::upstream_timeout) << res.error().message;
-  EXPECT_NE(res.error().detail.find("no complete answer within 150 ms"), std::string::npos) << res.error().detail;
+  EXPECT_NE(res.error().detail.find("no complete answer within 600 ms"), std::string::npos) << res.error().detail;
   EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
   EXPECT_FALSE(cancel.cancelled()) << "the caller's cancellation is not fired by the timeout";
   // A body that keeps trickling in, each piece well within idle_timeout, is cut too.
   auto trickle = run_coro(io, client.send(chat_request({{"chunk_delay_ms", 100}, {"stream_chunks", 10}}, true), cancel));
   ASSERT_FALSE(trickle.ok());
   EXPECT_EQ(trickle.error().code, errc::upstream_timeout) << trickle.error().message;
-  EXPECT_NE(trickle.error().detail.find("no complete answer within 150 ms"), std::string::npos)
+  EXPECT_NE(trickle.error().detail.find("no complete answer within 600 ms"), std::string::npos)
       << trickle.error().detail;
 }
 
