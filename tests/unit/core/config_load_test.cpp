@@ -2,6 +2,8 @@
 // env expansion, secrets kept out of messages, and the error list wording.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -743,7 +745,9 @@ TEST(ConfigLoad, UnreadableFile) {
 }
 
 TEST(ConfigLoad, LoadsAFileAndRemembersItsName) {
-  const auto path = (fs::temp_directory_path() / "sluice_config_load_test.yaml").string();
+  // The pid in the name: two checkouts may run their tests on one host at once.
+  const auto path =
+      (fs::temp_directory_path() / ("sluice_config_load_test." + std::to_string(::getpid()) + ".yaml")).string();
   std::ofstream(path) << kValid;
   const auto result = load_config_file(path, fake_env({}));
   fs::remove(path);

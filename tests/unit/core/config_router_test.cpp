@@ -3,6 +3,8 @@
 // and line; router aliases on a key's allow-list.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -85,7 +87,7 @@ TEST(ConfigRouter, SeveralRoutersWithEverything) {
 }
 
 TEST(ConfigRouter, KnnReadsItsExamplesAtLoad) {
-  const std::string path = ::testing::TempDir() + "router_examples.jsonl";
+  const std::string path = ::testing::TempDir() + "router_examples." + std::to_string(::getpid()) + ".jsonl";
   std::ofstream(path) << "{\"prompt\": \"hi\", \"tier\": \"low\"}\n{\"prompt\": \"prove it\", \"tier\": \"high\"}\n";
   auto result = load(kBase + "router:\n  tiers: { low: fast, high: strong }\n  mode: knn\n  examples: " + path +
                      "\n  k: 5\n");
