@@ -98,7 +98,7 @@ class TlsStream {
   template <class ConstBuffers, class Token>
   auto async_write_some(const ConstBuffers& buffers, Token&& token) {
     auto from = first_buffer<boost::asio::const_buffer>(buffers);
-    std::shared_ptr<char[]> copy;
+    std::unique_ptr<char[]> copy;  // held by the operation until it completes
     if (from.size() < kCoalesceBytes) {
       const std::size_t total = std::min(boost::asio::buffer_size(buffers), kCoalesceBytes);
       if (total > from.size()) {
