@@ -6,12 +6,6 @@
 // front_door_tls_daemon_test.cpp.
 #include <gtest/gtest.h>
 
-#include <netinet/in.h>
-#include <openssl/ssl.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -264,39 +258,23 @@ TEST_F(FrontDoorTls, ALongStreamToASlowReaderArrivesWhole) {
   const std::string body =
       chat_body("gpt-test", {{"stream", true}, {"x_fake", {{"stream_chunks", kChunks}, {"event_pad", kPad}}}});
 
-  // A blocking OpenSSL client with a 4 KiB receive buffer.
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  ASSERT_GE(fd, 0);
-  const int rcvbuf = 4096;
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(gw.port());
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(SSL_CTX_new(TLS_client_method()), SSL_CTX_free);
-  ASSERT_EQ(SSL_CTX_load_verify_locations(ctx.get(), pki.ca_file().c_str(), nullptr), 1);
-  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
-  std::unique_ptr<SSL, decltype(&SSL_free)> ssl(SSL_new(ctx.get()), SSL_free);
-  SSL_set_fd(ssl.get(), fd);
-  SSL_set_tlsext_host_name(ssl.get(), "localhost");
-  ASSERT_EQ(SSL_connect(ssl.get()), 1);
-  const std::string request = raw_chat_post(body, "localhost");
-  ASSERT_EQ(SSL_write(ssl.get(), request.data(), static_cast<int>(request.size())), static_cast<int>(request.size()));
+  // A client with a 4 KiB receive buffer.
+  RawTlsClient::Connection c = RawTlsClient(pki.ca_file()).connect(gw.port(), 4096);
+  ASSERT_EQ(c.error(), "");
+  ASSERT_TRUE(c.write(raw_chat_post(body, "localhost")));
 
   ASSERT_TRUE(fake.wait_for_requests(1, 5s));
   std::this_thread::sleep_for(1s);  // the gateway's writes fill the buffers and wait
   EXPECT_LT(fake.bytes_written(), static_cast<std::size_t>(kChunks) * kPad) << "the upstream paused with the client";
 
-  std::string received, events;
+  std::string received;
   char buf[1000];  // small reads: many records are read in pieces
   const auto until = Clock::now() + 60s;
   while (!received.ends_with("data: [DONE]\n\n\r\n0\r\n\r\n") && Clock::now() < until) {
-    const int n = SSL_read(ssl.get(), buf, sizeof buf);
+    const int n = c.read(buf, sizeof buf);
     if (n <= 0) break;
     received.append(buf, static_cast<std::size_t>(n));
   }
-  ::close(fd);
   ASSERT_TRUE(received.ends_with("data: [DONE]\n\n\r\n0\r\n\r\n"))
       << received.size() << " bytes; last: " << received.substr(received.size() - std::min<std::size_t>(received.size(), 200));
   EXPECT_GT(received.size(), static_cast<std::size_t>(kChunks) * kPad);

@@ -26,14 +26,10 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
-#include <memory>
 #include <sstream>
 #include <string>
-#include <string_view>
 #include <thread>
 #include <vector>
-
-#include <openssl/ssl.h>
 
 #include "daemon_process.hpp"
 #include "gateway_fixture.hpp"
@@ -93,17 +89,20 @@ int connect_to(std::uint16_t port) {
   return fd;
 }
 
-// sluice_open_connections from /metrics; -1 when it cannot be read.
-double open_connections(std::uint16_t port, std::chrono::milliseconds timeout = 5s) {
-  const HttpResponse res = http_request(port, "GET", "/metrics", {}, {}, timeout);
+// sluice_open_connections from /metrics (over TLS trusting `ca_file` when
+// one is given); -1 when it cannot be read.
+double open_connections(std::uint16_t port, std::chrono::milliseconds timeout = 5s, const std::string& ca_file = "") {
+  const HttpResponse res = ca_file.empty() ? http_request(port, "GET", "/metrics", {}, {}, timeout)
+                                           : https_request("localhost", port, ca_file, "GET", "/metrics", {}, {}, timeout);
   const std::size_t at = res.body.find("\nsluice_open_connections ");
   return res.status == 200 && at != std::string::npos ? std::stod(res.body.substr(at + 25)) : -1;
 }
 
 // Waits until sluice_open_connections is at least (or, `at_most`, at most) `n`.
-bool wait_for_open_connections(std::uint16_t port, double n, std::chrono::seconds timeout, bool at_most = false) {
+bool wait_for_open_connections(std::uint16_t port, double n, std::chrono::seconds timeout, bool at_most = false,
+                               const std::string& ca_file = "") {
   for (const auto until = Clock::now() + timeout; Clock::now() < until; std::this_thread::sleep_for(50ms)) {
-    const double open = open_connections(port);
+    const double open = open_connections(port, 5s, ca_file);
     if (open >= 0 && (at_most ? open <= n : open >= n)) return true;
   }
   return false;
@@ -316,76 +315,39 @@ TEST(IdleConnections, AnIdleTlsConnectionHoldsNoRecordBuffers) {
   const std::uint16_t port = daemon.wait_for_port();
   ASSERT_NE(port, 0) << daemon.output();
 
-  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(SSL_CTX_new(TLS_client_method()), SSL_CTX_free);
-  ASSERT_TRUE(ctx);
-  ASSERT_EQ(SSL_CTX_load_verify_locations(ctx.get(), pki.ca_file().c_str(), nullptr), 1);
-  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
-  struct Client {
-    int fd = -1;
-    SSL* ssl = nullptr;
-  };
-  std::vector<Client> clients;
-  const auto cleanup = [&] {
-    for (Client& c : clients) {
-      SSL_free(c.ssl);
-      ::close(c.fd);
-    }
-    clients.clear();
-  };
   // Warm up with one connection served (what every connection shares is
   // allocated), then measure.
-  const auto open_one = [&]() -> std::string {
-    Client c{connect_to(port), nullptr};
-    if (c.fd < 0) return std::string("connect: ") + std::strerror(errno);
-    c.ssl = SSL_new(ctx.get());
-    SSL_set_fd(c.ssl, c.fd);
-    SSL_set_tlsext_host_name(c.ssl, "localhost");
-    clients.push_back(c);
-    if (SSL_connect(c.ssl) != 1) return "handshake " + std::to_string(clients.size()) + " failed";
-    return {};
-  };
-  const auto serve_one = [&](const Client& c) -> bool {
-    static constexpr std::string_view kRequest = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
-    if (SSL_write(c.ssl, kRequest.data(), static_cast<int>(kRequest.size())) != static_cast<int>(kRequest.size()))
-      return false;
+  const RawTlsClient tls(pki.ca_file());
+  std::vector<RawTlsClient::Connection> clients;
+  const auto serve_one = [](RawTlsClient::Connection& c) -> bool {
+    if (!c.write("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")) return false;
     std::string got;
     char buf[1024];
     while (got.find("\"ok\"") == std::string::npos) {
-      const int n = SSL_read(c.ssl, buf, sizeof buf);
+      const int n = c.read(buf, sizeof buf);
       if (n <= 0) return false;
       got.append(buf, static_cast<std::size_t>(n));
     }
     return true;
   };
-  // sluice_open_connections, scraped over TLS, has reached n.
-  const auto wait_for_open = [&](double n) {
-    for (const auto until = Clock::now() + 30s; Clock::now() < until; std::this_thread::sleep_for(50ms)) {
-      const HttpResponse res = https_request("localhost", port, pki.ca_file(), "GET", "/metrics");
-      const std::size_t at = res.body.find("\nsluice_open_connections ");
-      if (res.status == 200 && at != std::string::npos && std::stod(res.body.substr(at + 25)) >= n) return true;
-    }
-    return false;
-  };
-  ASSERT_EQ(open_one(), "");
+  clients.push_back(tls.connect(port));
+  ASSERT_EQ(clients.back().error(), "");
   ASSERT_TRUE(serve_one(clients.back()));
-  ASSERT_TRUE(wait_for_open(2));
+  ASSERT_TRUE(wait_for_open_connections(port, 2, 30s, false, pki.ca_file()));
   const std::size_t rss_before = rss_of(daemon.pid());
 
   for (int i = 0; i < kTlsConnections; ++i) {
-    const std::string error = open_one();
-    if (!error.empty()) {
-      cleanup();
-      FAIL() << error;
-    }
+    clients.push_back(tls.connect(port));
+    ASSERT_EQ(clients.back().error(), "") << "connection " << i;
   }
-  ASSERT_TRUE(wait_for_open(kTlsConnections + 2));
+  ASSERT_TRUE(wait_for_open_connections(port, kTlsConnections + 2, 30s, false, pki.ca_file()));
   std::this_thread::sleep_for(500ms);
   const std::size_t rss_idle = rss_of(daemon.pid());
   bool served = true;
   for (std::size_t i = 1; i < clients.size() && served; ++i) served = serve_one(clients[i]);
   std::this_thread::sleep_for(500ms);
   const std::size_t rss_served = rss_of(daemon.pid());
-  cleanup();
+  clients.clear();
   ASSERT_TRUE(served) << "every connection is served one request, then idles again";
 
   const double idle = (static_cast<double>(rss_idle) - static_cast<double>(rss_before)) / kTlsConnections;

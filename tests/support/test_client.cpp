@@ -2,7 +2,14 @@
 // until they finish or the deadline passes, then cancels them.
 #include "support/test_client.hpp"
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <array>
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
 #include <cctype>
 #include <deque>
 #include <limits>
@@ -545,5 +552,53 @@ void SseReader::disconnect() {
   impl_->io.socket.close(ignored);
   impl_->finished = true;
 }
+
+RawTlsClient::RawTlsClient(const std::string& ca_file) : context_(SSL_CTX_new(TLS_client_method())) {
+  if (!context_) throw std::runtime_error("SSL_CTX_new failed");
+  if (SSL_CTX_load_verify_locations(context_, ca_file.c_str(), nullptr) != 1) {
+    SSL_CTX_free(context_);
+    throw std::runtime_error("cannot load the CA file " + ca_file);
+  }
+  SSL_CTX_set_verify(context_, SSL_VERIFY_PEER, nullptr);
+}
+
+RawTlsClient::~RawTlsClient() { SSL_CTX_free(context_); }
+
+RawTlsClient::Connection RawTlsClient::connect(uint16_t port, int receive_buffer) const {
+  Connection c;
+  c.fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (c.fd_ < 0) {
+    c.error_ = std::string("socket: ") + std::strerror(errno);
+    return c;
+  }
+  if (receive_buffer > 0) ::setsockopt(c.fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(c.fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    c.error_ = std::string("connect: ") + std::strerror(errno);
+    return c;
+  }
+  c.ssl_ = SSL_new(context_);
+  SSL_set_fd(c.ssl_, c.fd_);
+  SSL_set_tlsext_host_name(c.ssl_, "localhost");
+  if (SSL_connect(c.ssl_) != 1) c.error_ = "TLS handshake failed";
+  return c;
+}
+
+RawTlsClient::Connection::Connection(Connection&& other) noexcept
+    : fd_(std::exchange(other.fd_, -1)), ssl_(std::exchange(other.ssl_, nullptr)), error_(std::move(other.error_)) {}
+
+RawTlsClient::Connection::~Connection() {
+  SSL_free(ssl_);
+  if (fd_ >= 0) ::close(fd_);
+}
+
+bool RawTlsClient::Connection::write(std::string_view bytes) {
+  return ssl_ && SSL_write(ssl_, bytes.data(), static_cast<int>(bytes.size())) == static_cast<int>(bytes.size());
+}
+
+int RawTlsClient::Connection::read(char* into, int size) { return ssl_ ? SSL_read(ssl_, into, size) : -1; }
 
 }  // namespace sluice::test

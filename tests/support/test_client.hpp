@@ -13,7 +13,11 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
+
+struct ssl_st;      // OpenSSL's SSL
+struct ssl_ctx_st;  // OpenSSL's SSL_CTX
 
 namespace sluice::test {
 
@@ -143,6 +147,44 @@ class SseReader {
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
+};
+
+// Blocking TLS connections made with OpenSSL directly, without the record
+// buffers asio's TLS stream keeps: for tests that hold many TLS connections
+// at once, or read at their own pace. Trusts only `ca_file`, sends SNI
+// "localhost" and checks nothing else of the certificate.
+class RawTlsClient {
+ public:
+  explicit RawTlsClient(const std::string& ca_file);
+  ~RawTlsClient();
+  RawTlsClient(const RawTlsClient&) = delete;
+  RawTlsClient& operator=(const RawTlsClient&) = delete;
+
+  class Connection {
+   public:
+    Connection(Connection&& other) noexcept;
+    Connection& operator=(Connection&&) = delete;
+    ~Connection();
+    // Why the connect or the handshake failed; empty when it is open.
+    const std::string& error() const { return error_; }
+    bool write(std::string_view bytes);
+    // SSL_read: the bytes read, or <= 0 at the end or on an error.
+    int read(char* into, int size);
+
+   private:
+    friend class RawTlsClient;
+    Connection() = default;
+    int fd_ = -1;
+    ::ssl_st* ssl_ = nullptr;
+    std::string error_;
+  };
+
+  // A connection to 127.0.0.1:port, its handshake completed unless error()
+  // says otherwise. `receive_buffer` > 0: SO_RCVBUF, set before the connect.
+  Connection connect(uint16_t port, int receive_buffer = 0) const;
+
+ private:
+  ::ssl_ctx_st* context_;
 };
 
 }  // namespace sluice::test
