@@ -75,6 +75,24 @@ TEST_F(FrontDoorTls, PlainHttpToTheTlsPortFailsAtOnce) {
   EXPECT_LT(Clock::now() - t0, 1s) << "the failed handshake closes the connection, not the header timeout";
 }
 
+// What a client sends behind a failed handshake is drained (so the alert is
+// not lost to a reset), for a second at most: one that keeps sending is cut.
+TEST_F(FrontDoorTls, TheDrainAfterAFailedHandshakeIsBounded) {
+  Gateway gw(mock_tls_yaml());
+  ASSERT_TRUE(gw.started());
+  RawSocket s(gw.port());
+  ASSERT_TRUE(s.connected());
+  const auto t0 = Clock::now();
+  bool sending = s.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  const std::string more(16 * 1024, 'x');
+  while (sending && Clock::now() - t0 < 10s) {
+    sending = s.send(more);
+    std::this_thread::sleep_for(5ms);
+  }
+  EXPECT_FALSE(sending) << "still taken after 10 s";
+  EXPECT_LT(Clock::now() - t0, 3s) << "the drain lasts about a second";
+}
+
 TEST_F(FrontDoorTls, Tls12ClientsAreServedByDefault) {
   Gateway gw(mock_tls_yaml());
   ASSERT_TRUE(gw.started());
